@@ -1,0 +1,117 @@
+/* Parsing and formatting of stored times. Times are UTC everywhere; timegm
+ * keeps the local time zone out of it. */
+#include "dbtime.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+static int digits(const char **p, int n, int *out)
+{
+	int v = 0;
+	for (int i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)**p))
+			return -EINVAL;
+		v = v * 10 + (**p - '0');
+		(*p)++;
+	}
+	*out = v;
+	return 0;
+}
+
+static int expect(const char **p, char c)
+{
+	if (**p != c)
+		return -EINVAL;
+	(*p)++;
+	return 0;
+}
+
+int dbtime_parse(const char *text, struct timespec *out)
+{
+	const char *p = text;
+	struct tm tm = { 0 };
+	int year, mon, day, hour, min, sec;
+	long nsec = 0;
+
+	if (!text)
+		return -EINVAL;
+	if (digits(&p, 4, &year) || expect(&p, '-') || digits(&p, 2, &mon) ||
+	    expect(&p, '-') || digits(&p, 2, &day))
+		return -EINVAL;
+	if (*p != ' ' && *p != 'T')
+		return -EINVAL;
+	p++;
+	if (digits(&p, 2, &hour) || expect(&p, ':') || digits(&p, 2, &min) ||
+	    expect(&p, ':') || digits(&p, 2, &sec))
+		return -EINVAL;
+	if (*p == '.') {
+		long scale = 100000000;
+		p++;
+		if (!isdigit((unsigned char)*p))
+			return -EINVAL;
+		for (; isdigit((unsigned char)*p); p++) {
+			nsec += (*p - '0') * scale;
+			scale /= 10;
+		}
+	}
+	if (*p == 'Z')
+		p++;
+	if (*p != '\0')
+		return -EINVAL;
+	if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60)
+		return -EINVAL;
+	tm.tm_year = year - 1900;
+	tm.tm_mon = mon - 1;
+	tm.tm_mday = day;
+	tm.tm_hour = hour;
+	tm.tm_min = min;
+	tm.tm_sec = sec;
+	out->tv_sec = timegm(&tm);
+	out->tv_nsec = nsec;
+	return 0;
+}
+
+/* Two layouts only; literal formats keep -Wformat-nonliteral checking. */
+static void format_seconds(time_t sec, bool iso, char out[DBTIME_LEN])
+{
+	struct tm tm;
+	gmtime_r(&sec, &tm);
+	if (iso)
+		strftime(out, DBTIME_LEN, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	else
+		strftime(out, DBTIME_LEN, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+void dbtime_format(const struct timespec *t, char out[DBTIME_LEN])
+{
+	size_t len;
+	format_seconds(t->tv_sec, false, out);
+	len = strlen(out);
+	snprintf(out + len, DBTIME_LEN - len, ".%06ld", t->tv_nsec / 1000);
+}
+
+void dbtime_format_bound(const struct timespec *t, char out[DBTIME_LEN])
+{
+	if (t->tv_nsec / 1000 == 0)
+		format_seconds(t->tv_sec, false, out);
+	else
+		dbtime_format(t, out);
+}
+
+bool dbtime_to_iso(const char *text, char out[DBTIME_LEN])
+{
+	struct timespec t;
+	if (!text || dbtime_parse(text, &t) != 0) {
+		out[0] = '\0';
+		return false;
+	}
+	format_seconds(t.tv_sec, true, out);
+	return true;
+}
+
+void dbtime_now(struct timespec *out)
+{
+	clock_gettime(CLOCK_REALTIME, out);
+}

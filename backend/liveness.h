@@ -1,0 +1,32 @@
+/* Up and down, as SPEC-cleanup.md section 2 and Cinder's
+ * utils.service_is_up: a worker is up while its last heartbeat is at or
+ * after now - service_down_time. */
+#pragma once
+
+#include <stdbool.h>
+#include <time.h>
+
+#include "dbtime.h"
+
+/* now - down_time, the oldest heartbeat that still counts as up. */
+void liveness_bound(const struct timespec *now, int down_time, struct timespec *out);
+
+/* The same bound as stored text, for SQL that compares times as text. */
+void liveness_bound_text(const struct timespec *now, int down_time, char out[DBTIME_LEN]);
+
+/* A worker's own is_up: its last heartbeat is updated_at, or created_at when
+ * it never sent one (as Cinder). An unreadable time counts as down. */
+bool liveness_worker_is_up(const char *updated_at, const char *created_at,
+			   const struct timespec *now, int down_time);
+
+/* A cluster's summary, built one member at a time. */
+struct liveness_cluster {
+	int num_hosts;
+	int num_down_hosts;
+	char last_heartbeat[DBTIME_LEN]; /* the latest member updated_at, "" if none */
+	bool is_up;                      /* some member is up */
+};
+
+void liveness_cluster_init(struct liveness_cluster *c);
+void liveness_cluster_add(struct liveness_cluster *c, const char *updated_at,
+			  const char *created_at, const struct timespec *now, int down_time);

@@ -1,0 +1,56 @@
+/* The objects the store hands out: plain copies of rows, sized as Cinder's
+ * columns (String(255)), so that callers need not free anything. An empty
+ * string stands for NULL. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dbtime.h"
+
+#define NAME_LEN 256  /* Cinder's String(255) and a NUL */
+#define UUID_LEN 37   /* canonical UUID text and a NUL */
+
+#define BINARY_VOLUME "cinder-volume"
+#define BINARY_SCHEDULER "cinder-scheduler"
+
+struct service {
+	int64_t id;
+	char host[NAME_LEN];
+	char binary[NAME_LEN];
+	char cluster_name[NAME_LEN];
+	bool disabled;
+	char created_at[DBTIME_LEN];
+	char updated_at[DBTIME_LEN];
+	char version[NAME_LEN]; /* rpc_current_version */
+};
+
+struct cluster {
+	int64_t id;
+	char name[NAME_LEN];
+	char binary[NAME_LEN];
+	bool disabled;
+	char created_at[DBTIME_LEN];
+	char updated_at[DBTIME_LEN];
+	char last_heartbeat[DBTIME_LEN]; /* max updated_at of its live members */
+};
+
+/* A workers row whose owner is down: a resource left in an ongoing status. */
+struct stuck {
+	char resource_type[16]; /* "Volume" or "Snapshot" */
+	char resource_id[NAME_LEN];
+	char status[NAME_LEN];
+	int64_t service_id;
+	char host[NAME_LEN];          /* the owner's, "" when its row is gone */
+	char cluster_name[NAME_LEN];  /* the owner's */
+	char created_at[DBTIME_LEN];
+	char updated_at[DBTIME_LEN];
+};
+
+/* What a worker registers with at start. */
+struct registration {
+	const char *host;
+	const char *binary;
+	const char *cluster_name; /* NULL when unclustered */
+	const char *version;
+};

@@ -1,0 +1,23 @@
+/* The FUSE layer's entry points: the ops table and its configuration. */
+#pragma once
+
+#define FUSE_USE_VERSION 312
+#include <fuse.h>
+#include <stdbool.h>
+#include <sys/types.h>
+#include <time.h>
+
+/* Kernel cache lifetime of entries and attributes: short, so that a change
+ * another daemon makes through the shared database (removals included)
+ * shows within one second. */
+#define FS_CACHE_TIMEOUT 0.5
+
+struct fs_config {
+	const char *db_path;
+	int service_down_time;
+	gid_t admin_gid;
+	struct timespec started; /* mtime of the fixed directories */
+};
+
+extern const struct fuse_operations fs_ops;
+extern const char fs_readme_text[];

@@ -1,0 +1,171 @@
+/* cinderfs: start a volume worker and mount its control filesystem.
+ *
+ * Order matters: everything that can fail for a reason the operator must
+ * read (options, mountpoint, database, registration) happens before the
+ * mount and before daemonizing, so the message reaches the terminal. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fs.h"
+#include "heartbeat.h"
+#include "log.h"
+#include "mountpoint.h"
+#include "options.h"
+#include "store.h"
+
+/* The protocol version this worker reports in services.rpc_current_version;
+ * the cleanup refuses to run while workers report different versions. */
+#define CINDERFS_RPC_VERSION "1.0"
+
+static int prepare_database(const struct options *o, const struct registration *reg,
+			    int64_t *service_id)
+{
+	struct store *st;
+	struct cf_err err;
+	struct timespec now;
+	int rc;
+
+	/* The default place is ours to create; a path given by the operator
+	 * must already have its directory. */
+	if (strcmp(o->db_path, DEFAULT_DB_PATH) == 0 && mkdir("/var/lib/cinderfs", 0750) != 0 &&
+	    errno != EEXIST) {
+		log_error("cannot create /var/lib/cinderfs: %s", strerror(errno));
+		return -errno;
+	}
+	rc = store_open(o->db_path, STORE_MIGRATE, &st, &err);
+	if (rc) {
+		log_error("%s", err.msg);
+		return rc;
+	}
+	if (!o->control_only) {
+		dbtime_now(&now);
+		rc = store_register(st, reg, &now, service_id, &err);
+		if (rc)
+			log_error("%s", err.msg);
+		else
+			log_info("registered worker %lld: host %s, binary %s, cluster %s",
+				 (long long)*service_id, reg->host, reg->binary,
+				 reg->cluster_name ? reg->cluster_name : "(none)");
+	}
+	/* Not carried across fork(): the threads open their own connections. */
+	store_close(st);
+	return rc;
+}
+
+static int serve(const struct options *o, const struct registration *reg, int64_t service_id)
+{
+	struct fs_config cfg = {
+		.db_path = o->db_path,
+		.service_down_time = o->service_down_time,
+		.admin_gid = o->admin_gid,
+	};
+	/* auto_unmount: a daemon that dies does not leave "Transport endpoint
+	 * is not connected" behind. allow_other needs root; the kernel then
+	 * enforces the modes (default_permissions). */
+	const char *mount_opts = geteuid() == 0
+		? "fsname=cinderfs,subtype=cinderfs,auto_unmount,default_permissions,allow_other"
+		: "fsname=cinderfs,subtype=cinderfs,auto_unmount,default_permissions";
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	struct fuse_loop_config *loop_cfg = NULL;
+	struct heartbeat *hb = NULL;
+	struct fuse *fuse;
+	int rc = 1;
+
+	dbtime_now(&cfg.started);
+	if (fuse_opt_add_arg(&args, "cinderfs") || fuse_opt_add_arg(&args, "-o") ||
+	    fuse_opt_add_arg(&args, mount_opts)) {
+		log_error("out of memory");
+		fuse_opt_free_args(&args);
+		return 1;
+	}
+	fuse = fuse_new(&args, &fs_ops, sizeof(fs_ops), &cfg);
+	if (!fuse) {
+		log_error("cannot set up FUSE (is the fuse3 package installed?)");
+		fuse_opt_free_args(&args);
+		return 1;
+	}
+	if (fuse_mount(fuse, o->mountpoint) != 0) {
+		log_error("cannot mount at %s (see the message above)", o->mountpoint);
+		goto out_destroy;
+	}
+	if (fuse_daemonize(o->foreground) != 0) {
+		log_error("cannot go to the background");
+		goto out_unmount;
+	}
+	if (!o->foreground)
+		log_setup("cinderfs", false, o->debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+	if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0) {
+		log_error("cannot install signal handlers");
+		goto out_unmount;
+	}
+	if (!o->control_only) {
+		rc = heartbeat_start(o->db_path, reg, service_id, o->report_interval, &hb);
+		if (rc) {
+			log_error("cannot start the heartbeat: %s", strerror(-rc));
+			rc = 1;
+			goto out_signals;
+		}
+	}
+	loop_cfg = fuse_loop_cfg_create();
+	if (!loop_cfg) {
+		rc = 1;
+		goto out_heartbeat;
+	}
+	log_info("serving %s at %s%s", o->db_path, o->mountpoint,
+		 o->control_only ? " (control only)" : "");
+	rc = fuse_loop_mt(fuse, loop_cfg) == 0 ? 0 : 1;
+	log_info("stopping: unmounting %s", o->mountpoint);
+	fuse_loop_cfg_destroy(loop_cfg);
+out_heartbeat:
+	heartbeat_stop(hb);
+out_signals:
+	fuse_remove_signal_handlers(fuse_get_session(fuse));
+out_unmount:
+	fuse_unmount(fuse);
+out_destroy:
+	fuse_destroy(fuse);
+	fuse_opt_free_args(&args);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct options opts;
+	struct cf_err err;
+	struct registration reg;
+	int64_t service_id = 0;
+	int rc = options_parse(argc, argv, &opts, &err);
+
+	if (rc < 0) {
+		fprintf(stderr, "cinderfs: %s\n", err.msg);
+		options_free(&opts);
+		return 2;
+	}
+	if (rc == OPTIONS_EXIT) {
+		options_free(&opts);
+		return 0;
+	}
+	/* stderr until daemonized, so that start-up failures are seen. */
+	log_setup("cinderfs", true, opts.debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+	reg = (struct registration){
+		.host = opts.host,
+		.binary = opts.binary,
+		.cluster_name = opts.cluster,
+		.version = CINDERFS_RPC_VERSION,
+	};
+	rc = mountpoint_prepare(opts.mountpoint, &err);
+	if (rc) {
+		log_error("%s", err.msg);
+		rc = 1;
+	} else if (prepare_database(&opts, &reg, &service_id) != 0) {
+		rc = 1;
+	} else {
+		rc = serve(&opts, &reg, service_id);
+	}
+	options_free(&opts);
+	return rc;
+}

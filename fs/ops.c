@@ -1,0 +1,644 @@
+/* The FUSE operations. Each call resolves its path once through the path
+ * table, loads the one object it names (an indexed query on this thread's
+ * own connection), and answers from it; a file's content is rendered once
+ * per open and served from that snapshot at every offset. */
+#include "fs.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#include "log.h"
+#include "paths.h"
+#include "store.h"
+#include "view.h"
+
+#define DIR_MODE 0550  /* root and the admin group read and search */
+#define FILE_MODE 0440 /* read-only values */
+
+union object {
+	struct service svc;
+	struct cluster_view cluster;
+	struct stuck res;
+};
+
+/* The content of an open file, rendered at open(). */
+struct handle {
+	size_t len;
+	char *data;
+};
+
+static const struct fs_config *config(void)
+{
+	return fuse_get_context()->private_data;
+}
+
+/* One SQLite connection per FUSE thread, opened on first use and closed
+ * when the thread ends (libfuse ends idle threads). */
+static pthread_key_t store_key;
+static pthread_once_t store_key_once = PTHREAD_ONCE_INIT;
+
+static void store_key_free(void *st)
+{
+	store_close(st);
+}
+
+static void store_key_make(void)
+{
+	pthread_key_create(&store_key, store_key_free);
+}
+
+static int thread_store(struct store **out)
+{
+	struct store *st;
+
+	pthread_once(&store_key_once, store_key_make);
+	st = pthread_getspecific(store_key);
+	if (!st) {
+		struct cf_err err;
+		int rc = store_open(config()->db_path, 0, &st, &err);
+		if (rc) {
+			log_error("%s", err.msg);
+			return rc;
+		}
+		pthread_setspecific(store_key, st);
+	}
+	*out = st;
+	return 0;
+}
+
+static void view_now(struct view_ctx *ctx)
+{
+	dbtime_now(&ctx->now);
+	ctx->down_time = config()->service_down_time;
+}
+
+static int sum_member(void *ctx, const struct service *svc)
+{
+	const struct view_ctx *view = ((void **)ctx)[0];
+	struct liveness_cluster *sum = ((void **)ctx)[1];
+
+	liveness_cluster_add(sum, svc->updated_at, svc->created_at, &view->now, view->down_time);
+	return 0;
+}
+
+/* Load the object a matched path names, or -ENOENT when it does not exist.
+ * A cluster's member summary is computed only for its value files. */
+static int load(struct store *st, const struct path_match *m, const struct view_ctx *ctx,
+		union object *obj)
+{
+	struct timespec bound;
+	int rc;
+
+	switch (m->rule->kind) {
+	case NODE_WORKER:
+	case NODE_WORKER_FIELD:
+		return store_get_service(st, m->worker_id, &obj->svc);
+	case NODE_CLUSTER:
+	case NODE_CLUSTER_WORKERS:
+		return store_get_cluster(st, m->cluster, &obj->cluster.row);
+	case NODE_CLUSTER_FIELD: {
+		void *args[2] = { (void *)ctx, &obj->cluster.summary };
+		rc = store_get_cluster(st, m->cluster, &obj->cluster.row);
+		if (rc)
+			return rc;
+		liveness_cluster_init(&obj->cluster.summary);
+		return store_list_cluster_members(st, m->cluster, sum_member, args);
+	}
+	case NODE_CLUSTER_WORKER:
+		rc = store_get_cluster(st, m->cluster, &obj->cluster.row);
+		if (rc)
+			return rc;
+		rc = store_get_service(st, m->worker_id, &obj->svc);
+		if (rc)
+			return rc;
+		return strcmp(obj->svc.cluster_name, m->cluster) == 0 ? 0 : -ENOENT;
+	case NODE_STUCK_RESOURCE:
+	case NODE_STUCK_FIELD:
+		liveness_bound(&ctx->now, ctx->down_time, &bound);
+		return store_get_stuck(st, m->stuck_type, m->uuid, &bound, &obj->res);
+	case NODE_ROOT:
+	case NODE_README:
+	case NODE_WORKERS:
+	case NODE_CLUSTERS:
+	case NODE_STUCK:
+	case NODE_STUCK_TYPE:
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static void fill_stat(struct stat *stbuf, enum node_type type, off_t size, struct timespec mtime)
+{
+	memset(stbuf, 0, sizeof(*stbuf));
+	switch (type) {
+	case NT_DIR:
+		stbuf->st_mode = S_IFDIR | DIR_MODE;
+		stbuf->st_nlink = 2;
+		break;
+	case NT_FILE:
+		stbuf->st_mode = S_IFREG | FILE_MODE;
+		stbuf->st_nlink = 1;
+		break;
+	case NT_LINK:
+		stbuf->st_mode = S_IFLNK | 0777;
+		stbuf->st_nlink = 1;
+		break;
+	}
+	stbuf->st_uid = 0;
+	stbuf->st_gid = config()->admin_gid;
+	stbuf->st_size = size;
+	stbuf->st_blksize = 4096;
+	stbuf->st_blocks = (size + 511) / 512;
+	stbuf->st_atim = stbuf->st_mtim = stbuf->st_ctim = mtime;
+}
+
+static int link_target(const struct path_match *m, char *buf, size_t size)
+{
+	int n = snprintf(buf, size, "../../../workers/%lld", (long long)m->worker_id);
+	return (n < 0 || (size_t)n >= size) ? -ENAMETOOLONG : n;
+}
+
+/* Render a file node's content from its loaded object. */
+static int render(const struct path_match *m, const union object *obj,
+		  const struct view_ctx *ctx, char **out, size_t *len)
+{
+	if (m->rule->kind == NODE_README) {
+		*out = strdup(fs_readme_text);
+		if (!*out)
+			return -ENOMEM;
+		*len = strlen(fs_readme_text);
+		return 0;
+	}
+	return view_render(m->rule->object, m->field, obj, ctx, out, len);
+}
+
+static struct timespec node_mtime(const struct path_match *m, const union object *obj)
+{
+	if (m->rule->kind == NODE_CLUSTER_WORKER)
+		return view_mtime(OBJ_WORKER, &obj->svc);
+	if (m->rule->object == OBJ_NONE)
+		return config()->started;
+	return view_mtime(m->rule->object, obj);
+}
+
+/* Resolve a path and load its object: the start of every call. */
+static int resolve(const char *path, struct path_match *m, union object *obj,
+		   struct view_ctx *ctx)
+{
+	struct store *st;
+	int rc = paths_match(path, m);
+
+	if (rc)
+		return rc;
+	view_now(ctx);
+	rc = thread_store(&st);
+	if (rc)
+		return rc;
+	return load(st, m, ctx, obj);
+}
+
+static int node_stat(const struct path_match *m, const union object *obj,
+		     const struct view_ctx *ctx, struct stat *stbuf)
+{
+	off_t size = 0;
+
+	if (m->rule->type == NT_FILE) {
+		char *text;
+		size_t len;
+		int rc = render(m, obj, ctx, &text, &len);
+		if (rc)
+			return rc;
+		free(text);
+		size = (off_t)len;
+	} else if (m->rule->type == NT_LINK) {
+		char target[64];
+		int n = link_target(m, target, sizeof(target));
+		if (n < 0)
+			return n;
+		size = n;
+	}
+	fill_stat(stbuf, m->rule->type, size, node_mtime(m, obj));
+	return 0;
+}
+
+static int fs_getattr(const char *path, struct stat *stbuf, struct fuse_file_info *fi)
+{
+	struct path_match m;
+	union object obj;
+	struct view_ctx ctx;
+	int rc;
+
+	if (fi && fi->fh) {
+		/* An open file is its snapshot: fstat agrees with what read gives. */
+		const struct handle *h = (const struct handle *)(uintptr_t)fi->fh;
+		rc = resolve(path, &m, &obj, &ctx);
+		fill_stat(stbuf, NT_FILE, (off_t)h->len,
+			  rc == 0 ? node_mtime(&m, &obj) : config()->started);
+		return 0;
+	}
+	rc = resolve(path, &m, &obj, &ctx);
+	if (rc)
+		return rc;
+	return node_stat(&m, &obj, &ctx, stbuf);
+}
+
+static int fs_readlink(const char *path, char *buf, size_t size)
+{
+	struct path_match m;
+	union object obj;
+	struct view_ctx ctx;
+	int rc = resolve(path, &m, &obj, &ctx);
+
+	if (rc)
+		return rc;
+	if (m.rule->type != NT_LINK)
+		return -EINVAL;
+	rc = link_target(&m, buf, size);
+	return rc < 0 ? rc : 0;
+}
+
+/* A directory's listing, taken at opendir() and served from there at every
+ * offset: one query per listing, never one per entry, and a listing that
+ * stays consistent across the kernel's several readdir calls. Entries are
+ * compact (100,000 stuck resources are a few MB); the names live in one
+ * arena. */
+struct listing_entry {
+	size_t name_off;
+	enum node_type type;
+	off_t size;
+	struct timespec mtime;
+};
+
+struct listing {
+	struct listing_entry *entries;
+	size_t count, cap;
+	char *names;
+	size_t names_len, names_cap;
+};
+
+static void listing_free(struct listing *l)
+{
+	if (l) {
+		free(l->entries);
+		free(l->names);
+		free(l);
+	}
+}
+
+static int grow(void **buf, size_t *cap, size_t need, size_t unit)
+{
+	size_t n = *cap ? *cap : 64;
+	void *p;
+
+	if (need <= *cap)
+		return 0;
+	while (n < need)
+		n *= 2;
+	p = realloc(*buf, n * unit);
+	if (!p)
+		return -ENOMEM;
+	*buf = p;
+	*cap = n;
+	return 0;
+}
+
+static int listing_add(struct listing *l, const char *name, enum node_type type, off_t size,
+		       struct timespec mtime)
+{
+	size_t len = strlen(name) + 1;
+
+	if (grow((void **)&l->entries, &l->cap, l->count + 1, sizeof(*l->entries)) ||
+	    grow((void **)&l->names, &l->names_cap, l->names_len + len, 1))
+		return -ENOMEM;
+	memcpy(l->names + l->names_len, name, len);
+	l->entries[l->count++] = (struct listing_entry){
+		.name_off = l->names_len, .type = type, .size = size, .mtime = mtime,
+	};
+	l->names_len += len;
+	return 0;
+}
+
+struct dir_fill {
+	struct listing *list;
+	struct view_ctx *ctx;
+	enum node_type type;
+};
+
+static int add_worker(void *arg, const struct service *svc)
+{
+	struct dir_fill *d = arg;
+	char name[32];
+	int n = snprintf(name, sizeof(name), "%lld", (long long)svc->id);
+	off_t size = 0;
+
+	if (d->type == NT_LINK)
+		size = (off_t)strlen("../../../workers/") + n;
+	return listing_add(d->list, name, d->type, size, view_mtime(OBJ_WORKER, svc));
+}
+
+static int add_cluster(void *arg, const struct cluster *cl)
+{
+	struct dir_fill *d = arg;
+	struct cluster_view view = { .row = *cl };
+
+	if (!paths_valid_cluster_name(cl->name))
+		return 0; /* a name the mount cannot show (it has a '/') */
+	return listing_add(d->list, cl->name, NT_DIR, 0, view_mtime(OBJ_CLUSTER, &view));
+}
+
+static int add_stuck(void *arg, const struct stuck *res)
+{
+	struct dir_fill *d = arg;
+
+	if (!paths_valid_uuid(res->resource_id))
+		return 0; /* not a canonical UUID: no path would find it */
+	return listing_add(d->list, res->resource_id, NT_DIR, 0, view_mtime(OBJ_STUCK, res));
+}
+
+/* An object's directory lists its value files with their exact sizes,
+ * rendered from the one object already loaded. */
+static int add_fields(struct dir_fill *d, const struct path_match *dir, const union object *obj)
+{
+	const struct field *f = view_fields(dir->rule->object);
+	struct timespec mtime = view_mtime(dir->rule->object, obj);
+	char *text;
+	size_t len;
+	int rc;
+
+	for (;; f++) {
+		const struct field *file = f->name ? f : &view_info_json;
+		if (f->name && f->json_only)
+			continue;
+		rc = view_render(dir->rule->object, file, obj, d->ctx, &text, &len);
+		if (rc)
+			return rc;
+		free(text);
+		rc = listing_add(d->list, file->name, NT_FILE, (off_t)len, mtime);
+		if (rc || !f->name)
+			return rc;
+	}
+}
+
+static int list_dir(const char *path, struct listing *list)
+{
+	struct path_match m;
+	union object obj;
+	struct view_ctx ctx;
+	struct dir_fill d = { .list = list, .ctx = &ctx, .type = NT_DIR };
+	struct store *st;
+	struct timespec bound;
+	const struct path_rule *child;
+	const char *name;
+	int rc;
+
+	rc = resolve(path, &m, &obj, &ctx);
+	if (rc)
+		return rc;
+	if (m.rule->type != NT_DIR)
+		return -ENOTDIR;
+	rc = thread_store(&st);
+	if (rc)
+		return rc;
+	if (listing_add(list, ".", NT_DIR, 0, node_mtime(&m, &obj)) ||
+	    listing_add(list, "..", NT_DIR, 0, config()->started))
+		return -ENOMEM;
+	for (int i = 0; (child = paths_literal_child(m.rule, i, &name)) != NULL; i++) {
+		off_t size = child->kind == NODE_README ? (off_t)strlen(fs_readme_text) : 0;
+		if ((rc = listing_add(list, name, child->type, size, node_mtime(&m, &obj))) != 0)
+			return rc;
+	}
+	switch (m.rule->kind) {
+	case NODE_WORKERS:
+		return store_list_services(st, add_worker, &d);
+	case NODE_WORKER:
+	case NODE_STUCK_RESOURCE:
+		return add_fields(&d, &m, &obj);
+	case NODE_CLUSTER: {
+		void *args[2] = { &ctx, &obj.cluster.summary };
+		liveness_cluster_init(&obj.cluster.summary);
+		rc = store_list_cluster_members(st, m.cluster, sum_member, args);
+		return rc ? rc : add_fields(&d, &m, &obj);
+	}
+	case NODE_CLUSTERS:
+		return store_list_clusters(st, add_cluster, &d);
+	case NODE_CLUSTER_WORKERS:
+		d.type = NT_LINK;
+		return store_list_cluster_members(st, m.cluster, add_worker, &d);
+	case NODE_STUCK:
+		for (int i = 0; i < stuck_types_count; i++)
+			if ((rc = listing_add(list, stuck_types[i].dir, NT_DIR, 0, config()->started)))
+				return rc;
+		return 0;
+	case NODE_STUCK_TYPE:
+		liveness_bound(&ctx.now, ctx.down_time, &bound);
+		return store_list_stuck(st, m.stuck_type, &bound, add_stuck, &d);
+	case NODE_ROOT:
+		return 0;
+	case NODE_README:
+	case NODE_WORKER_FIELD:
+	case NODE_CLUSTER_FIELD:
+	case NODE_CLUSTER_WORKER:
+	case NODE_STUCK_FIELD:
+		break;
+	}
+	return -ENOTDIR;
+}
+
+static int fs_opendir(const char *path, struct fuse_file_info *fi)
+{
+	struct listing *list = calloc(1, sizeof(*list));
+	int rc;
+
+	if (!list)
+		return -ENOMEM;
+	rc = list_dir(path, list);
+	if (rc) {
+		listing_free(list);
+		return rc;
+	}
+	fi->fh = (uint64_t)(uintptr_t)list;
+	return 0;
+}
+
+/* Offsets are entry indexes plus one: libfuse passes attributes to the
+ * kernel (readdirplus) only for entries given with a non-zero offset. */
+static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t offset,
+		      struct fuse_file_info *fi, enum fuse_readdir_flags flags)
+{
+	const struct listing *list = (const struct listing *)(uintptr_t)fi->fh;
+	struct stat stbuf;
+
+	(void)path;
+	(void)flags;
+	if (!list)
+		return -EBADF;
+	for (size_t i = (size_t)offset; i < list->count; i++) {
+		const struct listing_entry *e = &list->entries[i];
+		fill_stat(&stbuf, e->type, e->size, e->mtime);
+		/* libfuse numbers every entry but "." and ".."; a zero d_ino
+		 * would make readdir(3) skip them, so they get libfuse's own
+		 * "unknown" number. */
+		stbuf.st_ino = 0xffffffff;
+		if (filler(buf, list->names + e->name_off, &stbuf, (off_t)(i + 1), FUSE_FILL_DIR_PLUS))
+			break;
+	}
+	return 0;
+}
+
+static int fs_releasedir(const char *path, struct fuse_file_info *fi)
+{
+	(void)path;
+	listing_free((struct listing *)(uintptr_t)fi->fh);
+	return 0;
+}
+
+static int fs_open(const char *path, struct fuse_file_info *fi)
+{
+	struct path_match m;
+	union object obj;
+	struct view_ctx ctx;
+	struct handle *h;
+	int rc = resolve(path, &m, &obj, &ctx);
+
+	if (rc)
+		return rc;
+	if (m.rule->type == NT_DIR)
+		return -EISDIR;
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))
+		return -EACCES;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	rc = render(&m, &obj, &ctx, &h->data, &h->len);
+	if (rc) {
+		free(h);
+		return rc;
+	}
+	fi->fh = (uint64_t)(uintptr_t)h;
+	/* Generated content: no page cache, reads go to the snapshot. */
+	fi->direct_io = 1;
+	return 0;
+}
+
+static int fs_read(const char *path, char *buf, size_t size, off_t offset,
+		   struct fuse_file_info *fi)
+{
+	const struct handle *h = (const struct handle *)(uintptr_t)fi->fh;
+
+	(void)path;
+	if (!h)
+		return -EBADF;
+	if (offset < 0 || (size_t)offset >= h->len)
+		return 0;
+	if (size > h->len - (size_t)offset)
+		size = h->len - (size_t)offset;
+	memcpy(buf, h->data + offset, size);
+	return (int)size;
+}
+
+static int fs_release(const char *path, struct fuse_file_info *fi)
+{
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+
+	(void)path;
+	if (h) {
+		free(h->data);
+		free(h);
+	}
+	return 0;
+}
+
+static int fs_statfs(const char *path, struct statvfs *sv)
+{
+	(void)path;
+	memset(sv, 0, sizeof(*sv));
+	sv->f_bsize = 4096;
+	sv->f_frsize = 4096;
+	sv->f_namemax = 255;
+	return 0;
+}
+
+/* The read-only half refuses every change; the kernel has already answered
+ * ENOENT for paths that do not exist. */
+static int deny_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	(void)path; (void)mode; (void)fi;
+	return -EACCES;
+}
+static int deny_mkdir(const char *path, mode_t mode) { (void)path; (void)mode; return -EACCES; }
+static int deny_mknod(const char *path, mode_t mode, dev_t dev) { (void)path; (void)mode; (void)dev; return -EACCES; }
+static int deny_path(const char *path) { (void)path; return -EACCES; }
+static int deny_two(const char *from, const char *to) { (void)from; (void)to; return -EACCES; }
+static int deny_rename(const char *from, const char *to, unsigned int flags)
+{
+	(void)from; (void)to; (void)flags;
+	return -EACCES;
+}
+static int deny_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	(void)path; (void)mode; (void)fi;
+	return -EACCES;
+}
+static int deny_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
+{
+	(void)path; (void)uid; (void)gid; (void)fi;
+	return -EACCES;
+}
+static int deny_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+{
+	(void)path; (void)size; (void)fi;
+	return -EACCES;
+}
+static int deny_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
+{
+	(void)path; (void)tv; (void)fi;
+	return -EACCES;
+}
+static int deny_write(const char *path, const char *buf, size_t size, off_t off,
+		      struct fuse_file_info *fi)
+{
+	(void)path; (void)buf; (void)size; (void)off; (void)fi;
+	return -EACCES;
+}
+
+static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+	(void)conn;
+	cfg->entry_timeout = FS_CACHE_TIMEOUT;
+	cfg->attr_timeout = FS_CACHE_TIMEOUT;
+	cfg->negative_timeout = FS_CACHE_TIMEOUT;
+	cfg->use_ino = 0;
+	cfg->kernel_cache = 0;
+	return fuse_get_context()->private_data;
+}
+
+const struct fuse_operations fs_ops = {
+	.init = fs_init,
+	.getattr = fs_getattr,
+	.readlink = fs_readlink,
+	.opendir = fs_opendir,
+	.readdir = fs_readdir,
+	.releasedir = fs_releasedir,
+	.open = fs_open,
+	.read = fs_read,
+	.release = fs_release,
+	.statfs = fs_statfs,
+	.write = deny_write,
+	.create = deny_create,
+	.mkdir = deny_mkdir,
+	.mknod = deny_mknod,
+	.unlink = deny_path,
+	.rmdir = deny_path,
+	.symlink = deny_two,
+	.link = deny_two,
+	.rename = deny_rename,
+	.chmod = deny_chmod,
+	.chown = deny_chown,
+	.truncate = deny_truncate,
+	.utimens = deny_utimens,
+};

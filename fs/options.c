@@ -1,0 +1,382 @@
+/* Options: one table of settings serves both the INI file and the flags, so
+ * a key is validated the same way wherever it comes from. Every refusal
+ * names the option or key and the value. */
+#include "options.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <ini.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "model.h"
+
+enum setting_kind {
+	SET_NAME,       /* host, cluster: a Cinder host-like name */
+	SET_OPT_NAME,   /* the same, empty meaning none */
+	SET_BINARY,     /* cinder-volume or cinder-scheduler */
+	SET_SECONDS,    /* a positive whole number of seconds */
+	SET_GROUP,      /* a group name or gid */
+	SET_PATH,       /* a file path */
+	SET_CONNECTION, /* sqlite:///PATH, as cinder.conf's [database] connection */
+};
+
+struct setting {
+	const char *section; /* in the INI file; NULL: flag only */
+	const char *key;
+	const char *flag;    /* long option; NULL: INI only */
+	enum setting_kind kind;
+	size_t offset;       /* into struct options */
+};
+
+#define AT(member) offsetof(struct options, member)
+
+static const struct setting settings[] = {
+	{ "DEFAULT", "host", "host", SET_NAME, AT(host) },
+	{ "DEFAULT", "cluster", "cluster", SET_OPT_NAME, AT(cluster) },
+	{ "DEFAULT", "binary", "binary", SET_BINARY, AT(binary) },
+	{ "DEFAULT", "service_down_time", "service-down-time", SET_SECONDS, AT(service_down_time) },
+	{ "DEFAULT", "report_interval", "report-interval", SET_SECONDS, AT(report_interval) },
+	{ "DEFAULT", "admin_group", "admin-group", SET_GROUP, AT(admin_group) },
+	{ "database", "connection", NULL, SET_CONNECTION, AT(db_path) },
+	{ NULL, "db", "db", SET_PATH, AT(db_path) },
+};
+#define SETTINGS_COUNT ((int)(sizeof(settings) / sizeof(settings[0])))
+
+void options_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: cinderfs [OPTIONS] MOUNTPOINT\n"
+		"\n"
+		"A Cinder volume worker with a FUSE control filesystem at MOUNTPOINT.\n"
+		"\n"
+		"  --config FILE            INI file (default " DEFAULT_CONFIG_PATH " when it exists)\n"
+		"  --db PATH                the SQLite file (default " DEFAULT_DB_PATH ")\n"
+		"  --host NAME              this worker's host (default <hostname>@lvm)\n"
+		"  --cluster NAME           the cluster it belongs to (default: none)\n"
+		"  --binary NAME            cinder-volume (default) or cinder-scheduler\n"
+		"  --service-down-time SEC  a worker is down after SEC without a heartbeat (default 60)\n"
+		"  --report-interval SEC    heartbeat period (default 10)\n"
+		"  --admin-group GROUP      the group besides root that may use the mount (default root)\n"
+		"  --control-only           mount the view without being a worker (an admin node)\n"
+		"  -f, --foreground         stay in the foreground and log to stderr\n"
+		"  -d, --debug              log debug messages too\n"
+		"  -V, --version            print the version and exit\n"
+		"  -h, --help               print this help and exit\n"
+		"\n"
+		"Command-line flags override the config file. Exit codes: 0 stopped by\n"
+		"SIGTERM/SIGINT, 1 failed to start or run, 2 bad options or config.\n");
+}
+
+static bool valid_name(const char *v)
+{
+	size_t len = strlen(v);
+
+	if (len == 0 || len >= NAME_LEN)
+		return false;
+	for (const char *p = v; *p; p++)
+		if (isspace((unsigned char)*p) || iscntrl((unsigned char)*p) || *p == '/')
+			return false;
+	return true;
+}
+
+static int parse_seconds(const char *v, int *out)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (!isdigit((unsigned char)v[0]) || *end != '\0' || errno || n <= 0 || n > 86400 * 365)
+		return -EINVAL;
+	*out = (int)n;
+	return 0;
+}
+
+static int resolve_group(const char *v, gid_t *out)
+{
+	struct group *gr = getgrnam(v);
+	char *end;
+	unsigned long n;
+
+	if (gr) {
+		*out = gr->gr_gid;
+		return 0;
+	}
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (isdigit((unsigned char)v[0]) && *end == '\0' && !errno && n < UINT_MAX) {
+		*out = (gid_t)n;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static int set_text(char **slot, const char *v)
+{
+	char *copy = strdup(v);
+
+	if (!copy)
+		return -ENOMEM;
+	free(*slot);
+	*slot = copy;
+	return 0;
+}
+
+/* Apply one value; `origin` says where it came from, for the message. */
+static int apply(struct options *o, const struct setting *s, const char *v, const char *origin,
+		 struct cf_err *err)
+{
+	void *slot = (char *)o + s->offset;
+
+	switch (s->kind) {
+	case SET_NAME:
+		if (!valid_name(v))
+			return err_set(err, EINVAL, "%s: '%s' is not a valid name (1-255 characters, "
+				       "no spaces, control characters or '/')", origin, v);
+		return set_text(slot, v);
+	case SET_OPT_NAME:
+		if (*v == '\0') {
+			free(*(char **)slot);
+			*(char **)slot = NULL;
+			return 0;
+		}
+		if (!valid_name(v))
+			return err_set(err, EINVAL, "%s: '%s' is not a valid name (1-255 characters, "
+				       "no spaces, control characters or '/'; empty for none)", origin, v);
+		return set_text(slot, v);
+	case SET_BINARY:
+		if (strcmp(v, BINARY_VOLUME) != 0 && strcmp(v, BINARY_SCHEDULER) != 0)
+			return err_set(err, EINVAL, "%s: '%s' is not a binary cinderfs runs as: "
+				       "use " BINARY_VOLUME " or " BINARY_SCHEDULER, origin, v);
+		return set_text(slot, v);
+	case SET_SECONDS:
+		if (parse_seconds(v, slot) != 0)
+			return err_set(err, EINVAL, "%s: '%s' is not a whole number of seconds "
+				       "from 1 to 31536000", origin, v);
+		return 0;
+	case SET_GROUP:
+		if (resolve_group(v, &o->admin_gid) != 0)
+			return err_set(err, EINVAL, "%s: no group '%s' on this system", origin, v);
+		return set_text(slot, v);
+	case SET_PATH:
+		if (*v == '\0')
+			return err_set(err, EINVAL, "%s: the path is empty", origin);
+		return set_text(slot, v);
+	case SET_CONNECTION:
+		if (strncmp(v, "sqlite:///", 10) != 0 || v[10] == '\0')
+			return err_set(err, EINVAL, "%s: '%s' is not supported: cinderfs takes "
+				       "sqlite:///RELATIVE or sqlite:////ABSOLUTE/PATH", origin, v);
+		return set_text(slot, v + 10);
+	}
+	return -EINVAL;
+}
+
+struct ini_ctx {
+	struct options *opts;
+	const char *path;
+	struct cf_err *err;
+	int rc;
+};
+
+/* inih gives the line of the first key its handler refused; read_config
+ * puts the file and line in front of the handler's words. */
+static int config_key(void *user, const char *section, const char *key, const char *value)
+{
+	struct ini_ctx *c = user;
+	char origin[512];
+
+	if (c->rc)
+		return 1; /* report the first error only */
+	if (*section == '\0' || strcasecmp(section, "default") == 0)
+		section = "DEFAULT";
+	snprintf(origin, sizeof(origin), "[%s] %s", section, key);
+	for (int i = 0; i < SETTINGS_COUNT; i++) {
+		const struct setting *s = &settings[i];
+		if (s->section && strcmp(s->section, section) == 0 && strcmp(s->key, key) == 0) {
+			c->rc = apply(c->opts, s, value, origin, c->err);
+			return c->rc == 0;
+		}
+	}
+	c->rc = err_set(c->err, EINVAL, "unknown key '%s' in [%s]", key, section);
+	return 0;
+}
+
+static int read_config(struct options *o, const char *path, bool must_exist, struct cf_err *err)
+{
+	struct ini_ctx c = { .opts = o, .path = path, .err = err };
+	FILE *f = fopen(path, "r");
+	int line;
+
+	if (!f) {
+		if (!must_exist && errno == ENOENT)
+			return 0;
+		return err_set(err, EINVAL, "config %s: %s", path, strerror(errno));
+	}
+	line = ini_parse_file(f, config_key, &c);
+	fclose(f);
+	if (c.rc) {
+		char words[sizeof(err->msg)];
+		snprintf(words, sizeof(words), "%s", err->msg);
+		return err_set(err, EINVAL, "config %s line %d: %s", path, line, words);
+	}
+	if (line != 0)
+		return err_set(err, EINVAL, "config %s line %d: not a 'key = value' line or "
+			       "'[section]'", path, line);
+	return set_text(&o->config_path, path);
+}
+
+static int set_defaults(struct options *o)
+{
+	char hostname[HOST_NAME_MAX + 1];
+	char host[NAME_LEN];
+
+	if (gethostname(hostname, sizeof(hostname)) != 0)
+		snprintf(hostname, sizeof(hostname), "localhost");
+	hostname[HOST_NAME_MAX] = '\0';
+	/* A volume worker's host is <host>@<backend>, as in Cinder. */
+	snprintf(host, sizeof(host), "%.200s@lvm", hostname);
+	o->service_down_time = 60;
+	o->report_interval = 10;
+	o->admin_gid = 0;
+	if (set_text(&o->host, host) || set_text(&o->binary, BINARY_VOLUME) ||
+	    set_text(&o->db_path, DEFAULT_DB_PATH) || set_text(&o->admin_group, "root"))
+		return -ENOMEM;
+	return 0;
+}
+
+/* --config is read before every other flag, so that flags override it. */
+static const char *find_config_flag(int argc, char **argv)
+{
+	const char *found = NULL;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+			found = argv[++i];
+		else if (strncmp(argv[i], "--config=", 9) == 0)
+			found = argv[i] + 9;
+	}
+	return found;
+}
+
+enum { OPT_CONFIG = 256, OPT_CONTROL_ONLY, OPT_SETTING };
+
+/* fuse_daemonize() changes to "/", even in the foreground: relative paths
+ * are made absolute first. */
+static int make_absolute(char **path, struct cf_err *err)
+{
+	char cwd[PATH_MAX], *abs;
+
+	if ((*path)[0] == '/')
+		return 0;
+	if (!getcwd(cwd, sizeof(cwd)))
+		return err_set(err, errno, "cannot read the current directory: %s", strerror(errno));
+	if (asprintf(&abs, "%s/%s", cwd, *path) < 0)
+		return err_set(err, ENOMEM, "out of memory");
+	free(*path);
+	*path = abs;
+	return 0;
+}
+
+int options_parse(int argc, char **argv, struct options *o, struct cf_err *err)
+{
+	struct option longopts[SETTINGS_COUNT + 8];
+	const char *config;
+	int n = 0, rc, c, index;
+
+	memset(o, 0, sizeof(*o));
+	rc = set_defaults(o);
+	if (rc)
+		return err_set(err, ENOMEM, "out of memory");
+	config = find_config_flag(argc, argv);
+	rc = read_config(o, config ? config : DEFAULT_CONFIG_PATH, config != NULL, err);
+	if (rc)
+		return rc;
+
+	for (int i = 0; i < SETTINGS_COUNT; i++)
+		if (settings[i].flag)
+			longopts[n++] = (struct option){ settings[i].flag, required_argument, NULL,
+							 OPT_SETTING };
+	longopts[n++] = (struct option){ "config", required_argument, NULL, OPT_CONFIG };
+	longopts[n++] = (struct option){ "control-only", no_argument, NULL, OPT_CONTROL_ONLY };
+	longopts[n++] = (struct option){ "foreground", no_argument, NULL, 'f' };
+	longopts[n++] = (struct option){ "debug", no_argument, NULL, 'd' };
+	longopts[n++] = (struct option){ "version", no_argument, NULL, 'V' };
+	longopts[n++] = (struct option){ "help", no_argument, NULL, 'h' };
+	longopts[n] = (struct option){ NULL, 0, NULL, 0 };
+
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":fdVh", longopts, &index)) != -1) {
+		switch (c) {
+		case OPT_SETTING: {
+			char origin[64];
+			snprintf(origin, sizeof(origin), "option --%s", longopts[index].name);
+			for (int i = 0; i < SETTINGS_COUNT; i++)
+				if (settings[i].flag && strcmp(settings[i].flag, longopts[index].name) == 0)
+					rc = apply(o, &settings[i], optarg, origin, err);
+			if (rc)
+				return rc;
+			break;
+		}
+		case OPT_CONFIG:
+			break; /* read above */
+		case OPT_CONTROL_ONLY:
+			o->control_only = true;
+			break;
+		case 'f':
+			o->foreground = true;
+			break;
+		case 'd':
+			o->debug = true;
+			break;
+		case 'V':
+			printf("cinderfs %s\n", CINDERFS_VERSION);
+			return OPTIONS_EXIT;
+		case 'h':
+			options_usage(stdout);
+			return OPTIONS_EXIT;
+		case ':':
+			return err_set(err, EINVAL, "option %s needs a value", argv[optind - 1]);
+		default:
+			if (optopt)
+				return err_set(err, EINVAL, "unknown option '-%c'; see cinderfs --help",
+					       optopt);
+			return err_set(err, EINVAL, "unknown option '%s'; see cinderfs --help",
+				       argv[optind - 1]);
+		}
+	}
+	if (optind == argc)
+		return err_set(err, EINVAL, "missing MOUNTPOINT; see cinderfs --help");
+	if (optind + 1 < argc)
+		return err_set(err, EINVAL, "unexpected argument '%s' after MOUNTPOINT %s",
+			       argv[optind + 1], argv[optind]);
+	if (set_text(&o->mountpoint, argv[optind]))
+		return err_set(err, ENOMEM, "out of memory");
+	if ((rc = make_absolute(&o->mountpoint, err)) != 0 || (rc = make_absolute(&o->db_path, err)) != 0)
+		return rc;
+	if (o->report_interval >= o->service_down_time)
+		return err_set(err, EINVAL, "report_interval (%d) must be less than "
+			       "service_down_time (%d): the worker would look down between its "
+			       "heartbeats", o->report_interval, o->service_down_time);
+	return OPTIONS_RUN;
+}
+
+void options_free(struct options *o)
+{
+	free(o->config_path);
+	free(o->db_path);
+	free(o->host);
+	free(o->cluster);
+	free(o->binary);
+	free(o->admin_group);
+	free(o->mountpoint);
+	memset(o, 0, sizeof(*o));
+}

@@ -1,0 +1,39 @@
+/* The daemon's options: an INI file (keys named as in cinder.conf), then
+ * command-line flags over it. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+#define DEFAULT_CONFIG_PATH "/etc/cinderfs/cinderfs.conf"
+#define DEFAULT_DB_PATH "/var/lib/cinderfs/cinderfs.db"
+
+struct options {
+	char *config_path;   /* the INI file read, NULL when none */
+	char *db_path;
+	char *host;
+	char *cluster;       /* NULL when unclustered */
+	char *binary;
+	int service_down_time;
+	int report_interval;
+	char *admin_group;
+	gid_t admin_gid;
+	bool foreground;
+	bool control_only;
+	bool debug;
+	char *mountpoint;
+};
+
+enum options_result {
+	OPTIONS_RUN,   /* start the daemon */
+	OPTIONS_EXIT,  /* --help or --version was answered */
+};
+
+/* Returns OPTIONS_RUN or OPTIONS_EXIT, or -EINVAL with err saying which
+ * option or config value is wrong (the daemon then exits with code 2). */
+int options_parse(int argc, char **argv, struct options *opts, struct cf_err *err);
+void options_free(struct options *opts);
+void options_usage(FILE *out);

@@ -1,0 +1,214 @@
+/* The path table and its matcher. A path is split into components and held
+ * against each pattern in turn; captures are checked as strictly as the
+ * database's values are, so a name either resolves or is ENOENT. */
+#include "paths.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_DEPTH 8
+
+const struct path_rule path_rules[] = {
+	{ "/",                                NODE_ROOT,            NT_DIR,  OBJ_NONE },
+	{ "/README",                          NODE_README,          NT_FILE, OBJ_NONE },
+	{ "/workers",                         NODE_WORKERS,         NT_DIR,  OBJ_NONE },
+	{ "/workers/%id",                     NODE_WORKER,          NT_DIR,  OBJ_WORKER },
+	{ "/workers/%id/%field",              NODE_WORKER_FIELD,    NT_FILE, OBJ_WORKER },
+	{ "/clusters",                        NODE_CLUSTERS,        NT_DIR,  OBJ_NONE },
+	{ "/clusters/%name",                  NODE_CLUSTER,         NT_DIR,  OBJ_CLUSTER },
+	{ "/clusters/%name/workers",          NODE_CLUSTER_WORKERS, NT_DIR,  OBJ_CLUSTER },
+	{ "/clusters/%name/workers/%id",      NODE_CLUSTER_WORKER,  NT_LINK, OBJ_CLUSTER },
+	{ "/clusters/%name/%field",           NODE_CLUSTER_FIELD,   NT_FILE, OBJ_CLUSTER },
+	{ "/stuck",                           NODE_STUCK,           NT_DIR,  OBJ_NONE },
+	{ "/stuck/%type",                     NODE_STUCK_TYPE,      NT_DIR,  OBJ_NONE },
+	{ "/stuck/%type/%uuid",               NODE_STUCK_RESOURCE,  NT_DIR,  OBJ_STUCK },
+	{ "/stuck/%type/%uuid/%field",        NODE_STUCK_FIELD,     NT_FILE, OBJ_STUCK },
+};
+const int path_rules_count = sizeof(path_rules) / sizeof(path_rules[0]);
+
+const struct stuck_type stuck_types[] = {
+	{ "volume", "Volume" },
+	{ "snapshot", "Snapshot" },
+};
+const int stuck_types_count = sizeof(stuck_types) / sizeof(stuck_types[0]);
+
+struct parts {
+	int count;
+	const char *start[MAX_DEPTH];
+	size_t len[MAX_DEPTH];
+};
+
+/* Split "/a/b" into components without copying; "//" and a trailing "/"
+ * are not paths the kernel sends, and are refused. */
+static int split(const char *path, struct parts *p)
+{
+	const char *s = path;
+
+	p->count = 0;
+	if (*s != '/')
+		return -ENOENT;
+	if (strcmp(s, "/") == 0)
+		return 0;
+	while (*s == '/') {
+		const char *end;
+		s++;
+		end = strchrnul(s, '/');
+		if (end == s)
+			return -ENOENT;
+		if (p->count == MAX_DEPTH)
+			return -ENOENT;
+		p->start[p->count] = s;
+		p->len[p->count] = (size_t)(end - s);
+		p->count++;
+		s = end;
+	}
+	return 0;
+}
+
+static bool seg_equals(const char *seg, size_t len, const char *text)
+{
+	return strlen(text) == len && memcmp(seg, text, len) == 0;
+}
+
+static bool parse_id(const char *seg, size_t len, int64_t *out)
+{
+	int64_t v = 0;
+
+	/* Ids as the database prints them: no sign, no leading zero. */
+	if (len == 0 || len > 18 || (seg[0] == '0'))
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (!isdigit((unsigned char)seg[i]))
+			return false;
+		v = v * 10 + (seg[i] - '0');
+	}
+	*out = v;
+	return true;
+}
+
+bool paths_valid_cluster_name(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len >= NAME_LEN || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return false;
+	return strchr(name, '/') == NULL;
+}
+
+bool paths_valid_uuid(const char *text)
+{
+	/* Canonical lower case, as the store keeps resource ids. */
+	static const int dashes[] = { 8, 13, 18, 23 };
+	if (strlen(text) != 36)
+		return false;
+	for (int i = 0, d = 0; i < 36; i++) {
+		if (d < 4 && i == dashes[d]) {
+			if (text[i] != '-')
+				return false;
+			d++;
+		} else if (!isxdigit((unsigned char)text[i]) || isupper((unsigned char)text[i])) {
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool capture(const struct path_rule *rule, const char *pat, size_t pat_len,
+		    const char *seg, size_t len, struct path_match *m)
+{
+	char name[NAME_LEN];
+
+	if (len >= NAME_LEN)
+		return false;
+	memcpy(name, seg, len);
+	name[len] = '\0';
+	if (seg_equals(pat, pat_len, "%id"))
+		return parse_id(seg, len, &m->worker_id);
+	if (seg_equals(pat, pat_len, "%name")) {
+		if (!paths_valid_cluster_name(name))
+			return false;
+		memcpy(m->cluster, name, len + 1);
+		return true;
+	}
+	if (seg_equals(pat, pat_len, "%type")) {
+		for (int i = 0; i < stuck_types_count; i++) {
+			if (strcmp(name, stuck_types[i].dir) == 0) {
+				m->stuck_dir = stuck_types[i].dir;
+				m->stuck_type = stuck_types[i].type;
+				return true;
+			}
+		}
+		return false;
+	}
+	if (seg_equals(pat, pat_len, "%uuid")) {
+		if (!paths_valid_uuid(name))
+			return false;
+		memcpy(m->uuid, name, len + 1);
+		return true;
+	}
+	if (seg_equals(pat, pat_len, "%field")) {
+		m->field = view_find_field(rule->object, name);
+		return m->field != NULL;
+	}
+	return false;
+}
+
+static bool match_rule(const struct path_rule *rule, const struct parts *path,
+		       struct path_match *m)
+{
+	struct parts pat;
+
+	if (split(rule->pattern, &pat) != 0 || pat.count != path->count)
+		return false;
+	memset(m, 0, sizeof(*m));
+	for (int i = 0; i < pat.count; i++) {
+		if (pat.start[i][0] == '%') {
+			if (!capture(rule, pat.start[i], pat.len[i], path->start[i], path->len[i], m))
+				return false;
+		} else if (pat.len[i] != path->len[i] ||
+			   memcmp(pat.start[i], path->start[i], pat.len[i]) != 0) {
+			return false;
+		}
+	}
+	m->rule = rule;
+	return true;
+}
+
+int paths_match(const char *path, struct path_match *m)
+{
+	struct parts parts;
+
+	if (split(path, &parts) != 0)
+		return -ENOENT;
+	for (int i = 0; i < parts.count; i++)
+		if (parts.len[i] > 255)
+			return -ENAMETOOLONG;
+	for (int i = 0; i < path_rules_count; i++)
+		if (match_rule(&path_rules[i], &parts, m))
+			return 0;
+	return -ENOENT;
+}
+
+const struct path_rule *paths_literal_child(const struct path_rule *dir, int i, const char **name)
+{
+	size_t dir_len = strcmp(dir->pattern, "/") == 0 ? 0 : strlen(dir->pattern);
+
+	for (int r = 0; r < path_rules_count; r++) {
+		const char *p = path_rules[r].pattern;
+		const char *last;
+
+		if (strncmp(p, dir->pattern, dir_len) != 0 || p[dir_len] != '/' || p[dir_len + 1] == '\0')
+			continue;
+		last = p + dir_len + 1;
+		if (strchr(last, '/') || last[0] == '%')
+			continue;
+		if (i-- == 0) {
+			*name = last;
+			return &path_rules[r];
+		}
+	}
+	return NULL;
+}

@@ -1,0 +1,70 @@
+/* The path table: every path of the mount, as a pattern, with the kind of
+ * node it names. getattr, readdir, open and read all resolve paths here,
+ * once, into a struct path_match. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "model.h"
+#include "view.h"
+
+enum node_kind {
+	NODE_ROOT,
+	NODE_README,
+	NODE_WORKERS,
+	NODE_WORKER,
+	NODE_WORKER_FIELD,
+	NODE_CLUSTERS,
+	NODE_CLUSTER,
+	NODE_CLUSTER_FIELD,
+	NODE_CLUSTER_WORKERS,
+	NODE_CLUSTER_WORKER,
+	NODE_STUCK,
+	NODE_STUCK_TYPE,
+	NODE_STUCK_RESOURCE,
+	NODE_STUCK_FIELD,
+};
+
+enum node_type { NT_DIR, NT_FILE, NT_LINK };
+
+struct path_rule {
+	const char *pattern;     /* '/'-separated; %id %name %type %uuid %field are captures */
+	enum node_kind kind;
+	enum node_type type;
+	enum object_type object; /* whose fields %field names */
+};
+
+struct path_match {
+	const struct path_rule *rule;
+	int64_t worker_id;            /* %id */
+	char cluster[NAME_LEN];       /* %name */
+	const char *stuck_type;       /* %type: "Volume" or "Snapshot" */
+	const char *stuck_dir;        /* %type as in the path: "volume" or "snapshot" */
+	char uuid[UUID_LEN];          /* %uuid */
+	const struct field *field;    /* %field */
+};
+
+extern const struct path_rule path_rules[];
+extern const int path_rules_count;
+
+/* Resolve a path; 0, or -ENOENT when no pattern takes it (-ENAMETOOLONG for
+ * an over-long component). Says nothing of whether the object exists. */
+int paths_match(const char *path, struct path_match *m);
+
+/* Whether a name may stand in a directory for a capture: readdir lists only
+ * names that paths_match would take back. */
+bool paths_valid_cluster_name(const char *name);
+bool paths_valid_uuid(const char *text);
+
+/* The stuck resource types, as directory names and as workers.resource_type. */
+struct stuck_type {
+	const char *dir;
+	const char *type;
+};
+extern const struct stuck_type stuck_types[];
+extern const int stuck_types_count;
+
+/* The literal children of a directory rule (e.g. README under the root),
+ * one at a time: returns the i-th child's rule and name, or NULL. */
+const struct path_rule *paths_literal_child(const struct path_rule *dir, int i, const char **name);

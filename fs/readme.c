@@ -1,0 +1,26 @@
+/* The README at the top of the mount: what an operator sees first. */
+#include "fs.h"
+
+const char fs_readme_text[] =
+	"cinderfs: the volume workers of this storage backend, and their stuck resources.\n"
+	"\n"
+	"Every value file holds one value and a newline: booleans are true/false,\n"
+	"times are ISO 8601 UTC, a missing value is an empty line. Every object's\n"
+	"directory also has info.json, the same values as one JSON object.\n"
+	"\n"
+	"  workers/<id>/        one per registered worker (a services row):\n"
+	"                       host binary cluster_name disabled is_up updated_at version\n"
+	"  clusters/<name>/     one per cluster: binary is_up disabled num_hosts\n"
+	"                       num_down_hosts; workers/<id> links to its members\n"
+	"  stuck/volume/<uuid>/   resources left in an ongoing status by a worker\n"
+	"  stuck/snapshot/<uuid>/ that is down: status worker_id host cluster_name\n"
+	"                         updated_at\n"
+	"\n"
+	"A worker is up while its last heartbeat is at most service_down_time\n"
+	"seconds old. Examples:\n"
+	"\n"
+	"  cat workers/1/is_up\n"
+	"  ls stuck/volume\n"
+	"  jq -r .host stuck/volume/*/info.json\n"
+	"\n"
+	"See cinderfs(8) and the project's README.md for the whole layout.\n";

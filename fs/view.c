@@ -1,0 +1,252 @@
+/* Field tables and rendering. Values are typed here and rendered twice from
+ * the same getter: as a value file (one value and a newline; booleans
+ * true/false, times ISO 8601, missing empty) and as info.json. */
+#include "view.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct value v_text(const char *text)
+{
+	return (struct value){ .kind = (text && *text) ? VAL_TEXT : VAL_NULL, .text = text };
+}
+
+static struct value v_time(const char *text)
+{
+	return (struct value){ .kind = (text && *text) ? VAL_TIME : VAL_NULL, .text = text };
+}
+
+static struct value v_int(long long num)
+{
+	return (struct value){ .kind = VAL_INT, .num = num };
+}
+
+static struct value v_bool(bool flag)
+{
+	return (struct value){ .kind = VAL_BOOL, .flag = flag };
+}
+
+/* Workers (services rows). */
+#define SVC(obj) ((const struct service *)(obj))
+static struct value worker_id(const void *o, const struct view_ctx *c) { (void)c; return v_int(SVC(o)->id); }
+static struct value worker_host(const void *o, const struct view_ctx *c) { (void)c; return v_text(SVC(o)->host); }
+static struct value worker_binary(const void *o, const struct view_ctx *c) { (void)c; return v_text(SVC(o)->binary); }
+static struct value worker_cluster(const void *o, const struct view_ctx *c) { (void)c; return v_text(SVC(o)->cluster_name); }
+static struct value worker_disabled(const void *o, const struct view_ctx *c) { (void)c; return v_bool(SVC(o)->disabled); }
+static struct value worker_updated(const void *o, const struct view_ctx *c) { (void)c; return v_time(SVC(o)->updated_at); }
+static struct value worker_version(const void *o, const struct view_ctx *c) { (void)c; return v_text(SVC(o)->version); }
+static struct value worker_is_up(const void *o, const struct view_ctx *c)
+{
+	return v_bool(liveness_worker_is_up(SVC(o)->updated_at, SVC(o)->created_at, &c->now,
+					    c->down_time));
+}
+
+static const struct field worker_fields[] = {
+	{ "id", worker_id, true },
+	{ "host", worker_host, false },
+	{ "binary", worker_binary, false },
+	{ "cluster_name", worker_cluster, false },
+	{ "disabled", worker_disabled, false },
+	{ "is_up", worker_is_up, false },
+	{ "updated_at", worker_updated, false },
+	{ "version", worker_version, false },
+	{ NULL, NULL, false },
+};
+
+/* Clusters, with their members' summary. */
+#define CLV(obj) ((const struct cluster_view *)(obj))
+static struct value cluster_name(const void *o, const struct view_ctx *c) { (void)c; return v_text(CLV(o)->row.name); }
+static struct value cluster_binary(const void *o, const struct view_ctx *c) { (void)c; return v_text(CLV(o)->row.binary); }
+static struct value cluster_is_up(const void *o, const struct view_ctx *c) { (void)c; return v_bool(CLV(o)->summary.is_up); }
+static struct value cluster_disabled(const void *o, const struct view_ctx *c) { (void)c; return v_bool(CLV(o)->row.disabled); }
+static struct value cluster_hosts(const void *o, const struct view_ctx *c) { (void)c; return v_int(CLV(o)->summary.num_hosts); }
+static struct value cluster_down(const void *o, const struct view_ctx *c) { (void)c; return v_int(CLV(o)->summary.num_down_hosts); }
+static struct value cluster_beat(const void *o, const struct view_ctx *c) { (void)c; return v_time(CLV(o)->summary.last_heartbeat); }
+
+static const struct field cluster_fields[] = {
+	{ "name", cluster_name, true },
+	{ "binary", cluster_binary, false },
+	{ "is_up", cluster_is_up, false },
+	{ "disabled", cluster_disabled, false },
+	{ "num_hosts", cluster_hosts, false },
+	{ "num_down_hosts", cluster_down, false },
+	{ "last_heartbeat", cluster_beat, true },
+	{ NULL, NULL, false },
+};
+
+/* Stuck resources (workers rows whose owner is down). */
+#define STK(obj) ((const struct stuck *)(obj))
+static struct value stuck_type(const void *o, const struct view_ctx *c) { (void)c; return v_text(STK(o)->resource_type); }
+static struct value stuck_id(const void *o, const struct view_ctx *c) { (void)c; return v_text(STK(o)->resource_id); }
+static struct value stuck_status(const void *o, const struct view_ctx *c) { (void)c; return v_text(STK(o)->status); }
+static struct value stuck_worker(const void *o, const struct view_ctx *c) { (void)c; return v_int(STK(o)->service_id); }
+static struct value stuck_host(const void *o, const struct view_ctx *c) { (void)c; return v_text(STK(o)->host); }
+static struct value stuck_cluster(const void *o, const struct view_ctx *c) { (void)c; return v_text(STK(o)->cluster_name); }
+static struct value stuck_updated(const void *o, const struct view_ctx *c) { (void)c; return v_time(STK(o)->updated_at); }
+
+static const struct field stuck_fields[] = {
+	{ "resource_type", stuck_type, true },
+	{ "resource_id", stuck_id, true },
+	{ "status", stuck_status, false },
+	{ "worker_id", stuck_worker, false },
+	{ "host", stuck_host, false },
+	{ "cluster_name", stuck_cluster, false },
+	{ "updated_at", stuck_updated, false },
+	{ NULL, NULL, false },
+};
+
+const struct field view_info_json = { INFO_JSON, NULL, false };
+
+const struct field *view_fields(enum object_type type)
+{
+	switch (type) {
+	case OBJ_WORKER:
+		return worker_fields;
+	case OBJ_CLUSTER:
+		return cluster_fields;
+	case OBJ_STUCK:
+		return stuck_fields;
+	case OBJ_NONE:
+		break;
+	}
+	return NULL;
+}
+
+const struct field *view_find_field(enum object_type type, const char *name)
+{
+	const struct field *f = view_fields(type);
+
+	if (!f)
+		return NULL;
+	if (strcmp(name, INFO_JSON) == 0)
+		return &view_info_json;
+	for (; f->name; f++)
+		if (!f->json_only && strcmp(f->name, name) == 0)
+			return f;
+	return NULL;
+}
+
+/* A time that cannot be read is shown as stored, rather than hidden. */
+static const char *time_text(const char *stored, char iso[DBTIME_LEN])
+{
+	return dbtime_to_iso(stored, iso) ? iso : stored;
+}
+
+static int render_value(struct value v, char **out, size_t *len)
+{
+	char iso[DBTIME_LEN];
+	int n = -1;
+
+	switch (v.kind) {
+	case VAL_NULL:
+		n = asprintf(out, "\n");
+		break;
+	case VAL_TEXT:
+		n = asprintf(out, "%s\n", v.text);
+		break;
+	case VAL_INT:
+		n = asprintf(out, "%lld\n", v.num);
+		break;
+	case VAL_BOOL:
+		n = asprintf(out, "%s\n", v.flag ? "true" : "false");
+		break;
+	case VAL_TIME:
+		n = asprintf(out, "%s\n", time_text(v.text, iso));
+		break;
+	}
+	if (n < 0)
+		return -ENOMEM;
+	*len = (size_t)n;
+	return 0;
+}
+
+static json_t *value_json(struct value v)
+{
+	char iso[DBTIME_LEN];
+
+	switch (v.kind) {
+	case VAL_NULL:
+		return json_null();
+	case VAL_TEXT:
+		return json_string(v.text);
+	case VAL_INT:
+		return json_integer(v.num);
+	case VAL_BOOL:
+		return json_boolean(v.flag);
+	case VAL_TIME:
+		return json_string(time_text(v.text, iso));
+	}
+	return json_null();
+}
+
+static int render_json(const struct field *fields, const void *obj, const struct view_ctx *ctx,
+		       char **out, size_t *len)
+{
+	json_t *root = json_object();
+	char *text;
+
+	if (!root)
+		return -ENOMEM;
+	for (const struct field *f = fields; f->name; f++) {
+		/* json_string refuses invalid UTF-8: such a value becomes null
+		 * rather than breaking the whole file. */
+		json_t *v = value_json(f->get(obj, ctx));
+		if (json_object_set_new(root, f->name, v ? v : json_null()) != 0) {
+			json_decref(root);
+			return -ENOMEM;
+		}
+	}
+	text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(root);
+	if (!text)
+		return -ENOMEM;
+	*len = strlen(text);
+	/* json_dumps gives no final newline; every file here ends with one. */
+	*out = realloc(text, *len + 2);
+	if (!*out) {
+		free(text);
+		return -ENOMEM;
+	}
+	(*out)[(*len)++] = '\n';
+	(*out)[*len] = '\0';
+	return 0;
+}
+
+int view_render(enum object_type type, const struct field *f, const void *obj,
+		const struct view_ctx *ctx, char **out, size_t *len)
+{
+	if (f == &view_info_json)
+		return render_json(view_fields(type), obj, ctx, out, len);
+	return render_value(f->get(obj, ctx), out, len);
+}
+
+static struct timespec stored_time(const char *a, const char *b)
+{
+	struct timespec t = { 0, 0 }, u;
+
+	if (a && dbtime_parse(a, &t) != 0)
+		t = (struct timespec){ 0, 0 };
+	if (b && dbtime_parse(b, &u) == 0 &&
+	    (u.tv_sec > t.tv_sec || (u.tv_sec == t.tv_sec && u.tv_nsec > t.tv_nsec)))
+		t = u;
+	return t;
+}
+
+struct timespec view_mtime(enum object_type type, const void *obj)
+{
+	switch (type) {
+	case OBJ_WORKER:
+		return stored_time(SVC(obj)->created_at, SVC(obj)->updated_at);
+	case OBJ_CLUSTER:
+		/* A cluster's values change with its members' heartbeats. */
+		return stored_time(CLV(obj)->row.updated_at, CLV(obj)->row.last_heartbeat);
+	case OBJ_STUCK:
+		return stored_time(STK(obj)->created_at, STK(obj)->updated_at);
+	case OBJ_NONE:
+		break;
+	}
+	return (struct timespec){ 0, 0 };
+}

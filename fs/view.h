@@ -1,0 +1,59 @@
+/* The objects' value files: one table of fields per object type, each a row
+ * with a getter, and the two renderings (a value file, info.json). Adding a
+ * value file is one row and one getter. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "liveness.h"
+#include "model.h"
+
+enum object_type { OBJ_NONE, OBJ_WORKER, OBJ_CLUSTER, OBJ_STUCK };
+
+/* A cluster as the mount shows it: the row and its members' summary. */
+struct cluster_view {
+	struct cluster row;
+	struct liveness_cluster summary;
+};
+
+/* What a getter needs besides the object: up/down is computed at read. */
+struct view_ctx {
+	struct timespec now;
+	int down_time;
+};
+
+enum value_kind { VAL_NULL, VAL_TEXT, VAL_INT, VAL_BOOL, VAL_TIME };
+
+struct value {
+	enum value_kind kind;
+	const char *text; /* VAL_TEXT, VAL_TIME (stored form) */
+	long long num;    /* VAL_INT */
+	bool flag;        /* VAL_BOOL */
+};
+
+struct field {
+	const char *name;
+	struct value (*get)(const void *obj, const struct view_ctx *ctx);
+	bool json_only; /* in info.json, not a file of its own */
+};
+
+#define INFO_JSON "info.json"
+
+/* The fields of an object type, ended by a row with a NULL name. */
+const struct field *view_fields(enum object_type type);
+
+/* The value file named `name` of an object type, or info.json (returned as
+ * view_info_json), or NULL. */
+const struct field *view_find_field(enum object_type type, const char *name);
+extern const struct field view_info_json;
+
+/* Render a field's file (the value and a newline) or, for view_info_json,
+ * the object's JSON. Returns a malloc'd buffer in *out and its length, or
+ * -ENOMEM. */
+int view_render(enum object_type type, const struct field *f, const void *obj,
+		const struct view_ctx *ctx, char **out, size_t *len);
+
+/* The time of the object's last change, for mtime. */
+struct timespec view_mtime(enum object_type type, const void *obj);
