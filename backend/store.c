@@ -203,7 +203,7 @@ int store_open(const char *path, unsigned flags, struct store **out, struct cf_e
 	int open_flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
 	int rc;
 
-	if (flags & STORE_MIGRATE)
+	if (flags & STORE_CREATE)
 		open_flags |= SQLITE_OPEN_CREATE;
 	st = calloc(1, sizeof(*st));
 	if (!st)

@@ -16,9 +16,11 @@
 struct store;
 
 enum store_open_flags {
-	/* Create the file when missing and bring its schema up to date; done
-	 * once at start. Without it, the file must already be current. */
-	STORE_MIGRATE = 1 << 0,
+	/* Create the file when it is missing. */
+	STORE_CREATE = 1 << 0,
+	/* Bring the schema up to date (store_migrations); done once at start.
+	 * Without it, the file is used as it is. */
+	STORE_MIGRATE = 1 << 1,
 };
 
 int store_open(const char *path, unsigned flags, struct store **out, struct cf_err *err);

@@ -4,6 +4,7 @@
  * read (options, mountpoint, database, registration) happens before the
  * mount and before daemonizing, so the message reaches the terminal. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +37,7 @@ static int prepare_database(const struct options *o, const struct registration *
 		log_error("cannot create /var/lib/cinderfs: %s", strerror(errno));
 		return -errno;
 	}
-	rc = store_open(o->db_path, STORE_MIGRATE, &st, &err);
+	rc = store_open(o->db_path, STORE_CREATE | STORE_MIGRATE, &st, &err);
 	if (rc) {
 		log_error("%s", err.msg);
 		return rc;
@@ -98,6 +99,11 @@ static int serve(const struct options *o, const struct registration *reg, int64_
 	}
 	if (!o->foreground)
 		log_setup("cinderfs", false, o->debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+	/* A shell starts background jobs with SIGINT ignored, and libfuse
+	 * leaves ignored signals alone; SIGINT must stop us all the same. */
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
 	if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0) {
 		log_error("cannot install signal handlers");
 		goto out_unmount;
@@ -117,7 +123,9 @@ static int serve(const struct options *o, const struct registration *reg, int64_
 	}
 	log_info("serving %s at %s%s", o->db_path, o->mountpoint,
 		 o->control_only ? " (control only)" : "");
-	rc = fuse_loop_mt(fuse, loop_cfg) == 0 ? 0 : 1;
+	/* libfuse returns the number of the signal that stopped the loop. */
+	rc = fuse_loop_mt(fuse, loop_cfg);
+	rc = (rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP) ? 0 : 1;
 	log_info("stopping: unmounting %s", o->mountpoint);
 	fuse_loop_cfg_destroy(loop_cfg);
 out_heartbeat:

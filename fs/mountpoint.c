@@ -1,5 +1,5 @@
 /* Checking the mountpoint. /proc/self/mountinfo says what is mounted where;
- * stat() tells a live FUSE mount from a stale one (ENOTCONN). */
+ * statfs() tells a live FUSE mount from a stale one (ENOTCONN). */
 #include "mountpoint.h"
 
 #include <errno.h>
@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 
 #include "log.h"
 
@@ -89,14 +90,17 @@ static int absolute(const char *path, char out[PATH_MAX], struct cf_err *err)
 int mountpoint_prepare(const char *path, struct cf_err *err)
 {
 	char abs[PATH_MAX], type[128];
+	struct statfs sfs;
 	struct stat st;
 	int rc = absolute(path, abs, err);
 
 	if (rc)
 		return rc;
-	if (stat(abs, &st) != 0) {
-		if (errno != ENOTCONN)
-			return err_set(err, errno, "mountpoint %s: %s", path, strerror(errno));
+	mounted_type(abs, type, sizeof(type));
+	/* statfs, not stat: the kernel may answer stat from its attribute
+	 * cache for a moment after the daemon died, but statfs always asks
+	 * the daemon, so a dead connection says ENOTCONN at once. */
+	if (strncmp(type, "fuse", 4) == 0 && statfs(abs, &sfs) != 0 && errno == ENOTCONN) {
 		/* A daemon died without its auto_unmount helper: detach the
 		 * dead mount so the new one can take its place. */
 		log_warning("mountpoint %s holds a stale mount (Transport endpoint is not "
@@ -104,14 +108,14 @@ int mountpoint_prepare(const char *path, struct cf_err *err)
 		if (umount2(abs, MNT_DETACH) != 0)
 			return err_set(err, errno, "mountpoint %s holds a stale mount that cannot be "
 				       "detached: %s", path, strerror(errno));
-		if (stat(abs, &st) != 0)
-			return err_set(err, errno, "mountpoint %s: %s", path, strerror(errno));
+		mounted_type(abs, type, sizeof(type));
 	}
-	if (!S_ISDIR(st.st_mode))
-		return err_set(err, ENOTDIR, "mountpoint %s is not a directory", path);
-	mounted_type(abs, type, sizeof(type));
 	if (strcmp(type, "fuse.cinderfs") == 0)
 		return err_set(err, EBUSY, "mountpoint %s is already served by a running cinderfs; "
 			       "stop it first", path);
+	if (stat(abs, &st) != 0)
+		return err_set(err, errno, "mountpoint %s: %s", path, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return err_set(err, ENOTDIR, "mountpoint %s is not a directory", path);
 	return 0;
 }

@@ -313,7 +313,7 @@ int options_parse(int argc, char **argv, struct options *o, struct cf_err *err)
 	longopts[n] = (struct option){ NULL, 0, NULL, 0 };
 
 	opterr = 0;
-	optind = 1;
+	optind = 0; /* 0, not 1: glibc then forgets any earlier parse entirely */
 	while ((c = getopt_long(argc, argv, ":fdVh", longopts, &index)) != -1) {
 		switch (c) {
 		case OPT_SETTING: {

@@ -223,28 +223,34 @@ int view_render(enum object_type type, const struct field *f, const void *obj,
 	return render_value(f->get(obj, ctx), out, len);
 }
 
-static struct timespec stored_time(const char *a, const char *b)
+/* An object last changed at its updated_at; created_at when it has none. */
+static struct timespec last_change(const char *updated_at, const char *created_at)
 {
-	struct timespec t = { 0, 0 }, u;
+	struct timespec t;
 
-	if (a && dbtime_parse(a, &t) != 0)
-		t = (struct timespec){ 0, 0 };
-	if (b && dbtime_parse(b, &u) == 0 &&
-	    (u.tv_sec > t.tv_sec || (u.tv_sec == t.tv_sec && u.tv_nsec > t.tv_nsec)))
-		t = u;
-	return t;
+	if (updated_at && dbtime_parse(updated_at, &t) == 0)
+		return t;
+	if (created_at && dbtime_parse(created_at, &t) == 0)
+		return t;
+	return (struct timespec){ 0, 0 };
+}
+
+static struct timespec later(struct timespec a, struct timespec b)
+{
+	return (b.tv_sec > a.tv_sec || (b.tv_sec == a.tv_sec && b.tv_nsec > a.tv_nsec)) ? b : a;
 }
 
 struct timespec view_mtime(enum object_type type, const void *obj)
 {
 	switch (type) {
 	case OBJ_WORKER:
-		return stored_time(SVC(obj)->created_at, SVC(obj)->updated_at);
+		return last_change(SVC(obj)->updated_at, SVC(obj)->created_at);
 	case OBJ_CLUSTER:
 		/* A cluster's values change with its members' heartbeats. */
-		return stored_time(CLV(obj)->row.updated_at, CLV(obj)->row.last_heartbeat);
+		return later(last_change(CLV(obj)->row.updated_at, CLV(obj)->row.created_at),
+			     last_change(CLV(obj)->row.last_heartbeat, NULL));
 	case OBJ_STUCK:
-		return stored_time(STK(obj)->created_at, STK(obj)->updated_at);
+		return last_change(STK(obj)->updated_at, STK(obj)->created_at);
 	case OBJ_NONE:
 		break;
 	}

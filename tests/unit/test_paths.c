@@ -1,0 +1,206 @@
+/* The path table: every pattern resolves to its node with its captures,
+ * and paths that must not match do not. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <string.h>
+
+#include "paths.h"
+
+#define UUID "0b7c5e38-2a6f-4d4e-9a51-3c1f7d9e2b10"
+
+static void expect_kind(const char *path, enum node_kind kind)
+{
+	struct path_match m;
+	int rc = paths_match(path, &m);
+
+	if (rc != 0)
+		fail_msg("%s did not match (%d)", path, rc);
+	if (m.rule->kind != kind)
+		fail_msg("%s matched %s, not the expected kind", path, m.rule->pattern);
+}
+
+static void expect_no_match(const char *path)
+{
+	struct path_match m;
+
+	if (paths_match(path, &m) == 0)
+		fail_msg("%s matched %s but must not", path, m.rule->pattern);
+}
+
+static void test_every_pattern_matches_its_paths(void **state)
+{
+	(void)state;
+	expect_kind("/", NODE_ROOT);
+	expect_kind("/README", NODE_README);
+	expect_kind("/workers", NODE_WORKERS);
+	expect_kind("/workers/1", NODE_WORKER);
+	expect_kind("/workers/42/host", NODE_WORKER_FIELD);
+	expect_kind("/workers/42/info.json", NODE_WORKER_FIELD);
+	expect_kind("/clusters", NODE_CLUSTERS);
+	expect_kind("/clusters/c1@lvm", NODE_CLUSTER);
+	expect_kind("/clusters/c1@lvm/num_down_hosts", NODE_CLUSTER_FIELD);
+	expect_kind("/clusters/c1@lvm/info.json", NODE_CLUSTER_FIELD);
+	expect_kind("/clusters/c1@lvm/workers", NODE_CLUSTER_WORKERS);
+	expect_kind("/clusters/c1@lvm/workers/7", NODE_CLUSTER_WORKER);
+	expect_kind("/stuck", NODE_STUCK);
+	expect_kind("/stuck/volume", NODE_STUCK_TYPE);
+	expect_kind("/stuck/snapshot", NODE_STUCK_TYPE);
+	expect_kind("/stuck/volume/" UUID, NODE_STUCK_RESOURCE);
+	expect_kind("/stuck/snapshot/" UUID "/status", NODE_STUCK_FIELD);
+	expect_kind("/stuck/volume/" UUID "/info.json", NODE_STUCK_FIELD);
+}
+
+static void test_every_rule_is_reachable(void **state)
+{
+	/* Each rule's own pattern, with captures filled in, resolves to it:
+	 * no rule is shadowed by an earlier one. */
+	static const char *const samples[][2] = {
+		{ "%id", "3" }, { "%name", "c9@x" }, { "%type", "volume" },
+		{ "%uuid", UUID }, { "%field", "info.json" },
+	};
+	(void)state;
+	for (int r = 0; r < path_rules_count; r++) {
+		char path[512] = "";
+		const char *p = path_rules[r].pattern;
+		struct path_match m;
+
+		while (*p) {
+			int done = 0;
+			for (size_t s = 0; s < sizeof(samples) / sizeof(samples[0]); s++) {
+				size_t n = strlen(samples[s][0]);
+				if (strncmp(p, samples[s][0], n) == 0) {
+					strcat(path, samples[s][1]);
+					p += n;
+					done = 1;
+					break;
+				}
+			}
+			if (!done)
+				strncat(path, p++, 1);
+		}
+		assert_int_equal(paths_match(path, &m), 0);
+		assert_ptr_equal(m.rule, &path_rules[r]);
+	}
+}
+
+static void test_captures_are_returned(void **state)
+{
+	struct path_match m;
+	(void)state;
+
+	assert_int_equal(paths_match("/workers/123/cluster_name", &m), 0);
+	assert_int_equal(m.worker_id, 123);
+	assert_string_equal(m.field->name, "cluster_name");
+
+	assert_int_equal(paths_match("/clusters/c1@lvm#pool/workers/9", &m), 0);
+	assert_string_equal(m.cluster, "c1@lvm#pool");
+	assert_int_equal(m.worker_id, 9);
+
+	assert_int_equal(paths_match("/stuck/snapshot/" UUID "/worker_id", &m), 0);
+	assert_string_equal(m.stuck_type, "Snapshot");
+	assert_string_equal(m.stuck_dir, "snapshot");
+	assert_string_equal(m.uuid, UUID);
+	assert_string_equal(m.field->name, "worker_id");
+
+	assert_int_equal(paths_match("/clusters/c1/info.json", &m), 0);
+	assert_ptr_equal(m.field, &view_info_json);
+}
+
+static void test_paths_that_must_not_match(void **state)
+{
+	(void)state;
+	expect_no_match("");
+	expect_no_match("workers");
+	expect_no_match("//");
+	expect_no_match("/workers/");
+	expect_no_match("/workers//1");
+	expect_no_match("/README/x");
+	expect_no_match("/readme");
+	expect_no_match("/workers/0");
+	expect_no_match("/workers/01");
+	expect_no_match("/workers/-1");
+	expect_no_match("/workers/1x");
+	expect_no_match("/workers/abc");
+	expect_no_match("/workers/1234567890123456789");
+	expect_no_match("/workers/1/nope");
+	expect_no_match("/workers/1/id");            /* in info.json only */
+	expect_no_match("/workers/1/host/x");
+	expect_no_match("/workers/1/num_hosts");     /* a cluster's field */
+	expect_no_match("/clusters/.");
+	expect_no_match("/clusters/..");
+	expect_no_match("/clusters/c1/name");        /* in info.json only */
+	expect_no_match("/clusters/c1/host");
+	expect_no_match("/clusters/c1/workers/x");
+	expect_no_match("/clusters/c1/workers/1/host");
+	expect_no_match("/stuck/volumes");
+	expect_no_match("/stuck/Volume");
+	expect_no_match("/stuck/volume/not-a-uuid");
+	expect_no_match("/stuck/volume/0B7C5E38-2A6F-4D4E-9A51-3C1F7D9E2B10"); /* stored lower case */
+	expect_no_match("/stuck/volume/0b7c5e382a6f4d4e9a513c1f7d9e2b10");
+	expect_no_match("/stuck/volume/" UUID "/is_up");
+	expect_no_match("/stuck/volume/" UUID "/resource_id");
+	expect_no_match("/a/b/c/d/e/f/g/h/i/j");
+}
+
+static void test_overlong_component_is_enametoolong(void **state)
+{
+	char path[600] = "/clusters/";
+	struct path_match m;
+	(void)state;
+
+	memset(path + strlen(path), 'a', 300);
+	assert_int_equal(paths_match(path, &m), -ENAMETOOLONG);
+}
+
+static void test_literal_children_come_from_the_table(void **state)
+{
+	const char *name;
+	const struct path_rule *root = &path_rules[0], *cluster = NULL;
+	const char *expected[] = { "README", "workers", "clusters", "stuck" };
+	int i;
+	(void)state;
+
+	for (i = 0; paths_literal_child(root, i, &name); i++) {
+		assert_true(i < 4);
+		assert_string_equal(name, expected[i]);
+	}
+	assert_int_equal(i, 4);
+	for (int r = 0; r < path_rules_count; r++)
+		if (path_rules[r].kind == NODE_CLUSTER)
+			cluster = &path_rules[r];
+	assert_non_null(cluster);
+	assert_non_null(paths_literal_child(cluster, 0, &name));
+	assert_string_equal(name, "workers");
+	assert_null(paths_literal_child(cluster, 1, &name));
+}
+
+static void test_names_readdir_may_list(void **state)
+{
+	(void)state;
+	assert_true(paths_valid_cluster_name("c1@lvm"));
+	assert_false(paths_valid_cluster_name(""));
+	assert_false(paths_valid_cluster_name("a/b"));
+	assert_false(paths_valid_cluster_name(".."));
+	assert_true(paths_valid_uuid(UUID));
+	assert_false(paths_valid_uuid("0B7C5E38-2A6F-4D4E-9A51-3C1F7D9E2B10"));
+	assert_false(paths_valid_uuid("0b7c5e38-2a6f-4d4e-9a51-3c1f7d9e2b1"));
+	assert_false(paths_valid_uuid("0b7c5e38x2a6f-4d4e-9a51-3c1f7d9e2b10"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_every_pattern_matches_its_paths),
+		cmocka_unit_test(test_every_rule_is_reachable),
+		cmocka_unit_test(test_captures_are_returned),
+		cmocka_unit_test(test_paths_that_must_not_match),
+		cmocka_unit_test(test_overlong_component_is_enametoolong),
+		cmocka_unit_test(test_literal_children_come_from_the_table),
+		cmocka_unit_test(test_names_readdir_may_list),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

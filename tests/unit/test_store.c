@@ -1,0 +1,393 @@
+/* The store on a real SQLite file: migrations on new, old and newer files;
+ * registration; what counts as stuck, at the same boundary as liveness. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "liveness.h"
+#include "store.h"
+
+#define NOW_SEC 1795632114 /* 2026-11-25 18:41:54 UTC */
+
+struct fixture {
+	char dir[64];
+	char path[128];
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	snprintf(f->dir, sizeof(f->dir), "/tmp/cinderfs-unit.XXXXXX");
+	if (!mkdtemp(f->dir))
+		return -1;
+	snprintf(f->path, sizeof(f->path), "%s/state.db", f->dir);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	char path[160];
+	const char *suffixes[] = { "", "-wal", "-shm" };
+
+	for (int i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s%s", f->path, suffixes[i]);
+		unlink(path);
+	}
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+static void sql(const char *path, const char *text)
+{
+	sqlite3 *db;
+	char *msg = NULL;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	if (sqlite3_exec(db, text, NULL, NULL, &msg) != SQLITE_OK)
+		fail_msg("SQL failed: %s: %s", text, msg);
+	sqlite3_close(db);
+}
+
+static long long sql_int(const char *path, const char *text)
+{
+	sqlite3 *db;
+	sqlite3_stmt *stmt;
+	long long v;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, text, -1, &stmt, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+	v = sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	sqlite3_close(db);
+	return v;
+}
+
+static void test_new_file_gets_every_migration(void **state)
+{
+	struct fixture *f = *state;
+	struct store *st;
+	struct cf_err err;
+	int version;
+
+	assert_int_equal(store_open(f->path, STORE_CREATE | STORE_MIGRATE, &st, &err), 0);
+	assert_int_equal(store_schema_version(st, &version), 0);
+	assert_int_equal(version, store_migrations_count);
+	store_close(st);
+	/* Cinder's tables and columns, readable with plain SQL. */
+	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM sqlite_master WHERE type='table' AND "
+				 "name IN ('services','clusters','workers','volumes','snapshots')"), 5);
+	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM pragma_table_info('workers') WHERE "
+				 "name IN ('resource_type','resource_id','status','service_id',"
+				 "'race_preventer')"), 5);
+	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM pragma_journal_mode() "
+				 "WHERE journal_mode = 'wal'"), 1);
+}
+
+static void test_reopening_a_current_file_changes_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct store *st;
+	struct cf_err err;
+
+	assert_int_equal(store_open(f->path, STORE_CREATE | STORE_MIGRATE, &st, &err), 0);
+	store_close(st);
+	sql(f->path, "INSERT INTO services (host, \"binary\", created_at) "
+		     "VALUES ('n1@lvm', 'cinder-volume', '2026-01-01 00:00:00')");
+	assert_int_equal(store_open(f->path, STORE_CREATE | STORE_MIGRATE, &st, &err), 0);
+	store_close(st);
+	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM services"), 1);
+	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM schema_version"),
+			 store_migrations_count);
+}
+
+static const struct migration old_list[] = {
+	{ 1, "0001-t.sql", "CREATE TABLE t (a INTEGER);" },
+	{ 2, "0002-t-b.sql", "ALTER TABLE t ADD COLUMN b TEXT DEFAULT 'new';" },
+};
+
+static void test_old_file_is_brought_up_to_date(void **state)
+{
+	struct fixture *f = *state;
+	struct store *st;
+	struct cf_err err;
+	int version;
+
+	/* A file written by a cinderfs that knew only migration 1... */
+	assert_int_equal(store_open(f->path, STORE_CREATE, &st, &err), 0);
+	assert_int_equal(store_migrate(st, old_list, 1, &err), 0);
+	store_close(st);
+	sql(f->path, "INSERT INTO t (a) VALUES (7)");
+	/* ...opened by one that knows 2 keeps its data and gains the column. */
+	assert_int_equal(store_open(f->path, 0, &st, &err), 0);
+	assert_int_equal(store_migrate(st, old_list, 2, &err), 0);
+	assert_int_equal(store_schema_version(st, &version), 0);
+	assert_int_equal(version, 2);
+	store_close(st);
+	assert_int_equal(sql_int(f->path, "SELECT a FROM t WHERE b = 'new'"), 7);
+}
+
+static void test_file_from_a_newer_cinderfs_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct store *st;
+	struct cf_err err;
+
+	assert_int_equal(store_open(f->path, STORE_CREATE, &st, &err), 0);
+	assert_int_equal(store_migrate(st, old_list, 2, &err), 0);
+	store_close(st);
+	assert_int_equal(store_open(f->path, 0, &st, &err), 0);
+	assert_int_equal(store_migrate(st, old_list, 1, &err), -EPROTO);
+	assert_non_null(strstr(err.msg, "schema version 2, newer than this cinderfs knows (1)"));
+	store_close(st);
+}
+
+static void test_a_failed_migration_leaves_the_file_as_it_was(void **state)
+{
+	struct fixture *f = *state;
+	static const struct migration broken[] = {
+		{ 1, "0001-t.sql", "CREATE TABLE t (a INTEGER);" },
+		{ 2, "0002-bad.sql", "CREATE TABLE u (x); THIS IS NOT SQL;" },
+	};
+	struct store *st;
+	struct cf_err err;
+	int version;
+
+	assert_int_equal(store_open(f->path, STORE_CREATE, &st, &err), 0);
+	assert_int_equal(store_migrate(st, broken, 2, &err), -EIO);
+	assert_non_null(strstr(err.msg, "migration 0002-bad.sql failed"));
+	assert_int_equal(store_schema_version(st, &version), 0);
+	assert_int_equal(version, 0);
+	store_close(st);
+	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM sqlite_master WHERE name IN ('t','u')"), 0);
+}
+
+static void test_opening_a_missing_file_without_migrate_fails(void **state)
+{
+	struct fixture *f = *state;
+	struct store *st;
+	struct cf_err err;
+
+	assert_int_equal(store_open(f->path, 0, &st, &err), -ENOENT);
+	assert_non_null(strstr(err.msg, f->path));
+}
+
+static void test_register_reuses_the_row_of_the_same_host_and_binary(void **state)
+{
+	struct fixture *f = *state;
+	struct store *st;
+	struct cf_err err;
+	struct timespec now = { NOW_SEC, 0 };
+	struct registration reg = { "n1@lvm", "cinder-volume", "c1@lvm", "1.0" };
+	struct registration sched = { "n1@lvm", "cinder-scheduler", NULL, "1.0" };
+	struct service svc;
+	int64_t a, b, c;
+
+	assert_int_equal(store_open(f->path, STORE_CREATE | STORE_MIGRATE, &st, &err), 0);
+	assert_int_equal(store_register(st, &reg, &now, &a, &err), 0);
+	now.tv_sec += 5;
+	reg.version = "1.1";
+	assert_int_equal(store_register(st, &reg, &now, &b, &err), 0);
+	assert_int_equal(a, b);
+	assert_int_equal(store_register(st, &sched, &now, &c, &err), 0);
+	assert_int_not_equal(a, c);
+	assert_int_equal(store_get_service(st, a, &svc), 0);
+	assert_string_equal(svc.version, "1.1");
+	assert_string_equal(svc.cluster_name, "c1@lvm");
+	assert_string_equal(svc.updated_at, "2026-11-25 18:41:59.000000");
+	store_close(st);
+	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM clusters WHERE name = 'c1@lvm' "
+				 "AND \"binary\" = 'cinder-volume'"), 1);
+	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM services WHERE uuid IS NOT NULL "
+				 "AND length(uuid) = 36"), 2);
+}
+
+static void test_heartbeat_bumps_the_row_and_reports_a_removed_one(void **state)
+{
+	struct fixture *f = *state;
+	struct store *st;
+	struct cf_err err;
+	struct timespec now = { NOW_SEC, 0 };
+	struct registration reg = { "n1@lvm", "cinder-volume", NULL, "1.0" };
+	int64_t id;
+
+	assert_int_equal(store_open(f->path, STORE_CREATE | STORE_MIGRATE, &st, &err), 0);
+	assert_int_equal(store_register(st, &reg, &now, &id, &err), 0);
+	now.tv_sec += 10;
+	assert_int_equal(store_heartbeat(st, id, &now), 0);
+	assert_int_equal(sql_int(f->path, "SELECT report_count FROM services"), 1);
+	sql(f->path, "UPDATE services SET deleted = 1");
+	assert_int_equal(store_heartbeat(st, id, &now), -ENOENT);
+	assert_int_equal(store_get_service(st, id, &(struct service){ 0 }), -ENOENT);
+	store_close(st);
+}
+
+static int count_stuck(void *ctx, const struct stuck *res)
+{
+	(void)res;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+#define V_DOWN  "11111111-1111-4111-8111-111111111111"
+#define V_UP    "22222222-2222-4222-8222-222222222222"
+#define V_NOONE "33333333-3333-4333-8333-333333333333"
+#define V_GONE  "44444444-4444-4444-8444-444444444444"
+#define S_DOWN  "55555555-5555-4555-8555-555555555555"
+#define V_EDGE  "66666666-6666-4666-8666-666666666666"
+
+static void seed_stuck(const char *path)
+{
+	sql(path,
+	    "INSERT INTO services (id, host, \"binary\", cluster_name, created_at, updated_at) VALUES"
+	    " (1, 'down@lvm', 'cinder-volume', 'c1@lvm', '2026-11-25 10:00:00', '2026-11-25 18:00:00'),"
+	    " (2, 'up@lvm', 'cinder-volume', 'c1@lvm', '2026-11-25 10:00:00', '2026-11-25 18:41:50.000000'),"
+	    " (3, 'edge@lvm', 'cinder-volume', NULL, '2026-11-25 10:00:00', '2026-11-25 18:40:54');"
+	    "INSERT INTO workers (resource_type, resource_id, status, service_id, created_at, updated_at) VALUES"
+	    " ('Volume', '" V_DOWN "', 'deleting', 1, '2026-11-25 17:59:00', '2026-11-25 17:59:30'),"
+	    " ('Volume', '" V_UP "', 'creating', 2, '2026-11-25 18:41:00', '2026-11-25 18:41:00'),"
+	    " ('Volume', '" V_NOONE "', 'creating', NULL, '2026-11-25 18:00:00', '2026-11-25 18:00:00'),"
+	    " ('Volume', '" V_GONE "', 'creating', 99, '2026-11-25 18:00:00', '2026-11-25 18:00:00'),"
+	    " ('Snapshot', '" S_DOWN "', 'creating', 1, '2026-11-25 17:59:00', '2026-11-25 17:59:00'),"
+	    " ('Volume', '" V_EDGE "', 'creating', 3, '2026-11-25 18:00:00', '2026-11-25 18:00:00');");
+}
+
+static void test_stuck_lists_rows_of_down_or_missing_owners_only(void **state)
+{
+	struct fixture *f = *state;
+	struct store *st;
+	struct cf_err err;
+	struct timespec now = { NOW_SEC, 0 }, bound;
+	struct stuck res;
+	int volumes = 0, snapshots = 0;
+
+	assert_int_equal(store_open(f->path, STORE_CREATE | STORE_MIGRATE, &st, &err), 0);
+	seed_stuck(f->path);
+	liveness_bound(&now, 60, &bound);
+
+	assert_int_equal(store_list_stuck(st, "Volume", &bound, count_stuck, &volumes), 0);
+	assert_int_equal(volumes, 2); /* V_DOWN, V_GONE; V_EDGE's owner is exactly at the bound */
+	assert_int_equal(store_list_stuck(st, "Snapshot", &bound, count_stuck, &snapshots), 0);
+	assert_int_equal(snapshots, 1);
+
+	assert_int_equal(store_get_stuck(st, "Volume", V_DOWN, &bound, &res), 0);
+	assert_string_equal(res.status, "deleting");
+	assert_int_equal(res.service_id, 1);
+	assert_string_equal(res.host, "down@lvm");
+	assert_string_equal(res.cluster_name, "c1@lvm");
+	assert_string_equal(res.updated_at, "2026-11-25 17:59:30");
+	assert_int_equal(store_get_stuck(st, "Volume", V_GONE, &bound, &res), 0);
+	assert_string_equal(res.host, "");
+	assert_int_equal(store_get_stuck(st, "Volume", V_UP, &bound, &res), -ENOENT);
+	assert_int_equal(store_get_stuck(st, "Volume", V_NOONE, &bound, &res), -ENOENT);
+	assert_int_equal(store_get_stuck(st, "Snapshot", V_DOWN, &bound, &res), -ENOENT);
+	store_close(st);
+}
+
+static void test_stuck_agrees_with_liveness_at_the_boundary(void **state)
+{
+	struct fixture *f = *state;
+	struct store *st;
+	struct cf_err err;
+	struct timespec now = { NOW_SEC, 0 }, bound;
+	struct stuck res;
+
+	assert_int_equal(store_open(f->path, STORE_CREATE | STORE_MIGRATE, &st, &err), 0);
+	seed_stuck(f->path);
+	/* Owner 3's heartbeat is 18:40:54, exactly now - 60: up, not stuck. */
+	liveness_bound(&now, 60, &bound);
+	assert_true(liveness_worker_is_up("2026-11-25 18:40:54", NULL, &now, 60));
+	assert_int_equal(store_get_stuck(st, "Volume", V_EDGE, &bound, &res), -ENOENT);
+	/* A microsecond later it is down, and stuck. */
+	now.tv_nsec = 1000;
+	liveness_bound(&now, 60, &bound);
+	assert_false(liveness_worker_is_up("2026-11-25 18:40:54", NULL, &now, 60));
+	assert_int_equal(store_get_stuck(st, "Volume", V_EDGE, &bound, &res), 0);
+	store_close(st);
+}
+
+static int collect_members(void *ctx, const struct service *svc)
+{
+	struct liveness_cluster *sum = ctx;
+	struct timespec now = { NOW_SEC, 0 };
+	liveness_cluster_add(sum, svc->updated_at, svc->created_at, &now, 60);
+	return 0;
+}
+
+static void test_cluster_and_its_members(void **state)
+{
+	struct fixture *f = *state;
+	struct store *st;
+	struct cf_err err;
+	struct cluster cl;
+	struct liveness_cluster sum;
+
+	assert_int_equal(store_open(f->path, STORE_CREATE | STORE_MIGRATE, &st, &err), 0);
+	seed_stuck(f->path);
+	sql(f->path, "INSERT INTO clusters (name, \"binary\", disabled, created_at) "
+		     "VALUES ('c1@lvm', 'cinder-volume', 1, '2026-11-25 09:00:00')");
+	assert_int_equal(store_get_cluster(st, "c1@lvm", &cl), 0);
+	assert_true(cl.disabled);
+	assert_string_equal(cl.last_heartbeat, "2026-11-25 18:41:50.000000");
+	assert_int_equal(store_get_cluster(st, "c1", &cl), -ENOENT);
+	liveness_cluster_init(&sum);
+	assert_int_equal(store_list_cluster_members(st, "c1@lvm", collect_members, &sum), 0);
+	assert_int_equal(sum.num_hosts, 2);
+	assert_int_equal(sum.num_down_hosts, 1);
+	assert_true(sum.is_up);
+	store_close(st);
+}
+
+static int count_services(void *ctx, const struct service *svc)
+{
+	(void)svc;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static void test_overlong_values_are_skipped_not_cut(void **state)
+{
+	struct fixture *f = *state;
+	struct store *st;
+	struct cf_err err;
+	struct service svc;
+	int n = 0;
+
+	assert_int_equal(store_open(f->path, STORE_CREATE | STORE_MIGRATE, &st, &err), 0);
+	sql(f->path, "INSERT INTO services (id, host, \"binary\") VALUES "
+		     "(1, 'ok@lvm', 'cinder-volume'), (2, printf('%.300c', 'x'), 'cinder-volume')");
+	assert_int_equal(store_get_service(st, 2, &svc), -EOVERFLOW);
+	assert_int_equal(store_list_services(st, count_services, &n), 0);
+	assert_int_equal(n, 1);
+	store_close(st);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_new_file_gets_every_migration, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reopening_a_current_file_changes_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_old_file_is_brought_up_to_date, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_file_from_a_newer_cinderfs_is_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_failed_migration_leaves_the_file_as_it_was, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_opening_a_missing_file_without_migrate_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_register_reuses_the_row_of_the_same_host_and_binary, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_heartbeat_bumps_the_row_and_reports_a_removed_one, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stuck_lists_rows_of_down_or_missing_owners_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stuck_agrees_with_liveness_at_the_boundary, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cluster_and_its_members, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_overlong_values_are_skipped_not_cut, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,117 @@
+/* Value files and info.json rendered from the same fields. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "view.h"
+
+#define NOW_SEC 1795632114 /* 2026-11-25 18:41:54 UTC */
+
+static const struct view_ctx ctx = { { NOW_SEC, 0 }, 60 };
+
+static char *render(enum object_type type, const char *name, const void *obj)
+{
+	const struct field *f = view_find_field(type, name);
+	char *text;
+	size_t len;
+
+	assert_non_null(f);
+	assert_int_equal(view_render(type, f, obj, &ctx, &text, &len), 0);
+	assert_int_equal(strlen(text), len);
+	return text;
+}
+
+#define ASSERT_FILE(type, name, obj, expected)         \
+	do {                                           \
+		char *t_ = render(type, name, obj);    \
+		assert_string_equal(t_, expected);     \
+		free(t_);                              \
+	} while (0)
+
+static void test_worker_value_files(void **state)
+{
+	struct service svc = {
+		.id = 4, .host = "n1@lvm", .binary = "cinder-volume", .cluster_name = "",
+		.disabled = true, .created_at = "2026-11-25 10:00:00",
+		.updated_at = "2026-11-25 18:41:00.250000", .version = "1.0",
+	};
+	(void)state;
+	ASSERT_FILE(OBJ_WORKER, "host", &svc, "n1@lvm\n");
+	ASSERT_FILE(OBJ_WORKER, "cluster_name", &svc, "\n");
+	ASSERT_FILE(OBJ_WORKER, "disabled", &svc, "true\n");
+	ASSERT_FILE(OBJ_WORKER, "is_up", &svc, "true\n");
+	ASSERT_FILE(OBJ_WORKER, "updated_at", &svc, "2026-11-25T18:41:00Z\n");
+	strcpy(svc.updated_at, "2026-11-25 18:40:00");
+	ASSERT_FILE(OBJ_WORKER, "is_up", &svc, "false\n");
+	assert_null(view_find_field(OBJ_WORKER, "id"));
+}
+
+static void test_info_json_holds_the_same_values(void **state)
+{
+	struct service svc = {
+		.id = 4, .host = "n1@lvm", .binary = "cinder-volume", .cluster_name = "c1@lvm",
+		.created_at = "2026-11-25 10:00:00", .updated_at = "", .version = "1.0",
+	};
+	json_error_t jerr;
+	json_t *root;
+	char *text = render(OBJ_WORKER, "info.json", &svc);
+	(void)state;
+
+	assert_int_equal(text[strlen(text) - 1], '\n');
+	root = json_loads(text, 0, &jerr);
+	assert_non_null(root);
+	assert_int_equal(json_integer_value(json_object_get(root, "id")), 4);
+	assert_string_equal(json_string_value(json_object_get(root, "cluster_name")), "c1@lvm");
+	assert_true(json_is_null(json_object_get(root, "updated_at")));
+	assert_true(json_is_false(json_object_get(root, "disabled")));
+	/* No heartbeat yet: created_at decides, and 10:00 is long ago. */
+	assert_true(json_is_false(json_object_get(root, "is_up")));
+	assert_int_equal(json_object_size(root), 8);
+	json_decref(root);
+	free(text);
+}
+
+static void test_cluster_and_stuck_files(void **state)
+{
+	struct cluster_view cl = { .row = { .name = "c1@lvm", .binary = "cinder-volume" } };
+	struct stuck res = {
+		.resource_type = "Volume", .resource_id = "0b7c5e38-2a6f-4d4e-9a51-3c1f7d9e2b10",
+		.status = "deleting", .service_id = 3, .host = "n3@lvm",
+		.updated_at = "not a time",
+	};
+	json_t *root;
+	char *text;
+	(void)state;
+
+	cl.summary.num_hosts = 3;
+	cl.summary.num_down_hosts = 1;
+	cl.summary.is_up = true;
+	ASSERT_FILE(OBJ_CLUSTER, "num_hosts", &cl, "3\n");
+	ASSERT_FILE(OBJ_CLUSTER, "num_down_hosts", &cl, "1\n");
+	ASSERT_FILE(OBJ_CLUSTER, "is_up", &cl, "true\n");
+	ASSERT_FILE(OBJ_STUCK, "worker_id", &res, "3\n");
+	ASSERT_FILE(OBJ_STUCK, "cluster_name", &res, "\n");
+	/* An unreadable stored time is shown as stored, not hidden. */
+	ASSERT_FILE(OBJ_STUCK, "updated_at", &res, "not a time\n");
+	text = render(OBJ_STUCK, "info.json", &res);
+	root = json_loads(text, 0, NULL);
+	assert_string_equal(json_string_value(json_object_get(root, "resource_type")), "Volume");
+	assert_string_equal(json_string_value(json_object_get(root, "status")), "deleting");
+	json_decref(root);
+	free(text);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_worker_value_files),
+		cmocka_unit_test(test_info_json_holds_the_same_values),
+		cmocka_unit_test(test_cluster_and_stuck_files),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
