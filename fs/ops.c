@@ -30,6 +30,7 @@ union object {
 struct handle {
 	size_t len;
 	char *data;
+	struct timespec mtime;
 };
 
 static const struct fs_config *config(void)
@@ -234,11 +235,10 @@ static int fs_getattr(const char *path, struct stat *stbuf, struct fuse_file_inf
 	int rc;
 
 	if (fi && fi->fh) {
-		/* An open file is its snapshot: fstat agrees with what read gives. */
+		/* An open file is its snapshot: fstat agrees with what read
+		 * gives, and costs no query. */
 		const struct handle *h = (const struct handle *)(uintptr_t)fi->fh;
-		rc = resolve(path, &m, &obj, &ctx);
-		fill_stat(stbuf, NT_FILE, (off_t)h->len,
-			  rc == 0 ? node_mtime(&m, &obj) : config()->started);
+		fill_stat(stbuf, NT_FILE, (off_t)h->len, h->mtime);
 		return 0;
 	}
 	rc = resolve(path, &m, &obj, &ctx);
@@ -519,6 +519,7 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 		free(h);
 		return rc;
 	}
+	h->mtime = node_mtime(&m, &obj);
 	fi->fh = (uint64_t)(uintptr_t)h;
 	/* Generated content: no page cache, reads go to the snapshot. */
 	fi->direct_io = 1;

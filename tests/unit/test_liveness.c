@@ -35,6 +35,24 @@ static void test_parse_and_format_round_trip(void **state)
 	assert_string_equal(text, "2026-11-25T18:41:54Z");
 }
 
+static void test_parse_agrees_with_gmtime_across_years(void **state)
+{
+	/* Every 13 hours 7 minutes from 1970 to 2100: leap years, month
+	 * ends and centuries included. */
+	(void)state;
+	for (time_t t = 0; t < 4102444800; t += 47227) {
+		struct tm tm;
+		char text[DBTIME_LEN];
+		struct timespec parsed;
+
+		gmtime_r(&t, &tm);
+		strftime(text, sizeof(text), "%Y-%m-%d %H:%M:%S", &tm);
+		assert_int_equal(dbtime_parse(text, &parsed), 0);
+		if (parsed.tv_sec != t)
+			fail_msg("%s parsed as %lld, not %lld", text, (long long)parsed.tv_sec, (long long)t);
+	}
+}
+
 static void test_parse_refuses_what_is_not_a_time(void **state)
 {
 	struct timespec t;
@@ -113,6 +131,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_and_format_round_trip),
+		cmocka_unit_test(test_parse_agrees_with_gmtime_across_years),
 		cmocka_unit_test(test_parse_refuses_what_is_not_a_time),
 		cmocka_unit_test(test_bound_text_drops_a_zero_fraction),
 		cmocka_unit_test(test_worker_up_at_exact_boundary),
