@@ -1,0 +1,43 @@
+/* Filter specs for cleanup requests: parsing (a JSON object, or key=value
+ * words) and Cinder's validation, in SPEC-cleanup.md section 3's order.
+ * Steps 1-6 are here and pure; the resource lookup (7) and the upgrade
+ * check (8) need the database and live in the request module. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "model.h"
+
+#define FILTER_MAX_BYTES 65536
+
+enum tristate { TRI_ANY = -1, TRI_FALSE = 0, TRI_TRUE = 1 };
+
+struct filter {
+	/* Whether the key was given at all, even as null: step 7 looks the
+	 * resource up only when none of service_id, cluster_name, host is. */
+	bool service_id_present, cluster_name_present, host_present;
+
+	bool has_service_id;        /* a value to match */
+	int64_t service_id;
+	bool service_id_matches_none; /* an integer no row can have (too large) */
+
+	char cluster_name[NAME_LEN]; /* "" = no filter */
+	char host[NAME_LEN];         /* "" = no filter */
+	char binary[NAME_LEN];       /* "" = cinder-volume and cinder-scheduler */
+	int is_up;                   /* enum tristate; absent means TRI_FALSE */
+	int disabled;                /* enum tristate; absent or null means TRI_ANY */
+	char resource_type[16];      /* "", "Volume" or "Snapshot" */
+	char resource_id[UUID_LEN];  /* "" or a canonical lower-case UUID */
+};
+
+/* Parse and validate one whole spec. Returns 0, -EINVAL or -EFBIG with the
+ * operator's message in err (Cinder's words where Cinder has them). */
+int filter_parse(const char *spec, size_t len, struct filter *out, struct cf_err *err);
+
+/* The canonical form of a UUID given in any of the forms Python's
+ * uuid.UUID() takes (any case, 32 hex digits, braces, urn:uuid:).
+ * Returns false when text is not a UUID. */
+bool filter_canonical_uuid(const char *text, char out[UUID_LEN]);
