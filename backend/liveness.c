@@ -34,6 +34,21 @@ bool liveness_worker_is_up(const char *updated_at, const char *created_at,
 	return at_or_after(&beat, &bound);
 }
 
+static bool recent(const char *text, const struct timespec *bound)
+{
+	struct timespec t;
+	return text && dbtime_parse(text, &t) == 0 && at_or_after(&t, bound);
+}
+
+bool liveness_selected_up(const char *updated_at, const char *created_at,
+			  const struct timespec *now, int down_time)
+{
+	struct timespec bound;
+
+	liveness_bound(now, down_time, &bound);
+	return recent(updated_at, &bound) || recent(created_at, &bound);
+}
+
 void liveness_cluster_init(struct liveness_cluster *c)
 {
 	memset(c, 0, sizeof(*c));

@@ -19,6 +19,11 @@ void liveness_bound_text(const struct timespec *now, int down_time, char out[DBT
 bool liveness_worker_is_up(const char *updated_at, const char *created_at,
 			   const struct timespec *now, int down_time);
 
+/* Up as the cleanup's selection sees it (Cinder's is_up filter on
+ * services): created_at or updated_at at or after the bound. */
+bool liveness_selected_up(const char *updated_at, const char *created_at,
+			  const struct timespec *now, int down_time);
+
 /* A cluster's summary, built one member at a time. */
 struct liveness_cluster {
 	int num_hosts;

@@ -1,0 +1,204 @@
+/* The planner as a table: SPEC-cleanup.md section 7 and more. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "planner.h"
+
+#define NOW_SEC 1795632114 /* 2026-11-25 18:41:54 UTC */
+#define UP "2026-11-25 18:41:50.000000"
+#define DOWN "2026-11-25 18:00:00.000000"
+#define OLD "2026-11-25 10:00:00.000000"
+
+static const struct timespec now = { NOW_SEC, 0 };
+
+/* SPEC section 7: service_down_time 60. */
+static const struct planner_worker spec_workers[] = {
+	{ { 1, "node1@lvm", "cinder-volume", "c1@lvm", false, OLD, DOWN, "1.0" }, TRI_FALSE },
+	{ { 2, "node2@lvm", "cinder-volume", "c1@lvm", false, OLD, UP, "1.0" }, TRI_FALSE },
+	{ { 3, "node3@lvm", "cinder-volume", "", false, OLD, DOWN, "1.0" }, TRI_ANY },
+	{ { 4, "sch1", "cinder-scheduler", "", false, OLD, DOWN, "1.0" }, TRI_ANY },
+	{ { 5, "node5@lvm", "cinder-volume", "c2@lvm", false, OLD, DOWN, "1.0" }, TRI_FALSE },
+};
+
+/* Plan `spec` over `workers` and render "cleaning | unavailable" as ids. */
+static void plan_ids(const char *spec, const struct planner_worker *w, size_t n, char *out,
+		     size_t size)
+{
+	struct filter f;
+	struct cf_err err;
+	struct plan p;
+	char cleaning[128] = "", unavailable[128] = "";
+
+	if (filter_parse(spec, strlen(spec), &f, &err) != 0)
+		fail_msg("spec '%s' refused: %s", spec, err.msg);
+	assert_int_equal(planner_plan(&f, w, n, &now, 60, &p), 0);
+	for (size_t i = 0; i < p.count; i++) {
+		char *list = p.entries[i].cleaning ? cleaning : unavailable;
+		size_t used = strlen(list);
+		snprintf(list + used, 128 - used, "%s%lld", used ? "," : "",
+			 (long long)p.entries[i].svc->id);
+	}
+	snprintf(out, size, "%s | %s", cleaning, unavailable);
+	planner_free(&p);
+}
+
+struct row {
+	const char *spec;
+	const char *expected; /* "cleaning ids | unavailable ids" */
+};
+
+static void run_table(const struct row *rows, size_t n_rows, const struct planner_worker *w,
+		      size_t n)
+{
+	char got[300];
+	for (size_t i = 0; i < n_rows; i++) {
+		plan_ids(rows[i].spec, w, n, got, sizeof(got));
+		if (strcmp(got, rows[i].expected) != 0)
+			fail_msg("spec '%s': got '%s', expected '%s'", rows[i].spec, got, rows[i].expected);
+	}
+}
+
+static void test_spec_worked_example(void **state)
+{
+	static const struct row rows[] = {
+		{ "", "1,4 | 3,5" },
+		{ "binary=cinder-volume", "1 | 3,5" },
+		{ "cluster_name=c1", "1 | " },
+		{ "host=node1", "1 | " },
+		{ "host=node1@lvm#pool", " | " },
+		{ "is_up=true", "2 | " },
+		{ "service_id=1", "1 | " },
+	};
+	(void)state;
+	run_table(rows, sizeof(rows) / sizeof(rows[0]), spec_workers, 5);
+}
+
+static void test_each_filter_alone_and_combined(void **state)
+{
+	static const struct row rows[] = {
+		{ "is_up=null", "1,2,4 | 3,5" },            /* up or down */
+		{ "is_up=false", "1,4 | 3,5" },             /* the default, said */
+		{ "binary=cinder-scheduler", "4 | " },
+		{ "binary=cinder-scheduler is_up=true", " | " },
+		{ "cluster_name=c2@lvm", " | 5" },
+		{ "cluster_name=c1@lvm is_up=null", "1,2 | " },
+		{ "cluster_name=c1 host=node2", " | " },     /* node2 is up */
+		{ "cluster_name=c1 host=node2 is_up=true", "2 | " },
+		{ "service_id=2", " | " },                   /* up, and is_up defaults to false */
+		{ "service_id=2 is_up=1", "2 | " },
+		{ "service_id=3", " | 3" },
+		{ "service_id=99", " | " },
+		{ "service_id=99999999999999999999999", " | " },
+		{ "host=node3@lvm", " | 3" },
+		{ "host=sch1 binary=cinder-scheduler", "4 | " },
+		{ "disabled=false", "1,4 | 3,5" },
+		{ "disabled=true", " | " },
+	};
+	(void)state;
+	run_table(rows, sizeof(rows) / sizeof(rows[0]), spec_workers, 5);
+}
+
+static void test_host_and_cluster_matching(void **state)
+{
+	(void)state;
+	assert_true(planner_host_matches("node1", "node1"));
+	assert_true(planner_host_matches("node1", "node1@lvm"));
+	assert_true(planner_host_matches("node1", "node1#pool"));
+	assert_true(planner_host_matches("node1", "node1@lvm#pool"));
+	assert_false(planner_host_matches("node1", "node10@lvm"));
+	assert_false(planner_host_matches("node1", "xnode1@lvm"));
+	assert_true(planner_host_matches("node1@lvm", "node1@lvm"));
+	assert_true(planner_host_matches("node1@lvm", "node1@lvm#pool"));
+	assert_false(planner_host_matches("node1@lvm", "node1@lvm2"));
+	assert_false(planner_host_matches("node1@lvm", "node1@lvm@x"));
+	assert_true(planner_host_matches("node1@lvm#pool", "node1@lvm#pool"));
+	assert_false(planner_host_matches("node1@lvm#pool", "node1@lvm"));
+	assert_false(planner_host_matches("node1@lvm#pool", "node1@lvm#pool2"));
+	/* Literal: no SQL wildcards, and case counts. */
+	assert_false(planner_host_matches("node_", "node1@lvm"));
+	assert_false(planner_host_matches("node%", "node1@lvm"));
+	assert_true(planner_host_matches("node_1", "node_1@lvm"));
+	assert_false(planner_host_matches("NODE1", "node1@lvm"));
+}
+
+static void test_clusters_all_down_some_up_and_disabled(void **state)
+{
+	static const struct planner_worker w[] = {
+		/* c1: both down; c2: one of two up; c3 disabled, its member down */
+		{ { 1, "a@lvm", "cinder-volume", "c1@lvm", false, OLD, DOWN, "1.0" }, TRI_FALSE },
+		{ { 2, "b@lvm", "cinder-volume", "c1@lvm", false, OLD, DOWN, "1.0" }, TRI_FALSE },
+		{ { 3, "c@lvm", "cinder-volume", "c2@lvm", false, OLD, DOWN, "1.0" }, TRI_FALSE },
+		{ { 4, "d@lvm", "cinder-volume", "c2@lvm", false, OLD, UP, "1.0" }, TRI_FALSE },
+		{ { 5, "e@lvm", "cinder-volume", "c3@lvm", true, OLD, DOWN, "1.0" }, TRI_TRUE },
+		{ { 6, "f@lvm", "cinder-volume", "c3@lvm", false, OLD, UP, "1.0" }, TRI_TRUE },
+		/* unclustered: one disabled and down, one enabled and up */
+		{ { 7, "g@lvm", "cinder-volume", "", true, OLD, DOWN, "1.0" }, TRI_ANY },
+		{ { 8, "h@lvm", "cinder-volume", "", false, OLD, UP, "1.0" }, TRI_ANY },
+		/* a backup service is never taken without binary (fix) */
+		{ { 9, "i@lvm", "cinder-backup", "", false, OLD, DOWN, "1.0" }, TRI_ANY },
+		/* clustered, but its cluster has no row: disabled matches neither */
+		{ { 10, "j@lvm", "cinder-volume", "c9@lvm", false, OLD, DOWN, "1.0" }, TRI_ANY },
+	};
+	static const struct row rows[] = {
+		{ "", "3,5 | 1,2,7,10" },
+		{ "cluster_name=c1@lvm", " | 1,2" },
+		{ "is_up=true", "4,6,8 | " },              /* 8 cleans itself */
+		{ "disabled=true", "5 | 7" },             /* 5 by its cluster's flag */
+		{ "disabled=false", "3 | 1,2" },
+		{ "disabled=true is_up=null", "5,6 | 7" },
+		{ "host=i@lvm", " | " },
+		{ "host=i@lvm binary=cinder-volume", " | " },
+	};
+	(void)state;
+	run_table(rows, sizeof(rows) / sizeof(rows[0]), w, sizeof(w) / sizeof(w[0]));
+}
+
+static void test_new_worker_without_heartbeat_counts_as_up_for_selection(void **state)
+{
+	/* Cinder selects up by created_at or updated_at: a worker created a
+	 * moment ago with an old heartbeat value is not selected as down. */
+	static const struct planner_worker w[] = {
+		{ { 1, "a@lvm", "cinder-volume", "", false, UP, DOWN, "1.0" }, TRI_ANY },
+		{ { 2, "b@lvm", "cinder-volume", "", false, UP, "", "1.0" }, TRI_ANY },
+	};
+	static const struct row rows[] = {
+		{ "", " | " },
+		{ "is_up=true", "2 | 1" }, /* 1 is selected as up, but cannot clean itself */
+	};
+	(void)state;
+	run_table(rows, 2, w, 2);
+}
+
+static void test_destinations(void **state)
+{
+	struct filter f;
+	struct cf_err err;
+	struct plan p;
+	(void)state;
+
+	assert_int_equal(filter_parse("is_up=null", 10, &f, &err), 0);
+	assert_int_equal(planner_plan(&f, spec_workers, 5, &now, 60, &p), 0);
+	assert_int_equal(p.count, 5);
+	assert_int_equal(p.entries[0].dest, DEST_CLUSTER); /* 1 in c1 */
+	assert_int_equal(p.entries[2].dest, DEST_SERVICE); /* 3 alone */
+	assert_int_equal(p.entries[3].dest, DEST_ANY);     /* 4, a scheduler */
+	planner_free(&p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_spec_worked_example),
+		cmocka_unit_test(test_each_filter_alone_and_combined),
+		cmocka_unit_test(test_host_and_cluster_matching),
+		cmocka_unit_test(test_clusters_all_down_some_up_and_disabled),
+		cmocka_unit_test(test_new_worker_without_heartbeat_counts_as_up_for_selection),
+		cmocka_unit_test(test_destinations),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
