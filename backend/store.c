@@ -32,6 +32,32 @@ enum stmt_id {
 	Q_CLUSTER_INSERT,
 	Q_STUCK_ONE,
 	Q_STUCK_LIST,
+	Q_PLANNER_WORKERS,
+	Q_FIND_PENDING,
+	Q_VERSIONS,
+	Q_REQUEST_INSERT,
+	Q_JOB_INSERT,
+	Q_PROGRESS_QUEUE,
+	Q_REQUEST_LAST,
+	Q_REQUEST_BY_ID,
+	Q_REQUESTS,
+	Q_JOB_NEXT,
+	Q_JOB_TAKE,
+	Q_JOB_FINISH,
+	Q_JOBS_OF_REQUEST,
+	Q_ROWS_TO_CLEAN,
+	Q_ROW_CLAIM,
+	Q_ROW_DELETE,
+	Q_ROW_GIVE_BACK,
+	Q_VOLUME,
+	Q_SNAPSHOT,
+	Q_VOLUME_SNAPSHOTS,
+	Q_VOLUME_STATUS,
+	Q_SNAPSHOT_STATUS,
+	Q_VOLUME_DELETED,
+	Q_SNAPSHOT_DELETED,
+	Q_PROGRESS_SET,
+	Q_PROGRESS_LIST,
 	Q_COUNT
 };
 
@@ -41,6 +67,13 @@ enum stmt_id {
 #define CLUSTER_COLUMNS \
 	"c.id, c.name, c.\"binary\", c.disabled, c.created_at, c.updated_at, " \
 	"(SELECT MAX(s.updated_at) FROM services s WHERE s.cluster_name = c.name AND s.deleted = 0)"
+
+#define REQUEST_COLUMNS \
+	"id, created_at, spec, filter, result, requester_uid, requester_pid, accepted_by"
+
+#define JOB_COLUMNS \
+	"id, request_id, service_id, resource_type, resource_id, until, dest_cluster, dest_service, " \
+	"state, taken_by, error"
 
 /* A cluster name could in principle exist for two binaries; the mount shows
  * one directory per name, the oldest row. */
@@ -87,6 +120,70 @@ static const char *const stmt_sql[Q_COUNT] = {
 	 * listing: a scan of the table reads 100,000 rows in order about five
 	 * times faster than one index probe and table lookup per row. */
 	[Q_STUCK_LIST] = STUCK_SELECT("+w.resource_type = ?1"),
+	[Q_PLANNER_WORKERS] =
+		"SELECT " SERVICE_COLUMNS ", (SELECT c.disabled FROM clusters c WHERE c.name = "
+		"services.cluster_name AND c.deleted = 0 ORDER BY c.id LIMIT 1) "
+		"FROM services WHERE deleted = 0 ORDER BY id",
+	[Q_FIND_PENDING] = "SELECT service_id, resource_type FROM workers WHERE resource_id = ?1 "
+			   "AND (?2 IS NULL OR resource_type = ?2) ORDER BY id LIMIT 2",
+	[Q_VERSIONS] = "SELECT DISTINCT rpc_current_version, host FROM services WHERE deleted = 0 "
+		       "AND rpc_current_version IS NOT NULL AND rpc_current_version != ''",
+	[Q_REQUEST_INSERT] =
+		"INSERT INTO cleanup_requests (created_at, spec, filter, result, requester_uid, "
+		"requester_pid, accepted_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[Q_JOB_INSERT] =
+		"INSERT INTO cleanup_jobs (request_id, service_id, resource_type, resource_id, until, "
+		"dest_cluster, dest_service, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued')",
+	[Q_PROGRESS_QUEUE] =
+		"INSERT OR IGNORE INTO cleanup_progress (request_id, job_id, resource_type, resource_id, "
+		"state, updated_at) SELECT ?1, ?2, resource_type, resource_id, 'queued', ?5 "
+		"FROM workers WHERE service_id = ?3 AND (?6 IS NULL OR resource_type = ?6) "
+		"AND (?7 IS NULL OR resource_id = ?7) AND updated_at <= ?4",
+	[Q_REQUEST_LAST] = "SELECT " REQUEST_COLUMNS " FROM cleanup_requests ORDER BY id DESC LIMIT 1",
+	[Q_REQUEST_BY_ID] = "SELECT " REQUEST_COLUMNS " FROM cleanup_requests WHERE id = ?1",
+	[Q_REQUESTS] = "SELECT id, created_at FROM cleanup_requests ORDER BY id",
+	[Q_JOB_NEXT] = "SELECT id FROM cleanup_jobs WHERE state = 'queued' AND (dest_service = ?1 "
+		       "OR dest_cluster = ?2 OR (dest_service IS NULL AND dest_cluster IS NULL)) "
+		       "ORDER BY id LIMIT 1",
+	[Q_JOB_TAKE] = "UPDATE cleanup_jobs SET state = 'running', taken_by = ?1, taken_at = ?2 "
+		       "WHERE id = ?3 AND state = 'queued' RETURNING " JOB_COLUMNS,
+	[Q_JOB_FINISH] = "UPDATE cleanup_jobs SET state = ?2, error = ?3, finished_at = ?4 "
+			 "WHERE id = ?1",
+	[Q_JOBS_OF_REQUEST] = "SELECT " JOB_COLUMNS " FROM cleanup_jobs WHERE request_id = ?1 "
+			      "ORDER BY id",
+	[Q_ROWS_TO_CLEAN] =
+		"SELECT id, resource_type, resource_id, status, service_id, race_preventer, updated_at "
+		"FROM workers WHERE service_id = ?1 AND (?2 IS NULL OR resource_type = ?2) "
+		"AND (?3 IS NULL OR resource_id = ?3) AND updated_at <= ?4 ORDER BY id",
+	/* Cinder's worker_claim_for_cleanup: the row must be exactly as read. */
+	[Q_ROW_CLAIM] =
+		"UPDATE workers SET service_id = ?1, race_preventer = race_preventer + 1, "
+		"updated_at = ?2 WHERE id = ?3 AND status = ?4 AND service_id = ?5 "
+		"AND race_preventer = ?6 AND updated_at <= ?7",
+	[Q_ROW_DELETE] = "DELETE FROM workers WHERE id = ?1",
+	[Q_ROW_GIVE_BACK] =
+		"UPDATE workers SET service_id = ?1, updated_at = ?2, race_preventer = race_preventer + 1 "
+		"WHERE id = ?3 AND service_id = ?4",
+	[Q_VOLUME] = "SELECT id, status, attach_status, host, size, display_name, provider_location "
+		     "FROM volumes WHERE id = ?1 AND deleted = 0",
+	[Q_SNAPSHOT] = "SELECT id, volume_id, status FROM snapshots WHERE id = ?1 AND deleted = 0",
+	[Q_VOLUME_SNAPSHOTS] = "SELECT id, volume_id, status FROM snapshots WHERE volume_id = ?1 "
+			       "AND deleted = 0 ORDER BY created_at, id",
+	[Q_VOLUME_STATUS] = "UPDATE volumes SET status = ?2, updated_at = ?3 WHERE id = ?1 AND deleted = 0",
+	[Q_SNAPSHOT_STATUS] = "UPDATE snapshots SET status = ?2, updated_at = ?3 WHERE id = ?1 "
+			      "AND deleted = 0",
+	[Q_VOLUME_DELETED] = "UPDATE volumes SET status = 'deleted', deleted = 1, deleted_at = ?2, "
+			     "updated_at = ?2 WHERE id = ?1 AND deleted = 0",
+	[Q_SNAPSHOT_DELETED] = "UPDATE snapshots SET status = 'deleted', deleted = 1, deleted_at = ?2, "
+			       "updated_at = ?2 WHERE id = ?1 AND deleted = 0",
+	[Q_PROGRESS_SET] =
+		"INSERT INTO cleanup_progress (request_id, job_id, resource_type, resource_id, state, "
+		"detail, worker_id, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+		"ON CONFLICT (job_id, resource_type, resource_id) DO UPDATE SET state = excluded.state, "
+		"detail = excluded.detail, worker_id = excluded.worker_id, "
+		"updated_at = excluded.updated_at",
+	[Q_PROGRESS_LIST] = "SELECT job_id, resource_type, resource_id, state, detail, worker_id, "
+			    "updated_at FROM cleanup_progress WHERE request_id = ?1 ORDER BY id",
 };
 
 struct store {
@@ -626,4 +723,643 @@ int store_list_stuck(struct store *st, const char *type, const struct timespec *
 			return rc;
 	}
 	return rc == SQLITE_DONE ? 0 : db_fail(st, rc, "list stuck resources");
+}
+
+/* ---- Cleanup requests ---- */
+
+static void bind_opt_text(sqlite3_stmt *stmt, int idx, const char *text)
+{
+	bind_text_or_null(stmt, idx, text);
+}
+
+int store_planner_workers(struct store *st, struct planner_worker **out, size_t *count)
+{
+	STMT stmt = NULL;
+	struct planner_worker *list = NULL;
+	size_t n = 0, cap = 0;
+	int rc = stmt_get(st, Q_PLANNER_WORKERS, &stmt);
+
+	if (rc)
+		return rc;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (n == cap) {
+			struct planner_worker *bigger;
+			cap = cap ? cap * 2 : 64;
+			bigger = realloc(list, cap * sizeof(*list));
+			if (!bigger) {
+				free(list);
+				return -ENOMEM;
+			}
+			list = bigger;
+		}
+		if (read_service(stmt, &list[n].svc) != 0)
+			continue;
+		list[n].cluster_disabled = sqlite3_column_type(stmt, 8) == SQLITE_NULL
+			? TRI_ANY : (sqlite3_column_int(stmt, 8) ? TRI_TRUE : TRI_FALSE);
+		n++;
+	}
+	if (rc != SQLITE_DONE) {
+		free(list);
+		return db_fail(st, rc, "list workers for the planner");
+	}
+	*out = list;
+	*count = n;
+	return 0;
+}
+
+int store_find_pending(struct store *st, const char *resource_id, const char *type, int *count,
+		       int64_t *service_id, char type_out[16])
+{
+	STMT stmt = NULL;
+	int rc = stmt_get(st, Q_FIND_PENDING, &stmt);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_text(stmt, 1, resource_id, -1, SQLITE_STATIC);
+	bind_opt_text(stmt, 2, type);
+	*count = 0;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if ((*count)++ == 0) {
+			*service_id = sqlite3_column_int64(stmt, 0); /* NULL reads as 0: no owner */
+			if (column_text(stmt, 1, type_out, 16) != 0)
+				return -EOVERFLOW;
+		}
+	}
+	return rc == SQLITE_DONE ? 0 : db_fail(st, rc, "find pending resource");
+}
+
+/* Dotted versions compared number by number ("1.10" is newer than "1.9"). */
+static int version_cmp(const char *a, const char *b)
+{
+	while (*a || *b) {
+		char *end_a, *end_b;
+		long x = strtol(a, &end_a, 10), y = strtol(b, &end_b, 10);
+		if (x != y)
+			return x < y ? -1 : 1;
+		a = *end_a == '.' ? end_a + 1 : end_a + strlen(end_a);
+		b = *end_b == '.' ? end_b + 1 : end_b + strlen(end_b);
+	}
+	return 0;
+}
+
+int store_older_worker(struct store *st, const char *version, bool *older, char who[NAME_LEN])
+{
+	STMT stmt = NULL;
+	int rc = stmt_get(st, Q_VERSIONS, &stmt);
+
+	if (rc)
+		return rc;
+	*older = false;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		const char *v = (const char *)sqlite3_column_text(stmt, 0);
+		if (v && version_cmp(v, version) < 0) {
+			*older = true;
+			column_text(stmt, 1, who, NAME_LEN);
+			return 0;
+		}
+	}
+	return rc == SQLITE_DONE ? 0 : db_fail(st, rc, "read worker versions");
+}
+
+static int step_done(struct store *st, sqlite3_stmt *stmt, const char *what)
+{
+	int rc = sqlite3_step(stmt);
+	return rc == SQLITE_DONE ? 0 : db_fail(st, rc, what);
+}
+
+int store_add_request(struct store *st, const struct new_request *req, int64_t *id,
+		      struct cf_err *err)
+{
+	char until[DBTIME_LEN];
+	int rc;
+
+	dbtime_format(&req->until, until);
+	if (exec(st, "BEGIN IMMEDIATE"))
+		return err_set(err, EBUSY, "cannot lock database %s to record the request: %s",
+			       st->path, sqlite3_errmsg(st->db));
+	{
+		STMT ins = NULL;
+		rc = stmt_get(st, Q_REQUEST_INSERT, &ins);
+		if (!rc) {
+			sqlite3_bind_text(ins, 1, until, -1, SQLITE_STATIC);
+			sqlite3_bind_blob(ins, 2, req->spec_len ? req->spec : "", (int)req->spec_len,
+					  SQLITE_STATIC);
+			sqlite3_bind_text(ins, 3, req->filter_json, -1, SQLITE_STATIC);
+			sqlite3_bind_text(ins, 4, req->result_json, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(ins, 5, req->uid);
+			sqlite3_bind_int64(ins, 6, req->pid);
+			if (req->accepted_by)
+				sqlite3_bind_int64(ins, 7, req->accepted_by);
+			else
+				sqlite3_bind_null(ins, 7);
+			rc = step_done(st, ins, "record request");
+		}
+	}
+	if (rc)
+		goto fail;
+	*id = sqlite3_last_insert_rowid(st->db);
+	for (size_t i = 0; i < req->job_count; i++) {
+		const struct new_job *j = &req->jobs[i];
+		int64_t job_id;
+		{
+			STMT job = NULL;
+			rc = stmt_get(st, Q_JOB_INSERT, &job);
+			if (rc)
+				goto fail;
+			sqlite3_bind_int64(job, 1, *id);
+			sqlite3_bind_int64(job, 2, j->service_id);
+			bind_opt_text(job, 3, j->resource_type);
+			bind_opt_text(job, 4, j->resource_id);
+			sqlite3_bind_text(job, 5, until, -1, SQLITE_STATIC);
+			bind_opt_text(job, 6, j->dest_cluster);
+			if (j->dest_service)
+				sqlite3_bind_int64(job, 7, j->dest_service);
+			else
+				sqlite3_bind_null(job, 7);
+			rc = step_done(st, job, "queue job");
+			if (rc)
+				goto fail;
+			job_id = sqlite3_last_insert_rowid(st->db);
+		}
+		{
+			STMT queue = NULL;
+			rc = stmt_get(st, Q_PROGRESS_QUEUE, &queue);
+			if (rc)
+				goto fail;
+			sqlite3_bind_int64(queue, 1, *id);
+			sqlite3_bind_int64(queue, 2, job_id);
+			sqlite3_bind_int64(queue, 3, j->service_id);
+			sqlite3_bind_text(queue, 4, until, -1, SQLITE_STATIC);
+			sqlite3_bind_text(queue, 5, until, -1, SQLITE_STATIC);
+			bind_opt_text(queue, 6, j->resource_type);
+			bind_opt_text(queue, 7, j->resource_id);
+			rc = step_done(st, queue, "record queued resources");
+			if (rc)
+				goto fail;
+		}
+	}
+	if (exec(st, "COMMIT") == 0)
+		return 0;
+	rc = -EIO;
+fail:
+	err_set(err, -rc, "cannot record the request in %s: %s", st->path, sqlite3_errmsg(st->db));
+	exec(st, "ROLLBACK");
+	return rc;
+}
+
+static char *column_dup(sqlite3_stmt *stmt, int col, size_t *len)
+{
+	const void *data = sqlite3_column_blob(stmt, col);
+	size_t n = (size_t)sqlite3_column_bytes(stmt, col);
+	char *copy = malloc(n + 1);
+
+	if (!copy)
+		return NULL;
+	if (n)
+		memcpy(copy, data, n);
+	copy[n] = '\0';
+	if (len)
+		*len = n;
+	return copy;
+}
+
+static int read_request(sqlite3_stmt *stmt, struct request_row *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->id = sqlite3_column_int64(stmt, 0);
+	column_text(stmt, 1, r->created_at, sizeof(r->created_at));
+	r->spec = column_dup(stmt, 2, &r->spec_len);
+	r->filter = column_dup(stmt, 3, NULL);
+	r->result = column_dup(stmt, 4, NULL);
+	r->uid = sqlite3_column_int64(stmt, 5);
+	r->pid = sqlite3_column_int64(stmt, 6);
+	r->accepted_by = sqlite3_column_int64(stmt, 7);
+	if (!r->spec || !r->filter || !r->result) {
+		store_request_free(r);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void store_request_free(struct request_row *r)
+{
+	free(r->spec);
+	free(r->filter);
+	free(r->result);
+	r->spec = r->filter = r->result = NULL;
+}
+
+static int one_request(struct store *st, sqlite3_stmt *stmt, struct request_row *out)
+{
+	int rc = sqlite3_step(stmt);
+	if (rc == SQLITE_DONE)
+		return -ENOENT;
+	if (rc != SQLITE_ROW)
+		return db_fail(st, rc, "read request");
+	return read_request(stmt, out);
+}
+
+int store_last_request(struct store *st, struct request_row *out)
+{
+	STMT stmt = NULL;
+	int rc = stmt_get(st, Q_REQUEST_LAST, &stmt);
+	return rc ? rc : one_request(st, stmt, out);
+}
+
+int store_get_request(struct store *st, int64_t id, struct request_row *out)
+{
+	STMT stmt = NULL;
+	int rc = stmt_get(st, Q_REQUEST_BY_ID, &stmt);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, id);
+	return one_request(st, stmt, out);
+}
+
+int store_list_requests(struct store *st, store_request_fn fn, void *ctx)
+{
+	STMT stmt = NULL;
+	int rc = stmt_get(st, Q_REQUESTS, &stmt);
+
+	if (rc)
+		return rc;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		rc = fn(ctx, sqlite3_column_int64(stmt, 0), (const char *)sqlite3_column_text(stmt, 1));
+		if (rc)
+			return rc;
+	}
+	return rc == SQLITE_DONE ? 0 : db_fail(st, rc, "list requests");
+}
+
+int store_prune_requests(struct store *st, int keep)
+{
+	char sql[1024];
+
+	/* Only requests whose jobs have all ended are pruned. */
+	snprintf(sql, sizeof(sql),
+		 "BEGIN IMMEDIATE;"
+		 "CREATE TEMP TABLE IF NOT EXISTS prune (id INTEGER PRIMARY KEY);"
+		 "DELETE FROM prune;"
+		 "INSERT INTO prune SELECT id FROM cleanup_requests WHERE id <= "
+		 "(SELECT MAX(id) FROM cleanup_requests) - %d AND NOT EXISTS (SELECT 1 FROM "
+		 "cleanup_jobs j WHERE j.request_id = cleanup_requests.id AND j.state IN "
+		 "('queued', 'running'));"
+		 "DELETE FROM cleanup_progress WHERE request_id IN (SELECT id FROM prune);"
+		 "DELETE FROM cleanup_jobs WHERE request_id IN (SELECT id FROM prune);"
+		 "DELETE FROM cleanup_requests WHERE id IN (SELECT id FROM prune);"
+		 "COMMIT;", keep);
+	if (exec(st, sql)) {
+		exec(st, "ROLLBACK");
+		return -EIO;
+	}
+	return 0;
+}
+
+static void read_job(sqlite3_stmt *stmt, struct job *j)
+{
+	memset(j, 0, sizeof(*j));
+	j->id = sqlite3_column_int64(stmt, 0);
+	j->request_id = sqlite3_column_int64(stmt, 1);
+	j->service_id = sqlite3_column_int64(stmt, 2);
+	column_text(stmt, 3, j->resource_type, sizeof(j->resource_type));
+	column_text(stmt, 4, j->resource_id, sizeof(j->resource_id));
+	column_text(stmt, 5, j->until, sizeof(j->until));
+	column_text(stmt, 6, j->dest_cluster, sizeof(j->dest_cluster));
+	j->dest_service = sqlite3_column_int64(stmt, 7);
+	column_text(stmt, 8, j->state, sizeof(j->state));
+	j->taken_by = sqlite3_column_int64(stmt, 9);
+	if (column_text(stmt, 10, j->error, sizeof(j->error)) != 0)
+		snprintf(j->error, sizeof(j->error), "%.*s...", (int)sizeof(j->error) - 8,
+			 (const char *)sqlite3_column_text(stmt, 10));
+}
+
+int store_take_job(struct store *st, int64_t me, const char *my_cluster,
+		   const struct timespec *now, struct job *out)
+{
+	char stamp[DBTIME_LEN];
+	int64_t id;
+	int rc;
+
+	time_text(now, stamp);
+	for (;;) {
+		{
+			STMT next = NULL;
+			rc = stmt_get(st, Q_JOB_NEXT, &next);
+			if (rc)
+				return rc;
+			sqlite3_bind_int64(next, 1, me);
+			bind_opt_text(next, 2, my_cluster);
+			rc = sqlite3_step(next);
+			if (rc == SQLITE_DONE)
+				return -ENOENT;
+			if (rc != SQLITE_ROW)
+				return db_fail(st, rc, "find a job");
+			id = sqlite3_column_int64(next, 0);
+		}
+		{
+			/* Taken only if still queued: of two workers racing for
+			 * a cluster's job, one gets it and the other looks again. */
+			STMT take = NULL;
+			rc = stmt_get(st, Q_JOB_TAKE, &take);
+			if (rc)
+				return rc;
+			sqlite3_bind_int64(take, 1, me);
+			sqlite3_bind_text(take, 2, stamp, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(take, 3, id);
+			rc = sqlite3_step(take);
+			if (rc == SQLITE_ROW) {
+				read_job(take, out);
+				return step_done(st, take, "take a job");
+			}
+			if (rc != SQLITE_DONE)
+				return db_fail(st, rc, "take a job");
+		}
+	}
+}
+
+int store_finish_job(struct store *st, int64_t job_id, bool ok, const char *error,
+		     const struct timespec *now)
+{
+	STMT stmt = NULL;
+	char stamp[DBTIME_LEN];
+	int rc = stmt_get(st, Q_JOB_FINISH, &stmt);
+
+	if (rc)
+		return rc;
+	time_text(now, stamp);
+	sqlite3_bind_int64(stmt, 1, job_id);
+	sqlite3_bind_text(stmt, 2, ok ? "done" : "failed", -1, SQLITE_STATIC);
+	bind_opt_text(stmt, 3, error);
+	sqlite3_bind_text(stmt, 4, stamp, -1, SQLITE_STATIC);
+	return step_done(st, stmt, "finish a job");
+}
+
+int store_list_jobs(struct store *st, int64_t request_id, store_job_fn fn, void *ctx)
+{
+	STMT stmt = NULL;
+	struct job j;
+	int rc = stmt_get(st, Q_JOBS_OF_REQUEST, &stmt);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, request_id);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		read_job(stmt, &j);
+		if ((rc = fn(ctx, &j)) != 0)
+			return rc;
+	}
+	return rc == SQLITE_DONE ? 0 : db_fail(st, rc, "list jobs");
+}
+
+int store_rows_to_clean(struct store *st, int64_t service_id, const char *type, const char *id,
+			const char *until, struct worker_row **out, size_t *count)
+{
+	STMT stmt = NULL;
+	struct worker_row *rows = NULL;
+	size_t n = 0, cap = 0;
+	int rc = stmt_get(st, Q_ROWS_TO_CLEAN, &stmt);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, service_id);
+	bind_opt_text(stmt, 2, type);
+	bind_opt_text(stmt, 3, id);
+	sqlite3_bind_text(stmt, 4, until, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		struct worker_row *r;
+		if (n == cap) {
+			struct worker_row *bigger;
+			cap = cap ? cap * 2 : 16;
+			bigger = realloc(rows, cap * sizeof(*rows));
+			if (!bigger) {
+				free(rows);
+				return -ENOMEM;
+			}
+			rows = bigger;
+		}
+		r = &rows[n];
+		r->id = sqlite3_column_int64(stmt, 0);
+		r->service_id = sqlite3_column_int64(stmt, 4);
+		r->race_preventer = sqlite3_column_int64(stmt, 5);
+		if (column_text(stmt, 1, r->resource_type, sizeof(r->resource_type)) ||
+		    column_text(stmt, 2, r->resource_id, sizeof(r->resource_id)) ||
+		    column_text(stmt, 3, r->status, sizeof(r->status)) ||
+		    column_text(stmt, 6, r->updated_at, sizeof(r->updated_at)))
+			continue;
+		n++;
+	}
+	if (rc != SQLITE_DONE) {
+		free(rows);
+		return db_fail(st, rc, "read rows to clean");
+	}
+	*out = rows;
+	*count = n;
+	return 0;
+}
+
+int store_claim_row(struct store *st, const struct worker_row *row, int64_t me,
+		    const struct timespec *now)
+{
+	STMT stmt = NULL;
+	char stamp[DBTIME_LEN];
+	int rc = stmt_get(st, Q_ROW_CLAIM, &stmt);
+
+	if (rc)
+		return rc;
+	time_text(now, stamp);
+	sqlite3_bind_int64(stmt, 1, me);
+	sqlite3_bind_text(stmt, 2, stamp, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, row->id);
+	sqlite3_bind_text(stmt, 4, row->status, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 5, row->service_id);
+	sqlite3_bind_int64(stmt, 6, row->race_preventer);
+	sqlite3_bind_text(stmt, 7, row->updated_at, -1, SQLITE_STATIC);
+	rc = step_done(st, stmt, "claim a row");
+	if (rc)
+		return rc;
+	return sqlite3_changes(st->db) == 1 ? 0 : -EAGAIN;
+}
+
+int store_delete_row(struct store *st, int64_t row_id)
+{
+	STMT stmt = NULL;
+	int rc = stmt_get(st, Q_ROW_DELETE, &stmt);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, row_id);
+	return step_done(st, stmt, "delete a row");
+}
+
+int store_give_back_row(struct store *st, const struct worker_row *row, int64_t me)
+{
+	STMT stmt = NULL;
+	int rc = stmt_get(st, Q_ROW_GIVE_BACK, &stmt);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, row->service_id);
+	sqlite3_bind_text(stmt, 2, row->updated_at, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, row->id);
+	sqlite3_bind_int64(stmt, 4, me);
+	return step_done(st, stmt, "give a row back");
+}
+
+static int read_snapshot(sqlite3_stmt *stmt, struct snapshot *s)
+{
+	if (column_text(stmt, 0, s->id, sizeof(s->id)) ||
+	    column_text(stmt, 1, s->volume_id, sizeof(s->volume_id)) ||
+	    column_text(stmt, 2, s->status, sizeof(s->status)))
+		return -EOVERFLOW;
+	return 0;
+}
+
+int store_get_volume(struct store *st, const char *id, struct volume *out)
+{
+	STMT stmt = NULL;
+	int rc = stmt_get(st, Q_VOLUME, &stmt);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_DONE)
+		return -ENOENT;
+	if (rc != SQLITE_ROW)
+		return db_fail(st, rc, "get volume");
+	out->size = sqlite3_column_int64(stmt, 4);
+	if (column_text(stmt, 0, out->id, sizeof(out->id)) ||
+	    column_text(stmt, 1, out->status, sizeof(out->status)) ||
+	    column_text(stmt, 2, out->attach_status, sizeof(out->attach_status)) ||
+	    column_text(stmt, 3, out->host, sizeof(out->host)) ||
+	    column_text(stmt, 5, out->display_name, sizeof(out->display_name)) ||
+	    column_text(stmt, 6, out->provider_location, sizeof(out->provider_location)))
+		return -EOVERFLOW;
+	return 0;
+}
+
+int store_get_snapshot(struct store *st, const char *id, struct snapshot *out)
+{
+	STMT stmt = NULL;
+	int rc = stmt_get(st, Q_SNAPSHOT, &stmt);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_DONE)
+		return -ENOENT;
+	if (rc != SQLITE_ROW)
+		return db_fail(st, rc, "get snapshot");
+	return read_snapshot(stmt, out);
+}
+
+int store_list_volume_snapshots(struct store *st, const char *volume_id, store_snapshot_fn fn,
+				void *ctx)
+{
+	STMT stmt = NULL;
+	struct snapshot snap;
+	int rc = stmt_get(st, Q_VOLUME_SNAPSHOTS, &stmt);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_text(stmt, 1, volume_id, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (read_snapshot(stmt, &snap) != 0)
+			continue;
+		if ((rc = fn(ctx, &snap)) != 0)
+			return rc;
+	}
+	return rc == SQLITE_DONE ? 0 : db_fail(st, rc, "list snapshots");
+}
+
+static int set_text_by_id(struct store *st, enum stmt_id q, const char *id, const char *value,
+			  const struct timespec *now, const char *what)
+{
+	STMT stmt = NULL;
+	char stamp[DBTIME_LEN];
+	int rc = stmt_get(st, q, &stmt);
+
+	if (rc)
+		return rc;
+	time_text(now, stamp);
+	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+	if (value) {
+		sqlite3_bind_text(stmt, 2, value, -1, SQLITE_STATIC);
+		sqlite3_bind_text(stmt, 3, stamp, -1, SQLITE_STATIC);
+	} else {
+		sqlite3_bind_text(stmt, 2, stamp, -1, SQLITE_STATIC);
+	}
+	return step_done(st, stmt, what);
+}
+
+int store_set_volume_status(struct store *st, const char *id, const char *status,
+			    const struct timespec *now)
+{
+	return set_text_by_id(st, Q_VOLUME_STATUS, id, status, now, "set volume status");
+}
+
+int store_set_snapshot_status(struct store *st, const char *id, const char *status,
+			      const struct timespec *now)
+{
+	return set_text_by_id(st, Q_SNAPSHOT_STATUS, id, status, now, "set snapshot status");
+}
+
+int store_mark_volume_deleted(struct store *st, const char *id, const struct timespec *now)
+{
+	return set_text_by_id(st, Q_VOLUME_DELETED, id, NULL, now, "mark volume deleted");
+}
+
+int store_mark_snapshot_deleted(struct store *st, const char *id, const struct timespec *now)
+{
+	return set_text_by_id(st, Q_SNAPSHOT_DELETED, id, NULL, now, "mark snapshot deleted");
+}
+
+int store_set_progress(struct store *st, int64_t request_id, int64_t job_id, const char *type,
+		       const char *resource_id, const char *state, const char *detail,
+		       int64_t worker_id, const struct timespec *now)
+{
+	STMT stmt = NULL;
+	char stamp[DBTIME_LEN];
+	int rc = stmt_get(st, Q_PROGRESS_SET, &stmt);
+
+	if (rc)
+		return rc;
+	time_text(now, stamp);
+	sqlite3_bind_int64(stmt, 1, request_id);
+	sqlite3_bind_int64(stmt, 2, job_id);
+	sqlite3_bind_text(stmt, 3, type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 4, resource_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 5, state, -1, SQLITE_STATIC);
+	bind_opt_text(stmt, 6, detail);
+	sqlite3_bind_int64(stmt, 7, worker_id);
+	sqlite3_bind_text(stmt, 8, stamp, -1, SQLITE_STATIC);
+	return step_done(st, stmt, "record progress");
+}
+
+int store_list_progress(struct store *st, int64_t request_id, store_progress_fn fn, void *ctx)
+{
+	STMT stmt = NULL;
+	struct progress_row p;
+	int rc = stmt_get(st, Q_PROGRESS_LIST, &stmt);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, request_id);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		memset(&p, 0, sizeof(p));
+		p.job_id = sqlite3_column_int64(stmt, 0);
+		p.worker_id = sqlite3_column_int64(stmt, 5);
+		column_text(stmt, 1, p.resource_type, sizeof(p.resource_type));
+		column_text(stmt, 2, p.resource_id, sizeof(p.resource_id));
+		column_text(stmt, 3, p.state, sizeof(p.state));
+		if (column_text(stmt, 4, p.detail, sizeof(p.detail)) != 0)
+			snprintf(p.detail, sizeof(p.detail), "%.1000s...",
+				 (const char *)sqlite3_column_text(stmt, 4));
+		column_text(stmt, 6, p.updated_at, sizeof(p.updated_at));
+		if ((rc = fn(ctx, &p)) != 0)
+			return rc;
+	}
+	return rc == SQLITE_DONE ? 0 : db_fail(st, rc, "list progress");
 }

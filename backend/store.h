@@ -59,3 +59,142 @@ int store_get_stuck(struct store *st, const char *type, const char *resource_id,
 		    const struct timespec *bound, struct stuck *out);
 int store_list_stuck(struct store *st, const char *type, const struct timespec *bound,
 		     store_stuck_fn fn, void *ctx);
+
+/* ---- Cleanup requests (SPEC-cleanup.md sections 3-5) ---- */
+
+#include "driver.h"
+#include "planner.h"
+
+/* Every live services row for the planner, with its cluster's disabled
+ * flag, in ascending id. *out is malloc'd. */
+int store_planner_workers(struct store *st, struct planner_worker **out, size_t *count);
+
+/* Step 7: the workers rows of a resource (of a type, when type is not
+ * NULL). Gives how many there are (0, 1, or 2 for "several") and, for one,
+ * its owner (0 when none) and type. */
+int store_find_pending(struct store *st, const char *resource_id, const char *type, int *count,
+		       int64_t *service_id, char type_out[16]);
+
+/* Step 8: whether a live services row reports a version older than
+ * `version` (dotted numbers compared as numbers); its host in `who`. */
+int store_older_worker(struct store *st, const char *version, bool *older, char who[NAME_LEN]);
+
+struct new_job {
+	int64_t service_id;         /* the worker to clean */
+	const char *resource_type;  /* NULL: both */
+	const char *resource_id;    /* NULL: all */
+	const char *dest_cluster;   /* NULL unless addressed to a cluster */
+	int64_t dest_service;       /* 0 unless addressed to a worker */
+};
+
+struct new_request {
+	const char *spec;
+	size_t spec_len;
+	const char *filter_json;
+	const char *result_json;
+	long long uid, pid;
+	int64_t accepted_by;        /* 0 for a control-only daemon */
+	struct timespec until;
+	const struct new_job *jobs;
+	size_t job_count;
+};
+
+/* Commit a request, its jobs and a 'queued' progress row for every workers
+ * row each job will reach, in one transaction. */
+int store_add_request(struct store *st, const struct new_request *req, int64_t *id,
+		      struct cf_err *err);
+
+struct request_row {
+	int64_t id;
+	char created_at[DBTIME_LEN];
+	char *spec;                 /* malloc'd, spec_len bytes (plus a NUL) */
+	size_t spec_len;
+	char *result;               /* malloc'd */
+	char *filter;               /* malloc'd */
+	long long uid, pid;
+	int64_t accepted_by;
+};
+void store_request_free(struct request_row *r);
+
+/* The newest request (-ENOENT when there is none), or one by id. */
+int store_last_request(struct store *st, struct request_row *out);
+int store_get_request(struct store *st, int64_t id, struct request_row *out);
+typedef int (*store_request_fn)(void *ctx, int64_t id, const char *created_at);
+int store_list_requests(struct store *st, store_request_fn fn, void *ctx);
+/* Keep the newest `keep` requests (with their jobs and progress). */
+int store_prune_requests(struct store *st, int keep);
+
+struct job {
+	int64_t id;
+	int64_t request_id;
+	int64_t service_id;
+	char resource_type[16];
+	char resource_id[UUID_LEN];
+	char until[DBTIME_LEN];
+	char dest_cluster[NAME_LEN];
+	int64_t dest_service;
+	char state[16];
+	int64_t taken_by;
+	char error[NAME_LEN];
+};
+
+/* Take the oldest queued job this worker may run (addressed to it, to its
+ * cluster, or to anyone), atomically: two workers never take the same job.
+ * -ENOENT when there is none. */
+int store_take_job(struct store *st, int64_t me, const char *my_cluster,
+		   const struct timespec *now, struct job *out);
+int store_finish_job(struct store *st, int64_t job_id, bool ok, const char *error,
+		     const struct timespec *now);
+typedef int (*store_job_fn)(void *ctx, const struct job *job);
+int store_list_jobs(struct store *st, int64_t request_id, store_job_fn fn, void *ctx);
+
+/* A workers row, as do_cleanup reads it. */
+struct worker_row {
+	int64_t id;
+	char resource_type[16];
+	char resource_id[NAME_LEN];
+	char status[64];
+	int64_t service_id;
+	int64_t race_preventer;
+	char updated_at[DBTIME_LEN];
+};
+
+/* The rows of `service_id` (narrowed to a type and id when not NULL) with
+ * updated_at at or before `until`, in id order. *out is malloc'd. */
+int store_rows_to_clean(struct store *st, int64_t service_id, const char *type, const char *id,
+			const char *until, struct worker_row **out, size_t *count);
+/* Claim a row: 0, or -EAGAIN when someone else changed or took it. */
+int store_claim_row(struct store *st, const struct worker_row *row, int64_t me,
+		    const struct timespec *now);
+int store_delete_row(struct store *st, int64_t row_id);
+/* Give a claimed row back to its owner and time (race_preventer + 1);
+ * a row that is already gone is fine. */
+int store_give_back_row(struct store *st, const struct worker_row *row, int64_t me);
+
+int store_get_volume(struct store *st, const char *id, struct volume *out);
+int store_get_snapshot(struct store *st, const char *id, struct snapshot *out);
+typedef int (*store_snapshot_fn)(void *ctx, const struct snapshot *snap);
+int store_list_volume_snapshots(struct store *st, const char *volume_id, store_snapshot_fn fn,
+				void *ctx);
+int store_set_volume_status(struct store *st, const char *id, const char *status,
+			    const struct timespec *now);
+int store_set_snapshot_status(struct store *st, const char *id, const char *status,
+			      const struct timespec *now);
+int store_mark_volume_deleted(struct store *st, const char *id, const struct timespec *now);
+int store_mark_snapshot_deleted(struct store *st, const char *id, const struct timespec *now);
+
+/* Record what became of a resource for a request's job. */
+int store_set_progress(struct store *st, int64_t request_id, int64_t job_id, const char *type,
+		       const char *resource_id, const char *state, const char *detail,
+		       int64_t worker_id, const struct timespec *now);
+struct progress_row {
+	int64_t job_id;
+	char resource_type[16];
+	char resource_id[NAME_LEN];
+	char state[16];
+	char detail[1024];
+	int64_t worker_id;
+	char updated_at[DBTIME_LEN];
+};
+typedef int (*store_progress_fn)(void *ctx, const struct progress_row *row);
+int store_list_progress(struct store *st, int64_t request_id, store_progress_fn fn, void *ctx);

@@ -4,6 +4,7 @@
 #define FUSE_USE_VERSION 312
 #include <fuse.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -12,11 +13,19 @@
  * shows within one second. */
 #define FS_CACHE_TIMEOUT 0.5
 
+struct cleanup_state;
+
 struct fs_config {
 	const char *db_path;
 	int service_down_time;
 	gid_t admin_gid;
 	struct timespec started; /* mtime of the fixed directories */
+	/* Cleanup requests. */
+	int64_t service_id;      /* this worker, 0 for a control-only daemon */
+	const char *version;     /* its protocol version, for the upgrade check */
+	void (*queued)(void *ctx); /* called after a request was accepted */
+	void *queued_ctx;
+	struct cleanup_state *cleanup;
 };
 
 extern const struct fuse_operations fs_ops;

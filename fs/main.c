@@ -4,6 +4,7 @@
  * read (options, mountpoint, database, registration) happens before the
  * mount and before daemonizing, so the message reaches the terminal. */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +13,9 @@
 #include <unistd.h>
 
 #include "fs.h"
+#include "cleanup.h"
 #include "heartbeat.h"
+#include "jobs.h"
 #include "log.h"
 #include "mountpoint.h"
 #include "options.h"
@@ -23,11 +26,10 @@
 #define CINDERFS_RPC_VERSION "1.0"
 
 static int prepare_database(const struct options *o, const struct registration *reg,
-			    int64_t *service_id)
+			    int64_t *service_id, struct timespec *now)
 {
 	struct store *st;
 	struct cf_err err;
-	struct timespec now;
 	int rc;
 
 	/* The default place is ours to create; a path given by the operator
@@ -43,8 +45,7 @@ static int prepare_database(const struct options *o, const struct registration *
 		return rc;
 	}
 	if (!o->control_only) {
-		dbtime_now(&now);
-		rc = store_register(st, reg, &now, service_id, &err);
+		rc = store_register(st, reg, now, service_id, &err);
 		if (rc)
 			log_error("%s", err.msg);
 		else
@@ -57,12 +58,29 @@ static int prepare_database(const struct options *o, const struct registration *
 	return rc;
 }
 
-static int serve(const struct options *o, const struct registration *reg, int64_t service_id)
+/* How often a worker looks for jobs queued by other daemons: well within
+ * the one second in which a job must be taken. */
+#define JOBS_POLL_MS 250
+
+static void wake_jobs(void *ctx)
 {
+	jobs_wake(*(struct jobs **)ctx);
+}
+
+static int serve(const struct options *o, const struct registration *reg, int64_t service_id,
+		 const struct timespec *started)
+{
+	struct cleanup_state cleanup = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct jobs *jobs = NULL;
 	struct fs_config cfg = {
 		.db_path = o->db_path,
 		.service_down_time = o->service_down_time,
 		.admin_gid = o->admin_gid,
+		.service_id = o->control_only ? 0 : service_id,
+		.version = CINDERFS_RPC_VERSION,
+		.queued = wake_jobs,
+		.queued_ctx = &jobs,
+		.cleanup = &cleanup,
 	};
 	/* auto_unmount: a daemon that dies does not leave "Transport endpoint
 	 * is not connected" behind. allow_other needs root; the kernel then
@@ -77,6 +95,7 @@ static int serve(const struct options *o, const struct registration *reg, int64_
 	int rc = 1;
 
 	dbtime_now(&cfg.started);
+	cleanup.changed = cfg.started;
 	if (fuse_opt_add_arg(&args, "cinderfs") || fuse_opt_add_arg(&args, "-o") ||
 	    fuse_opt_add_arg(&args, mount_opts)) {
 		log_error("out of memory");
@@ -109,11 +128,27 @@ static int serve(const struct options *o, const struct registration *reg, int64_
 		goto out_unmount;
 	}
 	if (!o->control_only) {
+		struct jobs_config jc = {
+			.db_path = o->db_path,
+			.service_id = service_id,
+			.cluster_name = reg->cluster_name,
+			/* No storage backend yet: cleanups do their database side. */
+			.driver = { &driver_none_ops, NULL },
+			.started = *started,
+			.poll_ms = JOBS_POLL_MS,
+			.keep_requests = o->history_keep,
+		};
 		rc = heartbeat_start(o->db_path, reg, service_id, o->report_interval, &hb);
 		if (rc) {
 			log_error("cannot start the heartbeat: %s", strerror(-rc));
 			rc = 1;
 			goto out_signals;
+		}
+		rc = jobs_start(&jc, &jobs);
+		if (rc) {
+			log_error("cannot start the backend thread: %s", strerror(-rc));
+			rc = 1;
+			goto out_heartbeat;
 		}
 	}
 	loop_cfg = fuse_loop_cfg_create();
@@ -129,6 +164,7 @@ static int serve(const struct options *o, const struct registration *reg, int64_
 	log_info("stopping: unmounting %s", o->mountpoint);
 	fuse_loop_cfg_destroy(loop_cfg);
 out_heartbeat:
+	jobs_stop(jobs);
 	heartbeat_stop(hb);
 out_signals:
 	fuse_remove_signal_handlers(fuse_get_session(fuse));
@@ -146,6 +182,7 @@ int main(int argc, char **argv)
 	struct cf_err err;
 	struct registration reg;
 	int64_t service_id = 0;
+	struct timespec started;
 	int rc = options_parse(argc, argv, &opts, &err);
 
 	if (rc < 0) {
@@ -169,10 +206,10 @@ int main(int argc, char **argv)
 	if (rc) {
 		log_error("%s", err.msg);
 		rc = 1;
-	} else if (prepare_database(&opts, &reg, &service_id) != 0) {
+	} else if (dbtime_now(&started), prepare_database(&opts, &reg, &service_id, &started) != 0) {
 		rc = 1;
 	} else {
-		rc = serve(&opts, &reg, service_id);
+		rc = serve(&opts, &reg, service_id, &started);
 	}
 	options_free(&opts);
 	return rc;

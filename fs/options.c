@@ -21,6 +21,7 @@ enum setting_kind {
 	SET_OPT_NAME,   /* the same, empty meaning none */
 	SET_BINARY,     /* cinder-volume or cinder-scheduler */
 	SET_SECONDS,    /* a positive whole number of seconds */
+	SET_COUNT,      /* a whole number, 0 or more */
 	SET_GROUP,      /* a group name or gid */
 	SET_PATH,       /* a file path */
 	SET_CONNECTION, /* sqlite:///PATH, as cinder.conf's [database] connection */
@@ -43,6 +44,7 @@ static const struct setting settings[] = {
 	{ "DEFAULT", "service_down_time", "service-down-time", SET_SECONDS, AT(service_down_time) },
 	{ "DEFAULT", "report_interval", "report-interval", SET_SECONDS, AT(report_interval) },
 	{ "DEFAULT", "admin_group", "admin-group", SET_GROUP, AT(admin_group) },
+	{ "DEFAULT", "cleanup_history_keep", "history-keep", SET_COUNT, AT(history_keep) },
 	{ "database", "connection", NULL, SET_CONNECTION, AT(db_path) },
 	{ NULL, "db", "db", SET_PATH, AT(db_path) },
 };
@@ -63,6 +65,7 @@ void options_usage(FILE *out)
 		"  --service-down-time SEC  a worker is down after SEC without a heartbeat (default 60)\n"
 		"  --report-interval SEC    heartbeat period (default 10)\n"
 		"  --admin-group GROUP      the group besides root that may use the mount (default root)\n"
+		"  --history-keep N         cleanup requests kept in cleanup/history (default 1000, 0: all)\n"
 		"  --control-only           mount the view without being a worker (an admin node)\n"
 		"  -f, --foreground         stay in the foreground and log to stderr\n"
 		"  -d, --debug              log debug messages too\n"
@@ -160,6 +163,17 @@ static int apply(struct options *o, const struct setting *s, const char *v, cons
 			return err_set(err, EINVAL, "%s: '%s' is not a whole number of seconds "
 				       "from 1 to 31536000", origin, v);
 		return 0;
+	case SET_COUNT: {
+		char *end;
+		long n;
+		errno = 0;
+		n = strtol(v, &end, 10);
+		if (!isdigit((unsigned char)v[0]) || *end != '\0' || errno || n > 1000000000)
+			return err_set(err, EINVAL, "%s: '%s' is not a whole number from 0 to 1000000000",
+				       origin, v);
+		*(int *)slot = (int)n;
+		return 0;
+	}
 	case SET_GROUP:
 		if (resolve_group(v, &o->admin_gid) != 0)
 			return err_set(err, EINVAL, "%s: no group '%s' on this system", origin, v);
@@ -243,6 +257,7 @@ static int set_defaults(struct options *o)
 	snprintf(host, sizeof(host), "%.200s@lvm", hostname);
 	o->service_down_time = 60;
 	o->report_interval = 10;
+	o->history_keep = 1000;
 	o->admin_gid = 0;
 	if (set_text(&o->host, host) || set_text(&o->binary, BINARY_VOLUME) ||
 	    set_text(&o->db_path, DEFAULT_DB_PATH) || set_text(&o->admin_group, "root"))

@@ -21,6 +21,7 @@ struct options {
 	int report_interval;
 	char *admin_group;
 	gid_t admin_gid;
+	int history_keep;    /* cleanup requests kept in history, 0 for all */
 	bool foreground;
 	bool control_only;
 	bool debug;

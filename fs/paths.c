@@ -26,6 +26,15 @@ const struct path_rule path_rules[] = {
 	{ "/stuck/%type",                     NODE_STUCK_TYPE,      NT_DIR,  OBJ_NONE },
 	{ "/stuck/%type/%uuid",               NODE_STUCK_RESOURCE,  NT_DIR,  OBJ_STUCK },
 	{ "/stuck/%type/%uuid/%field",        NODE_STUCK_FIELD,     NT_FILE, OBJ_STUCK },
+	{ "/cleanup",                         NODE_CLEANUP,         NT_DIR,  OBJ_NONE },
+	{ "/cleanup/request",                 NODE_CLEANUP_REQUEST, NT_FILE, OBJ_NONE },
+	{ "/cleanup/result",                  NODE_CLEANUP_RESULT,  NT_FILE, OBJ_NONE },
+	{ "/cleanup/error",                   NODE_CLEANUP_ERROR,   NT_FILE, OBJ_NONE },
+	{ "/cleanup/history",                 NODE_HISTORY,         NT_DIR,  OBJ_NONE },
+	{ "/cleanup/history/%req",            NODE_HISTORY_ENTRY,   NT_DIR,  OBJ_NONE },
+	{ "/cleanup/history/%req/request",    NODE_HISTORY_REQUEST, NT_FILE, OBJ_NONE },
+	{ "/cleanup/history/%req/result",     NODE_HISTORY_RESULT,  NT_FILE, OBJ_NONE },
+	{ "/cleanup/history/%req/progress.json", NODE_HISTORY_PROGRESS, NT_FILE, OBJ_NONE },
 };
 const int path_rules_count = sizeof(path_rules) / sizeof(path_rules[0]);
 
@@ -148,6 +157,19 @@ static bool capture(const struct path_rule *rule, const char *pat, size_t pat_le
 			return false;
 		memcpy(m->uuid, name, len + 1);
 		return true;
+	}
+	if (seg_equals(pat, pat_len, "%req")) {
+		/* Digits, zero-padded or not; 0 is no request. */
+		int64_t v = 0;
+		if (len == 0 || len > 18)
+			return false;
+		for (size_t i = 0; i < len; i++) {
+			if (!isdigit((unsigned char)seg[i]))
+				return false;
+			v = v * 10 + (seg[i] - '0');
+		}
+		m->request_id = v;
+		return v > 0;
 	}
 	if (seg_equals(pat, pat_len, "%field")) {
 		m->field = view_find_field(rule->object, name);

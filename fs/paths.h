@@ -24,12 +24,21 @@ enum node_kind {
 	NODE_STUCK_TYPE,
 	NODE_STUCK_RESOURCE,
 	NODE_STUCK_FIELD,
+	NODE_CLEANUP,
+	NODE_CLEANUP_REQUEST,
+	NODE_CLEANUP_RESULT,
+	NODE_CLEANUP_ERROR,
+	NODE_HISTORY,
+	NODE_HISTORY_ENTRY,
+	NODE_HISTORY_REQUEST,
+	NODE_HISTORY_RESULT,
+	NODE_HISTORY_PROGRESS,
 };
 
 enum node_type { NT_DIR, NT_FILE, NT_LINK };
 
 struct path_rule {
-	const char *pattern;     /* '/'-separated; %id %name %type %uuid %field are captures */
+	const char *pattern;     /* '/'-separated; %id %name %type %uuid %field %req are captures */
 	enum node_kind kind;
 	enum node_type type;
 	enum object_type object; /* whose fields %field names */
@@ -43,7 +52,12 @@ struct path_match {
 	const char *stuck_dir;        /* %type as in the path: "volume" or "snapshot" */
 	char uuid[UUID_LEN];          /* %uuid */
 	const struct field *field;    /* %field */
+	int64_t request_id;           /* %req */
 };
+
+/* History entries are listed zero-padded, so that ls sorts them in order
+ * (newest last); lookups take the number with or without the zeros. */
+#define HISTORY_NAME_WIDTH 8
 
 extern const struct path_rule path_rules[];
 extern const int path_rules_count;

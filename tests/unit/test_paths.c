@@ -52,6 +52,16 @@ static void test_every_pattern_matches_its_paths(void **state)
 	expect_kind("/stuck/volume/" UUID, NODE_STUCK_RESOURCE);
 	expect_kind("/stuck/snapshot/" UUID "/status", NODE_STUCK_FIELD);
 	expect_kind("/stuck/volume/" UUID "/info.json", NODE_STUCK_FIELD);
+	expect_kind("/cleanup", NODE_CLEANUP);
+	expect_kind("/cleanup/request", NODE_CLEANUP_REQUEST);
+	expect_kind("/cleanup/result", NODE_CLEANUP_RESULT);
+	expect_kind("/cleanup/error", NODE_CLEANUP_ERROR);
+	expect_kind("/cleanup/history", NODE_HISTORY);
+	expect_kind("/cleanup/history/00000012", NODE_HISTORY_ENTRY);
+	expect_kind("/cleanup/history/12", NODE_HISTORY_ENTRY);
+	expect_kind("/cleanup/history/12/request", NODE_HISTORY_REQUEST);
+	expect_kind("/cleanup/history/12/result", NODE_HISTORY_RESULT);
+	expect_kind("/cleanup/history/12/progress.json", NODE_HISTORY_PROGRESS);
 }
 
 static void test_every_rule_is_reachable(void **state)
@@ -60,7 +70,7 @@ static void test_every_rule_is_reachable(void **state)
 	 * no rule is shadowed by an earlier one. */
 	static const char *const samples[][2] = {
 		{ "%id", "3" }, { "%name", "c9@x" }, { "%type", "volume" },
-		{ "%uuid", UUID }, { "%field", "info.json" },
+		{ "%uuid", UUID }, { "%field", "info.json" }, { "%req", "12" },
 	};
 	(void)state;
 	for (int r = 0; r < path_rules_count; r++) {
@@ -108,6 +118,9 @@ static void test_captures_are_returned(void **state)
 
 	assert_int_equal(paths_match("/clusters/c1/info.json", &m), 0);
 	assert_ptr_equal(m.field, &view_info_json);
+
+	assert_int_equal(paths_match("/cleanup/history/00000042/progress.json", &m), 0);
+	assert_int_equal(m.request_id, 42);
 }
 
 static void test_paths_that_must_not_match(void **state)
@@ -144,6 +157,12 @@ static void test_paths_that_must_not_match(void **state)
 	expect_no_match("/stuck/volume/" UUID "/is_up");
 	expect_no_match("/stuck/volume/" UUID "/resource_id");
 	expect_no_match("/a/b/c/d/e/f/g/h/i/j");
+	expect_no_match("/cleanup/requests");
+	expect_no_match("/cleanup/history/0");
+	expect_no_match("/cleanup/history/00000000");
+	expect_no_match("/cleanup/history/x1");
+	expect_no_match("/cleanup/history/1/error");
+	expect_no_match("/cleanup/history/1/request/x");
 }
 
 static void test_overlong_component_is_enametoolong(void **state)
@@ -160,15 +179,15 @@ static void test_literal_children_come_from_the_table(void **state)
 {
 	const char *name;
 	const struct path_rule *root = &path_rules[0], *cluster = NULL;
-	const char *expected[] = { "README", "workers", "clusters", "stuck" };
+	const char *expected[] = { "README", "workers", "clusters", "stuck", "cleanup" };
 	int i;
 	(void)state;
 
 	for (i = 0; paths_literal_child(root, i, &name); i++) {
-		assert_true(i < 4);
+		assert_true(i < 5);
 		assert_string_equal(name, expected[i]);
 	}
-	assert_int_equal(i, 4);
+	assert_int_equal(i, 5);
 	for (int r = 0; r < path_rules_count; r++)
 		if (path_rules[r].kind == NODE_CLUSTER)
 			cluster = &path_rules[r];

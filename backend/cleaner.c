@@ -1,0 +1,263 @@
+/* The cleaner. One decision per row, taken from that row alone (fix:
+ * upstream carried a flag over from the previous row), and every outcome
+ * recorded with words an operator can act on. */
+#include "cleaner.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+enum outcome { CLEANED, SKIPPED, FAILED };
+
+struct snap_list {
+	struct snapshot *items;
+	size_t count, cap;
+};
+
+static int collect_snapshot(void *ctx, const struct snapshot *snap)
+{
+	struct snap_list *l = ctx;
+	if (l->count == l->cap) {
+		struct snapshot *bigger;
+		l->cap = l->cap ? l->cap * 2 : 8;
+		bigger = realloc(l->items, l->cap * sizeof(*bigger));
+		if (!bigger)
+			return -ENOMEM;
+		l->items = bigger;
+	}
+	l->items[l->count++] = *snap;
+	return 0;
+}
+
+/* Cinder's delete_volume as the cleanup runs it: unexport, delete the
+ * snapshots (all must be deleting), remove the volume, mark it deleted. */
+static enum outcome delete_volume(struct cleaner *c, const struct volume *vol,
+				  const struct timespec *now, char *detail, size_t size)
+{
+	struct snap_list snaps = { 0 };
+	struct cf_err err = { "" };
+	int rc;
+
+	rc = c->drv.ops->remove_export(c->drv.ctx, vol, &err);
+	if (rc) {
+		snprintf(detail, size, "removing the export of volume %s failed: %s", vol->id, err.msg);
+		return FAILED;
+	}
+	rc = store_list_volume_snapshots(c->st, vol->id, collect_snapshot, &snaps);
+	if (rc) {
+		free(snaps.items);
+		snprintf(detail, size, "listing the snapshots of volume %s failed: %s", vol->id,
+			 strerror(-rc));
+		return FAILED;
+	}
+	for (size_t i = 0; i < snaps.count; i++) {
+		if (strcmp(snaps.items[i].status, "deleting") != 0) {
+			store_set_volume_status(c->st, vol->id, "error_deleting", now);
+			snprintf(detail, size, "volume set to error_deleting: its snapshot %s is %s, "
+				 "not deleting", snaps.items[i].id, snaps.items[i].status);
+			free(snaps.items);
+			return CLEANED;
+		}
+	}
+	for (size_t i = 0; i < snaps.count; i++) {
+		rc = c->drv.ops->delete_snapshot(c->drv.ctx, &snaps.items[i], &err);
+		if (rc == 0)
+			rc = store_mark_snapshot_deleted(c->st, snaps.items[i].id, now);
+		if (rc) {
+			snprintf(detail, size, "deleting snapshot %s of volume %s failed: %s",
+				 snaps.items[i].id, vol->id, err.msg[0] ? err.msg : strerror(-rc));
+			free(snaps.items);
+			return FAILED;
+		}
+	}
+	free(snaps.items);
+	rc = c->drv.ops->delete_volume(c->drv.ctx, vol, &err);
+	if (rc == -EBUSY) {
+		store_set_volume_status(c->st, vol->id, "available", now);
+		snprintf(detail, size, "volume set back to available: %s",
+			 err.msg[0] ? err.msg : "it still has snapshots on the backend");
+		return CLEANED;
+	}
+	if (rc == 0)
+		rc = store_mark_volume_deleted(c->st, vol->id, now);
+	if (rc) {
+		snprintf(detail, size, "deleting volume %s failed: %s", vol->id,
+			 err.msg[0] ? err.msg : strerror(-rc));
+		return FAILED;
+	}
+	snprintf(detail, size, "volume deleted (export removed, %zu snapshot(s) deleted)",
+		 snaps.count);
+	return CLEANED;
+}
+
+static enum outcome set_status(int rc, const char *what, const char *id, const char *status,
+			       char *detail, size_t size)
+{
+	if (rc) {
+		snprintf(detail, size, "setting %s %s to %s failed: %s", what, id, status, strerror(-rc));
+		return FAILED;
+	}
+	snprintf(detail, size, "%s set to %s", what, status);
+	return CLEANED;
+}
+
+/* Steps 2 and 3 for a claimed row. *drop says whether the row is to be
+ * deleted (the operation is over) rather than given back. */
+static enum outcome clean_row(struct cleaner *c, const struct worker_row *row,
+			      const struct timespec *now, char *detail, size_t size, bool *drop)
+{
+	struct cf_err err = { "" };
+	int rc;
+
+	*drop = true;
+	if (strcmp(row->resource_type, "Volume") == 0) {
+		struct volume vol;
+		rc = store_get_volume(c->st, row->resource_id, &vol);
+		if (rc == -ENOENT) {
+			snprintf(detail, size, "the volume is gone: row removed");
+			return SKIPPED;
+		}
+		if (rc) {
+			*drop = false;
+			snprintf(detail, size, "reading the volume failed: %s", strerror(-rc));
+			return FAILED;
+		}
+		if (strcmp(vol.status, row->status) != 0) {
+			snprintf(detail, size, "the volume is %s now, not %s: row removed", vol.status,
+				 row->status);
+			return SKIPPED;
+		}
+		if (strcmp(row->status, "creating") == 0)
+			return set_status(store_set_volume_status(c->st, vol.id, "error", now), "volume",
+					  vol.id, "error", detail, size);
+		if (strcmp(row->status, "downloading") == 0) {
+			rc = c->drv.ops->clear_download(c->drv.ctx, &vol, &err);
+			if (rc) {
+				snprintf(detail, size, "clearing the download failed: %s", err.msg);
+				return FAILED;
+			}
+			return set_status(store_set_volume_status(c->st, vol.id, "error", now), "volume",
+					  vol.id, "error", detail, size);
+		}
+		if (strcmp(row->status, "uploading") == 0) {
+			const char *to = strcmp(vol.attach_status, "attached") == 0 ? "in-use" : "available";
+			return set_status(store_set_volume_status(c->st, vol.id, to, now), "volume",
+					  vol.id, to, detail, size);
+		}
+		if (strcmp(row->status, "deleting") == 0)
+			return delete_volume(c, &vol, now, detail, size);
+	} else if (strcmp(row->resource_type, "Snapshot") == 0) {
+		struct snapshot snap;
+		rc = store_get_snapshot(c->st, row->resource_id, &snap);
+		if (rc == -ENOENT) {
+			snprintf(detail, size, "the snapshot is gone: row removed");
+			return SKIPPED;
+		}
+		if (rc) {
+			*drop = false;
+			snprintf(detail, size, "reading the snapshot failed: %s", strerror(-rc));
+			return FAILED;
+		}
+		if (strcmp(snap.status, row->status) != 0) {
+			snprintf(detail, size, "the snapshot is %s now, not %s: row removed", snap.status,
+				 row->status);
+			return SKIPPED;
+		}
+		if (strcmp(row->status, "creating") == 0)
+			return set_status(store_set_snapshot_status(c->st, snap.id, "error", now),
+					  "snapshot", snap.id, "error", detail, size);
+	}
+	*drop = false;
+	snprintf(detail, size, "%s status %s is not one cinderfs cleans: row given back",
+		 row->resource_type, row->status);
+	return SKIPPED;
+}
+
+static const char *const outcome_names[] = { "cleaned", "skipped", "failed" };
+
+/* Claim, clean, and delete or give back one row. request_id 0: no
+ * progress to record (own cleanup at start). */
+static int handle_row(struct cleaner *c, const struct worker_row *row, int64_t request_id,
+		      int64_t job_id, struct cleaner_counts *counts)
+{
+	struct timespec now;
+	char detail[1024] = "";
+	enum outcome out;
+	bool drop;
+	int rc;
+
+	dbtime_now(&now);
+	rc = store_claim_row(c->st, row, c->me, &now);
+	if (rc == -EAGAIN) {
+		counts->skipped++;
+		log_info("cleanup: %s %s: claimed by another worker first; skipped",
+			 row->resource_type, row->resource_id);
+		if (request_id)
+			store_set_progress(c->st, request_id, job_id, row->resource_type, row->resource_id,
+					   "skipped", "claimed by another worker first", c->me, &now);
+		return 0;
+	}
+	if (rc)
+		return rc;
+	if (request_id)
+		store_set_progress(c->st, request_id, job_id, row->resource_type, row->resource_id,
+				   "claimed", NULL, c->me, &now);
+	out = clean_row(c, row, &now, detail, sizeof(detail), &drop);
+	if (out == FAILED || !drop) {
+		/* Back to its owner and time, so a later cleanup finds it
+		 * again; a row already gone is fine (fix). */
+		rc = store_give_back_row(c->st, row, c->me);
+	} else {
+		rc = store_delete_row(c->st, row->id);
+	}
+	if (rc)
+		return rc;
+	counts->cleaned += out == CLEANED;
+	counts->skipped += out == SKIPPED;
+	counts->failed += out == FAILED;
+	log_msg(out == FAILED ? LOG_LVL_WARNING : LOG_LVL_INFO, "cleanup%s%.0lld: %s %s (%s): %s: %s",
+		request_id ? " of request " : "", (long long)request_id, row->resource_type,
+		row->resource_id, row->status, outcome_names[out], detail);
+	dbtime_now(&now);
+	if (request_id)
+		store_set_progress(c->st, request_id, job_id, row->resource_type, row->resource_id,
+				   outcome_names[out], detail, c->me, &now);
+	return 0;
+}
+
+static int clean_rows(struct cleaner *c, int64_t service_id, const char *type, const char *id,
+		      const char *until, int64_t request_id, int64_t job_id,
+		      struct cleaner_counts *counts)
+{
+	struct worker_row *rows = NULL;
+	size_t n = 0;
+	int rc = store_rows_to_clean(c->st, service_id, type, id, until, &rows, &n);
+
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = handle_row(c, &rows[i], request_id, job_id, counts);
+	free(rows);
+	return rc;
+}
+
+int cleaner_run_job(struct cleaner *c, const struct job *job, struct cleaner_counts *counts)
+{
+	memset(counts, 0, sizeof(*counts));
+	return clean_rows(c, job->service_id, job->resource_type[0] ? job->resource_type : NULL,
+			  job->resource_id[0] ? job->resource_id : NULL, job->until, job->request_id,
+			  job->id, counts);
+}
+
+int cleaner_clean_own(struct cleaner *c, const struct timespec *started,
+		      struct cleaner_counts *counts)
+{
+	char until[DBTIME_LEN];
+
+	memset(counts, 0, sizeof(*counts));
+	dbtime_format(started, until);
+	return clean_rows(c, c->me, NULL, NULL, until, 0, 0, counts);
+}

@@ -1,0 +1,29 @@
+/* The cleaner: Cinder's do_cleanup, on the worker that took a job
+ * (SPEC-cleanup.md section 5), and a worker's own cleanup at start
+ * (section 6). Each row is claimed with an optimistic update, checked, acted
+ * on through the driver, and deleted, or given back when the action fails. */
+#pragma once
+
+#include <stdint.h>
+#include <time.h>
+
+#include "driver.h"
+#include "store.h"
+
+struct cleaner {
+	struct store *st;
+	struct driver drv;
+	int64_t me;        /* services.id of the worker doing the cleanup */
+};
+
+struct cleaner_counts {
+	int cleaned, skipped, failed;
+};
+
+/* Clean the rows a job reaches, recording each one's progress. Returns 0,
+ * or -errno when the database failed (the job then failed as a whole). */
+int cleaner_run_job(struct cleaner *c, const struct job *job, struct cleaner_counts *counts);
+
+/* A starting worker cleans the rows it owns from before `started`. */
+int cleaner_clean_own(struct cleaner *c, const struct timespec *started,
+		      struct cleaner_counts *counts);

@@ -1,0 +1,46 @@
+/* The storage driver interface: what the cleaner (and, later, the volume
+ * operations) ask of the storage backend. lvm/ holds the real driver; the
+ * unit tests use a fake. Every function returns 0 or -errno, with words in
+ * err. */
+#pragma once
+
+#include "error.h"
+#include "model.h"
+
+struct volume {
+	char id[UUID_LEN];
+	char status[64];
+	char attach_status[64];
+	char host[NAME_LEN];
+	long long size;             /* GiB */
+	char display_name[NAME_LEN];
+	char provider_location[NAME_LEN];
+};
+
+struct snapshot {
+	char id[UUID_LEN];
+	char volume_id[UUID_LEN];
+	char status[64];
+};
+
+struct driver_ops {
+	const char *name;
+	/* Deleting what is already gone succeeds; a volume that still has
+	 * snapshots on the backend is -EBUSY. */
+	int (*delete_volume)(void *ctx, const struct volume *vol, struct cf_err *err);
+	int (*delete_snapshot)(void *ctx, const struct snapshot *snap, struct cf_err *err);
+	/* Removing an export that is gone succeeds. */
+	int (*remove_export)(void *ctx, const struct volume *vol, struct cf_err *err);
+	/* Undo a half-done image download (nothing to do for LVM). */
+	int (*clear_download)(void *ctx, const struct volume *vol, struct cf_err *err);
+};
+
+struct driver {
+	const struct driver_ops *ops;
+	void *ctx;
+};
+
+/* The driver of a worker with no storage backend configured: every storage
+ * step succeeds without touching anything, so that only the database side
+ * of an operation or a cleanup is done. */
+extern const struct driver_ops driver_none_ops;

@@ -1,0 +1,29 @@
+/* The storage-less driver: for workers run without a storage backend
+ * (schedulers, and volume workers until one is configured). Each step says
+ * in the debug log that there was nothing to do. */
+#include "driver.h"
+#include "log.h"
+
+static int none_volume(void *ctx, const struct volume *vol, struct cf_err *err)
+{
+	(void)ctx;
+	(void)err;
+	log_debug("no storage driver: nothing to do on the backend for volume %s", vol->id);
+	return 0;
+}
+
+static int none_snapshot(void *ctx, const struct snapshot *snap, struct cf_err *err)
+{
+	(void)ctx;
+	(void)err;
+	log_debug("no storage driver: nothing to do on the backend for snapshot %s", snap->id);
+	return 0;
+}
+
+const struct driver_ops driver_none_ops = {
+	.name = "none",
+	.delete_volume = none_volume,
+	.delete_snapshot = none_snapshot,
+	.remove_export = none_volume,
+	.clear_download = none_volume,
+};

@@ -1,0 +1,30 @@
+/* Accepting a cleanup request: the spec validated (SPEC-cleanup.md section
+ * 3, all eight steps), planned (section 4), and committed with its result
+ * and jobs in one transaction before the caller returns. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "error.h"
+#include "store.h"
+
+struct request_input {
+	const char *spec;
+	size_t len;
+	long long uid, pid;         /* the writer, from the FUSE context */
+	int64_t accepted_by;        /* this daemon's services.id, 0 for control-only */
+	const char *version;        /* this daemon's rpc version (the upgrade check) */
+	int down_time;              /* service_down_time */
+	struct timespec now;        /* the request's `until` */
+};
+
+/* Returns 0 with the request's number in *id and its result (malloc'd
+ * JSON, ending in a newline) in *result; or -EINVAL, -EFBIG, -EBUSY with
+ * the operator's message in err, having changed nothing. */
+int request_submit(struct store *st, const struct request_input *in, int64_t *id, char **result,
+		   struct cf_err *err);
+
+/* The result shown before any request. */
+extern const char request_empty_result[];

@@ -1,0 +1,243 @@
+/* cleanup/: the one place in the mount that takes writes. A spec written
+ * to request is validated, planned and committed before write() returns;
+ * the backend threads of the workers then do the work. */
+#include "cleanup.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs.h"
+#include "log.h"
+#include "request.h"
+
+static struct timespec stored_time(const char *text)
+{
+	struct timespec t = { 0, 0 };
+	dbtime_parse(text, &t);
+	return t;
+}
+
+static int take(char *text, char **out, size_t *len)
+{
+	if (!text)
+		return -ENOMEM;
+	*out = text;
+	*len = strlen(text);
+	return 0;
+}
+
+static int take_bytes(const char *data, size_t n, char **out, size_t *len)
+{
+	char *copy = malloc(n + 1);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, data, n);
+	copy[n] = '\0';
+	*out = copy;
+	*len = n;
+	return 0;
+}
+
+struct progress_ctx {
+	json_t *jobs, *resources;
+	int queued, running, done, failed;
+};
+
+static json_t *id_or_null(int64_t id)
+{
+	return id ? json_integer(id) : json_null();
+}
+
+static int add_job(void *arg, const struct job *j)
+{
+	struct progress_ctx *p = arg;
+	json_t *o = json_object();
+
+	json_object_set_new(o, "id", json_integer(j->id));
+	json_object_set_new(o, "worker_id", json_integer(j->service_id));
+	json_object_set_new(o, "state", json_string(j->state));
+	json_object_set_new(o, "taken_by", id_or_null(j->taken_by));
+	json_object_set_new(o, "error", j->error[0] ? json_string(j->error) : json_null());
+	json_array_append_new(p->jobs, o);
+	if (!strcmp(j->state, "queued"))
+		p->queued++;
+	else if (!strcmp(j->state, "running"))
+		p->running++;
+	else if (!strcmp(j->state, "failed"))
+		p->failed++;
+	else
+		p->done++;
+	return 0;
+}
+
+static int add_resource(void *arg, const struct progress_row *r)
+{
+	struct progress_ctx *p = arg;
+	json_t *o = json_object();
+	char iso[DBTIME_LEN];
+
+	dbtime_to_iso(r->updated_at, iso);
+	json_object_set_new(o, "resource_type", json_string(r->resource_type));
+	json_object_set_new(o, "resource_id", json_string(r->resource_id));
+	json_object_set_new(o, "state", json_string(r->state));
+	json_object_set_new(o, "detail", r->detail[0] ? json_string(r->detail) : json_null());
+	json_object_set_new(o, "job_id", json_integer(r->job_id));
+	json_object_set_new(o, "by_worker", id_or_null(r->worker_id));
+	json_object_set_new(o, "updated_at", json_string(iso));
+	json_array_append_new(p->resources, o);
+	return 0;
+}
+
+/* progress.json: the request, its jobs, and every resource it reached. */
+static int render_progress(struct store *st, const struct request_row *req, char **out, size_t *len)
+{
+	struct progress_ctx p = { .jobs = json_array(), .resources = json_array() };
+	json_t *root = json_object(), *who = json_object();
+	char iso[DBTIME_LEN];
+	const char *state;
+	int rc;
+
+	rc = store_list_jobs(st, req->id, add_job, &p);
+	if (!rc)
+		rc = store_list_progress(st, req->id, add_resource, &p);
+	if (rc) {
+		json_decref(root);
+		json_decref(who);
+		json_decref(p.jobs);
+		json_decref(p.resources);
+		return rc;
+	}
+	/* The request's state: running while any job is queued or running,
+	 * failed when one failed, else done. */
+	state = p.running ? "running" : p.queued ? "queued" : p.failed ? "failed" : "done";
+	dbtime_to_iso(req->created_at, iso);
+	json_object_set_new(who, "uid", json_integer(req->uid));
+	json_object_set_new(who, "pid", json_integer(req->pid));
+	json_object_set_new(root, "request", json_integer(req->id));
+	json_object_set_new(root, "state", json_string(state));
+	json_object_set_new(root, "created_at", json_string(iso));
+	json_object_set_new(root, "requested_by", who);
+	json_object_set_new(root, "accepted_by", id_or_null(req->accepted_by));
+	json_object_set_new(root, "jobs", p.jobs);
+	json_object_set_new(root, "resources", p.resources);
+	{
+		char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		char *full = text ? malloc(strlen(text) + 2) : NULL;
+		json_decref(root);
+		if (full)
+			sprintf(full, "%s\n", text);
+		free(text);
+		return take(full, out, len);
+	}
+}
+
+int cleanup_render(struct store *st, const struct fs_config *cfg, const struct path_match *m,
+		   char **out, size_t *len, struct timespec *mtime)
+{
+	struct request_row req;
+	int rc;
+
+	switch (m->rule->kind) {
+	case NODE_CLEANUP_ERROR:
+		pthread_mutex_lock(&cfg->cleanup->lock);
+		rc = cfg->cleanup->error[0] ? take(strdup(cfg->cleanup->error), out, len)
+					    : take(strdup(""), out, len);
+		*mtime = cfg->cleanup->changed;
+		pthread_mutex_unlock(&cfg->cleanup->lock);
+		return rc;
+	case NODE_CLEANUP_REQUEST:
+	case NODE_CLEANUP_RESULT:
+		rc = store_last_request(st, &req);
+		if (rc == -ENOENT) {
+			/* Nothing accepted yet: an empty request, an empty result. */
+			*mtime = cfg->started;
+			return m->rule->kind == NODE_CLEANUP_REQUEST ? take(strdup(""), out, len)
+				: take(strdup(request_empty_result), out, len);
+		}
+		break;
+	case NODE_HISTORY_REQUEST:
+	case NODE_HISTORY_RESULT:
+	case NODE_HISTORY_PROGRESS:
+		rc = store_get_request(st, m->request_id, &req);
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (rc)
+		return rc;
+	*mtime = stored_time(req.created_at);
+	if (m->rule->kind == NODE_CLEANUP_REQUEST || m->rule->kind == NODE_HISTORY_REQUEST)
+		rc = take_bytes(req.spec, req.spec_len, out, len);
+	else if (m->rule->kind == NODE_HISTORY_PROGRESS)
+		rc = render_progress(st, &req, out, len);
+	else
+		rc = take(strdup(req.result), out, len);
+	store_request_free(&req);
+	return rc;
+}
+
+int cleanup_history_entry(struct store *st, const struct path_match *m, struct timespec *mtime)
+{
+	struct request_row req;
+	int rc = store_get_request(st, m->request_id, &req);
+
+	if (rc)
+		return rc;
+	*mtime = stored_time(req.created_at);
+	store_request_free(&req);
+	return 0;
+}
+
+struct history_ctx {
+	cleanup_history_fn fn;
+	void *ctx;
+};
+
+static int history_entry(void *arg, int64_t id, const char *created_at)
+{
+	struct history_ctx *h = arg;
+	char name[32];
+
+	snprintf(name, sizeof(name), "%0*lld", HISTORY_NAME_WIDTH, (long long)id);
+	return h->fn(h->ctx, name, stored_time(created_at));
+}
+
+int cleanup_list_history(struct store *st, cleanup_history_fn fn, void *ctx)
+{
+	struct history_ctx h = { fn, ctx };
+	return store_list_requests(st, history_entry, &h);
+}
+
+int cleanup_write(struct store *st, const struct fs_config *cfg, const char *buf, size_t size,
+		  uid_t uid, pid_t pid)
+{
+	struct request_input in = {
+		.spec = buf, .len = size, .uid = uid, .pid = pid, .accepted_by = cfg->service_id,
+		.version = cfg->version, .down_time = cfg->service_down_time,
+	};
+	struct cf_err err = { "" };
+	char *result = NULL;
+	int64_t id;
+	int rc;
+
+	dbtime_now(&in.now);
+	rc = request_submit(st, &in, &id, &result, &err);
+	pthread_mutex_lock(&cfg->cleanup->lock);
+	if (rc)
+		snprintf(cfg->cleanup->error, sizeof(cfg->cleanup->error), "%s\n", err.msg);
+	else
+		cfg->cleanup->error[0] = '\0';
+	dbtime_now(&cfg->cleanup->changed);
+	pthread_mutex_unlock(&cfg->cleanup->lock);
+	free(result);
+	if (rc) {
+		log_info("cleanup request from uid %d pid %d refused: %s", (int)uid, (int)pid, err.msg);
+		return rc;
+	}
+	if (cfg->queued)
+		cfg->queued(cfg->queued_ctx);
+	return (int)size;
+}

@@ -1,0 +1,36 @@
+/* The cleanup/ control files: request (write a spec, read the last one
+ * accepted), result, error, and history/<n>/. */
+#pragma once
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "paths.h"
+#include "store.h"
+
+struct fs_config;
+
+/* The last refused write on this mount, for cleanup/error. */
+struct cleanup_state {
+	pthread_mutex_t lock;
+	char error[1100];
+	struct timespec changed;
+};
+
+/* Render a cleanup file (malloc'd) and the time it last changed. */
+int cleanup_render(struct store *st, const struct fs_config *cfg, const struct path_match *m,
+		   char **out, size_t *len, struct timespec *mtime);
+
+/* Whether history entry m->request_id exists, and when it was made. */
+int cleanup_history_entry(struct store *st, const struct path_match *m, struct timespec *mtime);
+
+typedef int (*cleanup_history_fn)(void *ctx, const char *name, struct timespec mtime);
+int cleanup_list_history(struct store *st, cleanup_history_fn fn, void *ctx);
+
+/* One write() to cleanup/request: one whole spec. Returns size when it
+ * was accepted (committed), or -errno with the reason in cleanup/error. */
+int cleanup_write(struct store *st, const struct fs_config *cfg, const char *buf, size_t size,
+		  uid_t uid, pid_t pid);
