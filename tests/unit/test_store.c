@@ -1,82 +1,15 @@
 /* The store on a real SQLite file: migrations on new, old and newer files;
  * registration; what counts as stuck, at the same boundary as liveness. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
 #include <errno.h>
-#include <sqlite3.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
 #include "liveness.h"
-#include "store.h"
+#include "testdb.h"
 
 #define NOW_SEC 1795632114 /* 2026-11-25 18:41:54 UTC */
 
-struct fixture {
-	char dir[64];
-	char path[128];
-};
-
-static int setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/cinderfs-unit.XXXXXX");
-	if (!mkdtemp(f->dir))
-		return -1;
-	snprintf(f->path, sizeof(f->path), "%s/state.db", f->dir);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	char path[160];
-	const char *suffixes[] = { "", "-wal", "-shm" };
-
-	for (int i = 0; i < 3; i++) {
-		snprintf(path, sizeof(path), "%s%s", f->path, suffixes[i]);
-		unlink(path);
-	}
-	rmdir(f->dir);
-	free(f);
-	return 0;
-}
-
-static void sql(const char *path, const char *text)
-{
-	sqlite3 *db;
-	char *msg = NULL;
-
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	if (sqlite3_exec(db, text, NULL, NULL, &msg) != SQLITE_OK)
-		fail_msg("SQL failed: %s: %s", text, msg);
-	sqlite3_close(db);
-}
-
-static long long sql_int(const char *path, const char *text)
-{
-	sqlite3 *db;
-	sqlite3_stmt *stmt;
-	long long v;
-
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(db, text, -1, &stmt, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
-	v = sqlite3_column_int64(stmt, 0);
-	sqlite3_finalize(stmt);
-	sqlite3_close(db);
-	return v;
-}
-
 static void test_new_file_gets_every_migration(void **state)
 {
-	struct fixture *f = *state;
+	struct testdb *f = *state;
 	struct store *st;
 	struct cf_err err;
 	int version;
@@ -86,29 +19,29 @@ static void test_new_file_gets_every_migration(void **state)
 	assert_int_equal(version, store_migrations_count);
 	store_close(st);
 	/* Cinder's tables and columns, readable with plain SQL. */
-	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM sqlite_master WHERE type='table' AND "
+	assert_int_equal(testdb_int(f->path, "SELECT count(*) FROM sqlite_master WHERE type='table' AND "
 				 "name IN ('services','clusters','workers','volumes','snapshots')"), 5);
-	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM pragma_table_info('workers') WHERE "
+	assert_int_equal(testdb_int(f->path, "SELECT count(*) FROM pragma_table_info('workers') WHERE "
 				 "name IN ('resource_type','resource_id','status','service_id',"
 				 "'race_preventer')"), 5);
-	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM pragma_journal_mode() "
+	assert_int_equal(testdb_int(f->path, "SELECT count(*) FROM pragma_journal_mode() "
 				 "WHERE journal_mode = 'wal'"), 1);
 }
 
 static void test_reopening_a_current_file_changes_nothing(void **state)
 {
-	struct fixture *f = *state;
+	struct testdb *f = *state;
 	struct store *st;
 	struct cf_err err;
 
 	assert_int_equal(store_open(f->path, STORE_CREATE | STORE_MIGRATE, &st, &err), 0);
 	store_close(st);
-	sql(f->path, "INSERT INTO services (host, \"binary\", created_at) "
+	testdb_sql(f->path, "INSERT INTO services (host, \"binary\", created_at) "
 		     "VALUES ('n1@lvm', 'cinder-volume', '2026-01-01 00:00:00')");
 	assert_int_equal(store_open(f->path, STORE_CREATE | STORE_MIGRATE, &st, &err), 0);
 	store_close(st);
-	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM services"), 1);
-	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM schema_version"),
+	assert_int_equal(testdb_int(f->path, "SELECT count(*) FROM services"), 1);
+	assert_int_equal(testdb_int(f->path, "SELECT count(*) FROM schema_version"),
 			 store_migrations_count);
 }
 
@@ -119,7 +52,7 @@ static const struct migration old_list[] = {
 
 static void test_old_file_is_brought_up_to_date(void **state)
 {
-	struct fixture *f = *state;
+	struct testdb *f = *state;
 	struct store *st;
 	struct cf_err err;
 	int version;
@@ -128,19 +61,19 @@ static void test_old_file_is_brought_up_to_date(void **state)
 	assert_int_equal(store_open(f->path, STORE_CREATE, &st, &err), 0);
 	assert_int_equal(store_migrate(st, old_list, 1, &err), 0);
 	store_close(st);
-	sql(f->path, "INSERT INTO t (a) VALUES (7)");
+	testdb_sql(f->path, "INSERT INTO t (a) VALUES (7)");
 	/* ...opened by one that knows 2 keeps its data and gains the column. */
 	assert_int_equal(store_open(f->path, 0, &st, &err), 0);
 	assert_int_equal(store_migrate(st, old_list, 2, &err), 0);
 	assert_int_equal(store_schema_version(st, &version), 0);
 	assert_int_equal(version, 2);
 	store_close(st);
-	assert_int_equal(sql_int(f->path, "SELECT a FROM t WHERE b = 'new'"), 7);
+	assert_int_equal(testdb_int(f->path, "SELECT a FROM t WHERE b = 'new'"), 7);
 }
 
 static void test_file_from_a_newer_cinderfs_is_refused(void **state)
 {
-	struct fixture *f = *state;
+	struct testdb *f = *state;
 	struct store *st;
 	struct cf_err err;
 
@@ -155,7 +88,7 @@ static void test_file_from_a_newer_cinderfs_is_refused(void **state)
 
 static void test_a_failed_migration_leaves_the_file_as_it_was(void **state)
 {
-	struct fixture *f = *state;
+	struct testdb *f = *state;
 	static const struct migration broken[] = {
 		{ 1, "0001-t.sql", "CREATE TABLE t (a INTEGER);" },
 		{ 2, "0002-bad.sql", "CREATE TABLE u (x); THIS IS NOT SQL;" },
@@ -170,12 +103,12 @@ static void test_a_failed_migration_leaves_the_file_as_it_was(void **state)
 	assert_int_equal(store_schema_version(st, &version), 0);
 	assert_int_equal(version, 0);
 	store_close(st);
-	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM sqlite_master WHERE name IN ('t','u')"), 0);
+	assert_int_equal(testdb_int(f->path, "SELECT count(*) FROM sqlite_master WHERE name IN ('t','u')"), 0);
 }
 
 static void test_opening_a_missing_file_without_migrate_fails(void **state)
 {
-	struct fixture *f = *state;
+	struct testdb *f = *state;
 	struct store *st;
 	struct cf_err err;
 
@@ -185,7 +118,7 @@ static void test_opening_a_missing_file_without_migrate_fails(void **state)
 
 static void test_register_reuses_the_row_of_the_same_host_and_binary(void **state)
 {
-	struct fixture *f = *state;
+	struct testdb *f = *state;
 	struct store *st;
 	struct cf_err err;
 	struct timespec now = { NOW_SEC, 0 };
@@ -207,15 +140,15 @@ static void test_register_reuses_the_row_of_the_same_host_and_binary(void **stat
 	assert_string_equal(svc.cluster_name, "c1@lvm");
 	assert_string_equal(svc.updated_at, "2026-11-25 18:41:59.000000");
 	store_close(st);
-	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM clusters WHERE name = 'c1@lvm' "
+	assert_int_equal(testdb_int(f->path, "SELECT count(*) FROM clusters WHERE name = 'c1@lvm' "
 				 "AND \"binary\" = 'cinder-volume'"), 1);
-	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM services WHERE uuid IS NOT NULL "
+	assert_int_equal(testdb_int(f->path, "SELECT count(*) FROM services WHERE uuid IS NOT NULL "
 				 "AND length(uuid) = 36"), 2);
 }
 
 static void test_heartbeat_bumps_the_row_and_reports_a_removed_one(void **state)
 {
-	struct fixture *f = *state;
+	struct testdb *f = *state;
 	struct store *st;
 	struct cf_err err;
 	struct timespec now = { NOW_SEC, 0 };
@@ -226,8 +159,8 @@ static void test_heartbeat_bumps_the_row_and_reports_a_removed_one(void **state)
 	assert_int_equal(store_register(st, &reg, &now, &id, &err), 0);
 	now.tv_sec += 10;
 	assert_int_equal(store_heartbeat(st, id, &now), 0);
-	assert_int_equal(sql_int(f->path, "SELECT report_count FROM services"), 1);
-	sql(f->path, "UPDATE services SET deleted = 1");
+	assert_int_equal(testdb_int(f->path, "SELECT report_count FROM services"), 1);
+	testdb_sql(f->path, "UPDATE services SET deleted = 1");
 	assert_int_equal(store_heartbeat(st, id, &now), -ENOENT);
 	assert_int_equal(store_get_service(st, id, &(struct service){ 0 }), -ENOENT);
 	store_close(st);
@@ -249,7 +182,7 @@ static int count_stuck(void *ctx, const struct stuck *res)
 
 static void seed_stuck(const char *path)
 {
-	sql(path,
+	testdb_sql(path,
 	    "INSERT INTO services (id, host, \"binary\", cluster_name, created_at, updated_at) VALUES"
 	    " (1, 'down@lvm', 'cinder-volume', 'c1@lvm', '2026-11-25 10:00:00', '2026-11-25 18:00:00'),"
 	    " (2, 'up@lvm', 'cinder-volume', 'c1@lvm', '2026-11-25 10:00:00', '2026-11-25 18:41:50.000000'),"
@@ -265,7 +198,7 @@ static void seed_stuck(const char *path)
 
 static void test_stuck_lists_rows_of_down_or_missing_owners_only(void **state)
 {
-	struct fixture *f = *state;
+	struct testdb *f = *state;
 	struct store *st;
 	struct cf_err err;
 	struct timespec now = { NOW_SEC, 0 }, bound;
@@ -297,7 +230,7 @@ static void test_stuck_lists_rows_of_down_or_missing_owners_only(void **state)
 
 static void test_stuck_agrees_with_liveness_at_the_boundary(void **state)
 {
-	struct fixture *f = *state;
+	struct testdb *f = *state;
 	struct store *st;
 	struct cf_err err;
 	struct timespec now = { NOW_SEC, 0 }, bound;
@@ -327,7 +260,7 @@ static int collect_members(void *ctx, const struct service *svc)
 
 static void test_cluster_and_its_members(void **state)
 {
-	struct fixture *f = *state;
+	struct testdb *f = *state;
 	struct store *st;
 	struct cf_err err;
 	struct cluster cl;
@@ -335,7 +268,7 @@ static void test_cluster_and_its_members(void **state)
 
 	assert_int_equal(store_open(f->path, STORE_CREATE | STORE_MIGRATE, &st, &err), 0);
 	seed_stuck(f->path);
-	sql(f->path, "INSERT INTO clusters (name, \"binary\", disabled, created_at) "
+	testdb_sql(f->path, "INSERT INTO clusters (name, \"binary\", disabled, created_at) "
 		     "VALUES ('c1@lvm', 'cinder-volume', 1, '2026-11-25 09:00:00')");
 	assert_int_equal(store_get_cluster(st, "c1@lvm", &cl), 0);
 	assert_true(cl.disabled);
@@ -358,14 +291,14 @@ static int count_services(void *ctx, const struct service *svc)
 
 static void test_overlong_values_are_skipped_not_cut(void **state)
 {
-	struct fixture *f = *state;
+	struct testdb *f = *state;
 	struct store *st;
 	struct cf_err err;
 	struct service svc;
 	int n = 0;
 
 	assert_int_equal(store_open(f->path, STORE_CREATE | STORE_MIGRATE, &st, &err), 0);
-	sql(f->path, "INSERT INTO services (id, host, \"binary\") VALUES "
+	testdb_sql(f->path, "INSERT INTO services (id, host, \"binary\") VALUES "
 		     "(1, 'ok@lvm', 'cinder-volume'), (2, printf('%.300c', 'x'), 'cinder-volume')");
 	assert_int_equal(store_get_service(st, 2, &svc), -EOVERFLOW);
 	assert_int_equal(store_list_services(st, count_services, &n), 0);
@@ -376,18 +309,18 @@ static void test_overlong_values_are_skipped_not_cut(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_new_file_gets_every_migration, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reopening_a_current_file_changes_nothing, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_old_file_is_brought_up_to_date, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_file_from_a_newer_cinderfs_is_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_a_failed_migration_leaves_the_file_as_it_was, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_opening_a_missing_file_without_migrate_fails, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_register_reuses_the_row_of_the_same_host_and_binary, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_heartbeat_bumps_the_row_and_reports_a_removed_one, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_stuck_lists_rows_of_down_or_missing_owners_only, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_stuck_agrees_with_liveness_at_the_boundary, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_cluster_and_its_members, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_overlong_values_are_skipped_not_cut, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_new_file_gets_every_migration, testdb_setup, testdb_teardown),
+		cmocka_unit_test_setup_teardown(test_reopening_a_current_file_changes_nothing, testdb_setup, testdb_teardown),
+		cmocka_unit_test_setup_teardown(test_old_file_is_brought_up_to_date, testdb_setup, testdb_teardown),
+		cmocka_unit_test_setup_teardown(test_file_from_a_newer_cinderfs_is_refused, testdb_setup, testdb_teardown),
+		cmocka_unit_test_setup_teardown(test_a_failed_migration_leaves_the_file_as_it_was, testdb_setup, testdb_teardown),
+		cmocka_unit_test_setup_teardown(test_opening_a_missing_file_without_migrate_fails, testdb_setup, testdb_teardown),
+		cmocka_unit_test_setup_teardown(test_register_reuses_the_row_of_the_same_host_and_binary, testdb_setup, testdb_teardown),
+		cmocka_unit_test_setup_teardown(test_heartbeat_bumps_the_row_and_reports_a_removed_one, testdb_setup, testdb_teardown),
+		cmocka_unit_test_setup_teardown(test_stuck_lists_rows_of_down_or_missing_owners_only, testdb_setup, testdb_teardown),
+		cmocka_unit_test_setup_teardown(test_stuck_agrees_with_liveness_at_the_boundary, testdb_setup, testdb_teardown),
+		cmocka_unit_test_setup_teardown(test_cluster_and_its_members, testdb_setup, testdb_teardown),
+		cmocka_unit_test_setup_teardown(test_overlong_values_are_skipped_not_cut, testdb_setup, testdb_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

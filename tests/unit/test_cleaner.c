@@ -1,0 +1,422 @@
+/* do_cleanup on a real SQLite file with a fake driver, case by case as
+ * Cinder's test_cleanable_manager: the claim, the checks, every action,
+ * failures giving the row back, races between two cleaners. */
+#include <errno.h>
+
+#include "cleaner.h"
+#include "testdb.h"
+
+#define NOW_SEC 1795632114 /* 2026-11-25 18:41:54 UTC */
+#define VOL "11111111-1111-4111-8111-111111111111"
+#define VOL2 "22222222-2222-4222-8222-222222222222"
+#define SNAP "33333333-3333-4333-8333-333333333333"
+#define SNAP2 "44444444-4444-4444-8444-444444444444"
+#define UNTIL "2026-11-25 18:41:54.000000"
+
+/* The fake driver records its calls and fails the ones it is told to. */
+struct fake {
+	char calls[1024];
+	const char *fail;  /* name of the call that fails */
+	int fail_with;
+};
+
+static int record(struct fake *f, const char *call, const char *id, struct cf_err *err)
+{
+	size_t used = strlen(f->calls);
+	snprintf(f->calls + used, sizeof(f->calls) - used, "%s%s(%s)", used ? " " : "", call, id);
+	if (f->fail && strcmp(f->fail, call) == 0)
+		return err_set(err, f->fail_with, "fake %s of %s failed", call, id);
+	return 0;
+}
+
+static int fake_delete_volume(void *ctx, const struct volume *v, struct cf_err *err)
+{
+	return record(ctx, "delete_volume", v->id, err);
+}
+static int fake_delete_snapshot(void *ctx, const struct snapshot *s, struct cf_err *err)
+{
+	return record(ctx, "delete_snapshot", s->id, err);
+}
+static int fake_remove_export(void *ctx, const struct volume *v, struct cf_err *err)
+{
+	return record(ctx, "remove_export", v->id, err);
+}
+static int fake_clear_download(void *ctx, const struct volume *v, struct cf_err *err)
+{
+	return record(ctx, "clear_download", v->id, err);
+}
+
+static const struct driver_ops fake_ops = {
+	.name = "fake",
+	.delete_volume = fake_delete_volume,
+	.delete_snapshot = fake_delete_snapshot,
+	.remove_export = fake_remove_export,
+	.clear_download = fake_clear_download,
+};
+
+static struct fake fake;
+
+/* Worker 1 is dead and owns the rows; worker 2 cleans them. */
+static void seed(struct testdb *t, const char *type, const char *id, const char *status)
+{
+	char sql[512];
+	testdb_sql(t->path, "INSERT OR IGNORE INTO services (id, host, \"binary\") VALUES "
+			    "(1, 'dead@lvm', 'cinder-volume'), (2, 'live@lvm', 'cinder-volume')");
+	snprintf(sql, sizeof(sql),
+		 "INSERT INTO workers (resource_type, resource_id, status, service_id, race_preventer, "
+		 "created_at, updated_at) VALUES ('%s', '%s', '%s', 1, 0, '2026-11-25 18:00:00', "
+		 "'2026-11-25 18:00:00')", type, id, status);
+	testdb_sql(t->path, sql);
+}
+
+static void seed_volume(struct testdb *t, const char *id, const char *status, const char *attach)
+{
+	char sql[512];
+	snprintf(sql, sizeof(sql), "INSERT INTO volumes (id, status, attach_status, size, deleted) "
+		 "VALUES ('%s', '%s', '%s', 1, 0)", id, status, attach);
+	testdb_sql(t->path, sql);
+}
+
+static void seed_snapshot(struct testdb *t, const char *id, const char *volume, const char *status)
+{
+	char sql[512];
+	snprintf(sql, sizeof(sql), "INSERT INTO snapshots (id, volume_id, status, deleted) "
+		 "VALUES ('%s', '%s', '%s', 0)", id, volume, status);
+	testdb_sql(t->path, sql);
+}
+
+static struct cleaner cleaner_for(struct testdb *t)
+{
+	memset(&fake, 0, sizeof(fake));
+	return (struct cleaner){ .st = t->st, .drv = { &fake_ops, &fake }, .me = 2 };
+}
+
+static struct job job_for(void)
+{
+	struct job j = { .id = 1, .request_id = 1, .service_id = 1 };
+	snprintf(j.until, sizeof(j.until), UNTIL);
+	return j;
+}
+
+static void run(struct testdb *t, struct cleaner *c, struct cleaner_counts *counts)
+{
+	struct job j = job_for();
+	/* A request and job row, so progress has somewhere to go. */
+	testdb_sql(t->path, "INSERT OR IGNORE INTO cleanup_requests (id, created_at, spec, filter, "
+			    "result) VALUES (1, '" UNTIL "', '', '{}', '{}');"
+			    "INSERT OR IGNORE INTO cleanup_jobs (id, request_id, service_id, until, state) "
+			    "VALUES (1, 1, 1, '" UNTIL "', 'running')");
+	assert_int_equal(cleaner_run_job(c, &j, counts), 0);
+}
+
+static char *volume_status(struct testdb *t, const char *id)
+{
+	static char out[64];
+	char sql[200];
+	snprintf(sql, sizeof(sql), "SELECT status || '/' || deleted FROM volumes WHERE id = '%s'", id);
+	testdb_text(t->path, sql, out, sizeof(out));
+	return out;
+}
+
+static char *progress(struct testdb *t, const char *id)
+{
+	static char out[1200];
+	char sql[200];
+	snprintf(sql, sizeof(sql), "SELECT state || ': ' || COALESCE(detail, '') FROM "
+		 "cleanup_progress WHERE resource_id = '%s'", id);
+	testdb_text(t->path, sql, out, sizeof(out));
+	return out;
+}
+
+static long long rows(struct testdb *t)
+{
+	return testdb_int(t->path, "SELECT count(*) FROM workers");
+}
+
+static void test_creating_volume_goes_to_error_and_row_is_deleted(void **state)
+{
+	struct testdb *t = *state;
+	struct cleaner c = cleaner_for(t);
+	struct cleaner_counts n;
+
+	seed(t, "Volume", VOL, "creating");
+	seed_volume(t, VOL, "creating", "detached");
+	run(t, &c, &n);
+	assert_string_equal(volume_status(t, VOL), "error/0");
+	assert_int_equal(rows(t), 0);
+	assert_int_equal(n.cleaned, 1);
+	assert_string_equal(progress(t, VOL), "cleaned: volume set to error");
+	assert_string_equal(fake.calls, "");
+}
+
+static void test_downloading_clears_the_download_then_error(void **state)
+{
+	struct testdb *t = *state;
+	struct cleaner c = cleaner_for(t);
+	struct cleaner_counts n;
+
+	seed(t, "Volume", VOL, "downloading");
+	seed_volume(t, VOL, "downloading", "detached");
+	run(t, &c, &n);
+	assert_string_equal(fake.calls, "clear_download(" VOL ")");
+	assert_string_equal(volume_status(t, VOL), "error/0");
+	assert_int_equal(rows(t), 0);
+}
+
+static void test_uploading_goes_back_to_in_use_or_available(void **state)
+{
+	struct testdb *t = *state;
+	struct cleaner c = cleaner_for(t);
+	struct cleaner_counts n;
+
+	seed(t, "Volume", VOL, "uploading");
+	seed_volume(t, VOL, "uploading", "attached");
+	seed(t, "Volume", VOL2, "uploading");
+	seed_volume(t, VOL2, "uploading", "detached");
+	run(t, &c, &n);
+	assert_string_equal(volume_status(t, VOL), "in-use/0");
+	assert_string_equal(volume_status(t, VOL2), "available/0");
+	assert_int_equal(n.cleaned, 2);
+}
+
+static void test_creating_snapshot_goes_to_error(void **state)
+{
+	struct testdb *t = *state;
+	struct cleaner c = cleaner_for(t);
+	struct cleaner_counts n;
+
+	seed(t, "Snapshot", SNAP, "creating");
+	seed_snapshot(t, SNAP, VOL, "creating");
+	run(t, &c, &n);
+	assert_int_equal(testdb_int(t->path, "SELECT status = 'error' FROM snapshots"), 1);
+	assert_int_equal(rows(t), 0);
+}
+
+static void test_deleting_volume_is_fully_deleted(void **state)
+{
+	struct testdb *t = *state;
+	struct cleaner c = cleaner_for(t);
+	struct cleaner_counts n;
+
+	seed(t, "Volume", VOL, "deleting");
+	seed_volume(t, VOL, "deleting", "detached");
+	seed_snapshot(t, SNAP, VOL, "deleting");
+	run(t, &c, &n);
+	assert_string_equal(fake.calls, "remove_export(" VOL ") delete_snapshot(" SNAP ") "
+			    "delete_volume(" VOL ")");
+	assert_string_equal(volume_status(t, VOL), "deleted/1");
+	assert_int_equal(testdb_int(t->path, "SELECT deleted FROM snapshots"), 1);
+	assert_int_equal(rows(t), 0);
+	assert_string_equal(progress(t, VOL),
+			    "cleaned: volume deleted (export removed, 1 snapshot(s) deleted)");
+}
+
+static void test_deleting_volume_with_a_live_snapshot_goes_to_error_deleting(void **state)
+{
+	struct testdb *t = *state;
+	struct cleaner c = cleaner_for(t);
+	struct cleaner_counts n;
+
+	seed(t, "Volume", VOL, "deleting");
+	seed_volume(t, VOL, "deleting", "detached");
+	seed_snapshot(t, SNAP, VOL, "available");
+	run(t, &c, &n);
+	assert_string_equal(volume_status(t, VOL), "error_deleting/0");
+	assert_string_equal(fake.calls, "remove_export(" VOL ")");
+	assert_string_equal(progress(t, VOL), "cleaned: volume set to error_deleting: its snapshot "
+			    SNAP " is available, not deleting");
+	assert_int_equal(rows(t), 0);
+}
+
+static void test_volume_busy_on_the_backend_goes_back_to_available(void **state)
+{
+	struct testdb *t = *state;
+	struct cleaner c = cleaner_for(t);
+	struct cleaner_counts n;
+
+	seed(t, "Volume", VOL, "deleting");
+	seed_volume(t, VOL, "deleting", "detached");
+	c = cleaner_for(t);
+	fake.fail = "delete_volume";
+	fake.fail_with = EBUSY;
+	run(t, &c, &n);
+	assert_string_equal(volume_status(t, VOL), "available/0");
+	assert_int_equal(rows(t), 0);
+}
+
+static void test_failed_action_gives_the_row_back(void **state)
+{
+	struct testdb *t = *state;
+	struct cleaner c = cleaner_for(t);
+	struct cleaner_counts n;
+
+	seed(t, "Volume", VOL, "deleting");
+	seed_volume(t, VOL, "deleting", "detached");
+	c = cleaner_for(t);
+	fake.fail = "remove_export";
+	fake.fail_with = EIO;
+	run(t, &c, &n);
+	assert_int_equal(n.failed, 1);
+	assert_string_equal(volume_status(t, VOL), "deleting/0");
+	/* Back to its owner and time, race_preventer moved twice (claim and
+	 * give back): a later cleanup finds it again. */
+	assert_int_equal(testdb_int(t->path, "SELECT service_id = 1 AND updated_at = "
+				    "'2026-11-25 18:00:00' AND race_preventer = 2 FROM workers"), 1);
+	assert_string_equal(progress(t, VOL), "failed: removing the export of volume " VOL
+			    " failed: fake remove_export of " VOL " failed");
+}
+
+static void test_each_row_is_decided_on_its_own(void **state)
+{
+	/* Upstream carried a flag from one row to the next: a failure
+	 * followed by a success must give back the first and delete the
+	 * second. */
+	struct testdb *t = *state;
+	struct cleaner c;
+	struct cleaner_counts n;
+
+	seed(t, "Volume", VOL, "downloading");
+	seed_volume(t, VOL, "downloading", "detached");
+	seed(t, "Volume", VOL2, "creating");
+	seed_volume(t, VOL2, "creating", "detached");
+	c = cleaner_for(t);
+	fake.fail = "clear_download";
+	fake.fail_with = EIO;
+	run(t, &c, &n);
+	assert_int_equal(n.failed, 1);
+	assert_int_equal(n.cleaned, 1);
+	assert_int_equal(rows(t), 1);
+	assert_int_equal(testdb_int(t->path, "SELECT count(*) FROM workers WHERE resource_id = '" VOL "'"), 1);
+}
+
+static void test_resource_gone_or_status_changed_deletes_the_row(void **state)
+{
+	struct testdb *t = *state;
+	struct cleaner c = cleaner_for(t);
+	struct cleaner_counts n;
+
+	seed(t, "Volume", VOL, "creating");            /* no volume row at all */
+	seed(t, "Volume", VOL2, "creating");
+	seed_volume(t, VOL2, "available", "detached"); /* finished after all */
+	run(t, &c, &n);
+	assert_int_equal(rows(t), 0);
+	assert_int_equal(n.skipped, 2);
+	assert_string_equal(volume_status(t, VOL2), "available/0");
+	assert_string_equal(progress(t, VOL), "skipped: the volume is gone: row removed");
+	assert_string_equal(progress(t, VOL2), "skipped: the volume is available now, not creating: row removed");
+	assert_string_equal(fake.calls, "");
+}
+
+static void test_claim_fails_when_race_preventer_moved(void **state)
+{
+	struct testdb *t = *state;
+	struct worker_row *list;
+	size_t count;
+	struct timespec now = { NOW_SEC, 0 };
+
+	seed(t, "Volume", VOL, "creating");
+	assert_int_equal(store_rows_to_clean(t->st, 1, NULL, NULL, UNTIL, &list, &count), 0);
+	assert_int_equal(count, 1);
+	/* Someone else touches the row after we read it. */
+	testdb_sql(t->path, "UPDATE workers SET race_preventer = race_preventer + 1");
+	assert_int_equal(store_claim_row(t->st, &list[0], 2, &now), -EAGAIN);
+	free(list);
+}
+
+static void test_a_stale_copy_loses_and_the_first_claim_wins(void **state)
+{
+	struct testdb *t = *state;
+	struct worker_row *list;
+	size_t count;
+	struct timespec now = { NOW_SEC, 0 };
+
+	seed(t, "Volume", VOL, "creating");
+	assert_int_equal(store_rows_to_clean(t->st, 1, NULL, NULL, UNTIL, &list, &count), 0);
+	/* Two cleaners read the same row; the first claim wins. */
+	assert_int_equal(store_claim_row(t->st, &list[0], 2, &now), 0);
+	assert_int_equal(store_claim_row(t->st, &list[0], 3, &now), -EAGAIN);
+	assert_int_equal(testdb_int(t->path, "SELECT service_id = 2 AND race_preventer = 1 FROM workers"), 1);
+	free(list);
+}
+
+static void test_same_owner_reclaim_works(void **state)
+{
+	struct testdb *t = *state;
+	struct worker_row *list;
+	size_t count;
+	struct timespec now = { NOW_SEC, 0 };
+
+	seed(t, "Volume", VOL, "creating");
+	assert_int_equal(store_rows_to_clean(t->st, 1, NULL, NULL, UNTIL, &list, &count), 0);
+	/* The owner itself may claim its row (its own cleanup at start). */
+	assert_int_equal(store_claim_row(t->st, &list[0], 1, &now), 0);
+	free(list);
+}
+
+static void test_rows_newer_than_until_are_left_alone(void **state)
+{
+	struct testdb *t = *state;
+	struct cleaner c = cleaner_for(t);
+	struct cleaner_counts n;
+
+	seed(t, "Volume", VOL, "creating");
+	seed_volume(t, VOL, "creating", "detached");
+	testdb_sql(t->path, "UPDATE workers SET updated_at = '2026-11-25 18:41:54.000001'");
+	run(t, &c, &n);
+	assert_int_equal(rows(t), 1);
+	assert_string_equal(volume_status(t, VOL), "creating/0");
+}
+
+static void test_give_back_of_a_row_already_gone_is_fine(void **state)
+{
+	struct testdb *t = *state;
+	struct worker_row row = { .id = 999, .service_id = 1 };
+	(void)t;
+	assert_int_equal(store_give_back_row(t->st, &row, 2), 0);
+}
+
+static void test_own_cleanup_takes_only_rows_from_before_the_start(void **state)
+{
+	struct testdb *t = *state;
+	struct cleaner c = cleaner_for(t);
+	struct cleaner_counts n;
+	struct timespec started;
+
+	c.me = 1; /* the dead worker restarts */
+	seed(t, "Volume", VOL, "creating");
+	seed_volume(t, VOL, "creating", "detached");
+	seed(t, "Volume", VOL2, "creating");
+	seed_volume(t, VOL2, "creating", "detached");
+	testdb_sql(t->path, "UPDATE workers SET updated_at = '2026-11-25 19:00:00' WHERE resource_id = '" VOL2 "'");
+	dbtime_parse("2026-11-25 18:30:00", &started);
+	assert_int_equal(cleaner_clean_own(&c, &started, &n), 0);
+	assert_int_equal(n.cleaned, 1);
+	assert_string_equal(volume_status(t, VOL), "error/0");
+	assert_string_equal(volume_status(t, VOL2), "creating/0");
+	assert_int_equal(rows(t), 1);
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, testdb_setup_store, testdb_teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_creating_volume_goes_to_error_and_row_is_deleted),
+		T(test_downloading_clears_the_download_then_error),
+		T(test_uploading_goes_back_to_in_use_or_available),
+		T(test_creating_snapshot_goes_to_error),
+		T(test_deleting_volume_is_fully_deleted),
+		T(test_deleting_volume_with_a_live_snapshot_goes_to_error_deleting),
+		T(test_volume_busy_on_the_backend_goes_back_to_available),
+		T(test_failed_action_gives_the_row_back),
+		T(test_each_row_is_decided_on_its_own),
+		T(test_resource_gone_or_status_changed_deletes_the_row),
+		T(test_claim_fails_when_race_preventer_moved),
+		T(test_a_stale_copy_loses_and_the_first_claim_wins),
+		T(test_same_owner_reclaim_works),
+		T(test_rows_newer_than_until_are_left_alone),
+		T(test_give_back_of_a_row_already_gone_is_fine),
+		T(test_own_cleanup_takes_only_rows_from_before_the_start),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,223 @@
+/* Accepting cleanup requests on a real SQLite file: the resource lookup
+ * (step 7), the upgrade check (step 8), the commit of request, result, jobs
+ * and queued progress together, and jobs taken exactly once. */
+#include <errno.h>
+#include <jansson.h>
+
+#include "request.h"
+#include "testdb.h"
+
+#define NOW_SEC 1795632114 /* 2026-11-25 18:41:54 UTC */
+#define VOL "11111111-1111-4111-8111-111111111111"
+
+/* SPEC section 7's workers, and two in-flight rows of worker 1. */
+static void seed(struct testdb *t)
+{
+	testdb_sql(t->path,
+		   "INSERT INTO services (id, host, \"binary\", cluster_name, created_at, updated_at, "
+		   "rpc_current_version) VALUES "
+		   "(1, 'node1@lvm', 'cinder-volume', 'c1@lvm', '2026-11-25 10:00:00', '2026-11-25 18:00:00', '1.0'),"
+		   "(2, 'node2@lvm', 'cinder-volume', 'c1@lvm', '2026-11-25 10:00:00', '2026-11-25 18:41:50', '1.0'),"
+		   "(3, 'node3@lvm', 'cinder-volume', NULL, '2026-11-25 10:00:00', '2026-11-25 18:00:00', '1.0'),"
+		   "(4, 'sch1', 'cinder-scheduler', NULL, '2026-11-25 10:00:00', '2026-11-25 18:00:00', '1.0'),"
+		   "(5, 'node5@lvm', 'cinder-volume', 'c2@lvm', '2026-11-25 10:00:00', '2026-11-25 18:00:00', NULL);"
+		   "INSERT INTO clusters (name, \"binary\") VALUES ('c1@lvm', 'cinder-volume'), "
+		   "('c2@lvm', 'cinder-volume');"
+		   "INSERT INTO workers (resource_type, resource_id, status, service_id, created_at, updated_at) VALUES "
+		   "('Volume', '" VOL "', 'deleting', 1, '2026-11-25 17:00:00', '2026-11-25 17:00:00'),"
+		   "('Snapshot', '22222222-2222-4222-8222-222222222222', 'creating', 1, "
+		   "'2026-11-25 17:00:00', '2026-11-25 17:00:00');");
+}
+
+static int submit(struct testdb *t, const char *spec, int64_t *id, char **result, struct cf_err *err)
+{
+	struct request_input in = {
+		.spec = spec, .len = strlen(spec), .uid = 0, .pid = 42, .accepted_by = 2,
+		.version = "1.0", .down_time = 60, .now = { NOW_SEC, 0 },
+	};
+	return request_submit(t->st, &in, id, result, err);
+}
+
+static long long count(struct testdb *t, const char *table)
+{
+	char sql[100];
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", table);
+	return testdb_int(t->path, sql);
+}
+
+static void test_accepted_request_commits_result_jobs_and_progress(void **state)
+{
+	struct testdb *t = *state;
+	struct cf_err err;
+	char *result = NULL;
+	int64_t id;
+	json_t *root;
+
+	seed(t);
+	assert_int_equal(submit(t, "", &id, &result, &err), 0);
+	assert_int_equal(id, 1);
+	root = json_loads(result, 0, NULL);
+	assert_non_null(root);
+	/* SPEC section 7, row 1: cleaning 1 and 4, unavailable 3 and 5. */
+	assert_int_equal(json_array_size(json_object_get(root, "cleaning")), 2);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(root, "cleaning"), 0), "id")), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(root, "cleaning"), 0), "cluster_name")), "c1@lvm");
+	assert_true(json_is_null(json_object_get(json_array_get(json_object_get(root, "cleaning"), 1), "cluster_name")));
+	assert_int_equal(json_array_size(json_object_get(root, "unavailable")), 2);
+	assert_int_equal(result[strlen(result) - 1], '\n');
+	json_decref(root);
+	free(result);
+
+	assert_int_equal(count(t, "cleanup_requests"), 1);
+	assert_int_equal(testdb_int(t->path, "SELECT count(*) FROM cleanup_jobs WHERE service_id = 1 "
+				    "AND dest_cluster = 'c1@lvm' AND dest_service IS NULL"), 1);
+	assert_int_equal(testdb_int(t->path, "SELECT count(*) FROM cleanup_jobs WHERE service_id = 4 "
+				    "AND dest_cluster IS NULL AND dest_service IS NULL"), 1);
+	/* Worker 1's two rows are queued in progress from the start. */
+	assert_int_equal(testdb_int(t->path, "SELECT count(*) FROM cleanup_progress WHERE state = 'queued'"), 2);
+	assert_int_equal(testdb_int(t->path, "SELECT requester_pid FROM cleanup_requests"), 42);
+	assert_int_equal(testdb_int(t->path, "SELECT created_at = '2026-11-25 18:41:54.000000' FROM cleanup_requests"), 1);
+}
+
+static void test_spec_bytes_are_kept_exactly(void **state)
+{
+	struct testdb *t = *state;
+	struct cf_err err;
+	struct request_row row;
+	char *result = NULL;
+	const char spec[] = "cluster_name=c1@lvm,\n\thost=node1 \n";
+	int64_t id;
+
+	seed(t);
+	assert_int_equal(submit(t, spec, &id, &result, &err), 0);
+	free(result);
+	assert_int_equal(store_last_request(t->st, &row), 0);
+	assert_int_equal(row.spec_len, strlen(spec));
+	assert_memory_equal(row.spec, spec, strlen(spec));
+	store_request_free(&row);
+}
+
+static void test_refused_request_changes_nothing(void **state)
+{
+	struct testdb *t = *state;
+	struct cf_err err;
+	char *result = NULL;
+	int64_t id;
+
+	seed(t);
+	assert_int_equal(submit(t, "bad=1", &id, &result, &err), -EINVAL);
+	assert_string_equal(err.msg, "Invalid filter keys: bad");
+	assert_null(result);
+	assert_int_equal(count(t, "cleanup_requests"), 0);
+	assert_int_equal(count(t, "cleanup_jobs"), 0);
+	assert_int_equal(count(t, "cleanup_progress"), 0);
+}
+
+static void test_resource_lookup_fills_owner_and_type(void **state)
+{
+	struct testdb *t = *state;
+	struct cf_err err;
+	char *result = NULL;
+	int64_t id;
+
+	seed(t);
+	assert_int_equal(submit(t, "resource_id=" VOL, &id, &result, &err), 0);
+	free(result);
+	assert_int_equal(testdb_int(t->path, "SELECT count(*) FROM cleanup_jobs WHERE service_id = 1 "
+				    "AND resource_type = 'Volume' AND resource_id = '" VOL "'"), 1);
+	assert_int_equal(count(t, "cleanup_jobs"), 1);
+	/* Only that resource is queued, not the worker's snapshot. */
+	assert_int_equal(count(t, "cleanup_progress"), 1);
+}
+
+static void test_resource_lookup_refusals(void **state)
+{
+	struct testdb *t = *state;
+	struct cf_err err;
+	char *result = NULL;
+	int64_t id;
+
+	seed(t);
+	assert_int_equal(submit(t, "resource_id=99999999-9999-4999-8999-999999999999", &id, &result, &err), -EINVAL);
+	assert_string_equal(err.msg, "There is no resource with UUID 99999999-9999-4999-8999-999999999999 pending cleanup.");
+	/* The type narrows the lookup: the volume is not a snapshot. */
+	assert_int_equal(submit(t, "resource_id=" VOL " resource_type=snapshot", &id, &result, &err), -EINVAL);
+	assert_string_equal(err.msg, "There is no resource with UUID " VOL " pending cleanup.");
+	/* binary takes no part in the lookup (fix). */
+	assert_int_equal(submit(t, "resource_id=" VOL " binary=cinder-scheduler", &id, &result, &err), 0);
+	free(result);
+	result = NULL;
+	/* The same UUID as a volume and a snapshot: ambiguous without a type. */
+	testdb_sql(t->path, "INSERT INTO workers (resource_type, resource_id, status, service_id, updated_at) "
+			    "VALUES ('Snapshot', '" VOL "', 'creating', 3, '2026-11-25 17:00:00')");
+	assert_int_equal(submit(t, "resource_id=" VOL, &id, &result, &err), -EINVAL);
+	assert_string_equal(err.msg, "There are multiple resources with UUID " VOL " pending cleanup.  Please be more specific.");
+	/* A location given skips the lookup. */
+	assert_int_equal(submit(t, "resource_id=" VOL " host=null", &id, &result, &err), 0);
+	free(result);
+}
+
+static void test_upgrade_in_progress_is_ebusy(void **state)
+{
+	struct testdb *t = *state;
+	struct cf_err err;
+	char *result = NULL;
+	int64_t id;
+
+	seed(t);
+	testdb_sql(t->path, "UPDATE services SET rpc_current_version = '0.9' WHERE id = 3");
+	assert_int_equal(submit(t, "", &id, &result, &err), -EBUSY);
+	assert_string_equal(err.msg, "Cannot perform workers cleanup during system upgrade.");
+	assert_int_equal(count(t, "cleanup_requests"), 0);
+	/* A retired worker's row, removed, stops blocking. */
+	testdb_sql(t->path, "UPDATE services SET deleted = 1 WHERE id = 3");
+	assert_int_equal(submit(t, "", &id, &result, &err), 0);
+	free(result);
+	/* Versions compare as numbers: 1.10 is newer than 1.9. */
+	testdb_sql(t->path, "UPDATE services SET rpc_current_version = '1.10' WHERE id = 1");
+	assert_int_equal(submit(t, "", &id, &result, &err), 0);
+	free(result);
+}
+
+static void test_a_job_is_taken_exactly_once(void **state)
+{
+	struct testdb *t = *state;
+	struct cf_err err;
+	struct store *other;
+	struct job a, b;
+	struct timespec now = { NOW_SEC, 0 };
+	char *result = NULL;
+	int64_t id;
+
+	seed(t);
+	assert_int_equal(submit(t, "cluster_name=c1@lvm", &id, &result, &err), 0);
+	free(result);
+	assert_int_equal(store_open(t->path, 0, &other, &err), 0);
+	/* Two members of c1 look for work: one gets the job. */
+	assert_int_equal(store_take_job(t->st, 2, "c1@lvm", &now, &a), 0);
+	assert_int_equal(store_take_job(other, 6, "c1@lvm", &now, &b), -ENOENT);
+	assert_int_equal(a.service_id, 1);
+	assert_string_equal(a.state, "running");
+	assert_int_equal(a.taken_by, 2);
+	/* A worker of another cluster never sees it. */
+	assert_int_equal(store_take_job(other, 5, "c2@lvm", &now, &b), -ENOENT);
+	assert_int_equal(store_finish_job(t->st, a.id, true, NULL, &now), 0);
+	assert_int_equal(testdb_int(t->path, "SELECT state = 'done' FROM cleanup_jobs"), 1);
+	store_close(other);
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, testdb_setup_store, testdb_teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_accepted_request_commits_result_jobs_and_progress),
+		T(test_spec_bytes_are_kept_exactly),
+		T(test_refused_request_changes_nothing),
+		T(test_resource_lookup_fills_owner_and_type),
+		T(test_resource_lookup_refusals),
+		T(test_upgrade_in_progress_is_ebusy),
+		T(test_a_job_is_taken_exactly_once),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
