@@ -996,6 +996,8 @@ int store_prune_requests(struct store *st, int keep)
 {
 	char sql[1024];
 
+	if (keep <= 0)
+		return 0; /* 0: keep every request */
 	/* Only requests whose jobs have all ended are pruned. */
 	snprintf(sql, sizeof(sql),
 		 "BEGIN IMMEDIATE;"

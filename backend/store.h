@@ -121,7 +121,8 @@ int store_last_request(struct store *st, struct request_row *out);
 int store_get_request(struct store *st, int64_t id, struct request_row *out);
 typedef int (*store_request_fn)(void *ctx, int64_t id, const char *created_at);
 int store_list_requests(struct store *st, store_request_fn fn, void *ctx);
-/* Keep the newest `keep` requests (with their jobs and progress). */
+/* Keep the newest `keep` requests, and any whose jobs have not ended;
+ * the rest go with their jobs and progress. 0 keeps everything. */
 int store_prune_requests(struct store *st, int keep);
 
 struct job {

@@ -89,6 +89,8 @@ static void test_unknown_keys_are_listed_in_order(void **state)
 	refuses("fake=1", EINVAL, "Invalid filter keys: fake");
 	refuses("bad=1 host=x other=2", EINVAL, "Invalid filter keys: bad, other");
 	refuses("{\"Host\": \"x\"}", EINVAL, "Invalid filter keys: Host");
+	/* The request's time is stamped on acceptance: a client cannot set it. */
+	refuses("until=2026-11-25T00:00:00", EINVAL, "Invalid filter keys: until");
 	/* Unknown keys come first, before any value is looked at. */
 	refuses("is_up=maybe zzz=1", EINVAL, "Invalid filter keys: zzz");
 }

@@ -206,6 +206,32 @@ static void test_a_job_is_taken_exactly_once(void **state)
 	store_close(other);
 }
 
+static void test_history_keeps_the_newest_and_unfinished_requests(void **state)
+{
+	struct testdb *t = *state;
+	struct cf_err err;
+	char *result = NULL;
+	int64_t id;
+
+	seed(t);
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(submit(t, "cluster_name=c1@lvm", &id, &result, &err), 0);
+		free(result);
+	}
+	/* Requests 1-3 are finished; request 4's job still runs. */
+	testdb_sql(t->path, "UPDATE cleanup_jobs SET state = 'done' WHERE request_id IN (1, 2, 3, 5);"
+			    "UPDATE cleanup_jobs SET state = 'running' WHERE request_id = 4");
+	assert_int_equal(store_prune_requests(t->st, 1), 0);
+	/* Keep the newest one (5) and the unfinished one (4). */
+	assert_int_equal(testdb_int(t->path, "SELECT group_concat(id) = '4,5' FROM cleanup_requests"), 1);
+	assert_int_equal(testdb_int(t->path, "SELECT count(*) FROM cleanup_jobs WHERE request_id < 4"), 0);
+	assert_int_equal(testdb_int(t->path, "SELECT count(*) FROM cleanup_progress WHERE request_id < 4"), 0);
+	/* 0 keeps everything. */
+	testdb_sql(t->path, "UPDATE cleanup_jobs SET state = 'done'");
+	assert_int_equal(store_prune_requests(t->st, 0), 0);
+	assert_int_equal(count(t, "cleanup_requests"), 2);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, testdb_setup_store, testdb_teardown)
 
 int main(void)
@@ -218,6 +244,7 @@ int main(void)
 		T(test_resource_lookup_refusals),
 		T(test_upgrade_in_progress_is_ebusy),
 		T(test_a_job_is_taken_exactly_once),
+		T(test_history_keeps_the_newest_and_unfinished_requests),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
