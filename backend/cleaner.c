@@ -88,8 +88,8 @@ static enum outcome delete_volume(struct cleaner *c, const struct volume *vol,
 			 err.msg[0] ? err.msg : strerror(-rc));
 		return FAILED;
 	}
-	snprintf(detail, size, "volume deleted (export removed, %zu snapshot(s) deleted)",
-		 snaps.count);
+	snprintf(detail, size, "volume deleted (driver %s: export removed, %zu snapshot(s) deleted, "
+		 "volume removed)", c->drv.ops->name, snaps.count);
 	return CLEANED;
 }
 

@@ -208,7 +208,8 @@ static void test_deleting_volume_is_fully_deleted(void **state)
 	assert_int_equal(testdb_int(t->path, "SELECT deleted FROM snapshots"), 1);
 	assert_int_equal(rows(t), 0);
 	assert_string_equal(progress(t, VOL),
-			    "cleaned: volume deleted (export removed, 1 snapshot(s) deleted)");
+			    "cleaned: volume deleted (driver fake: export removed, 1 snapshot(s) "
+			    "deleted, volume removed)");
 }
 
 static void test_deleting_volume_with_a_live_snapshot_goes_to_error_deleting(void **state)
