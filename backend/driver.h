@@ -25,6 +25,9 @@ struct snapshot {
 
 struct driver_ops {
 	const char *name;
+	/* Get ready (check the volume group, the target daemon, ...). A
+	 * worker whose driver cannot start cleans nothing and says why. */
+	int (*start)(void *ctx, struct cf_err *err);
 	/* Deleting what is already gone succeeds; a volume that still has
 	 * snapshots on the backend is -EBUSY. */
 	int (*delete_volume)(void *ctx, const struct volume *vol, struct cf_err *err);

@@ -20,8 +20,17 @@ static int none_snapshot(void *ctx, const struct snapshot *snap, struct cf_err *
 	return 0;
 }
 
+static int none_start(void *ctx, struct cf_err *err)
+{
+	(void)ctx;
+	(void)err;
+	log_info("no storage driver configured: cleanups do their database side only");
+	return 0;
+}
+
 const struct driver_ops driver_none_ops = {
 	.name = "none",
+	.start = none_start,
 	.delete_volume = none_volume,
 	.delete_snapshot = none_snapshot,
 	.remove_export = none_volume,

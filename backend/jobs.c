@@ -80,14 +80,25 @@ static void *jobs_main(void *arg)
 {
 	struct jobs *j = arg;
 	struct cleaner c = { .st = j->st, .drv = j->cfg.driver, .me = j->cfg.service_id };
+	struct cf_err err = { "" };
+	bool ready = true;
 
-	own_cleanup(j, &c);
+	if (c.drv.ops->start && c.drv.ops->start(c.drv.ctx, &err) != 0) {
+		/* Cinder's init_host: no cleanup on a backend that is not there;
+		 * the cluster's other members take the jobs. */
+		log_error("storage driver %s cannot start: %s; this worker cleans nothing and takes "
+			  "no cleanup jobs", c.drv.ops->name, err.msg);
+		ready = false;
+	}
+	if (ready)
+		own_cleanup(j, &c);
 	pthread_mutex_lock(&j->lock);
 	while (!j->stopping) {
 		struct timespec deadline;
 
 		pthread_mutex_unlock(&j->lock);
-		run_jobs(j, &c);
+		if (ready)
+			run_jobs(j, &c);
 		pthread_mutex_lock(&j->lock);
 		clock_gettime(CLOCK_MONOTONIC, &deadline);
 		deadline.tv_nsec += (long)j->cfg.poll_ms * 1000000L;

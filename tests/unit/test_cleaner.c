@@ -48,6 +48,7 @@ static int fake_clear_download(void *ctx, const struct volume *v, struct cf_err 
 
 static const struct driver_ops fake_ops = {
 	.name = "fake",
+	.start = NULL,
 	.delete_volume = fake_delete_volume,
 	.delete_snapshot = fake_delete_snapshot,
 	.remove_export = fake_remove_export,

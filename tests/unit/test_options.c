@@ -83,6 +83,7 @@ static void test_flags_and_defaults(void **state)
 	assert_int_equal(o.service_down_time, 60);
 	assert_int_equal(o.report_interval, 10);
 	assert_int_equal(o.admin_gid, 0);
+	assert_int_equal(o.history_keep, 1000);
 	assert_false(o.foreground);
 	gethostname(host, sizeof(host));
 	assert_non_null(strstr(o.host, "@lvm"));
@@ -126,6 +127,8 @@ static void test_bad_flags_name_the_option_and_value(void **state)
 		       PARSE(&o, &err, "--host", "a b", "/m"), &o, &err);
 	expect_refused("option --admin-group: no group 'no-such-group-here'",
 		       PARSE(&o, &err, "--admin-group", "no-such-group-here", "/m"), &o, &err);
+	expect_refused("option --history-keep: 'many' is not a whole number from 0 to 1000000000",
+		       PARSE(&o, &err, "--history-keep", "many", "/m"), &o, &err);
 	expect_refused("missing MOUNTPOINT", PARSE(&o, &err, "-f"), &o, &err);
 	expect_refused("unexpected argument 'extra'", PARSE(&o, &err, "/m", "extra"), &o, &err);
 	expect_refused("report_interval (60) must be less than service_down_time (60)",
@@ -145,6 +148,7 @@ static void test_config_file_then_flags_over_it(void **state)
 		     "cluster = c9@lvm\n"
 		     "service_down_time = 30\n"
 		     "report_interval = 3\n"
+		     "cleanup_history_keep = 0\n"
 		     "[database]\n"
 		     "connection = sqlite:////var/tmp/from-config.db\n");
 	assert_int_equal(PARSE(&o, &err, "--config", config_path, "--host", "flag@lvm", "/m"),
@@ -153,6 +157,7 @@ static void test_config_file_then_flags_over_it(void **state)
 	assert_string_equal(o.cluster, "c9@lvm");
 	assert_int_equal(o.service_down_time, 30);
 	assert_int_equal(o.report_interval, 3);
+	assert_int_equal(o.history_keep, 0);
 	assert_string_equal(o.db_path, "/var/tmp/from-config.db");
 	assert_string_equal(o.config_path, config_path);
 	options_free(&o);
