@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
 #include "log.h"
 
 enum outcome { CLEANED, SKIPPED, FAILED };
@@ -20,14 +21,9 @@ struct snap_list {
 static int collect_snapshot(void *ctx, const struct snapshot *snap)
 {
 	struct snap_list *l = ctx;
-	if (l->count == l->cap) {
-		struct snapshot *bigger;
-		l->cap = l->cap ? l->cap * 2 : 8;
-		bigger = realloc(l->items, l->cap * sizeof(*bigger));
-		if (!bigger)
-			return -ENOMEM;
-		l->items = bigger;
-	}
+
+	if (array_reserve((void **)&l->items, &l->cap, l->count + 1, sizeof(*l->items)) != 0)
+		return -ENOMEM;
 	l->items[l->count++] = *snap;
 	return 0;
 }

@@ -14,6 +14,7 @@
 #include <sqlite3.h>
 #include <uuid/uuid.h>
 
+#include "array.h"
 #include "log.h"
 
 #define BUSY_TIMEOUT_MS 10000
@@ -742,15 +743,9 @@ int store_planner_workers(struct store *st, struct planner_worker **out, size_t 
 	if (rc)
 		return rc;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		if (n == cap) {
-			struct planner_worker *bigger;
-			cap = cap ? cap * 2 : 64;
-			bigger = realloc(list, cap * sizeof(*list));
-			if (!bigger) {
-				free(list);
-				return -ENOMEM;
-			}
-			list = bigger;
+		if (array_reserve((void **)&list, &cap, n + 1, sizeof(*list)) != 0) {
+			free(list);
+			return -ENOMEM;
 		}
 		if (read_service(stmt, &list[n].svc) != 0)
 			continue;
@@ -1130,15 +1125,9 @@ int store_rows_to_clean(struct store *st, int64_t service_id, const char *type, 
 	sqlite3_bind_text(stmt, 4, until, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		struct worker_row *r;
-		if (n == cap) {
-			struct worker_row *bigger;
-			cap = cap ? cap * 2 : 16;
-			bigger = realloc(rows, cap * sizeof(*rows));
-			if (!bigger) {
-				free(rows);
-				return -ENOMEM;
-			}
-			rows = bigger;
+		if (array_reserve((void **)&rows, &cap, n + 1, sizeof(*rows)) != 0) {
+			free(rows);
+			return -ENOMEM;
 		}
 		r = &rows[n];
 		r->id = sqlite3_column_int64(stmt, 0);

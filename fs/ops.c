@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
+#include "array.h"
 #include "cleanup.h"
 #include "log.h"
 #include "paths.h"
@@ -330,30 +331,13 @@ static void listing_free(struct listing *l)
 	}
 }
 
-static int grow(void **buf, size_t *cap, size_t need, size_t unit)
-{
-	size_t n = *cap ? *cap : 64;
-	void *p;
-
-	if (need <= *cap)
-		return 0;
-	while (n < need)
-		n *= 2;
-	p = realloc(*buf, n * unit);
-	if (!p)
-		return -ENOMEM;
-	*buf = p;
-	*cap = n;
-	return 0;
-}
-
 static int listing_add(struct listing *l, const char *name, mode_t mode, off_t size,
 		       struct timespec mtime)
 {
 	size_t len = strlen(name) + 1;
 
-	if (grow((void **)&l->entries, &l->cap, l->count + 1, sizeof(*l->entries)) ||
-	    grow((void **)&l->names, &l->names_cap, l->names_len + len, 1))
+	if (array_reserve((void **)&l->entries, &l->cap, l->count + 1, sizeof(*l->entries)) ||
+	    array_reserve((void **)&l->names, &l->names_cap, l->names_len + len, 1))
 		return -ENOMEM;
 	memcpy(l->names + l->names_len, name, len);
 	l->entries[l->count++] = (struct listing_entry){
@@ -509,18 +493,8 @@ static int list_dir(const char *path, struct listing *list)
 		return store_list_stuck(st, m.stuck_type, &bound, add_stuck, &d);
 	case NODE_ROOT:
 		return 0;
-	case NODE_README:
-	case NODE_WORKER_FIELD:
-	case NODE_CLUSTER_FIELD:
-	case NODE_CLUSTER_WORKER:
-	case NODE_STUCK_FIELD:
-	case NODE_CLEANUP_REQUEST:
-	case NODE_CLEANUP_RESULT:
-	case NODE_CLEANUP_ERROR:
-	case NODE_HISTORY_REQUEST:
-	case NODE_HISTORY_RESULT:
-	case NODE_HISTORY_PROGRESS:
-		break;
+	default:
+		break; /* files and links were refused above */
 	}
 	return -ENOTDIR;
 }
