@@ -119,6 +119,52 @@ stop_daemon() {
 	unset "PIDS[$1]"
 }
 
+# Commands run at exit, last registered first: what a test set up outside
+# its directory (a loop device, a volume group) is taken down again.
+CLEANUP_HOOKS=()
+on_exit() { CLEANUP_HOOKS=("$*" "${CLEANUP_HOOKS[@]}"); }
+
+# make_vg SIZE_MB: a loop device over a file in TEST_ROOT, and on it a
+# volume group of this run's own (VG), with an LVM configuration of its own
+# (LVM_SYSTEM_DIR, exported): activation off (this kernel may have no
+# device-mapper), only our loop device visible, no backups, locks in
+# TEST_ROOT. Nothing of the host's LVM is touched.
+make_vg() {
+	local img=$TEST_ROOT/vg.img
+	truncate -s "${1}M" "$img"
+	LOOP=$(losetup -f --show "$img") || { echo "FAIL: no loop device"; exit 1; }
+	on_exit losetup -d "$LOOP"
+	VG=cinderfs-test-$(basename "$TEST_ROOT" | tr -dc 'a-zA-Z0-9')
+	export LVM_SYSTEM_DIR=$TEST_ROOT/lvm
+	mkdir -p "$LVM_SYSTEM_DIR" "$TEST_ROOT/lvm-lock"
+	cat >"$LVM_SYSTEM_DIR/lvm.conf" <<CONF
+global {
+    activation = 0
+    use_lvmlockd = 0
+    locking_dir = "$TEST_ROOT/lvm-lock"
+}
+devices {
+    obtain_device_list_from_udev = 0
+    global_filter = [ "a|^$LOOP\$|", "r|.*|" ]
+    use_devicesfile = 0
+}
+activation {
+    udev_sync = 0
+    udev_rules = 0
+    monitoring = 0
+}
+backup {
+    backup = 0
+    archive = 0
+}
+CONF
+	export LVM_SUPPRESS_FD_WARNINGS=1
+	pvcreate -q "$LOOP" >/dev/null 2>&1 || { echo "FAIL: pvcreate $LOOP"; exit 1; }
+	on_exit pvremove -qq -f "$LOOP"
+	vgcreate -q "$VG" "$LOOP" >/dev/null 2>&1 || { echo "FAIL: vgcreate $VG"; exit 1; }
+	on_exit vgremove -qq -f "$VG"
+}
+
 mnt() { printf '%s/%s' "$TEST_ROOT" "$1"; }
 
 # A sanitizer or UBSan report in any daemon's log fails the test.
@@ -141,6 +187,9 @@ cleanup() {
 		wait "${PIDS[$name]}" 2>/dev/null
 	done
 	check_logs
+	for hook in "${CLEANUP_HOOKS[@]}"; do
+		$hook >/dev/null 2>&1 || echo "# cleanup: '$hook' failed"
+	done
 	# Whatever is still mounted under our directory (a daemon that did not
 	# get to unmount) is detached: only our own mounts, found by prefix.
 	while read -r _ m _; do

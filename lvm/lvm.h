@@ -1,0 +1,51 @@
+/* LVM volumes and snapshots, as Cinder's LVM driver keeps them: LVs named
+ * volume-<uuid> and _snapshot-<uuid> in one volume group. Every command
+ * goes through a runner (lvm/run.h); names that reach a command line are
+ * canonical UUIDs, checked here. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "model.h"
+#include "run.h"
+
+struct lvm {
+	struct runner runner;
+	char vg[NAME_LEN];
+};
+
+struct lv_info {
+	char name[NAME_LEN];
+	uint64_t size;          /* bytes */
+	char origin[NAME_LEN];  /* the origin LV of a snapshot, "" otherwise */
+	char attr[16];
+};
+
+/* The volume group's size and free space, in bytes; -ENODEV when it is
+ * not there. */
+int lvm_vg_space(struct lvm *l, uint64_t *size, uint64_t *free_bytes, struct cf_err *err);
+
+/* Every LV of the volume group (one lvs), handed to fn. */
+typedef int (*lvm_lv_fn)(void *ctx, const struct lv_info *lv);
+int lvm_list(struct lvm *l, lvm_lv_fn fn, void *ctx, struct cf_err *err);
+
+/* Parse `lvs --reportformat json` output (exposed for the tests). */
+int lvm_parse_lvs(const char *json, lvm_lv_fn fn, void *ctx, struct cf_err *err);
+
+/* -ENOSPC when the volume group is short of space. */
+int lvm_create_volume(struct lvm *l, const char *uuid, long long size_gib, struct cf_err *err);
+int lvm_extend_volume(struct lvm *l, const char *uuid, long long size_gib, struct cf_err *err);
+
+/* Remove many volumes with one lvs and one lvremove. Volumes already gone
+ * count as removed; a volume that is the origin of a snapshot makes it
+ * -EBUSY (and nothing is removed). */
+int lvm_delete_volumes(struct lvm *l, const char *const uuids[], size_t count, struct cf_err *err);
+
+/* A thick snapshot of a volume; -EOPNOTSUPP where the kernel has no
+ * device-mapper. Deleting one that is gone succeeds. */
+int lvm_create_snapshot(struct lvm *l, const char *snapshot_uuid, const char *volume_uuid,
+			long long size_gib, struct cf_err *err);
+int lvm_delete_snapshot(struct lvm *l, const char *snapshot_uuid, struct cf_err *err);
