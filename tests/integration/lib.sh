@@ -165,6 +165,38 @@ CONF
 	on_exit vgremove -qq -f "$VG"
 }
 
+# start_tgtd: a tgtd of this run's own: its own control port (its socket
+# /var/run/tgtd/socket.$TGT_CONTROL_PORT, removed again at exit) and an
+# iSCSI portal on loopback ($ISCSI_PORT). A system tgtd is never touched.
+start_tgtd() {
+	: "${TGT_CONTROL_PORT:=$((20000 + RANDOM % 20000))}"
+	: "${ISCSI_PORT:=$((40000 + RANDOM % 20000))}"
+	export TGT_CONTROL_PORT ISCSI_PORT
+	tgtd -f -C "$TGT_CONTROL_PORT" --iscsi "portal=127.0.0.1:$ISCSI_PORT" \
+		>>"$TEST_ROOT/tgtd.out" 2>&1 &
+	TGTD_PID=$!
+	if ! wait_until 10 tgtadm -C "$TGT_CONTROL_PORT" --lld iscsi --mode target --op show; then
+		echo "FAIL: tgtd did not start"; cat "$TEST_ROOT/tgtd.out"; exit 1
+	fi
+	if [ -z "${TGTD_HOOKED:-}" ]; then
+		TGTD_HOOKED=1
+		on_exit stop_tgtd
+	fi
+}
+
+# tgtd ignores SIGTERM: it stops when asked through its control socket
+# (refused while it serves targets), else it is killed.
+stop_tgtd() {
+	[ -n "${TGTD_PID:-}" ] || return 0
+	tgtadm -C "$TGT_CONTROL_PORT" --lld iscsi --mode system --op delete >/dev/null 2>&1
+	if ! wait_until 3 sh -c "! kill -0 $TGTD_PID 2>/dev/null"; then
+		kill -KILL "$TGTD_PID" 2>/dev/null
+	fi
+	wait "$TGTD_PID" 2>/dev/null
+	TGTD_PID=
+	rm -f "/var/run/tgtd/socket.$TGT_CONTROL_PORT" "/var/run/tgtd/socket.$TGT_CONTROL_PORT.lock"
+}
+
 mnt() { printf '%s/%s' "$TEST_ROOT" "$1"; }
 
 # A sanitizer or UBSan report in any daemon's log fails the test.
@@ -208,3 +240,5 @@ cleanup() {
 	exit "$status"
 }
 trap cleanup EXIT
+# A test stopped from outside (meson's timeout sends SIGTERM) still cleans up.
+trap 'exit 143' TERM INT

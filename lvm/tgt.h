@@ -1,0 +1,52 @@
+/* iSCSI exports through tgt, as Cinder's TgtAdm helper keeps them: one
+ * target per volume (IQN target_prefix + volume-<uuid>), LUN 1 backed by
+ * the volume, CHAP credentials bound to it, and a persistent target file
+ * in volumes_dir (tgt-admin's format) from which targets come back after a
+ * tgtd restart. Every command is tgtadm, through the runner. */
+#pragma once
+
+#include <limits.h>
+#include <stdbool.h>
+
+#include "error.h"
+#include "model.h"
+#include "run.h"
+
+struct tgt {
+	struct runner runner;
+	int control_port;          /* tgtd's -C, 0 for its default socket */
+	char target_prefix[NAME_LEN];
+	char volumes_dir[PATH_MAX];
+	/* The LUN's backing store type: "rdwr" (the volume's device), or
+	 * "null" where volumes have no device node (no device-mapper). */
+	char bstype[16];
+};
+
+struct export_info {
+	char iqn[NAME_LEN * 2];
+	char chap_user[64];
+	char chap_password[64];
+};
+
+/* The IQN of a volume's target. */
+void tgt_iqn(const struct tgt *t, const char *uuid, char *out, size_t size);
+
+/* Export a volume (idempotent: an existing target is left as it is). */
+int tgt_create_export(struct tgt *t, const char *uuid, const char *device,
+		      const struct export_info *auth, struct cf_err *err);
+
+/* Remove it as Cinder does: forced delete, re-check, plain delete, then
+ * the account and the target file. A target already gone succeeds. */
+int tgt_remove_export(struct tgt *t, const char *uuid, struct cf_err *err);
+
+/* Bring back every target that has a file in volumes_dir but is missing
+ * from tgtd (after a tgtd restart). Counts what it restored. */
+int tgt_restore(struct tgt *t, int *restored, struct cf_err *err);
+
+/* tgtadm --op show, parsed (exposed for the tests): the target with this
+ * IQN, its tid (0 when absent) and its first bound account. */
+int tgt_parse_show(const char *text, const char *iqn, int *tid, int *max_tid, char *account,
+		   size_t account_size);
+
+/* Random CHAP credentials (letters and digits). */
+int tgt_random_secret(char *out, size_t len);

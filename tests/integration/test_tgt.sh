@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# iSCSI exports with a real tgtd on loopback (its own control port): made,
+# served (iscsi-ls logs in with the CHAP credentials), made twice, restored
+# after a tgtd restart from the target files, removed, removed twice.
+. "$(dirname "$0")/lib.sh"
+for tool in tgtd tgtadm iscsi-ls; do
+	command -v "$tool" >/dev/null || { echo "FAIL: $tool is not installed (tgt, libiscsi-bin)"; exit 1; }
+done
+: "${TGT_CHECK:?set TGT_CHECK to the tgt_check binary (meson test does)}"
+
+start_tgtd
+export VOLUMES_DIR=$TEST_ROOT/volumes TGT_BSTYPE=null
+mkdir -p "$VOLUMES_DIR"
+U=0b7c5e38-2a6f-4d4e-9a51-3c1f7d9e2b10
+IQN=iqn.2010-10.org.openstack:volume-$U
+targets() { tgtadm -C "$TGT_CONTROL_PORT" --lld iscsi --mode target --op show | grep -c "^Target .*: $IQN\$"; }
+
+check_cmd "an export is made" "$TGT_CHECK" create "$U" /dev/null
+check "tgtadm shows one target for the volume" "1" "$(targets)"
+check "with LUN 1" "1" "$(tgtadm -C "$TGT_CONTROL_PORT" --lld iscsi --mode target --op show | grep -c '^        LUN: 1$')"
+check_cmd "its target file is kept in volumes_dir" test -s "$VOLUMES_DIR/volume-$U"
+read -r _ user pass < <(grep incominguser "$VOLUMES_DIR/volume-$U")
+check "iscsi-ls discovers the target on loopback" "1" \
+	"$(iscsi-ls "iscsi://127.0.0.1:$ISCSI_PORT" 2>&1 | grep -c "Target:$IQN ")"
+check "iscsi-ls logs in with the CHAP credentials and sees LUN 1" "1" \
+	"$(iscsi-ls -s "iscsi://$user%$pass@127.0.0.1:$ISCSI_PORT" 2>&1 | grep -c '^Lun:1 *Type:DIRECT_ACCESS')"
+check_cmd "making it again succeeds" "$TGT_CHECK" create "$U" /dev/null
+check "and leaves one target" "1" "$(targets)"
+
+stop_tgtd
+start_tgtd
+check "a restarted tgtd has forgotten the target" "0" "$(targets)"
+check "restore brings it back from the target file" "restored 1" "$("$TGT_CHECK" restore)"
+check "tgtadm shows it again" "1" "$(targets)"
+check "restoring again restores nothing" "restored 0" "$("$TGT_CHECK" restore)"
+
+check_cmd "the export is removed" "$TGT_CHECK" remove "$U"
+check "tgtadm shows no target" "0" "$(targets)"
+check "the target file is gone" "no" "$([ -e "$VOLUMES_DIR/volume-$U" ] && echo yes || echo no)"
+check "iscsi-ls no longer finds it" "0" "$(iscsi-ls "iscsi://127.0.0.1:$ISCSI_PORT" 2>&1 | grep -c "Target:$IQN ")"
+check_cmd "removing it again succeeds" "$TGT_CHECK" remove "$U"
+check_fails "a name that is not a UUID is refused" "is not a canonical UUID" "$TGT_CHECK" create "x;y" /dev/null
+true

@@ -1,0 +1,227 @@
+/* tgt exports against a recording runner: the tgtadm steps in order, what
+ * already exists left alone, Cinder's removal order, the persistent target
+ * file, and the parsing of real `tgtadm --op show` output. */
+#include <errno.h>
+#include <limits.h>
+
+#include "testdb.h"
+#include "tgt.h"
+
+#define A "0b7c5e38-2a6f-4d4e-9a51-3c1f7d9e2b10"
+#define IQN "iqn.2010-10.org.openstack:volume-" A
+
+/* What tgtd 1.0.85 printed for one exported volume (trimmed LUN 0). */
+static const char show_one[] =
+	"Target 1: iqn.2010-10.org.openstack:volume-aaa\n"
+	"    System information:\n"
+	"        Driver: iscsi\n"
+	"        State: ready\n"
+	"    LUN information:\n"
+	"        LUN: 1\n"
+	"            Type: disk\n"
+	"            Backing store path: /dev/null\n"
+	"    Account information:\n"
+	"        u1\n"
+	"    ACL information:\n"
+	"        ALL\n"
+	"Target 3: " IQN "\n"
+	"    System information:\n"
+	"        Driver: iscsi\n"
+	"    Account information:\n"
+	"        chapuser\n"
+	"    ACL information:\n"
+	"        ALL\n";
+
+struct recorder {
+	char calls[16][400];
+	int count;
+	const char *outs[16]; /* stdout per call, NULL for "" */
+	int fail_at;          /* 1-based call that fails, 0 for none */
+};
+
+static int record(void *ctx, const char *const argv[], struct run_result *res, struct cf_err *err)
+{
+	struct recorder *r = ctx;
+	int i = r->count++;
+
+	r->calls[i][0] = '\0';
+	for (int a = 0; argv[a]; a++)
+		snprintf(r->calls[i] + strlen(r->calls[i]), 400 - strlen(r->calls[i]), "%s%s",
+			 a ? " " : "", argv[a]);
+	res->exit_code = 0;
+	res->out = strdup(r->outs[i] ? r->outs[i] : "");
+	res->err = strdup("");
+	if (r->fail_at == i + 1) {
+		res->exit_code = 22;
+		return err_set(err, EIO, "tgtadm exited with 22: this account already exists");
+	}
+	return 0;
+}
+
+static char dir[64];
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/cinderfs-tgt.XXXXXX");
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char path[200];
+	(void)state;
+	snprintf(path, sizeof(path), "%s/volume-" A, dir);
+	unlink(path);
+	rmdir(dir);
+	return 0;
+}
+
+static struct tgt make(struct recorder *r)
+{
+	struct tgt t = { .runner = { record, r }, .control_port = 4711 };
+	memset(r, 0, sizeof(*r));
+	snprintf(t.target_prefix, sizeof(t.target_prefix), "iqn.2010-10.org.openstack:");
+	snprintf(t.volumes_dir, sizeof(t.volumes_dir), "%s", dir);
+	snprintf(t.bstype, sizeof(t.bstype), "rdwr");
+	return t;
+}
+
+static const struct export_info auth = { "", "chapuser", "chapsecret0123456" };
+
+#define PRE "tgtadm -C 4711 --lld iscsi "
+
+static void test_parse_show(void **state)
+{
+	int tid, max_tid;
+	char account[64];
+	(void)state;
+
+	tgt_parse_show(show_one, IQN, &tid, &max_tid, account, sizeof(account));
+	assert_int_equal(tid, 3);
+	assert_int_equal(max_tid, 3);
+	assert_string_equal(account, "chapuser");
+	tgt_parse_show(show_one, "iqn.2010-10.org.openstack:volume-none", &tid, &max_tid, account, sizeof(account));
+	assert_int_equal(tid, 0);
+	assert_string_equal(account, "");
+	tgt_parse_show("", IQN, &tid, &max_tid, NULL, 0);
+	assert_int_equal(max_tid, 0);
+}
+
+static void test_create_export_steps_and_target_file(void **state)
+{
+	struct recorder r;
+	struct tgt t = make(&r);
+	struct cf_err err;
+	char path[200], text[1024];
+	FILE *f;
+	size_t n;
+	(void)state;
+
+	r.outs[0] = "Target 1: iqn.2010-10.org.openstack:volume-aaa\n";
+	assert_int_equal(tgt_create_export(&t, A, "/dev/vg0/volume-" A, &auth, &err), 0);
+	assert_int_equal(r.count, 6);
+	assert_string_equal(r.calls[0], PRE "--mode target --op show");
+	assert_string_equal(r.calls[1], PRE "--mode target --op new --tid 2 --targetname " IQN);
+	assert_string_equal(r.calls[2], PRE "--mode logicalunit --op new --tid 2 --lun 1 --bstype rdwr "
+			    "--backing-store /dev/vg0/volume-" A);
+	assert_string_equal(r.calls[3], PRE "--mode account --op new --user chapuser --password chapsecret0123456");
+	assert_string_equal(r.calls[4], PRE "--mode account --op bind --tid 2 --user chapuser");
+	assert_string_equal(r.calls[5], PRE "--mode target --op bind --tid 2 --initiator-address ALL");
+	snprintf(path, sizeof(path), "%s/volume-" A, dir);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	n = fread(text, 1, sizeof(text) - 1, f);
+	text[n] = '\0';
+	fclose(f);
+	assert_string_equal(text, "<target " IQN ">\n    backing-store /dev/vg0/volume-" A "\n"
+			    "    driver iscsi\n    incominguser chapuser chapsecret0123456\n"
+			    "    write-cache on\n</target>\n");
+}
+
+static void test_an_existing_target_is_left_alone(void **state)
+{
+	struct recorder r;
+	struct tgt t = make(&r);
+	struct cf_err err;
+	(void)state;
+
+	r.outs[0] = show_one;
+	assert_int_equal(tgt_create_export(&t, A, "/dev/vg0/volume-" A, &auth, &err), 0);
+	assert_int_equal(r.count, 1);
+}
+
+static void test_a_failed_step_takes_the_target_down_again(void **state)
+{
+	struct recorder r;
+	struct tgt t = make(&r);
+	struct cf_err err;
+	char path[200];
+	(void)state;
+
+	r.fail_at = 4; /* the account */
+	r.outs[4] = "Target 1: " IQN "\n"; /* the removal's show finds the half target */
+	assert_int_equal(tgt_create_export(&t, A, "/dev/vg0/volume-" A, &auth, &err), -EIO);
+	assert_non_null(strstr(err.msg, "exporting volume " A " failed: tgtadm exited with 22"));
+	assert_string_equal(r.calls[5], PRE "--mode target --op delete --force --tid 1");
+	snprintf(path, sizeof(path), "%s/volume-" A, dir);
+	assert_int_equal(access(path, F_OK), -1); /* no file left behind */
+}
+
+static void test_remove_export_in_cinders_order(void **state)
+{
+	struct recorder r;
+	struct tgt t = make(&r);
+	struct cf_err err;
+	(void)state;
+
+	r.outs[0] = show_one;
+	r.outs[2] = show_one; /* still there after the forced delete */
+	assert_int_equal(tgt_remove_export(&t, A, &err), 0);
+	assert_int_equal(r.count, 5);
+	assert_string_equal(r.calls[1], PRE "--mode target --op delete --force --tid 3");
+	assert_string_equal(r.calls[2], PRE "--mode target --op show");
+	assert_string_equal(r.calls[3], PRE "--mode target --op delete --tid 3");
+	assert_string_equal(r.calls[4], PRE "--mode account --op delete --user chapuser");
+}
+
+static void test_removing_a_target_that_is_gone_succeeds(void **state)
+{
+	struct recorder r;
+	struct tgt t = make(&r);
+	struct cf_err err;
+	(void)state;
+
+	assert_int_equal(tgt_remove_export(&t, A, &err), 0);
+	assert_int_equal(r.count, 1);
+	assert_int_equal(tgt_remove_export(&t, "not-a-uuid", &err), -EINVAL);
+	assert_int_equal(r.count, 1);
+}
+
+static void test_random_secrets(void **state)
+{
+	char a[17], b[17];
+	(void)state;
+	assert_int_equal(tgt_random_secret(a, sizeof(a)), 0);
+	assert_int_equal(tgt_random_secret(b, sizeof(b)), 0);
+	assert_int_equal(strlen(a), 16);
+	assert_string_not_equal(a, b);
+	for (int i = 0; i < 16; i++)
+		assert_true((a[i] >= 'a' && a[i] <= 'z') || (a[i] >= 'A' && a[i] <= 'Z') || (a[i] >= '0' && a[i] <= '9'));
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_parse_show),
+		T(test_create_export_steps_and_target_file),
+		T(test_an_existing_target_is_left_alone),
+		T(test_a_failed_step_takes_the_target_down_again),
+		T(test_remove_export_in_cinders_order),
+		T(test_removing_a_target_that_is_gone_succeeds),
+		T(test_random_secrets),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
