@@ -16,6 +16,7 @@
 #include "cleanup.h"
 #include "heartbeat.h"
 #include "jobs.h"
+#include "lvm_driver.h"
 #include "log.h"
 #include "mountpoint.h"
 #include "options.h"
@@ -67,9 +68,37 @@ static void wake_jobs(void *ctx)
 	jobs_wake(*(struct jobs **)ctx);
 }
 
+/* The storage driver: LVM and tgt when a volume group is configured,
+ * else none (the database side of each step only). */
+static int storage_driver(const struct options *o, struct lvm_driver *lvm, struct driver *out)
+{
+	struct lvm_driver_config cfg;
+
+	if (!o->volume_group) {
+		*out = (struct driver){ &driver_none_ops, NULL };
+		return 0;
+	}
+	if (strcmp(o->target_helper, "tgtadm") == 0 && mkdir(o->volumes_dir, 0750) != 0 &&
+	    errno != EEXIST) {
+		log_error("cannot create volumes_dir %s: %s", o->volumes_dir, strerror(errno));
+		return -errno;
+	}
+	cfg = (struct lvm_driver_config){
+		.volume_group = o->volume_group, .target_helper = o->target_helper,
+		.target_prefix = o->target_prefix, .volumes_dir = o->volumes_dir,
+		.bstype = o->tgt_bstype, .tgt_control_port = o->tgt_control_port,
+		.lvm_system_dir = o->lvm_system_dir, .command_timeout = o->command_timeout,
+	};
+	lvm_driver_init(lvm, &cfg);
+	*out = lvm_driver(lvm);
+	return 0;
+}
+
 static int serve(const struct options *o, const struct registration *reg, int64_t service_id,
 		 const struct timespec *started)
 {
+	struct lvm_driver lvm;
+	struct driver drv;
 	struct cleanup_state cleanup = { .lock = PTHREAD_MUTEX_INITIALIZER };
 	struct jobs *jobs = NULL;
 	struct fs_config cfg = {
@@ -96,6 +125,8 @@ static int serve(const struct options *o, const struct registration *reg, int64_
 
 	dbtime_now(&cfg.started);
 	cleanup.changed = cfg.started;
+	if (storage_driver(o, &lvm, &drv) != 0)
+		return 1;
 	if (fuse_opt_add_arg(&args, "cinderfs") || fuse_opt_add_arg(&args, "-o") ||
 	    fuse_opt_add_arg(&args, mount_opts)) {
 		log_error("out of memory");
@@ -132,8 +163,7 @@ static int serve(const struct options *o, const struct registration *reg, int64_
 			.db_path = o->db_path,
 			.service_id = service_id,
 			.cluster_name = reg->cluster_name,
-			/* No storage backend yet: cleanups do their database side. */
-			.driver = { &driver_none_ops, NULL },
+			.driver = drv,
 			.started = *started,
 			.poll_ms = JOBS_POLL_MS,
 			.keep_requests = o->history_keep,

@@ -22,6 +22,9 @@ enum setting_kind {
 	SET_BINARY,     /* cinder-volume or cinder-scheduler */
 	SET_SECONDS,    /* a positive whole number of seconds */
 	SET_COUNT,      /* a whole number, 0 or more */
+	SET_HELPER,     /* tgtadm or none */
+	SET_BSTYPE,     /* rdwr or null */
+	SET_WORD,       /* non-empty, no spaces (target_prefix) */
 	SET_GROUP,      /* a group name or gid */
 	SET_PATH,       /* a file path */
 	SET_CONNECTION, /* sqlite:///PATH, as cinder.conf's [database] connection */
@@ -45,6 +48,14 @@ static const struct setting settings[] = {
 	{ "DEFAULT", "report_interval", "report-interval", SET_SECONDS, AT(report_interval) },
 	{ "DEFAULT", "admin_group", "admin-group", SET_GROUP, AT(admin_group) },
 	{ "DEFAULT", "cleanup_history_keep", "history-keep", SET_COUNT, AT(history_keep) },
+	{ "DEFAULT", "volume_group", "volume-group", SET_OPT_NAME, AT(volume_group) },
+	{ "DEFAULT", "target_helper", "target-helper", SET_HELPER, AT(target_helper) },
+	{ "DEFAULT", "target_prefix", "target-prefix", SET_WORD, AT(target_prefix) },
+	{ "DEFAULT", "volumes_dir", "volumes-dir", SET_PATH, AT(volumes_dir) },
+	{ "DEFAULT", "tgt_bstype", "tgt-bstype", SET_BSTYPE, AT(tgt_bstype) },
+	{ "DEFAULT", "tgt_control_port", "tgt-control-port", SET_COUNT, AT(tgt_control_port) },
+	{ "DEFAULT", "lvm_system_dir", "lvm-system-dir", SET_PATH, AT(lvm_system_dir) },
+	{ "DEFAULT", "command_timeout", "command-timeout", SET_SECONDS, AT(command_timeout) },
 	{ "database", "connection", NULL, SET_CONNECTION, AT(db_path) },
 	{ NULL, "db", "db", SET_PATH, AT(db_path) },
 };
@@ -66,6 +77,14 @@ void options_usage(FILE *out)
 		"  --report-interval SEC    heartbeat period (default 10)\n"
 		"  --admin-group GROUP      the group besides root that may use the mount (default root)\n"
 		"  --history-keep N         cleanup requests kept in cleanup/history (default 1000, 0: all)\n"
+		"  --volume-group VG        LVM volume group of the volumes (default: no storage driver)\n"
+		"  --target-helper H        tgtadm (default) or none: how volumes are exported\n"
+		"  --target-prefix P        IQN prefix (default iqn.2010-10.org.openstack:)\n"
+		"  --volumes-dir DIR        persistent target files (default " DEFAULT_VOLUMES_DIR ")\n"
+		"  --tgt-bstype T           LUN backing store: rdwr (default) or null\n"
+		"  --tgt-control-port N     tgtd's control port (default: its default socket)\n"
+		"  --lvm-system-dir DIR     LVM_SYSTEM_DIR for LVM commands (default: the system's)\n"
+		"  --command-timeout SEC    limit for each LVM or tgt command (default 120)\n"
 		"  --control-only           mount the view without being a worker (an admin node)\n"
 		"  -f, --foreground         stay in the foreground and log to stderr\n"
 		"  -d, --debug              log debug messages too\n"
@@ -174,6 +193,21 @@ static int apply(struct options *o, const struct setting *s, const char *v, cons
 		*(int *)slot = (int)n;
 		return 0;
 	}
+	case SET_HELPER:
+		if (strcmp(v, "tgtadm") != 0 && strcmp(v, "none") != 0)
+			return err_set(err, EINVAL, "%s: '%s' is not a target helper cinderfs has: use "
+				       "tgtadm or none", origin, v);
+		return set_text(slot, v);
+	case SET_BSTYPE:
+		if (strcmp(v, "rdwr") != 0 && strcmp(v, "null") != 0)
+			return err_set(err, EINVAL, "%s: '%s' is not a backing store type: use rdwr (the "
+				       "volume's device) or null (no device, e.g. without device-mapper)",
+				       origin, v);
+		return set_text(slot, v);
+	case SET_WORD:
+		if (!*v || strpbrk(v, " \t\n/"))
+			return err_set(err, EINVAL, "%s: '%s' must be one word without '/'", origin, v);
+		return set_text(slot, v);
 	case SET_GROUP:
 		if (resolve_group(v, &o->admin_gid) != 0)
 			return err_set(err, EINVAL, "%s: no group '%s' on this system", origin, v);
@@ -258,9 +292,13 @@ static int set_defaults(struct options *o)
 	o->service_down_time = 60;
 	o->report_interval = 10;
 	o->history_keep = 1000;
+	o->command_timeout = 120;
 	o->admin_gid = 0;
 	if (set_text(&o->host, host) || set_text(&o->binary, BINARY_VOLUME) ||
-	    set_text(&o->db_path, DEFAULT_DB_PATH) || set_text(&o->admin_group, "root"))
+	    set_text(&o->db_path, DEFAULT_DB_PATH) || set_text(&o->admin_group, "root") ||
+	    set_text(&o->target_helper, "tgtadm") ||
+	    set_text(&o->target_prefix, "iqn.2010-10.org.openstack:") ||
+	    set_text(&o->volumes_dir, DEFAULT_VOLUMES_DIR) || set_text(&o->tgt_bstype, "rdwr"))
 		return -ENOMEM;
 	return 0;
 }
@@ -303,6 +341,7 @@ static int make_absolute(char **path, struct cf_err *err)
 int options_parse(int argc, char **argv, struct options *o, struct cf_err *err)
 {
 	struct option longopts[SETTINGS_COUNT + 8];
+
 	const char *config;
 	int n = 0, rc, c, index;
 
@@ -375,7 +414,9 @@ int options_parse(int argc, char **argv, struct options *o, struct cf_err *err)
 			       argv[optind + 1], argv[optind]);
 	if (set_text(&o->mountpoint, argv[optind]))
 		return err_set(err, ENOMEM, "out of memory");
-	if ((rc = make_absolute(&o->mountpoint, err)) != 0 || (rc = make_absolute(&o->db_path, err)) != 0)
+	if ((rc = make_absolute(&o->mountpoint, err)) != 0 || (rc = make_absolute(&o->db_path, err)) != 0 ||
+	    (rc = make_absolute(&o->volumes_dir, err)) != 0 ||
+	    (o->lvm_system_dir && (rc = make_absolute(&o->lvm_system_dir, err)) != 0))
 		return rc;
 	if (o->report_interval >= o->service_down_time)
 		return err_set(err, EINVAL, "report_interval (%d) must be less than "
@@ -393,5 +434,11 @@ void options_free(struct options *o)
 	free(o->binary);
 	free(o->admin_group);
 	free(o->mountpoint);
+	free(o->volume_group);
+	free(o->target_helper);
+	free(o->target_prefix);
+	free(o->volumes_dir);
+	free(o->tgt_bstype);
+	free(o->lvm_system_dir);
 	memset(o, 0, sizeof(*o));
 }

@@ -10,6 +10,7 @@
 
 #define DEFAULT_CONFIG_PATH "/etc/cinderfs/cinderfs.conf"
 #define DEFAULT_DB_PATH "/var/lib/cinderfs/cinderfs.db"
+#define DEFAULT_VOLUMES_DIR "/var/lib/cinderfs/volumes"
 
 struct options {
 	char *config_path;   /* the INI file read, NULL when none */
@@ -22,6 +23,15 @@ struct options {
 	char *admin_group;
 	gid_t admin_gid;
 	int history_keep;    /* cleanup requests kept in history, 0 for all */
+	/* Storage: the LVM/tgt driver when volume_group is set. */
+	char *volume_group;  /* NULL: no storage driver */
+	char *target_helper; /* "tgtadm" or "none" */
+	char *target_prefix;
+	char *volumes_dir;
+	char *tgt_bstype;    /* "rdwr" or "null" */
+	int tgt_control_port;
+	char *lvm_system_dir;
+	int command_timeout;
 	bool foreground;
 	bool control_only;
 	bool debug;

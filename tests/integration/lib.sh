@@ -169,7 +169,7 @@ CONF
 # /var/run/tgtd/socket.$TGT_CONTROL_PORT, removed again at exit) and an
 # iSCSI portal on loopback ($ISCSI_PORT). A system tgtd is never touched.
 start_tgtd() {
-	: "${TGT_CONTROL_PORT:=$((20000 + RANDOM % 20000))}"
+	: "${TGT_CONTROL_PORT:=$((10000 + RANDOM % 20000))}" # tgtd takes at most 32767
 	: "${ISCSI_PORT:=$((40000 + RANDOM % 20000))}"
 	export TGT_CONTROL_PORT ISCSI_PORT
 	tgtd -f -C "$TGT_CONTROL_PORT" --iscsi "portal=127.0.0.1:$ISCSI_PORT" \

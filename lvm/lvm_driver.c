@@ -1,0 +1,91 @@
+/* The LVM/tgt driver: each driver step is one LVM or tgt module call. */
+#include "lvm_driver.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+
+void lvm_driver_init(struct lvm_driver *d, const struct lvm_driver_config *cfg)
+{
+	memset(d, 0, sizeof(*d));
+	d->run.timeout_ms = cfg->command_timeout * 1000;
+	d->run.lvm_system_dir = cfg->lvm_system_dir;
+	d->lvm.runner = run_system(&d->run);
+	snprintf(d->lvm.vg, sizeof(d->lvm.vg), "%s", cfg->volume_group);
+	d->tgt.runner = run_system(&d->run);
+	d->tgt.control_port = cfg->tgt_control_port;
+	snprintf(d->tgt.target_prefix, sizeof(d->tgt.target_prefix), "%s", cfg->target_prefix);
+	snprintf(d->tgt.volumes_dir, sizeof(d->tgt.volumes_dir), "%s", cfg->volumes_dir);
+	snprintf(d->tgt.bstype, sizeof(d->tgt.bstype), "%s", cfg->bstype);
+	d->exports = strcmp(cfg->target_helper, "tgtadm") == 0;
+}
+
+void lvm_driver_device(const struct lvm_driver *d, const char *uuid, char *out, size_t size)
+{
+	snprintf(out, size, "/dev/%s/volume-%s", d->lvm.vg, uuid);
+}
+
+/* Ready when the volume group is there and, with exports, tgtd answers:
+ * then the targets that tgtd lost (a restart) come back. */
+static int drv_start(void *ctx, struct cf_err *err)
+{
+	struct lvm_driver *d = ctx;
+	uint64_t size, free_bytes;
+	int restored, rc = lvm_vg_space(&d->lvm, &size, &free_bytes, err);
+
+	if (rc)
+		return rc;
+	log_info("volume group %s: %llu MiB, %llu MiB free", d->lvm.vg,
+		 (unsigned long long)(size >> 20), (unsigned long long)(free_bytes >> 20));
+	if (!d->exports)
+		return 0;
+	rc = tgt_restore(&d->tgt, &restored, err);
+	if (rc == 0 && restored)
+		log_info("restored %d iSCSI target(s) from %s", restored, d->tgt.volumes_dir);
+	return rc;
+}
+
+static int drv_delete_volume(void *ctx, const struct volume *vol, struct cf_err *err)
+{
+	struct lvm_driver *d = ctx;
+	const char *const ids[] = { vol->id };
+	return lvm_delete_volumes(&d->lvm, ids, 1, err);
+}
+
+static int drv_delete_snapshot(void *ctx, const struct snapshot *snap, struct cf_err *err)
+{
+	struct lvm_driver *d = ctx;
+	return lvm_delete_snapshot(&d->lvm, snap->id, err);
+}
+
+static int drv_remove_export(void *ctx, const struct volume *vol, struct cf_err *err)
+{
+	struct lvm_driver *d = ctx;
+	return d->exports ? tgt_remove_export(&d->tgt, vol->id, err) : 0;
+}
+
+/* LVM volumes hold no half-downloaded state of their own (Cinder's LVM
+ * driver clears nothing either). */
+static int drv_clear_download(void *ctx, const struct volume *vol, struct cf_err *err)
+{
+	(void)ctx;
+	(void)vol;
+	(void)err;
+	return 0;
+}
+
+static const struct driver_ops lvm_driver_ops = {
+	.name = "lvm",
+	.start = drv_start,
+	.delete_volume = drv_delete_volume,
+	.delete_snapshot = drv_delete_snapshot,
+	.remove_export = drv_remove_export,
+	.clear_download = drv_clear_download,
+};
+
+struct driver lvm_driver(struct lvm_driver *d)
+{
+	return (struct driver){ &lvm_driver_ops, d };
+}

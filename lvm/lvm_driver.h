@@ -1,0 +1,31 @@
+/* The LVM/tgt storage driver behind the driver interface (backend/
+ * driver.h): volumes in a volume group, exported over iSCSI by tgt. */
+#pragma once
+
+#include "driver.h"
+#include "lvm.h"
+#include "tgt.h"
+
+struct lvm_driver_config {
+	const char *volume_group;
+	const char *target_helper;  /* "tgtadm" or "none" */
+	const char *target_prefix;
+	const char *volumes_dir;
+	const char *bstype;         /* "rdwr" or "null" */
+	int tgt_control_port;
+	const char *lvm_system_dir; /* NULL: the system's */
+	int command_timeout;        /* seconds */
+};
+
+struct lvm_driver {
+	struct run_config run;
+	struct lvm lvm;
+	struct tgt tgt;
+	bool exports;               /* target_helper is tgtadm */
+};
+
+void lvm_driver_init(struct lvm_driver *d, const struct lvm_driver_config *cfg);
+struct driver lvm_driver(struct lvm_driver *d);
+
+/* The device a volume's LUN is backed by. */
+void lvm_driver_device(const struct lvm_driver *d, const char *uuid, char *out, size_t size);

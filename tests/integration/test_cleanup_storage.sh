@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Cleanup doing real storage work: two workers of one cluster on a volume
+# group of this run's own and a tgtd of its own; one dies in the middle of
+# deleting an exported volume; its peer removes the target and the LV.
+. "$(dirname "$0")/lib.sh"
+: "${TGT_CHECK:?set TGT_CHECK (meson test does)}"
+
+make_vg 4096
+start_tgtd
+VOLS=$TEST_ROOT/volumes
+mkdir -p "$VOLS"
+STORAGE=(--volume-group "$VG" --lvm-system-dir "$LVM_SYSTEM_DIR" --tgt-control-port "$TGT_CONTROL_PORT"
+	--tgt-bstype null --volumes-dir "$VOLS")
+OPTS=(--cluster c1@lvm --service-down-time 3 --report-interval 1)
+start_worker w1 "${OPTS[@]}" "${STORAGE[@]}"
+start_worker w2 "${OPTS[@]}" "${STORAGE[@]}"
+M=$(mnt w1)
+check_cmd "a worker with a volume group logs the group at start" grep -q "volume group $VG: " "$TEST_ROOT/w1.log"
+
+U=0b7c5e38-2a6f-4d4e-9a51-3c1f7d9e2b10
+N=1c8d6f49-3b70-4e5f-8b62-4d208e0f3c21
+IQN=iqn.2010-10.org.openstack:volume-$U
+# What w2 had done before it died: volume U created and exported, its
+# delete begun; volume N half created (its LV made, the status not yet).
+lvcreate -q -n "volume-$U" -L 1g "$VG" >/dev/null 2>&1
+lvcreate -q -n "volume-$N" -L 1g "$VG" >/dev/null 2>&1
+VOLUMES_DIR=$VOLS TGT_BSTYPE=null "$TGT_CHECK" create "$U" "/dev/$VG/volume-$U"
+sql "INSERT INTO volumes (id, status, attach_status, size, host, cluster_name, deleted, created_at) VALUES
+	('$U', 'deleting', 'detached', 1, 'w2@lvm', 'c1@lvm', 0, datetime('now')),
+	('$N', 'creating', 'detached', 1, 'w2@lvm', 'c1@lvm', 0, datetime('now'));
+	INSERT INTO workers (resource_type, resource_id, status, service_id, created_at, updated_at) VALUES
+	('Volume', '$U', 'deleting', 2, datetime('now'), datetime('now')),
+	('Volume', '$N', 'creating', 2, datetime('now'), datetime('now'));"
+targets() { tgtadm -C "$TGT_CONTROL_PORT" --lld iscsi --mode target --op show | grep -c "^Target .*: $IQN\$"; }
+check "before: the target is served" "1" "$(targets)"
+check "before: both LVs exist" "2" "$(lvs --noheadings -o lv_name "$VG" | wc -l)"
+
+kill -KILL "${PIDS[w2]}"; wait "${PIDS[w2]}" 2>/dev/null; unset 'PIDS[w2]'
+stuck2() { [ "$(ls "$M/stuck/volume" | wc -l)" -eq 2 ]; }
+if wait_until 8 stuck2; then ok "both volumes are stuck once w2 is down"; else not_ok "both volumes are stuck"; fi
+
+check_cmd "a cleanup is requested" bash -c "echo 'cluster_name=c1@lvm' > '$M/cleanup/request'"
+P=$M/cleanup/history/00000001/progress.json
+done_state() { [ "$(jq -r .state "$P")" = done ]; }
+if wait_until 10 done_state; then ok "the cleanup is done"; else not_ok "the cleanup is done" "$(cat "$P")"; fi
+check "the target is gone from tgtd" "0" "$(targets)"
+check "its target file is gone" "no" "$([ -e "$VOLS/volume-$U" ] && echo yes || echo no)"
+check "iscsi-ls no longer finds it" "0" "$(iscsi-ls "iscsi://127.0.0.1:$ISCSI_PORT" 2>&1 | grep -c "Target:$IQN ")"
+check "the deleted volume's LV is gone (lvs)" "volume-$N" "$(lvs --noheadings -o lv_name "$VG" | xargs)"
+check "the volume is deleted in the database" "deleted|1" "$(sql "SELECT status, deleted FROM volumes WHERE id = '$U'")"
+check "the half-created volume is in error, its LV kept (as Cinder)" "error" "$(sql "SELECT status FROM volumes WHERE id = '$N'")"
+check "progress.json names the driver's work" \
+	"volume deleted (driver lvm: export removed, 0 snapshot(s) deleted, volume removed)" \
+	"$(jq -r ".resources[] | select(.resource_id == \"$U\") | .detail" "$P")"
+check "nothing is stuck" "" "$(ls "$M/stuck/volume")"
+
+# A worker whose volume group is missing cleans nothing and says why.
+start_worker w3 --cluster c9@lvm --service-down-time 3 --report-interval 1 --volume-group no-such-vg \
+	--lvm-system-dir "$LVM_SYSTEM_DIR" --target-helper none
+if wait_until 5 grep -q "storage driver lvm cannot start: volume group no-such-vg not found" "$TEST_ROOT/w3.log"; then
+	ok "a worker without its volume group says its driver cannot start"
+else
+	not_ok "a worker without its volume group says its driver cannot start" "$(tail -3 "$TEST_ROOT/w3.log")"
+fi
+true
