@@ -47,6 +47,22 @@ struct stuck {
 	char updated_at[DBTIME_LEN];
 };
 
+/* A volume or snapshot as the mount shows it. worker_id is the live
+ * volume worker whose host the resource's host names (Cinder's host may
+ * carry a '#pool' suffix), 0 when none. */
+struct volume_row {
+	char id[NAME_LEN];
+	char display_name[NAME_LEN];
+	long long size;                  /* GiB (a snapshot: its volume's size) */
+	char status[64];
+	int64_t worker_id;
+	char volume_id[NAME_LEN];        /* snapshots only */
+	char provider_location[NAME_LEN];
+	char target_iqn[NAME_LEN];       /* from provider_location ("ip:port,tid IQN lun") */
+	char created_at[DBTIME_LEN];
+	char updated_at[DBTIME_LEN];
+};
+
 /* What a worker registers with at start. */
 struct registration {
 	const char *host;

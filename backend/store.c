@@ -33,6 +33,10 @@ enum stmt_id {
 	Q_CLUSTER_INSERT,
 	Q_STUCK_ONE,
 	Q_STUCK_LIST,
+	Q_VOLUME_ROW,
+	Q_VOLUME_ROWS,
+	Q_SNAPSHOT_ROW,
+	Q_SNAPSHOT_ROWS,
 	Q_PLANNER_WORKERS,
 	Q_FIND_PENDING,
 	Q_VERSIONS,
@@ -68,6 +72,21 @@ enum stmt_id {
 #define CLUSTER_COLUMNS \
 	"c.id, c.name, c.\"binary\", c.disabled, c.created_at, c.updated_at, " \
 	"(SELECT MAX(s.updated_at) FROM services s WHERE s.cluster_name = c.name AND s.deleted = 0)"
+
+/* The worker of a volume: the live volume worker of its host, without
+ * Cinder's '#pool' suffix. */
+#define WORKER_OF(host) \
+	"(SELECT s.id FROM services s WHERE s.deleted = 0 AND s.\"binary\" = 'cinder-volume' " \
+	"AND s.host = substr(" host ", 1, instr(" host " || '#', '#') - 1))"
+
+#define VOLUME_SELECT \
+	"SELECT v.id, v.display_name, v.size, v.status, " WORKER_OF("v.host") ", NULL, " \
+	"v.provider_location, v.created_at, v.updated_at FROM volumes v WHERE v.deleted = 0"
+
+#define SNAPSHOT_SELECT \
+	"SELECT sn.id, sn.display_name, sn.volume_size, sn.status, " \
+	"(SELECT " WORKER_OF("v.host") " FROM volumes v WHERE v.id = sn.volume_id), sn.volume_id, " \
+	"sn.provider_location, sn.created_at, sn.updated_at FROM snapshots sn WHERE sn.deleted = 0"
 
 #define REQUEST_COLUMNS \
 	"id, created_at, spec, filter, result, requester_uid, requester_pid, accepted_by"
@@ -121,6 +140,10 @@ static const char *const stmt_sql[Q_COUNT] = {
 	 * listing: a scan of the table reads 100,000 rows in order about five
 	 * times faster than one index probe and table lookup per row. */
 	[Q_STUCK_LIST] = STUCK_SELECT("+w.resource_type = ?1"),
+	[Q_VOLUME_ROW] = VOLUME_SELECT " AND v.id = ?1",
+	[Q_VOLUME_ROWS] = VOLUME_SELECT,
+	[Q_SNAPSHOT_ROW] = SNAPSHOT_SELECT " AND sn.id = ?1",
+	[Q_SNAPSHOT_ROWS] = SNAPSHOT_SELECT,
 	[Q_PLANNER_WORKERS] =
 		"SELECT " SERVICE_COLUMNS ", (SELECT c.disabled FROM clusters c WHERE c.name = "
 		"services.cluster_name AND c.deleted = 0 ORDER BY c.id LIMIT 1) "
@@ -1353,4 +1376,77 @@ int store_list_progress(struct store *st, int64_t request_id, store_progress_fn 
 			return rc;
 	}
 	return rc == SQLITE_DONE ? 0 : db_fail(st, rc, "list progress");
+}
+
+/* ---- Volumes and snapshots for the mount ---- */
+
+static int read_volume_row(sqlite3_stmt *stmt, struct volume_row *r)
+{
+	r->size = sqlite3_column_int64(stmt, 2);
+	r->worker_id = sqlite3_column_int64(stmt, 4);
+	if (column_text(stmt, 0, r->id, sizeof(r->id)) ||
+	    column_text(stmt, 1, r->display_name, sizeof(r->display_name)) ||
+	    column_text(stmt, 3, r->status, sizeof(r->status)) ||
+	    column_text(stmt, 5, r->volume_id, sizeof(r->volume_id)) ||
+	    column_text(stmt, 6, r->provider_location, sizeof(r->provider_location)) ||
+	    column_text(stmt, 7, r->created_at, sizeof(r->created_at)) ||
+	    column_text(stmt, 8, r->updated_at, sizeof(r->updated_at)))
+		return -EOVERFLOW;
+	/* Cinder's provider_location: "ip:port,tid IQN lun". */
+	r->target_iqn[0] = '\0';
+	sscanf(r->provider_location, "%*s %255s", r->target_iqn);
+	return 0;
+}
+
+static int one_volume_row(struct store *st, enum stmt_id q, const char *id, struct volume_row *out)
+{
+	STMT stmt = NULL;
+	int rc = stmt_get(st, q, &stmt);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_DONE)
+		return -ENOENT;
+	if (rc != SQLITE_ROW)
+		return db_fail(st, rc, "get volume or snapshot");
+	return read_volume_row(stmt, out);
+}
+
+static int each_volume_row(struct store *st, enum stmt_id q, store_volume_fn fn, void *ctx)
+{
+	STMT stmt = NULL;
+	struct volume_row row;
+	int rc = stmt_get(st, q, &stmt);
+
+	if (rc)
+		return rc;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (read_volume_row(stmt, &row) != 0)
+			continue;
+		if ((rc = fn(ctx, &row)) != 0)
+			return rc;
+	}
+	return rc == SQLITE_DONE ? 0 : db_fail(st, rc, "list volumes or snapshots");
+}
+
+int store_get_volume_row(struct store *st, const char *id, struct volume_row *out)
+{
+	return one_volume_row(st, Q_VOLUME_ROW, id, out);
+}
+
+int store_list_volume_rows(struct store *st, store_volume_fn fn, void *ctx)
+{
+	return each_volume_row(st, Q_VOLUME_ROWS, fn, ctx);
+}
+
+int store_get_snapshot_row(struct store *st, const char *id, struct volume_row *out)
+{
+	return one_volume_row(st, Q_SNAPSHOT_ROW, id, out);
+}
+
+int store_list_snapshot_rows(struct store *st, store_volume_fn fn, void *ctx)
+{
+	return each_volume_row(st, Q_SNAPSHOT_ROWS, fn, ctx);
 }

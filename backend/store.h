@@ -60,6 +60,13 @@ int store_get_stuck(struct store *st, const char *type, const char *resource_id,
 int store_list_stuck(struct store *st, const char *type, const struct timespec *bound,
 		     store_stuck_fn fn, void *ctx);
 
+/* Volumes and snapshots (not deleted), for the mount. */
+typedef int (*store_volume_fn)(void *ctx, const struct volume_row *row);
+int store_get_volume_row(struct store *st, const char *id, struct volume_row *out);
+int store_list_volume_rows(struct store *st, store_volume_fn fn, void *ctx);
+int store_get_snapshot_row(struct store *st, const char *id, struct volume_row *out);
+int store_list_snapshot_rows(struct store *st, store_volume_fn fn, void *ctx);
+
 /* ---- Cleanup requests (SPEC-cleanup.md sections 3-5) ---- */
 
 #include "driver.h"

@@ -27,6 +27,7 @@ union object {
 	struct service svc;
 	struct cluster_view cluster;
 	struct stuck res;
+	struct volume_row vol;
 	struct timespec when; /* a history entry's time */
 };
 
@@ -132,6 +133,14 @@ static int load(struct store *st, const struct path_match *m, const struct view_
 	case NODE_HISTORY_RESULT:
 	case NODE_HISTORY_PROGRESS:
 		return cleanup_history_entry(st, m, &obj->when);
+	case NODE_VOLUME:
+	case NODE_VOLUME_FIELD:
+		return store_get_volume_row(st, m->uuid, &obj->vol);
+	case NODE_SNAPSHOT:
+	case NODE_SNAPSHOT_FIELD:
+		return store_get_snapshot_row(st, m->uuid, &obj->vol);
+	case NODE_VOLUMES:
+	case NODE_SNAPSHOTS:
 	case NODE_ROOT:
 	case NODE_README:
 	case NODE_WORKERS:
@@ -410,6 +419,16 @@ static int add_fields(struct dir_fill *d, const struct path_match *dir, const un
 	}
 }
 
+static int add_volume(void *arg, const struct volume_row *row)
+{
+	struct dir_fill *d = arg;
+
+	if (!paths_valid_uuid(row->id))
+		return 0; /* not a canonical UUID: no path would find it */
+	return listing_add(d->list, row->id, S_IFDIR | DIR_MODE, 0,
+			   view_mtime(OBJ_VOLUME, row));
+}
+
 static int add_history(void *arg, const char *name, struct timespec mtime)
 {
 	struct dir_fill *d = arg;
@@ -465,7 +484,13 @@ static int list_dir(const char *path, struct listing *list)
 		return store_list_services(st, add_worker, &d);
 	case NODE_WORKER:
 	case NODE_STUCK_RESOURCE:
+	case NODE_VOLUME:
+	case NODE_SNAPSHOT:
 		return add_fields(&d, &m, &obj);
+	case NODE_VOLUMES:
+		return store_list_volume_rows(st, add_volume, &d);
+	case NODE_SNAPSHOTS:
+		return store_list_snapshot_rows(st, add_volume, &d);
 	case NODE_CLUSTER: {
 		void *args[2] = { &ctx, &obj.cluster.summary };
 		liveness_cluster_init(&obj.cluster.summary);

@@ -98,6 +98,43 @@ static const struct field stuck_fields[] = {
 	{ NULL, NULL, false },
 };
 
+/* Volumes and snapshots. */
+#define VOL(obj) ((const struct volume_row *)(obj))
+static struct value vol_id(const void *o, const struct view_ctx *c) { (void)c; return v_text(VOL(o)->id); }
+static struct value vol_name(const void *o, const struct view_ctx *c) { (void)c; return v_text(VOL(o)->display_name); }
+static struct value vol_size(const void *o, const struct view_ctx *c) { (void)c; return v_int(VOL(o)->size); }
+static struct value vol_status(const void *o, const struct view_ctx *c) { (void)c; return v_text(VOL(o)->status); }
+static struct value vol_volume(const void *o, const struct view_ctx *c) { (void)c; return v_text(VOL(o)->volume_id); }
+static struct value vol_location(const void *o, const struct view_ctx *c) { (void)c; return v_text(VOL(o)->provider_location); }
+static struct value vol_iqn(const void *o, const struct view_ctx *c) { (void)c; return v_text(VOL(o)->target_iqn); }
+static struct value vol_worker(const void *o, const struct view_ctx *c)
+{
+	(void)c;
+	return VOL(o)->worker_id ? v_int(VOL(o)->worker_id) : (struct value){ .kind = VAL_NULL };
+}
+
+static const struct field volume_fields[] = {
+	{ "id", vol_id, true },
+	{ "name", vol_name, false },
+	{ "size", vol_size, false },
+	{ "status", vol_status, false },
+	{ "worker_id", vol_worker, false },
+	{ "provider_location", vol_location, false },
+	{ "target_iqn", vol_iqn, false },
+	{ NULL, NULL, false },
+};
+
+static const struct field snapshot_fields[] = {
+	{ "id", vol_id, true },
+	{ "name", vol_name, false },
+	{ "size", vol_size, false },
+	{ "status", vol_status, false },
+	{ "worker_id", vol_worker, false },
+	{ "volume_id", vol_volume, false },
+	{ "provider_location", vol_location, false },
+	{ NULL, NULL, false },
+};
+
 const struct field view_info_json = { INFO_JSON, NULL, false };
 
 const struct field *view_fields(enum object_type type)
@@ -109,6 +146,10 @@ const struct field *view_fields(enum object_type type)
 		return cluster_fields;
 	case OBJ_STUCK:
 		return stuck_fields;
+	case OBJ_VOLUME:
+		return volume_fields;
+	case OBJ_SNAPSHOT:
+		return snapshot_fields;
 	case OBJ_NONE:
 		break;
 	}
@@ -251,6 +292,9 @@ struct timespec view_mtime(enum object_type type, const void *obj)
 			     last_change(CLV(obj)->row.last_heartbeat, NULL));
 	case OBJ_STUCK:
 		return last_change(STK(obj)->updated_at, STK(obj)->created_at);
+	case OBJ_VOLUME:
+	case OBJ_SNAPSHOT:
+		return last_change(VOL(obj)->updated_at, VOL(obj)->created_at);
 	case OBJ_NONE:
 		break;
 	}

@@ -10,7 +10,7 @@
 #include "liveness.h"
 #include "model.h"
 
-enum object_type { OBJ_NONE, OBJ_WORKER, OBJ_CLUSTER, OBJ_STUCK };
+enum object_type { OBJ_NONE, OBJ_WORKER, OBJ_CLUSTER, OBJ_STUCK, OBJ_VOLUME, OBJ_SNAPSHOT };
 
 /* A cluster as the mount shows it: the row and its members' summary. */
 struct cluster_view {

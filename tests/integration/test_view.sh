@@ -139,6 +139,27 @@ check_fails "a resource that is not stuck is ENOENT" "No such file or directory"
 	ls "$M/stuck/volume/$VN"
 check_fails "a value file is not a directory" "Not a directory" ls "$M/workers/1/host/x"
 
+# Volumes and snapshots, each with its worker (by its host, '#pool' and all).
+VOL=5ac1d2e3-7f40-4b51-8c62-9d73e4f50617
+SNP=6bd2e3f4-8051-4c62-9d73-ae84f5061728
+sql "INSERT INTO volumes (id, display_name, size, status, host, provider_location, deleted, created_at, updated_at)
+	VALUES ('$VOL', 'db1', 10, 'available', 'n2@lvm#lvm', '127.0.0.1:3260,1 iqn.2010-10.org.openstack:volume-$VOL 1',
+	        0, '2026-11-25 11:00:00', '2026-11-25 11:30:00');
+	INSERT INTO snapshots (id, display_name, volume_id, volume_size, status, deleted, created_at)
+	VALUES ('$SNP', 'db1-snap', '$VOL', 10, 'available', 0, '2026-11-25 11:40:00');"
+check "volumes/ lists the volume" "$VOL" "$(ls "$M/volumes")"
+check "a volume's value files" "info.json name provider_location size status target_iqn worker_id" \
+	"$(ls "$M/volumes/$VOL" | xargs)"
+check "a volume's values" "db1 10 available 2" \
+	"$(cat "$M/volumes/$VOL/name" "$M/volumes/$VOL/size" "$M/volumes/$VOL/status" "$M/volumes/$VOL/worker_id" | xargs)"
+check "its target IQN comes from provider_location" "iqn.2010-10.org.openstack:volume-$VOL" \
+	"$(cat "$M/volumes/$VOL/target_iqn")"
+check "a snapshot's volume_id and size (jq)" "$VOL 10 2" \
+	"$(jq -r '[.volume_id, .size, .worker_id] | join(" ")' "$M/snapshots/$SNP/info.json")"
+sql "UPDATE volumes SET deleted = 1 WHERE id = '$VOL'"
+t=$(elapsed_ms sh -c "[ -z \"\$(ls '$M/volumes')\" ]")
+check "a deleted volume leaves volumes/ within 1 s" "yes" "$([ "$t" != timeout ] && [ "$t" -le 1000 ] && echo yes || echo "no ($t ms)")"
+
 # --control-only mounts the same view without registering a worker.
 start_daemon admin --control-only --service-down-time "$DOWN" --report-interval 1
 check "a control-only daemon registers no worker" "3" "$(sql 'SELECT count(*) FROM services')"

@@ -52,6 +52,12 @@ static void test_every_pattern_matches_its_paths(void **state)
 	expect_kind("/stuck/volume/" UUID, NODE_STUCK_RESOURCE);
 	expect_kind("/stuck/snapshot/" UUID "/status", NODE_STUCK_FIELD);
 	expect_kind("/stuck/volume/" UUID "/info.json", NODE_STUCK_FIELD);
+	expect_kind("/volumes", NODE_VOLUMES);
+	expect_kind("/volumes/" UUID, NODE_VOLUME);
+	expect_kind("/volumes/" UUID "/target_iqn", NODE_VOLUME_FIELD);
+	expect_kind("/snapshots", NODE_SNAPSHOTS);
+	expect_kind("/snapshots/" UUID, NODE_SNAPSHOT);
+	expect_kind("/snapshots/" UUID "/volume_id", NODE_SNAPSHOT_FIELD);
 	expect_kind("/cleanup", NODE_CLEANUP);
 	expect_kind("/cleanup/request", NODE_CLEANUP_REQUEST);
 	expect_kind("/cleanup/result", NODE_CLEANUP_RESULT);
@@ -157,6 +163,9 @@ static void test_paths_that_must_not_match(void **state)
 	expect_no_match("/stuck/volume/" UUID "/is_up");
 	expect_no_match("/stuck/volume/" UUID "/resource_id");
 	expect_no_match("/a/b/c/d/e/f/g/h/i/j");
+	expect_no_match("/volumes/" UUID "/volume_id");  /* a snapshot's field */
+	expect_no_match("/snapshots/" UUID "/target_iqn"); /* a volume's field */
+	expect_no_match("/volumes/db1");
 	expect_no_match("/cleanup/requests");
 	expect_no_match("/cleanup/history/0");
 	expect_no_match("/cleanup/history/00000000");
@@ -179,15 +188,16 @@ static void test_literal_children_come_from_the_table(void **state)
 {
 	const char *name;
 	const struct path_rule *root = &path_rules[0], *cluster = NULL;
-	const char *expected[] = { "README", "workers", "clusters", "stuck", "cleanup" };
+	const char *expected[] = { "README", "workers", "clusters", "stuck", "cleanup", "volumes",
+				   "snapshots" };
 	int i;
 	(void)state;
 
 	for (i = 0; paths_literal_child(root, i, &name); i++) {
-		assert_true(i < 5);
+		assert_true(i < 7);
 		assert_string_equal(name, expected[i]);
 	}
-	assert_int_equal(i, 5);
+	assert_int_equal(i, 7);
 	for (int r = 0; r < path_rules_count; r++)
 		if (path_rules[r].kind == NODE_CLUSTER)
 			cluster = &path_rules[r];
