@@ -36,6 +36,15 @@ struct driver_ops {
 	int (*remove_export)(void *ctx, const struct volume *vol, struct cf_err *err);
 	/* Undo a half-done image download (nothing to do for LVM). */
 	int (*clear_download)(void *ctx, const struct volume *vol, struct cf_err *err);
+	/* Make a volume's storage; creating what exists fails. */
+	int (*create_volume)(void *ctx, const struct volume *vol, struct cf_err *err);
+	/* Export it; location and auth get Cinder's provider_location and
+	 * provider_auth ("" when there is no export). */
+	int (*create_export)(void *ctx, const struct volume *vol, char *location, size_t location_size,
+			     char *auth, size_t auth_size, struct cf_err *err);
+	/* The volume group's name, size and free bytes; -ENOTSUP without one. */
+	int (*capacity)(void *ctx, char *name, size_t name_size, unsigned long long *size,
+			unsigned long long *free_bytes, struct cf_err *err);
 };
 
 struct driver {

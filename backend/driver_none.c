@@ -1,6 +1,8 @@
 /* The storage-less driver: for workers run without a storage backend
  * (schedulers, and volume workers until one is configured). Each step says
  * in the debug log that there was nothing to do. */
+#include <errno.h>
+
 #include "driver.h"
 #include "log.h"
 
@@ -28,6 +30,21 @@ static int none_start(void *ctx, struct cf_err *err)
 	return 0;
 }
 
+static int none_export(void *ctx, const struct volume *vol, char *location, size_t location_size,
+		       char *auth, size_t auth_size, struct cf_err *err)
+{
+	(void)ctx; (void)vol; (void)location_size; (void)auth_size; (void)err;
+	location[0] = auth[0] = '\0';
+	return 0;
+}
+
+static int none_capacity(void *ctx, char *name, size_t name_size, unsigned long long *size,
+			 unsigned long long *free_bytes, struct cf_err *err)
+{
+	(void)ctx; (void)name; (void)name_size; (void)size; (void)free_bytes;
+	return err_set(err, ENOTSUP, "no volume group configured");
+}
+
 const struct driver_ops driver_none_ops = {
 	.name = "none",
 	.start = none_start,
@@ -35,4 +52,7 @@ const struct driver_ops driver_none_ops = {
 	.delete_snapshot = none_snapshot,
 	.remove_export = none_volume,
 	.clear_download = none_volume,
+	.create_volume = none_volume,
+	.create_export = none_export,
+	.capacity = none_capacity,
 };

@@ -345,15 +345,11 @@ static int validate(json_t *obj, struct filter *f, struct cf_err *err)
 	return 0;
 }
 
-int filter_parse(const char *spec, size_t len, struct filter *out, struct cf_err *err)
+int filter_spec_object(const char *spec, size_t len, json_t **out, struct cf_err *err)
 {
-	json_t *obj = NULL;
 	size_t i, bad;
-	int rc;
 
-	memset(out, 0, sizeof(*out));
-	out->is_up = TRI_FALSE; /* Cinder's default: only workers that are down */
-	out->disabled = TRI_ANY;
+	*out = NULL;
 	if (len > FILTER_MAX_BYTES)
 		return err_set(err, EFBIG, "Filter spec is %zu bytes; the limit is %d bytes.", len,
 			       FILTER_MAX_BYTES);
@@ -366,10 +362,21 @@ int filter_parse(const char *spec, size_t len, struct filter *out, struct cf_err
 	for (i = 0; i < len && isspace((unsigned char)spec[i]); i++)
 		;
 	if (i == len)
-		return 0; /* an empty spec is no filter */
-	rc = spec[i] == '{' ? parse_json(spec, len, &obj, err) : parse_words(spec, len, &obj, err);
-	if (rc)
-		return rc;
+		return 0; /* an empty spec */
+	return spec[i] == '{' ? parse_json(spec, len, out, err) : parse_words(spec, len, out, err);
+}
+
+int filter_parse(const char *spec, size_t len, struct filter *out, struct cf_err *err)
+{
+	json_t *obj = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	out->is_up = TRI_FALSE; /* Cinder's default: only workers that are down */
+	out->disabled = TRI_ANY;
+	rc = filter_spec_object(spec, len, &obj, err);
+	if (rc || !obj)
+		return rc; /* an empty spec is no filter */
 	rc = validate(obj, out, err);
 	json_decref(obj);
 	return rc;

@@ -33,6 +33,13 @@ struct filter {
 	char resource_id[UUID_LEN];  /* "" or a canonical lower-case UUID */
 };
 
+/* A spec's bytes as one JSON object: the size, NUL and UTF-8 checks, then a
+ * JSON object or key=value words (the word null is JSON null). NULL in
+ * *out for an empty or blank spec. Shared by every control file that takes
+ * a spec. */
+struct json_t;
+int filter_spec_object(const char *spec, size_t len, struct json_t **out, struct cf_err *err);
+
 /* Parse and validate one whole spec. Returns 0, -EINVAL or -EFBIG with the
  * operator's message in err (Cinder's words where Cinder has them). */
 int filter_parse(const char *spec, size_t len, struct filter *out, struct cf_err *err);

@@ -76,6 +76,84 @@ static bool run_jobs(struct jobs *j, struct cleaner *c)
 	}
 }
 
+/* The volume group's free space, in the database for the write path's
+ * space check (a FUSE thread never runs vgs). */
+static void refresh_capacity(struct jobs *j, struct cleaner *c)
+{
+	char vg[NAME_LEN];
+	unsigned long long size, free_bytes;
+	struct timespec now;
+	struct cf_err err;
+
+	if (!c->drv.ops->capacity || c->drv.ops->capacity(c->drv.ctx, vg, sizeof(vg), &size,
+							   &free_bytes, &err) != 0)
+		return;
+	dbtime_now(&now);
+	store_set_capacity(j->st, j->cfg.service_id, vg, size, free_bytes, &now);
+}
+
+static int create_volume(struct cleaner *c, const struct volume *vol, struct cf_err *err)
+{
+	char location[NAME_LEN], auth[NAME_LEN];
+	struct timespec now;
+	int rc = c->drv.ops->create_volume(c->drv.ctx, vol, err);
+
+	if (rc == 0)
+		rc = c->drv.ops->create_export(c->drv.ctx, vol, location, sizeof(location), auth,
+					       sizeof(auth), err);
+	dbtime_now(&now);
+	/* As Cinder: a failed create leaves the volume in error (and its LV,
+	 * which deleting the errored volume removes). */
+	if (store_finish_volume(c->st, vol->id, rc ? "error" : "available", rc ? NULL : location,
+				rc ? NULL : auth, &now) != 0 && rc == 0)
+		rc = err_set(err, EIO, "cannot record volume %s as available", vol->id);
+	return rc;
+}
+
+static int delete_volume(struct cleaner *c, const struct volume *vol, struct cf_err *err)
+{
+	struct timespec now;
+	int rc = c->drv.ops->remove_export(c->drv.ctx, vol, err);
+
+	if (rc == 0)
+		rc = c->drv.ops->delete_volume(c->drv.ctx, vol, err);
+	dbtime_now(&now);
+	if (rc == -EBUSY)
+		store_finish_volume(c->st, vol->id, "available", NULL, NULL, &now);
+	else if (rc)
+		store_finish_volume(c->st, vol->id, "error_deleting", NULL, NULL, &now);
+	else if (store_finish_volume_delete(c->st, vol->id, &now) != 0)
+		rc = err_set(err, EIO, "cannot record volume %s as deleted", vol->id);
+	return rc;
+}
+
+/* Run the volume operations queued for this worker. */
+static void run_volume_ops(struct jobs *j, struct cleaner *c)
+{
+	struct volume_op op;
+
+	while (store_take_volume_op(j->st, j->cfg.service_id, &op) == 0) {
+		struct cf_err err = { "" };
+		struct volume vol;
+		struct timespec now;
+		int rc = store_get_volume(j->st, op.resource_id, &vol);
+
+		if (rc)
+			err_set(&err, -rc, "volume %s is gone", op.resource_id);
+		else if (strcmp(op.kind, "create_volume") == 0)
+			rc = create_volume(c, &vol, &err);
+		else if (strcmp(op.kind, "delete_volume") == 0)
+			rc = delete_volume(c, &vol, &err);
+		else
+			rc = err_set(&err, EINVAL, "unknown operation %s", op.kind);
+		dbtime_now(&now);
+		store_finish_volume_op(j->st, op.id, rc ? err.msg : NULL, &now);
+		log_msg(rc ? LOG_LVL_ERROR : LOG_LVL_INFO, "%s of volume %s: %s", op.kind, op.resource_id,
+			rc ? err.msg : "done");
+		refresh_capacity(j, c);
+	}
+}
+
 static void *jobs_main(void *arg)
 {
 	struct jobs *j = arg;
@@ -90,15 +168,19 @@ static void *jobs_main(void *arg)
 			  "no cleanup jobs", c.drv.ops->name, err.msg);
 		ready = false;
 	}
-	if (ready)
+	if (ready) {
+		refresh_capacity(j, &c);
 		own_cleanup(j, &c);
+	}
 	pthread_mutex_lock(&j->lock);
 	while (!j->stopping) {
 		struct timespec deadline;
 
 		pthread_mutex_unlock(&j->lock);
-		if (ready)
+		if (ready) {
 			run_jobs(j, &c);
+			run_volume_ops(j, &c);
+		}
 		pthread_mutex_lock(&j->lock);
 		clock_gettime(CLOCK_MONOTONIC, &deadline);
 		deadline.tv_nsec += (long)j->cfg.poll_ms * 1000000L;

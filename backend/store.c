@@ -1450,3 +1450,278 @@ int store_list_snapshot_rows(struct store *st, store_volume_fn fn, void *ctx)
 {
 	return each_volume_row(st, Q_SNAPSHOT_ROWS, fn, ctx);
 }
+
+/* ---- Volume operations ---- */
+
+/* One-off statements of the write paths: prepared, run, finalized. */
+static int prep(struct store *st, const char *sql, sqlite3_stmt **stmt)
+{
+	int rc = sqlite3_prepare_v2(st->db, sql, -1, stmt, NULL);
+	return rc == SQLITE_OK ? 0 : db_fail(st, rc, "prepare");
+}
+
+static int step_finalize(struct store *st, sqlite3_stmt *stmt, const char *what)
+{
+	int rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : db_fail(st, rc, what);
+}
+
+/* The operations row of a resource: taken over if one exists (the
+ * resource has one operation at a time), owned by `owner`. */
+static int take_over_row(struct store *st, const char *type, const char *id, const char *status,
+			 int64_t owner, const char *stamp)
+{
+	sqlite3_stmt *stmt;
+	int rc = prep(st, "INSERT INTO workers (created_at, updated_at, deleted, resource_type, "
+			  "resource_id, status, service_id, race_preventer) VALUES (?1, ?1, 0, ?2, ?3, "
+			  "?4, ?5, 0) ON CONFLICT (resource_type, resource_id) DO UPDATE SET "
+			  "updated_at = ?1, status = ?4, service_id = ?5, "
+			  "race_preventer = race_preventer + 1", &stmt);
+	if (rc)
+		return rc;
+	sqlite3_bind_text(stmt, 1, stamp, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 3, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 4, status, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 5, owner);
+	return step_finalize(st, stmt, "record the operation");
+}
+
+static int add_op(struct store *st, const char *kind, const char *id, int64_t worker,
+		  const char *stamp)
+{
+	sqlite3_stmt *stmt;
+	int rc = prep(st, "INSERT INTO volume_operations (created_at, kind, resource_id, service_id) "
+			  "VALUES (?1, ?2, ?3, ?4)", &stmt);
+	if (rc)
+		return rc;
+	sqlite3_bind_text(stmt, 1, stamp, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 3, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 4, worker);
+	return step_finalize(st, stmt, "queue the operation");
+}
+
+int store_add_volume(struct store *st, const struct new_volume *v, const struct timespec *now,
+		     struct cf_err *err)
+{
+	char stamp[DBTIME_LEN];
+	sqlite3_stmt *stmt;
+	int rc;
+
+	time_text(now, stamp);
+	if (exec(st, "BEGIN IMMEDIATE"))
+		return err_set(err, EBUSY, "cannot lock database %s: %s", st->path, sqlite3_errmsg(st->db));
+	/* Space: the group's free bytes, less the volumes still being made. */
+	rc = prep(st, "SELECT c.volume_group, c.free_bytes - COALESCE((SELECT SUM(size) * 1073741824 "
+		      "FROM volumes WHERE deleted = 0 AND status = 'creating' AND host = ?2), 0) "
+		      "FROM worker_capacity c WHERE c.service_id = ?1", &stmt);
+	if (rc)
+		goto fail;
+	sqlite3_bind_int64(stmt, 1, v->service_id);
+	sqlite3_bind_text(stmt, 2, v->host, -1, SQLITE_STATIC);
+	if (sqlite3_step(stmt) == SQLITE_ROW) {
+		long long avail = sqlite3_column_int64(stmt, 1);
+		if (avail < v->size_gib * 1073741824LL) {
+			err_set(err, ENOSPC, "Volume group %s has %lld GiB free; a %lld GiB volume does not fit.",
+				(const char *)sqlite3_column_text(stmt, 0), avail > 0 ? avail >> 30 : 0,
+				v->size_gib);
+			sqlite3_finalize(stmt);
+			exec(st, "ROLLBACK");
+			return -ENOSPC;
+		}
+	}
+	sqlite3_finalize(stmt);
+	rc = prep(st, "INSERT INTO volumes (id, created_at, updated_at, deleted, host, cluster_name, "
+		      "size, status, attach_status, display_name) VALUES (?1, ?2, ?2, 0, ?3, ?4, ?5, "
+		      "'creating', 'detached', ?6)", &stmt);
+	if (rc)
+		goto fail;
+	sqlite3_bind_text(stmt, 1, v->id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, stamp, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 3, v->host, -1, SQLITE_STATIC);
+	bind_text_or_null(stmt, 4, v->cluster_name);
+	sqlite3_bind_int64(stmt, 5, v->size_gib);
+	bind_text_or_null(stmt, 6, v->display_name);
+	rc = step_finalize(st, stmt, "record the volume");
+	if (!rc)
+		rc = take_over_row(st, "Volume", v->id, "creating", v->service_id, stamp);
+	if (!rc)
+		rc = add_op(st, "create_volume", v->id, v->service_id, stamp);
+	if (!rc && exec(st, "COMMIT") == 0)
+		return 0;
+fail:
+	err_set(err, EIO, "cannot record volume %s in %s: %s", v->id, st->path, sqlite3_errmsg(st->db));
+	exec(st, "ROLLBACK");
+	return -EIO;
+}
+
+int store_request_volume_delete(struct store *st, const char *id, const struct timespec *now,
+				struct cf_err *err)
+{
+	char stamp[DBTIME_LEN], status[64] = "";
+	int64_t worker = 0, snapshots = 0;
+	sqlite3_stmt *stmt;
+	int rc;
+
+	time_text(now, stamp);
+	if (exec(st, "BEGIN IMMEDIATE"))
+		return err_set(err, EBUSY, "cannot lock database %s: %s", st->path, sqlite3_errmsg(st->db));
+	rc = prep(st, "SELECT v.status, " WORKER_OF("v.host") ", (SELECT count(*) FROM snapshots s "
+		      "WHERE s.volume_id = v.id AND s.deleted = 0) FROM volumes v "
+		      "WHERE v.id = ?1 AND v.deleted = 0", &stmt);
+	if (rc)
+		goto fail;
+	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+	if (sqlite3_step(stmt) != SQLITE_ROW) {
+		sqlite3_finalize(stmt);
+		exec(st, "ROLLBACK");
+		return err_set(err, ENOENT, "There is no volume %s.", id);
+	}
+	column_text(stmt, 0, status, sizeof(status));
+	worker = sqlite3_column_int64(stmt, 1);
+	snapshots = sqlite3_column_int64(stmt, 2);
+	sqlite3_finalize(stmt);
+	/* Cinder's rules: not while it has snapshots, only from a settled status. */
+	if (snapshots) {
+		exec(st, "ROLLBACK");
+		return err_set(err, EBUSY, "Volume %s has %lld snapshot(s); delete them first.", id,
+			       (long long)snapshots);
+	}
+	if (strcmp(status, "available") && strcmp(status, "error") && strcmp(status, "error_deleting") &&
+	    strcmp(status, "error_restoring")) {
+		exec(st, "ROLLBACK");
+		return err_set(err, EBUSY, "Volume %s is %s; it can be deleted when available or in error.",
+			       id, status);
+	}
+	if (!worker) {
+		exec(st, "ROLLBACK");
+		return err_set(err, EBUSY, "Volume %s has no live worker of its host to delete it.", id);
+	}
+	rc = prep(st, "UPDATE volumes SET status = 'deleting', previous_status = status, updated_at = ?2 "
+		      "WHERE id = ?1", &stmt);
+	if (rc)
+		goto fail;
+	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, stamp, -1, SQLITE_STATIC);
+	rc = step_finalize(st, stmt, "mark deleting");
+	if (!rc)
+		rc = take_over_row(st, "Volume", id, "deleting", worker, stamp);
+	if (!rc)
+		rc = add_op(st, "delete_volume", id, worker, stamp);
+	if (!rc && exec(st, "COMMIT") == 0)
+		return 0;
+fail:
+	err_set(err, EIO, "cannot record the deletion of %s: %s", id, sqlite3_errmsg(st->db));
+	exec(st, "ROLLBACK");
+	return -EIO;
+}
+
+int store_take_volume_op(struct store *st, int64_t me, struct volume_op *out)
+{
+	sqlite3_stmt *stmt;
+	int rc = prep(st, "UPDATE volume_operations SET state = 'running' WHERE id = (SELECT id FROM "
+			  "volume_operations WHERE service_id = ?1 AND state = 'queued' ORDER BY id LIMIT 1) "
+			  "AND state = 'queued' RETURNING id, kind, resource_id", &stmt);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, me);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		out->id = sqlite3_column_int64(stmt, 0);
+		column_text(stmt, 1, out->kind, sizeof(out->kind));
+		column_text(stmt, 2, out->resource_id, sizeof(out->resource_id));
+		sqlite3_step(stmt);
+		sqlite3_finalize(stmt);
+		return 0;
+	}
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_DONE ? -ENOENT : db_fail(st, rc, "take a volume operation");
+}
+
+int store_finish_volume_op(struct store *st, int64_t op_id, const char *error,
+			   const struct timespec *now)
+{
+	char stamp[DBTIME_LEN];
+	sqlite3_stmt *stmt;
+	int rc = prep(st, "UPDATE volume_operations SET state = ?2, error = ?3, finished_at = ?4 "
+			  "WHERE id = ?1", &stmt);
+	if (rc)
+		return rc;
+	time_text(now, stamp);
+	sqlite3_bind_int64(stmt, 1, op_id);
+	sqlite3_bind_text(stmt, 2, error ? "failed" : "done", -1, SQLITE_STATIC);
+	bind_text_or_null(stmt, 3, error);
+	sqlite3_bind_text(stmt, 4, stamp, -1, SQLITE_STATIC);
+	return step_finalize(st, stmt, "finish a volume operation");
+}
+
+static int finish_with(struct store *st, const char *sql, const char *id, const char *status,
+		       const char *location, const char *auth, const struct timespec *now)
+{
+	char stamp[DBTIME_LEN];
+	sqlite3_stmt *stmt;
+	int rc;
+
+	time_text(now, stamp);
+	if (exec(st, "BEGIN IMMEDIATE"))
+		return -EBUSY;
+	rc = prep(st, sql, &stmt);
+	if (!rc) {
+		sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(stmt, 2, stamp, -1, SQLITE_STATIC);
+		if (status) {
+			sqlite3_bind_text(stmt, 3, status, -1, SQLITE_STATIC);
+			bind_text_or_null(stmt, 4, location);
+			bind_text_or_null(stmt, 5, auth);
+		}
+		rc = step_finalize(st, stmt, "finish the volume");
+	}
+	/* The operation is over: its row goes with the status change. */
+	if (!rc && (rc = prep(st, "DELETE FROM workers WHERE resource_type = 'Volume' AND "
+				  "resource_id = ?1", &stmt)) == 0) {
+		sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+		rc = step_finalize(st, stmt, "remove the operations row");
+	}
+	if (!rc && exec(st, "COMMIT") == 0)
+		return 0;
+	exec(st, "ROLLBACK");
+	return rc ? rc : -EIO;
+}
+
+int store_finish_volume(struct store *st, const char *id, const char *status,
+			const char *provider_location, const char *provider_auth,
+			const struct timespec *now)
+{
+	return finish_with(st, "UPDATE volumes SET updated_at = ?2, status = ?3, "
+			   "provider_location = COALESCE(?4, provider_location), "
+			   "provider_auth = COALESCE(?5, provider_auth) WHERE id = ?1",
+			   id, status, provider_location, provider_auth, now);
+}
+
+int store_finish_volume_delete(struct store *st, const char *id, const struct timespec *now)
+{
+	return finish_with(st, "UPDATE volumes SET updated_at = ?2, deleted_at = ?2, deleted = 1, "
+			   "status = 'deleted' WHERE id = ?1", id, NULL, NULL, NULL, now);
+}
+
+int store_set_capacity(struct store *st, int64_t me, const char *vg, uint64_t size,
+		       uint64_t free_bytes, const struct timespec *now)
+{
+	char stamp[DBTIME_LEN];
+	sqlite3_stmt *stmt;
+	int rc = prep(st, "INSERT INTO worker_capacity (service_id, volume_group, size_bytes, "
+			  "free_bytes, updated_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (service_id) "
+			  "DO UPDATE SET volume_group = ?2, size_bytes = ?3, free_bytes = ?4, "
+			  "updated_at = ?5", &stmt);
+	if (rc)
+		return rc;
+	time_text(now, stamp);
+	sqlite3_bind_int64(stmt, 1, me);
+	sqlite3_bind_text(stmt, 2, vg, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)size);
+	sqlite3_bind_int64(stmt, 4, (sqlite3_int64)free_bytes);
+	sqlite3_bind_text(stmt, 5, stamp, -1, SQLITE_STATIC);
+	return step_finalize(st, stmt, "record capacity");
+}

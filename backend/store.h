@@ -206,3 +206,47 @@ struct progress_row {
 };
 typedef int (*store_progress_fn)(void *ctx, const struct progress_row *row);
 int store_list_progress(struct store *st, int64_t request_id, store_progress_fn fn, void *ctx);
+
+/* ---- Volume operations (created and deleted through the mount) ---- */
+
+struct new_volume {
+	const char *id;             /* canonical UUID */
+	const char *display_name;
+	long long size_gib;
+	const char *host;           /* the worker's host */
+	const char *cluster_name;   /* NULL when unclustered */
+	int64_t service_id;         /* the worker that creates it */
+};
+
+/* Record a volume in 'creating', the worker's operations row for it, and
+ * a create_volume operation, in one transaction. -ENOSPC (with words) when
+ * the worker's last known free space, less what its pending creates take,
+ * is short. */
+int store_add_volume(struct store *st, const struct new_volume *v, const struct timespec *now,
+		     struct cf_err *err);
+
+/* Begin deleting a volume: 'deleting', an operations row owned by its
+ * worker, a delete_volume operation. -ENOENT, -EBUSY (snapshots, or a
+ * status that cannot be deleted) with words. */
+int store_request_volume_delete(struct store *st, const char *id, const struct timespec *now,
+				struct cf_err *err);
+
+struct volume_op {
+	int64_t id;
+	char kind[32];
+	char resource_id[UUID_LEN];
+};
+int store_take_volume_op(struct store *st, int64_t me, struct volume_op *out);
+int store_finish_volume_op(struct store *st, int64_t op_id, const char *error,
+			   const struct timespec *now);
+
+/* The end of an operation: the volume's new status (and export details
+ * when given), and its operations row removed, together. */
+int store_finish_volume(struct store *st, const char *id, const char *status,
+			const char *provider_location, const char *provider_auth,
+			const struct timespec *now);
+/* A deleted volume: marked deleted and its operations row removed. */
+int store_finish_volume_delete(struct store *st, const char *id, const struct timespec *now);
+
+int store_set_capacity(struct store *st, int64_t me, const char *vg, uint64_t size,
+		       uint64_t free_bytes, const struct timespec *now);

@@ -134,6 +134,29 @@ static int render_progress(struct store *st, const struct request_row *req, char
 	}
 }
 
+void control_error_set(struct cleanup_state *state, const char *msg)
+{
+	pthread_mutex_lock(&state->lock);
+	if (msg)
+		snprintf(state->error, sizeof(state->error), "%s\n", msg);
+	else
+		state->error[0] = '\0';
+	dbtime_now(&state->changed);
+	pthread_mutex_unlock(&state->lock);
+}
+
+int control_error_render(struct cleanup_state *state, char **out, size_t *len,
+			 struct timespec *mtime)
+{
+	int rc;
+
+	pthread_mutex_lock(&state->lock);
+	rc = take(strdup(state->error), out, len);
+	*mtime = state->changed;
+	pthread_mutex_unlock(&state->lock);
+	return rc;
+}
+
 int cleanup_render(struct store *st, const struct fs_config *cfg, const struct path_match *m,
 		   char **out, size_t *len, struct timespec *mtime)
 {
@@ -142,12 +165,7 @@ int cleanup_render(struct store *st, const struct fs_config *cfg, const struct p
 
 	switch (m->rule->kind) {
 	case NODE_CLEANUP_ERROR:
-		pthread_mutex_lock(&cfg->cleanup->lock);
-		rc = cfg->cleanup->error[0] ? take(strdup(cfg->cleanup->error), out, len)
-					    : take(strdup(""), out, len);
-		*mtime = cfg->cleanup->changed;
-		pthread_mutex_unlock(&cfg->cleanup->lock);
-		return rc;
+		return control_error_render(cfg->cleanup, out, len, mtime);
 	case NODE_CLEANUP_REQUEST:
 	case NODE_CLEANUP_RESULT:
 		rc = store_last_request(st, &req);
@@ -225,13 +243,7 @@ int cleanup_write(struct store *st, const struct fs_config *cfg, const char *buf
 
 	dbtime_now(&in.now);
 	rc = request_submit(st, &in, &id, &result, &err);
-	pthread_mutex_lock(&cfg->cleanup->lock);
-	if (rc)
-		snprintf(cfg->cleanup->error, sizeof(cfg->cleanup->error), "%s\n", err.msg);
-	else
-		cfg->cleanup->error[0] = '\0';
-	dbtime_now(&cfg->cleanup->changed);
-	pthread_mutex_unlock(&cfg->cleanup->lock);
+	control_error_set(cfg->cleanup, rc ? err.msg : NULL);
 	free(result);
 	if (rc) {
 		log_info("cleanup request from uid %d pid %d refused: %s", (int)uid, (int)pid, err.msg);

@@ -20,6 +20,12 @@ struct cleanup_state {
 	struct timespec changed;
 };
 
+/* A control file's last refusal: set (msg) or cleared (NULL), and its
+ * rendering for cleanup/error and volumes/error. */
+void control_error_set(struct cleanup_state *state, const char *msg);
+int control_error_render(struct cleanup_state *state, char **out, size_t *len,
+			 struct timespec *mtime);
+
 /* Render a cleanup file (malloc'd) and the time it last changed. */
 int cleanup_render(struct store *st, const struct fs_config *cfg, const struct path_match *m,
 		   char **out, size_t *len, struct timespec *mtime);

@@ -26,6 +26,11 @@ struct fs_config {
 	void (*queued)(void *ctx); /* called after a request was accepted */
 	void *queued_ctx;
 	struct cleanup_state *cleanup;
+	/* Volumes: made on this worker when it has storage. */
+	const char *host;
+	const char *cluster_name;
+	bool has_storage;
+	struct cleanup_state *volume_errors;
 };
 
 extern const struct fuse_operations fs_ops;

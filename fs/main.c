@@ -88,6 +88,7 @@ static int storage_driver(const struct options *o, struct lvm_driver *lvm, struc
 		.target_prefix = o->target_prefix, .volumes_dir = o->volumes_dir,
 		.bstype = o->tgt_bstype, .tgt_control_port = o->tgt_control_port,
 		.lvm_system_dir = o->lvm_system_dir, .command_timeout = o->command_timeout,
+		.target_ip_address = o->target_ip_address, .target_port = o->target_port,
 	};
 	lvm_driver_init(lvm, &cfg);
 	*out = lvm_driver(lvm);
@@ -100,6 +101,7 @@ static int serve(const struct options *o, const struct registration *reg, int64_
 	struct lvm_driver lvm;
 	struct driver drv;
 	struct cleanup_state cleanup = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct cleanup_state volume_errors = { .lock = PTHREAD_MUTEX_INITIALIZER };
 	struct jobs *jobs = NULL;
 	struct fs_config cfg = {
 		.db_path = o->db_path,
@@ -110,6 +112,10 @@ static int serve(const struct options *o, const struct registration *reg, int64_
 		.queued = wake_jobs,
 		.queued_ctx = &jobs,
 		.cleanup = &cleanup,
+		.host = reg->host,
+		.cluster_name = reg->cluster_name,
+		.has_storage = o->volume_group != NULL,
+		.volume_errors = &volume_errors,
 	};
 	/* auto_unmount: a daemon that dies does not leave "Transport endpoint
 	 * is not connected" behind. allow_other needs root; the kernel then
@@ -125,6 +131,7 @@ static int serve(const struct options *o, const struct registration *reg, int64_
 
 	dbtime_now(&cfg.started);
 	cleanup.changed = cfg.started;
+	volume_errors.changed = cfg.started;
 	if (storage_driver(o, &lvm, &drv) != 0)
 		return 1;
 	if (fuse_opt_add_arg(&args, "cinderfs") || fuse_opt_add_arg(&args, "-o") ||

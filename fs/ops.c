@@ -18,6 +18,7 @@
 #include "paths.h"
 #include "store.h"
 #include "view.h"
+#include "volumes.h"
 
 #define DIR_MODE 0550     /* root and the admin group read and search */
 #define FILE_MODE 0440    /* read-only values */
@@ -140,6 +141,8 @@ static int load(struct store *st, const struct path_match *m, const struct view_
 	case NODE_SNAPSHOT_FIELD:
 		return store_get_snapshot_row(st, m->uuid, &obj->vol);
 	case NODE_VOLUMES:
+	case NODE_VOLUMES_CREATE:
+	case NODE_VOLUMES_ERROR:
 	case NODE_SNAPSHOTS:
 	case NODE_ROOT:
 	case NODE_README:
@@ -157,9 +160,14 @@ static int load(struct store *st, const struct path_match *m, const struct view_
 	return -ENOENT;
 }
 
+static bool takes_writes(enum node_kind kind)
+{
+	return kind == NODE_CLEANUP_REQUEST || kind == NODE_VOLUMES_CREATE;
+}
+
 static mode_t node_mode(enum node_kind kind, enum node_type type)
 {
-	if (kind == NODE_CLEANUP_REQUEST)
+	if (takes_writes(kind))
 		return S_IFREG | CONTROL_MODE;
 	switch (type) {
 	case NT_DIR:
@@ -229,6 +237,14 @@ static int render(struct store *st, const struct path_match *m, const union obje
 	case NODE_HISTORY_RESULT:
 	case NODE_HISTORY_PROGRESS:
 		return cleanup_render(st, config(), m, out, len, mtime);
+	case NODE_VOLUMES_CREATE:
+		/* Write-only in spirit: it reads as empty. */
+		*out = strdup("");
+		*len = 0;
+		*mtime = config()->started;
+		return *out ? 0 : -ENOMEM;
+	case NODE_VOLUMES_ERROR:
+		return control_error_render(config()->volume_errors, out, len, mtime);
 	default:
 		*mtime = node_mtime(m, obj);
 		return view_render(m->rule->object, m->field, obj, ctx, out, len);
@@ -588,7 +604,7 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 	/* Only cleanup/request takes writes; its O_TRUNC (from '>') is a
 	 * no-op: one write() is one whole spec. */
 	if (((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) &&
-	    m.rule->kind != NODE_CLEANUP_REQUEST)
+	    !takes_writes(m.rule->kind))
 		return -EACCES;
 	h = calloc(1, sizeof(*h));
 	if (!h)
@@ -676,10 +692,10 @@ static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 
 	(void)size;
 	if (fi && fi->fh)
-		return ((const struct handle *)(uintptr_t)fi->fh)->kind == NODE_CLEANUP_REQUEST ? 0 : -EACCES;
+		return takes_writes(((const struct handle *)(uintptr_t)fi->fh)->kind) ? 0 : -EACCES;
 	if (paths_match(path, &m) != 0)
 		return -ENOENT;
-	return m.rule->kind == NODE_CLEANUP_REQUEST ? 0 : -EACCES;
+	return takes_writes(m.rule->kind) ? 0 : -EACCES;
 }
 static int deny_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
 {
@@ -698,12 +714,30 @@ static int fs_write(const char *path, const char *buf, size_t size, off_t off,
 
 	(void)path;
 	(void)off;
-	if (!h || h->kind != NODE_CLEANUP_REQUEST)
+	if (!h || !takes_writes(h->kind))
 		return -EACCES;
 	rc = thread_store(&st);
 	if (rc)
 		return rc;
+	if (h->kind == NODE_VOLUMES_CREATE)
+		return volumes_create(st, config(), buf, size);
 	return cleanup_write(st, config(), buf, size, fc->uid, fc->pid);
+}
+
+/* rmdir volumes/<uuid> deletes the volume (the work goes to its worker);
+ * nothing else may be removed. */
+static int fs_rmdir(const char *path)
+{
+	struct path_match m;
+	struct store *st;
+	int rc = paths_match(path, &m);
+
+	if (rc)
+		return rc;
+	if (m.rule->kind != NODE_VOLUME)
+		return -EACCES;
+	rc = thread_store(&st);
+	return rc ? rc : volumes_delete(st, config(), m.uuid);
 }
 
 static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
@@ -733,7 +767,7 @@ const struct fuse_operations fs_ops = {
 	.mkdir = deny_mkdir,
 	.mknod = deny_mknod,
 	.unlink = deny_path,
-	.rmdir = deny_path,
+	.rmdir = fs_rmdir,
 	.symlink = deny_two,
 	.link = deny_two,
 	.rename = deny_rename,

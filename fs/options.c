@@ -56,6 +56,8 @@ static const struct setting settings[] = {
 	{ "DEFAULT", "tgt_control_port", "tgt-control-port", SET_COUNT, AT(tgt_control_port) },
 	{ "DEFAULT", "lvm_system_dir", "lvm-system-dir", SET_PATH, AT(lvm_system_dir) },
 	{ "DEFAULT", "command_timeout", "command-timeout", SET_SECONDS, AT(command_timeout) },
+	{ "DEFAULT", "target_ip_address", "target-ip-address", SET_WORD, AT(target_ip_address) },
+	{ "DEFAULT", "target_port", "target-port", SET_COUNT, AT(target_port) },
 	{ "database", "connection", NULL, SET_CONNECTION, AT(db_path) },
 	{ NULL, "db", "db", SET_PATH, AT(db_path) },
 };
@@ -85,6 +87,8 @@ void options_usage(FILE *out)
 		"  --tgt-control-port N     tgtd's control port (default: its default socket)\n"
 		"  --lvm-system-dir DIR     LVM_SYSTEM_DIR for LVM commands (default: the system's)\n"
 		"  --command-timeout SEC    limit for each LVM or tgt command (default 120)\n"
+		"  --target-ip-address IP   the portal initiators reach (default 127.0.0.1)\n"
+		"  --target-port PORT       its port (default 3260)\n"
 		"  --control-only           mount the view without being a worker (an admin node)\n"
 		"  -f, --foreground         stay in the foreground and log to stderr\n"
 		"  -d, --debug              log debug messages too\n"
@@ -293,12 +297,14 @@ static int set_defaults(struct options *o)
 	o->report_interval = 10;
 	o->history_keep = 1000;
 	o->command_timeout = 120;
+	o->target_port = 3260;
 	o->admin_gid = 0;
 	if (set_text(&o->host, host) || set_text(&o->binary, BINARY_VOLUME) ||
 	    set_text(&o->db_path, DEFAULT_DB_PATH) || set_text(&o->admin_group, "root") ||
 	    set_text(&o->target_helper, "tgtadm") ||
 	    set_text(&o->target_prefix, "iqn.2010-10.org.openstack:") ||
-	    set_text(&o->volumes_dir, DEFAULT_VOLUMES_DIR) || set_text(&o->tgt_bstype, "rdwr"))
+	    set_text(&o->volumes_dir, DEFAULT_VOLUMES_DIR) || set_text(&o->tgt_bstype, "rdwr") ||
+	    set_text(&o->target_ip_address, "127.0.0.1"))
 		return -ENOMEM;
 	return 0;
 }
@@ -440,5 +446,6 @@ void options_free(struct options *o)
 	free(o->volumes_dir);
 	free(o->tgt_bstype);
 	free(o->lvm_system_dir);
+	free(o->target_ip_address);
 	memset(o, 0, sizeof(*o));
 }

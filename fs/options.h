@@ -32,6 +32,8 @@ struct options {
 	int tgt_control_port;
 	char *lvm_system_dir;
 	int command_timeout;
+	char *target_ip_address;
+	int target_port;
 	bool foreground;
 	bool control_only;
 	bool debug;

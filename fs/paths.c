@@ -28,6 +28,8 @@ const struct path_rule path_rules[] = {
 	{ "/stuck/%type/%uuid/%field",        NODE_STUCK_FIELD,     NT_FILE, OBJ_STUCK },
 	{ "/cleanup",                         NODE_CLEANUP,         NT_DIR,  OBJ_NONE },
 	{ "/volumes",                         NODE_VOLUMES,         NT_DIR,  OBJ_NONE },
+	{ "/volumes/create",                  NODE_VOLUMES_CREATE,  NT_FILE, OBJ_NONE },
+	{ "/volumes/error",                   NODE_VOLUMES_ERROR,   NT_FILE, OBJ_NONE },
 	{ "/volumes/%uuid",                   NODE_VOLUME,          NT_DIR,  OBJ_VOLUME },
 	{ "/volumes/%uuid/%field",            NODE_VOLUME_FIELD,    NT_FILE, OBJ_VOLUME },
 	{ "/snapshots",                       NODE_SNAPSHOTS,       NT_DIR,  OBJ_NONE },

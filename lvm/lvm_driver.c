@@ -20,6 +20,9 @@ void lvm_driver_init(struct lvm_driver *d, const struct lvm_driver_config *cfg)
 	snprintf(d->tgt.volumes_dir, sizeof(d->tgt.volumes_dir), "%s", cfg->volumes_dir);
 	snprintf(d->tgt.bstype, sizeof(d->tgt.bstype), "%s", cfg->bstype);
 	d->exports = strcmp(cfg->target_helper, "tgtadm") == 0;
+	snprintf(d->target_ip_address, sizeof(d->target_ip_address), "%s",
+		 cfg->target_ip_address ? cfg->target_ip_address : "127.0.0.1");
+	d->target_port = cfg->target_port ? cfg->target_port : 3260;
 }
 
 void lvm_driver_device(const struct lvm_driver *d, const char *uuid, char *out, size_t size)
@@ -76,6 +79,52 @@ static int drv_clear_download(void *ctx, const struct volume *vol, struct cf_err
 	return 0;
 }
 
+static int drv_create_volume(void *ctx, const struct volume *vol, struct cf_err *err)
+{
+	struct lvm_driver *d = ctx;
+	return lvm_create_volume(&d->lvm, vol->id, vol->size, err);
+}
+
+/* Cinder's provider_location ("ip:port,tid iqn lun") and provider_auth
+ * ("CHAP user secret"), with fresh CHAP credentials. */
+static int drv_create_export(void *ctx, const struct volume *vol, char *location,
+			     size_t location_size, char *auth, size_t auth_size, struct cf_err *err)
+{
+	struct lvm_driver *d = ctx;
+	struct export_info info = { "", "", "" };
+	char device[NAME_LEN * 2], iqn[NAME_LEN * 2];
+	int tid = 0, rc;
+
+	location[0] = auth[0] = '\0';
+	if (!d->exports)
+		return 0;
+	if (tgt_random_secret(info.chap_user, 21) || tgt_random_secret(info.chap_password, 17))
+		return err_set(err, EIO, "cannot make CHAP credentials: no randomness");
+	lvm_driver_device(d, vol->id, device, sizeof(device));
+	rc = tgt_create_export(&d->tgt, vol->id, device, &info, &tid, err);
+	if (rc)
+		return rc;
+	tgt_iqn(&d->tgt, vol->id, iqn, sizeof(iqn));
+	snprintf(location, location_size, "%s:%d,%d %s 1", d->target_ip_address, d->target_port, tid, iqn);
+	snprintf(auth, auth_size, "CHAP %s %s", info.chap_user, info.chap_password);
+	return 0;
+}
+
+static int drv_capacity(void *ctx, char *name, size_t name_size, unsigned long long *size,
+			unsigned long long *free_bytes, struct cf_err *err)
+{
+	struct lvm_driver *d = ctx;
+	uint64_t s, f;
+	int rc = lvm_vg_space(&d->lvm, &s, &f, err);
+
+	if (rc)
+		return rc;
+	snprintf(name, name_size, "%s", d->lvm.vg);
+	*size = s;
+	*free_bytes = f;
+	return 0;
+}
+
 static const struct driver_ops lvm_driver_ops = {
 	.name = "lvm",
 	.start = drv_start,
@@ -83,6 +132,9 @@ static const struct driver_ops lvm_driver_ops = {
 	.delete_snapshot = drv_delete_snapshot,
 	.remove_export = drv_remove_export,
 	.clear_download = drv_clear_download,
+	.create_volume = drv_create_volume,
+	.create_export = drv_create_export,
+	.capacity = drv_capacity,
 };
 
 struct driver lvm_driver(struct lvm_driver *d)

@@ -15,6 +15,8 @@ struct lvm_driver_config {
 	int tgt_control_port;
 	const char *lvm_system_dir; /* NULL: the system's */
 	int command_timeout;        /* seconds */
+	const char *target_ip_address;
+	int target_port;
 };
 
 struct lvm_driver {
@@ -22,6 +24,8 @@ struct lvm_driver {
 	struct lvm lvm;
 	struct tgt tgt;
 	bool exports;               /* target_helper is tgtadm */
+	char target_ip_address[64];
+	int target_port;
 };
 
 void lvm_driver_init(struct lvm_driver *d, const struct lvm_driver_config *cfg);

@@ -164,7 +164,7 @@ static int write_target_file(struct tgt *t, const char *uuid, const char *iqn, c
 }
 
 int tgt_create_export(struct tgt *t, const char *uuid, const char *device,
-		      const struct export_info *auth, struct cf_err *err)
+		      const struct export_info *auth, int *tid_out, struct cf_err *err)
 {
 	char iqn[NAME_LEN * 2], tid_text[16], canonical[UUID_LEN];
 	int tid, max_tid, rc;
@@ -177,6 +177,8 @@ int tgt_create_export(struct tgt *t, const char *uuid, const char *device,
 		return rc;
 	if (tid) {
 		log_debug("target %s exists already (tid %d)", iqn, tid);
+		if (tid_out)
+			*tid_out = tid;
 		return 0;
 	}
 	rc = write_target_file(t, uuid, iqn, device, auth, err);
@@ -215,6 +217,8 @@ int tgt_create_export(struct tgt *t, const char *uuid, const char *device,
 		return err_set(err, -rc, "exporting volume %s failed: %.900s", uuid, words);
 	}
 	log_info("exported volume %s as %s (tid %d)", uuid, iqn, tid);
+	if (tid_out)
+		*tid_out = tid;
 	return 0;
 }
 
@@ -318,7 +322,7 @@ int tgt_restore(struct tgt *t, int *restored, struct cf_err *err)
 			break;
 		if (tid)
 			continue;
-		rc = tgt_create_export(t, uuid, device, &auth, err);
+		rc = tgt_create_export(t, uuid, device, &auth, NULL, err);
 		if (rc)
 			break;
 		(*restored)++;

@@ -33,7 +33,7 @@ void tgt_iqn(const struct tgt *t, const char *uuid, char *out, size_t size);
 
 /* Export a volume (idempotent: an existing target is left as it is). */
 int tgt_create_export(struct tgt *t, const char *uuid, const char *device,
-		      const struct export_info *auth, struct cf_err *err);
+		      const struct export_info *auth, int *tid_out, struct cf_err *err);
 
 /* Remove it as Cinder does: forced delete, re-check, plain delete, then
  * the account and the target file. A target already gone succeeds. */

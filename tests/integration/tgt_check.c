@@ -27,7 +27,7 @@ int main(int argc, char **argv)
 		struct export_info auth = { "", "", "" };
 		tgt_random_secret(auth.chap_user, 13);
 		tgt_random_secret(auth.chap_password, 17);
-		rc = tgt_create_export(&t, argv[2], argv[3], &auth, &err);
+		rc = tgt_create_export(&t, argv[2], argv[3], &auth, NULL, &err);
 	} else if (!strcmp(argv[1], "remove") && argc == 3) {
 		rc = tgt_remove_export(&t, argv[2], &err);
 	} else if (!strcmp(argv[1], "restore") && argc == 2) {

@@ -25,8 +25,23 @@ static int noop_snapshot(void *ctx, const struct snapshot *s, struct cf_err *err
 	return 0;
 }
 
-static const struct driver_ops good = { "good", start_ok, noop_volume, noop_snapshot, noop_volume, noop_volume };
-static const struct driver_ops broken = { "broken", start_fails, noop_volume, noop_snapshot, noop_volume, noop_volume };
+static int no_capacity(void *ctx, char *name, size_t size, unsigned long long *a,
+		       unsigned long long *b, struct cf_err *err)
+{
+	(void)ctx; (void)name; (void)size; (void)a; (void)b;
+	return err_set(err, ENOTSUP, "no volume group");
+}
+
+static const struct driver_ops good = {
+	.name = "good", .start = start_ok, .delete_volume = noop_volume,
+	.delete_snapshot = noop_snapshot, .remove_export = noop_volume,
+	.clear_download = noop_volume, .capacity = no_capacity,
+};
+static const struct driver_ops broken = {
+	.name = "broken", .start = start_fails, .delete_volume = noop_volume,
+	.delete_snapshot = noop_snapshot, .remove_export = noop_volume,
+	.clear_download = noop_volume, .capacity = no_capacity,
+};
 
 /* Worker 1 left a volume in creating before it (re)started. */
 static void seed(struct testdb *t)

@@ -119,7 +119,7 @@ static void test_create_export_steps_and_target_file(void **state)
 	(void)state;
 
 	r.outs[0] = "Target 1: iqn.2010-10.org.openstack:volume-aaa\n";
-	assert_int_equal(tgt_create_export(&t, A, "/dev/vg0/volume-" A, &auth, &err), 0);
+	assert_int_equal(tgt_create_export(&t, A, "/dev/vg0/volume-" A, &auth, NULL, &err), 0);
 	assert_int_equal(r.count, 6);
 	assert_string_equal(r.calls[0], PRE "--mode target --op show");
 	assert_string_equal(r.calls[1], PRE "--mode target --op new --tid 2 --targetname " IQN);
@@ -147,7 +147,7 @@ static void test_an_existing_target_is_left_alone(void **state)
 	(void)state;
 
 	r.outs[0] = show_one;
-	assert_int_equal(tgt_create_export(&t, A, "/dev/vg0/volume-" A, &auth, &err), 0);
+	assert_int_equal(tgt_create_export(&t, A, "/dev/vg0/volume-" A, &auth, NULL, &err), 0);
 	assert_int_equal(r.count, 1);
 }
 
@@ -161,7 +161,7 @@ static void test_a_failed_step_takes_the_target_down_again(void **state)
 
 	r.fail_at = 4; /* the account */
 	r.outs[4] = "Target 1: " IQN "\n"; /* the removal's show finds the half target */
-	assert_int_equal(tgt_create_export(&t, A, "/dev/vg0/volume-" A, &auth, &err), -EIO);
+	assert_int_equal(tgt_create_export(&t, A, "/dev/vg0/volume-" A, &auth, NULL, &err), -EIO);
 	assert_non_null(strstr(err.msg, "exporting volume " A " failed: tgtadm exited with 22"));
 	assert_string_equal(r.calls[5], PRE "--mode target --op delete --force --tid 1");
 	snprintf(path, sizeof(path), "%s/volume-" A, dir);

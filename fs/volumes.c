@@ -1,0 +1,64 @@
+/* Volume control files. Everything is decided and recorded in one
+ * transaction on the FUSE thread; nothing here waits for LVM. */
+#include "volumes.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <uuid/uuid.h>
+
+#include "cleanup.h"
+#include "fs.h"
+#include "log.h"
+#include "volspec.h"
+
+int volumes_create(struct store *st, const struct fs_config *cfg, const char *buf, size_t size)
+{
+	struct volspec spec;
+	struct cf_err err = { "" };
+	struct new_volume v;
+	struct timespec now;
+	char id[UUID_LEN];
+	uuid_t uu;
+	int rc;
+
+	if (!cfg->service_id || !cfg->has_storage) {
+		rc = err_set(&err, EROFS, "This daemon keeps no volumes (%s): create volumes through "
+			     "the mount of a worker with a volume_group.",
+			     cfg->service_id ? "no volume_group configured" : "control only");
+	} else if ((rc = volspec_parse(buf, size, &spec, &err)) == 0) {
+		uuid_generate(uu);
+		uuid_unparse_lower(uu, id);
+		v = (struct new_volume){
+			.id = id, .display_name = spec.name, .size_gib = spec.size_gib,
+			.host = cfg->host, .cluster_name = cfg->cluster_name,
+			.service_id = cfg->service_id,
+		};
+		dbtime_now(&now);
+		rc = store_add_volume(st, &v, &now, &err);
+		if (rc == 0)
+			log_info("volume %s (%s, %lld GiB) requested", id, spec.name, spec.size_gib);
+	}
+	control_error_set(cfg->volume_errors, rc ? err.msg : NULL);
+	if (rc)
+		return rc;
+	if (cfg->queued)
+		cfg->queued(cfg->queued_ctx);
+	return (int)size;
+}
+
+int volumes_delete(struct store *st, const struct fs_config *cfg, const char *uuid)
+{
+	struct cf_err err = { "" };
+	struct timespec now;
+	int rc;
+
+	dbtime_now(&now);
+	rc = store_request_volume_delete(st, uuid, &now, &err);
+	control_error_set(cfg->volume_errors, rc ? err.msg : NULL);
+	if (rc == 0) {
+		log_info("deletion of volume %s requested", uuid);
+		if (cfg->queued)
+			cfg->queued(cfg->queued_ctx);
+	}
+	return rc;
+}
