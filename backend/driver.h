@@ -36,6 +36,9 @@ struct driver_ops {
 	int (*remove_export)(void *ctx, const struct volume *vol, struct cf_err *err);
 	/* Undo a half-done image download (nothing to do for LVM). */
 	int (*clear_download)(void *ctx, const struct volume *vol, struct cf_err *err);
+	/* A snapshot of a volume; -EOPNOTSUPP where the backend cannot. */
+	int (*create_snapshot)(void *ctx, const struct snapshot *snap, const struct volume *vol,
+			       struct cf_err *err);
 	/* Make a volume's storage; creating what exists fails. */
 	int (*create_volume)(void *ctx, const struct volume *vol, struct cf_err *err);
 	/* Export it; location and auth get Cinder's provider_location and

@@ -30,6 +30,13 @@ static int none_start(void *ctx, struct cf_err *err)
 	return 0;
 }
 
+static int none_create_snapshot(void *ctx, const struct snapshot *snap, const struct volume *vol,
+				struct cf_err *err)
+{
+	(void)vol;
+	return none_snapshot(ctx, snap, err);
+}
+
 static int none_export(void *ctx, const struct volume *vol, char *location, size_t location_size,
 		       char *auth, size_t auth_size, struct cf_err *err)
 {
@@ -53,6 +60,7 @@ const struct driver_ops driver_none_ops = {
 	.remove_export = none_volume,
 	.clear_download = none_volume,
 	.create_volume = none_volume,
+	.create_snapshot = none_create_snapshot,
 	.create_export = none_export,
 	.capacity = none_capacity,
 };

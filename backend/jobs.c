@@ -127,6 +127,42 @@ static int delete_volume(struct cleaner *c, const struct volume *vol, struct cf_
 	return rc;
 }
 
+static int create_snapshot(struct cleaner *c, const char *id, struct cf_err *err)
+{
+	struct snapshot snap;
+	struct volume vol;
+	struct timespec now;
+	int rc = store_get_snapshot(c->st, id, &snap);
+
+	if (rc)
+		return err_set(err, -rc, "snapshot %s is gone", id);
+	rc = store_get_volume(c->st, snap.volume_id, &vol);
+	if (rc)
+		err_set(err, -rc, "volume %s of snapshot %s is gone", snap.volume_id, id);
+	else
+		rc = c->drv.ops->create_snapshot(c->drv.ctx, &snap, &vol, err);
+	dbtime_now(&now);
+	store_finish_snapshot(c->st, id, rc ? "error" : "available", &now);
+	return rc;
+}
+
+static int delete_snapshot(struct cleaner *c, const char *id, struct cf_err *err)
+{
+	struct snapshot snap;
+	struct timespec now;
+	int rc = store_get_snapshot(c->st, id, &snap);
+
+	if (rc)
+		return err_set(err, -rc, "snapshot %s is gone", id);
+	rc = c->drv.ops->delete_snapshot(c->drv.ctx, &snap, err);
+	dbtime_now(&now);
+	if (rc)
+		store_finish_snapshot(c->st, id, "error_deleting", &now);
+	else
+		store_finish_snapshot_delete(c->st, id, &now);
+	return rc;
+}
+
 /* Run the volume operations queued for this worker. */
 static void run_volume_ops(struct jobs *j, struct cleaner *c)
 {
@@ -136,16 +172,21 @@ static void run_volume_ops(struct jobs *j, struct cleaner *c)
 		struct cf_err err = { "" };
 		struct volume vol;
 		struct timespec now;
-		int rc = store_get_volume(j->st, op.resource_id, &vol);
+		int rc = 0;
 
-		if (rc)
+		if (strcmp(op.kind, "create_snapshot") == 0) {
+			rc = create_snapshot(c, op.resource_id, &err);
+		} else if (strcmp(op.kind, "delete_snapshot") == 0) {
+			rc = delete_snapshot(c, op.resource_id, &err);
+		} else if ((rc = store_get_volume(j->st, op.resource_id, &vol)) != 0) {
 			err_set(&err, -rc, "volume %s is gone", op.resource_id);
-		else if (strcmp(op.kind, "create_volume") == 0)
+		} else if (strcmp(op.kind, "create_volume") == 0) {
 			rc = create_volume(c, &vol, &err);
-		else if (strcmp(op.kind, "delete_volume") == 0)
+		} else if (strcmp(op.kind, "delete_volume") == 0) {
 			rc = delete_volume(c, &vol, &err);
-		else
+		} else {
 			rc = err_set(&err, EINVAL, "unknown operation %s", op.kind);
+		}
 		dbtime_now(&now);
 		store_finish_volume_op(j->st, op.id, rc ? err.msg : NULL, &now);
 		log_msg(rc ? LOG_LVL_ERROR : LOG_LVL_INFO, "%s of volume %s: %s", op.kind, op.resource_id,

@@ -1657,8 +1657,9 @@ int store_finish_volume_op(struct store *st, int64_t op_id, const char *error,
 	return step_finalize(st, stmt, "finish a volume operation");
 }
 
-static int finish_with(struct store *st, const char *sql, const char *id, const char *status,
-		       const char *location, const char *auth, const struct timespec *now)
+static int finish_with(struct store *st, const char *sql, const char *type, const char *id,
+		       const char *status, const char *location, const char *auth,
+		       const struct timespec *now)
 {
 	char stamp[DBTIME_LEN];
 	sqlite3_stmt *stmt;
@@ -1671,17 +1672,19 @@ static int finish_with(struct store *st, const char *sql, const char *id, const 
 	if (!rc) {
 		sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
 		sqlite3_bind_text(stmt, 2, stamp, -1, SQLITE_STATIC);
-		if (status) {
+		if (status)
 			sqlite3_bind_text(stmt, 3, status, -1, SQLITE_STATIC);
+		if (location || auth) {
 			bind_text_or_null(stmt, 4, location);
 			bind_text_or_null(stmt, 5, auth);
 		}
 		rc = step_finalize(st, stmt, "finish the volume");
 	}
 	/* The operation is over: its row goes with the status change. */
-	if (!rc && (rc = prep(st, "DELETE FROM workers WHERE resource_type = 'Volume' AND "
+	if (!rc && (rc = prep(st, "DELETE FROM workers WHERE resource_type = ?2 AND "
 				  "resource_id = ?1", &stmt)) == 0) {
 		sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(stmt, 2, type, -1, SQLITE_STATIC);
 		rc = step_finalize(st, stmt, "remove the operations row");
 	}
 	if (!rc && exec(st, "COMMIT") == 0)
@@ -1697,13 +1700,136 @@ int store_finish_volume(struct store *st, const char *id, const char *status,
 	return finish_with(st, "UPDATE volumes SET updated_at = ?2, status = ?3, "
 			   "provider_location = COALESCE(?4, provider_location), "
 			   "provider_auth = COALESCE(?5, provider_auth) WHERE id = ?1",
-			   id, status, provider_location, provider_auth, now);
+			   "Volume", id, status, provider_location, provider_auth, now);
 }
 
 int store_finish_volume_delete(struct store *st, const char *id, const struct timespec *now)
 {
 	return finish_with(st, "UPDATE volumes SET updated_at = ?2, deleted_at = ?2, deleted = 1, "
-			   "status = 'deleted' WHERE id = ?1", id, NULL, NULL, NULL, now);
+			   "status = 'deleted' WHERE id = ?1", "Volume", id, NULL, NULL, NULL, now);
+}
+
+int store_finish_snapshot(struct store *st, const char *id, const char *status,
+			  const struct timespec *now)
+{
+	return finish_with(st, "UPDATE snapshots SET updated_at = ?2, status = ?3, "
+			   "progress = CASE WHEN ?3 = 'available' THEN '100%' ELSE progress END "
+			   "WHERE id = ?1", "Snapshot", id, status, NULL, NULL, now);
+}
+
+int store_finish_snapshot_delete(struct store *st, const char *id, const struct timespec *now)
+{
+	return finish_with(st, "UPDATE snapshots SET updated_at = ?2, deleted_at = ?2, deleted = 1, "
+			   "status = 'deleted' WHERE id = ?1", "Snapshot", id, NULL, NULL, NULL, now);
+}
+
+int store_add_snapshot(struct store *st, const char *id, const char *volume_id, const char *name,
+		       const struct timespec *now, struct cf_err *err)
+{
+	char stamp[DBTIME_LEN], status[64] = "";
+	int64_t worker = 0, size = 0;
+	sqlite3_stmt *stmt;
+	int rc;
+
+	time_text(now, stamp);
+	if (exec(st, "BEGIN IMMEDIATE"))
+		return err_set(err, EBUSY, "cannot lock database %s: %s", st->path, sqlite3_errmsg(st->db));
+	rc = prep(st, "SELECT v.status, " WORKER_OF("v.host") ", v.size FROM volumes v "
+		      "WHERE v.id = ?1 AND v.deleted = 0", &stmt);
+	if (rc)
+		goto fail;
+	sqlite3_bind_text(stmt, 1, volume_id, -1, SQLITE_STATIC);
+	if (sqlite3_step(stmt) != SQLITE_ROW) {
+		sqlite3_finalize(stmt);
+		exec(st, "ROLLBACK");
+		return err_set(err, ENOENT, "There is no volume %s.", volume_id);
+	}
+	column_text(stmt, 0, status, sizeof(status));
+	worker = sqlite3_column_int64(stmt, 1);
+	size = sqlite3_column_int64(stmt, 2);
+	sqlite3_finalize(stmt);
+	if (strcmp(status, "available") != 0) {
+		exec(st, "ROLLBACK");
+		return err_set(err, EBUSY, "Volume %s is %s; snapshots are taken of available volumes.",
+			       volume_id, status);
+	}
+	if (!worker) {
+		exec(st, "ROLLBACK");
+		return err_set(err, EBUSY, "Volume %s has no live worker of its host to snapshot it.",
+			       volume_id);
+	}
+	rc = prep(st, "INSERT INTO snapshots (id, created_at, updated_at, deleted, volume_id, "
+		      "volume_size, status, progress, display_name) VALUES (?1, ?2, ?2, 0, ?3, ?4, "
+		      "'creating', '0%', ?5)", &stmt);
+	if (rc)
+		goto fail;
+	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, stamp, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 3, volume_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 4, size);
+	bind_text_or_null(stmt, 5, name);
+	rc = step_finalize(st, stmt, "record the snapshot");
+	if (!rc)
+		rc = take_over_row(st, "Snapshot", id, "creating", worker, stamp);
+	if (!rc)
+		rc = add_op(st, "create_snapshot", id, worker, stamp);
+	if (!rc && exec(st, "COMMIT") == 0)
+		return 0;
+fail:
+	err_set(err, EIO, "cannot record snapshot %s: %s", id, sqlite3_errmsg(st->db));
+	exec(st, "ROLLBACK");
+	return -EIO;
+}
+
+int store_request_snapshot_delete(struct store *st, const char *id, const struct timespec *now,
+				  struct cf_err *err)
+{
+	char stamp[DBTIME_LEN], status[64] = "";
+	int64_t worker = 0;
+	sqlite3_stmt *stmt;
+	int rc;
+
+	time_text(now, stamp);
+	if (exec(st, "BEGIN IMMEDIATE"))
+		return err_set(err, EBUSY, "cannot lock database %s: %s", st->path, sqlite3_errmsg(st->db));
+	rc = prep(st, "SELECT sn.status, (SELECT " WORKER_OF("v.host") " FROM volumes v WHERE "
+		      "v.id = sn.volume_id) FROM snapshots sn WHERE sn.id = ?1 AND sn.deleted = 0", &stmt);
+	if (rc)
+		goto fail;
+	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+	if (sqlite3_step(stmt) != SQLITE_ROW) {
+		sqlite3_finalize(stmt);
+		exec(st, "ROLLBACK");
+		return err_set(err, ENOENT, "There is no snapshot %s.", id);
+	}
+	column_text(stmt, 0, status, sizeof(status));
+	worker = sqlite3_column_int64(stmt, 1);
+	sqlite3_finalize(stmt);
+	if (strcmp(status, "available") && strcmp(status, "error") && strcmp(status, "error_deleting")) {
+		exec(st, "ROLLBACK");
+		return err_set(err, EBUSY, "Snapshot %s is %s; it can be deleted when available or in error.",
+			       id, status);
+	}
+	if (!worker) {
+		exec(st, "ROLLBACK");
+		return err_set(err, EBUSY, "Snapshot %s has no live worker to delete it.", id);
+	}
+	rc = prep(st, "UPDATE snapshots SET status = 'deleting', updated_at = ?2 WHERE id = ?1", &stmt);
+	if (rc)
+		goto fail;
+	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, stamp, -1, SQLITE_STATIC);
+	rc = step_finalize(st, stmt, "mark deleting");
+	if (!rc)
+		rc = take_over_row(st, "Snapshot", id, "deleting", worker, stamp);
+	if (!rc)
+		rc = add_op(st, "delete_snapshot", id, worker, stamp);
+	if (!rc && exec(st, "COMMIT") == 0)
+		return 0;
+fail:
+	err_set(err, EIO, "cannot record the deletion of snapshot %s: %s", id, sqlite3_errmsg(st->db));
+	exec(st, "ROLLBACK");
+	return -EIO;
 }
 
 int store_set_capacity(struct store *st, int64_t me, const char *vg, uint64_t size,

@@ -248,5 +248,16 @@ int store_finish_volume(struct store *st, const char *id, const char *status,
 /* A deleted volume: marked deleted and its operations row removed. */
 int store_finish_volume_delete(struct store *st, const char *id, const struct timespec *now);
 
+/* Snapshots the same way: recorded 'creating' with a row owned by the
+ * volume's worker and a create_snapshot operation for it; the volume must
+ * be available. Deleting: 'deleting', delete_snapshot. */
+int store_add_snapshot(struct store *st, const char *id, const char *volume_id, const char *name,
+		       const struct timespec *now, struct cf_err *err);
+int store_request_snapshot_delete(struct store *st, const char *id, const struct timespec *now,
+				  struct cf_err *err);
+int store_finish_snapshot(struct store *st, const char *id, const char *status,
+			  const struct timespec *now);
+int store_finish_snapshot_delete(struct store *st, const char *id, const struct timespec *now);
+
 int store_set_capacity(struct store *st, int64_t me, const char *vg, uint64_t size,
 		       uint64_t free_bytes, const struct timespec *now);

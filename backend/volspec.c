@@ -3,6 +3,7 @@
 #include "volspec.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -35,29 +36,90 @@ int volspec_size(const char *text, long long *gib, struct cf_err *err)
 	return 0;
 }
 
-int volspec_parse(const char *spec, size_t len, struct volspec *out, struct cf_err *err)
+/* A name: a string of at most 255 bytes, no control characters. */
+static int take_name(json_t *v, char out[NAME_LEN], struct cf_err *err)
 {
-	json_t *obj = NULL, *v;
-	const char *key;
-	char unknown[512] = "";
-	int rc;
+	const char *name;
 
-	memset(out, 0, sizeof(*out));
-	rc = filter_spec_object(spec, len, &obj, err);
+	if (!v || json_is_null(v))
+		return 0;
+	name = json_is_string(v) ? json_string_value(v) : NULL;
+	if (!name)
+		return err_set(err, EINVAL, "Name must be a string.");
+	if (strlen(name) >= NAME_LEN)
+		return err_set(err, EINVAL, "Name is %zu bytes long; the limit is 255.", strlen(name));
+	for (const char *p = name; *p; p++)
+		if (iscntrl((unsigned char)*p))
+			return err_set(err, EINVAL, "Name must not hold control characters.");
+	snprintf(out, NAME_LEN, "%s", name);
+	return 0;
+}
+
+/* The spec as an object with only the given keys. */
+static int spec_object(const char *spec, size_t len, const char *const keys[], const char *what,
+		       json_t **obj, struct cf_err *err)
+{
+	const char *key;
+	json_t *v;
+	char unknown[512] = "";
+	int rc = filter_spec_object(spec, len, obj, err);
+
 	if (rc)
 		return rc;
-	if (!obj)
-		return err_set(err, EINVAL, "A volume needs at least a size: write e.g. 'name=db1 size=10G'.");
-	json_object_foreach(obj, key, v) {
-		if (strcmp(key, "name") && strcmp(key, "size")) {
+	if (!*obj)
+		return 0;
+	json_object_foreach(*obj, key, v) {
+		bool known = false;
+		for (int i = 0; keys[i]; i++)
+			known = known || strcmp(key, keys[i]) == 0;
+		if (!known) {
 			size_t used = strlen(unknown);
 			snprintf(unknown + used, sizeof(unknown) - used, "%s%s", used ? ", " : "", key);
 		}
 	}
 	if (unknown[0]) {
-		json_decref(obj);
-		return err_set(err, EINVAL, "Invalid keys: %s (a volume takes name and size).", unknown);
+		json_decref(*obj);
+		*obj = NULL;
+		return err_set(err, EINVAL, "Invalid keys: %s (%s).", unknown, what);
 	}
+	return 0;
+}
+
+int snapspec_parse(const char *spec, size_t len, struct snapspec *out, struct cf_err *err)
+{
+	static const char *const keys[] = { "volume_id", "name", NULL };
+	json_t *obj = NULL, *v;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = spec_object(spec, len, keys, "a snapshot takes volume_id and name", &obj, err);
+	if (rc)
+		return rc;
+	if (!obj)
+		return err_set(err, EINVAL, "A snapshot needs a volume: write e.g. 'volume_id=<uuid> name=s1'.");
+	v = json_object_get(obj, "volume_id");
+	if (!v || !json_is_string(v))
+		rc = err_set(err, EINVAL, "A snapshot needs a volume_id (the volume's UUID).");
+	else if (!filter_canonical_uuid(json_string_value(v), out->volume_id))
+		rc = err_set(err, EINVAL, "Volume ID must be a UUID, and %s is not.", json_string_value(v));
+	if (!rc)
+		rc = take_name(json_object_get(obj, "name"), out->name, err);
+	json_decref(obj);
+	return rc;
+}
+
+int volspec_parse(const char *spec, size_t len, struct volspec *out, struct cf_err *err)
+{
+	static const char *const keys[] = { "name", "size", NULL };
+	json_t *obj = NULL, *v;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = spec_object(spec, len, keys, "a volume takes name and size", &obj, err);
+	if (rc)
+		return rc;
+	if (!obj)
+		return err_set(err, EINVAL, "A volume needs at least a size: write e.g. 'name=db1 size=10G'.");
 	v = json_object_get(obj, "size");
 	if (!v || json_is_null(v)) {
 		rc = err_set(err, EINVAL, "A volume needs a size: write e.g. 'size=10G'.");
@@ -70,21 +132,8 @@ int volspec_parse(const char *spec, size_t len, struct volspec *out, struct cf_e
 	} else {
 		rc = err_set(err, EINVAL, "Size must be a number of GiB or a string such as 10G.");
 	}
-	v = json_object_get(obj, "name");
-	if (!rc && v && !json_is_null(v)) {
-		const char *name = json_is_string(v) ? json_string_value(v) : NULL;
-		if (!name)
-			rc = err_set(err, EINVAL, "Name must be a string.");
-		else if (strlen(name) >= NAME_LEN)
-			rc = err_set(err, EINVAL, "Name is %zu bytes long; the limit is 255.", strlen(name));
-		else {
-			for (const char *p = name; *p && !rc; p++)
-				if (iscntrl((unsigned char)*p))
-					rc = err_set(err, EINVAL, "Name must not hold control characters.");
-			if (!rc)
-				snprintf(out->name, sizeof(out->name), "%s", name);
-		}
-	}
+	if (!rc)
+		rc = take_name(json_object_get(obj, "name"), out->name, err);
 	json_decref(obj);
 	return rc;
 }

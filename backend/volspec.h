@@ -19,3 +19,10 @@ int volspec_parse(const char *spec, size_t len, struct volspec *out, struct cf_e
 
 /* "10", "10G", "10GiB", "2T", "2TiB" (any case) in GiB; -EINVAL otherwise. */
 int volspec_size(const char *text, long long *gib, struct cf_err *err);
+
+/* snapshots/create specs: `volume_id=<uuid> name=...`. */
+struct snapspec {
+	char volume_id[UUID_LEN];
+	char name[NAME_LEN];
+};
+int snapspec_parse(const char *spec, size_t len, struct snapspec *out, struct cf_err *err);

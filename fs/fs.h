@@ -31,6 +31,7 @@ struct fs_config {
 	const char *cluster_name;
 	bool has_storage;
 	struct cleanup_state *volume_errors;
+	struct cleanup_state *snapshot_errors;
 };
 
 extern const struct fuse_operations fs_ops;

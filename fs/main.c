@@ -102,6 +102,7 @@ static int serve(const struct options *o, const struct registration *reg, int64_
 	struct driver drv;
 	struct cleanup_state cleanup = { .lock = PTHREAD_MUTEX_INITIALIZER };
 	struct cleanup_state volume_errors = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct cleanup_state snapshot_errors = { .lock = PTHREAD_MUTEX_INITIALIZER };
 	struct jobs *jobs = NULL;
 	struct fs_config cfg = {
 		.db_path = o->db_path,
@@ -116,6 +117,7 @@ static int serve(const struct options *o, const struct registration *reg, int64_
 		.cluster_name = reg->cluster_name,
 		.has_storage = o->volume_group != NULL,
 		.volume_errors = &volume_errors,
+		.snapshot_errors = &snapshot_errors,
 	};
 	/* auto_unmount: a daemon that dies does not leave "Transport endpoint
 	 * is not connected" behind. allow_other needs root; the kernel then
@@ -132,6 +134,7 @@ static int serve(const struct options *o, const struct registration *reg, int64_
 	dbtime_now(&cfg.started);
 	cleanup.changed = cfg.started;
 	volume_errors.changed = cfg.started;
+	snapshot_errors.changed = cfg.started;
 	if (storage_driver(o, &lvm, &drv) != 0)
 		return 1;
 	if (fuse_opt_add_arg(&args, "cinderfs") || fuse_opt_add_arg(&args, "-o") ||

@@ -143,6 +143,8 @@ static int load(struct store *st, const struct path_match *m, const struct view_
 	case NODE_VOLUMES:
 	case NODE_VOLUMES_CREATE:
 	case NODE_VOLUMES_ERROR:
+	case NODE_SNAPSHOTS_CREATE:
+	case NODE_SNAPSHOTS_ERROR:
 	case NODE_SNAPSHOTS:
 	case NODE_ROOT:
 	case NODE_README:
@@ -162,7 +164,8 @@ static int load(struct store *st, const struct path_match *m, const struct view_
 
 static bool takes_writes(enum node_kind kind)
 {
-	return kind == NODE_CLEANUP_REQUEST || kind == NODE_VOLUMES_CREATE;
+	return kind == NODE_CLEANUP_REQUEST || kind == NODE_VOLUMES_CREATE ||
+	       kind == NODE_SNAPSHOTS_CREATE;
 }
 
 static mode_t node_mode(enum node_kind kind, enum node_type type)
@@ -238,6 +241,7 @@ static int render(struct store *st, const struct path_match *m, const union obje
 	case NODE_HISTORY_PROGRESS:
 		return cleanup_render(st, config(), m, out, len, mtime);
 	case NODE_VOLUMES_CREATE:
+	case NODE_SNAPSHOTS_CREATE:
 		/* Write-only in spirit: it reads as empty. */
 		*out = strdup("");
 		*len = 0;
@@ -245,6 +249,8 @@ static int render(struct store *st, const struct path_match *m, const union obje
 		return *out ? 0 : -ENOMEM;
 	case NODE_VOLUMES_ERROR:
 		return control_error_render(config()->volume_errors, out, len, mtime);
+	case NODE_SNAPSHOTS_ERROR:
+		return control_error_render(config()->snapshot_errors, out, len, mtime);
 	default:
 		*mtime = node_mtime(m, obj);
 		return view_render(m->rule->object, m->field, obj, ctx, out, len);
@@ -721,6 +727,8 @@ static int fs_write(const char *path, const char *buf, size_t size, off_t off,
 		return rc;
 	if (h->kind == NODE_VOLUMES_CREATE)
 		return volumes_create(st, config(), buf, size);
+	if (h->kind == NODE_SNAPSHOTS_CREATE)
+		return snapshots_create(st, config(), buf, size);
 	return cleanup_write(st, config(), buf, size, fc->uid, fc->pid);
 }
 
@@ -734,10 +742,13 @@ static int fs_rmdir(const char *path)
 
 	if (rc)
 		return rc;
-	if (m.rule->kind != NODE_VOLUME)
+	if (m.rule->kind != NODE_VOLUME && m.rule->kind != NODE_SNAPSHOT)
 		return -EACCES;
 	rc = thread_store(&st);
-	return rc ? rc : volumes_delete(st, config(), m.uuid);
+	if (rc)
+		return rc;
+	return m.rule->kind == NODE_VOLUME ? volumes_delete(st, config(), m.uuid)
+					   : snapshots_delete(st, config(), m.uuid);
 }
 
 static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)

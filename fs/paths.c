@@ -33,6 +33,8 @@ const struct path_rule path_rules[] = {
 	{ "/volumes/%uuid",                   NODE_VOLUME,          NT_DIR,  OBJ_VOLUME },
 	{ "/volumes/%uuid/%field",            NODE_VOLUME_FIELD,    NT_FILE, OBJ_VOLUME },
 	{ "/snapshots",                       NODE_SNAPSHOTS,       NT_DIR,  OBJ_NONE },
+	{ "/snapshots/create",                NODE_SNAPSHOTS_CREATE, NT_FILE, OBJ_NONE },
+	{ "/snapshots/error",                 NODE_SNAPSHOTS_ERROR, NT_FILE, OBJ_NONE },
 	{ "/snapshots/%uuid",                 NODE_SNAPSHOT,        NT_DIR,  OBJ_SNAPSHOT },
 	{ "/snapshots/%uuid/%field",          NODE_SNAPSHOT_FIELD,  NT_FILE, OBJ_SNAPSHOT },
 	{ "/cleanup/request",                 NODE_CLEANUP_REQUEST, NT_FILE, OBJ_NONE },

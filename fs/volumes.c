@@ -62,3 +62,46 @@ int volumes_delete(struct store *st, const struct fs_config *cfg, const char *uu
 	}
 	return rc;
 }
+
+int snapshots_create(struct store *st, const struct fs_config *cfg, const char *buf, size_t size)
+{
+	struct snapspec spec;
+	struct cf_err err = { "" };
+	struct timespec now;
+	char id[UUID_LEN];
+	uuid_t uu;
+	int rc = snapspec_parse(buf, size, &spec, &err);
+
+	if (rc == 0) {
+		uuid_generate(uu);
+		uuid_unparse_lower(uu, id);
+		dbtime_now(&now);
+		rc = store_add_snapshot(st, id, spec.volume_id, spec.name, &now, &err);
+		/* A write names the volume: no such volume is a bad spec, not a
+		 * missing file. */
+		if (rc == -ENOENT)
+			rc = -EINVAL;
+		if (rc == 0)
+			log_info("snapshot %s of volume %s requested", id, spec.volume_id);
+	}
+	control_error_set(cfg->snapshot_errors, rc ? err.msg : NULL);
+	if (rc)
+		return rc;
+	if (cfg->queued)
+		cfg->queued(cfg->queued_ctx);
+	return (int)size;
+}
+
+int snapshots_delete(struct store *st, const struct fs_config *cfg, const char *uuid)
+{
+	struct cf_err err = { "" };
+	struct timespec now;
+	int rc;
+
+	dbtime_now(&now);
+	rc = store_request_snapshot_delete(st, uuid, &now, &err);
+	control_error_set(cfg->snapshot_errors, rc ? err.msg : NULL);
+	if (rc == 0 && cfg->queued)
+		cfg->queued(cfg->queued_ctx);
+	return rc;
+}

@@ -15,3 +15,8 @@ int volumes_create(struct store *st, const struct fs_config *cfg, const char *bu
 
 /* rmdir volumes/<uuid>: 0, or -errno with the reason in volumes/error. */
 int volumes_delete(struct store *st, const struct fs_config *cfg, const char *uuid);
+
+/* snapshots/create (`volume_id=<uuid> name=...`) and rmdir snapshots/<uuid>:
+ * the work goes to the volume's worker; errors in snapshots/error. */
+int snapshots_create(struct store *st, const struct fs_config *cfg, const char *buf, size_t size);
+int snapshots_delete(struct store *st, const struct fs_config *cfg, const char *uuid);

@@ -79,6 +79,13 @@ static int drv_clear_download(void *ctx, const struct volume *vol, struct cf_err
 	return 0;
 }
 
+static int drv_create_snapshot(void *ctx, const struct snapshot *snap, const struct volume *vol,
+			       struct cf_err *err)
+{
+	struct lvm_driver *d = ctx;
+	return lvm_create_snapshot(&d->lvm, snap->id, vol->id, vol->size, err);
+}
+
 static int drv_create_volume(void *ctx, const struct volume *vol, struct cf_err *err)
 {
 	struct lvm_driver *d = ctx;
@@ -133,6 +140,7 @@ static const struct driver_ops lvm_driver_ops = {
 	.remove_export = drv_remove_export,
 	.clear_download = drv_clear_download,
 	.create_volume = drv_create_volume,
+	.create_snapshot = drv_create_snapshot,
 	.create_export = drv_create_export,
 	.capacity = drv_capacity,
 };

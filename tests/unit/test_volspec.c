@@ -60,11 +60,30 @@ static void test_keys_and_names(void **state)
 	refuses("{\"size\": 1, \"name\": 7}", "Name must be a string.");
 }
 
+static void test_snapshot_specs(void **state)
+{
+	struct snapspec s;
+	struct cf_err err;
+	const char ok[] = "volume_id=0B7C5E38-2A6F-4D4E-9A51-3C1F7D9E2B10 name=s1";
+	(void)state;
+
+	assert_int_equal(snapspec_parse(ok, strlen(ok), &s, &err), 0);
+	assert_string_equal(s.volume_id, "0b7c5e38-2a6f-4d4e-9a51-3c1f7d9e2b10");
+	assert_string_equal(s.name, "s1");
+	assert_int_equal(snapspec_parse("name=s1", 7, &s, &err), -EINVAL);
+	assert_string_equal(err.msg, "A snapshot needs a volume_id (the volume's UUID).");
+	assert_int_equal(snapspec_parse("volume_id=x", 11, &s, &err), -EINVAL);
+	assert_string_equal(err.msg, "Volume ID must be a UUID, and x is not.");
+	assert_int_equal(snapspec_parse("size=1", 6, &s, &err), -EINVAL);
+	assert_string_equal(err.msg, "Invalid keys: size (a snapshot takes volume_id and name).");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sizes_and_units),
 		cmocka_unit_test(test_keys_and_names),
+		cmocka_unit_test(test_snapshot_specs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
