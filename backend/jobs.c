@@ -163,12 +163,84 @@ static int delete_snapshot(struct cleaner *c, const char *id, struct cf_err *err
 	return rc;
 }
 
+#define DELETE_BATCH 64
+
+/* Queued deletes together: every export removed, then one lvremove for all
+ * the volumes (one lvs, one lvremove); if the batch is refused as busy, one
+ * by one, so that only the busy volume stays. Returns whether it took any. */
+static bool run_delete_batch(struct jobs *j, struct cleaner *c)
+{
+	struct volume_op ops[DELETE_BATCH];
+	struct volume vols[DELETE_BATCH];
+	char errors[DELETE_BATCH][256];
+	size_t n = 0, m = 0;
+	struct cf_err err = { "" };
+	struct timespec now;
+	int rc;
+
+	if (!c->drv.ops->delete_volumes ||
+	    store_take_volume_ops(j->st, j->cfg.service_id, "delete_volume", ops, DELETE_BATCH, &n) != 0 ||
+	    n == 0)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		errors[i][0] = '\0';
+		rc = store_get_volume(j->st, ops[i].resource_id, &vols[m]);
+		if (rc)
+			snprintf(errors[i], sizeof(errors[i]), "volume %s is gone", ops[i].resource_id);
+		else if ((rc = c->drv.ops->remove_export(c->drv.ctx, &vols[m], &err)) != 0)
+			snprintf(errors[i], sizeof(errors[i]), "%s", err.msg);
+		else
+			m++;
+	}
+	log_info("deleting %zu volume(s) in one batch", m);
+	rc = m ? c->drv.ops->delete_volumes(c->drv.ctx, vols, m, &err) : 0;
+	for (size_t i = 0, k = 0; i < n; i++) {
+		const struct volume *vol = (k < m && strcmp(vols[k].id, ops[i].resource_id) == 0) ? &vols[k++] : NULL;
+		struct cf_err one = { "" };
+		int r = errors[i][0] ? -EIO : rc;
+
+		dbtime_now(&now);
+		if (vol && rc == -EBUSY) {
+			/* Find the busy one(s): each alone. */
+			r = c->drv.ops->delete_volume(c->drv.ctx, vol, &one);
+			snprintf(errors[i], sizeof(errors[i]), "%s", one.msg);
+		} else if (vol && rc) {
+			snprintf(errors[i], sizeof(errors[i]), "%s", err.msg);
+		}
+		if (!vol) {
+			struct volume gone_or_failed;
+			if (store_get_volume(j->st, ops[i].resource_id, &gone_or_failed) == 0)
+				store_finish_volume(j->st, ops[i].resource_id, "error_deleting", NULL, NULL, &now);
+		} else if (r == -EBUSY) {
+			store_finish_volume(j->st, vol->id, "available", NULL, NULL, &now);
+		} else if (r) {
+			store_finish_volume(j->st, vol->id, "error_deleting", NULL, NULL, &now);
+		} else if (store_finish_volume_delete(j->st, vol->id, &now) != 0) {
+			r = -EIO;
+			snprintf(errors[i], sizeof(errors[i]), "cannot record volume %s as deleted", vol->id);
+		}
+		store_finish_volume_op(j->st, ops[i].id, r ? errors[i] : NULL, &now);
+		log_msg(r ? LOG_LVL_ERROR : LOG_LVL_INFO, "delete_volume of volume %s: %s",
+			ops[i].resource_id, r ? errors[i] : "done");
+	}
+	refresh_capacity(j, c);
+	return true;
+}
+
 /* Run the volume operations queued for this worker. */
 static void run_volume_ops(struct jobs *j, struct cleaner *c)
 {
+	/* With a driver that batches, deletes are left to the batch. */
+	const char *skip = c->drv.ops->delete_volumes ? "delete_volume" : NULL;
 	struct volume_op op;
 
-	while (store_take_volume_op(j->st, j->cfg.service_id, &op) == 0) {
+	for (;;) {
+		bool batched = run_delete_batch(j, c);
+		if (store_take_volume_op(j->st, j->cfg.service_id, skip, &op) != 0) {
+			if (batched)
+				continue; /* more may have come meanwhile */
+			break;
+		}
 		struct cf_err err = { "" };
 		struct volume vol;
 		struct timespec now;

@@ -1618,15 +1618,17 @@ fail:
 	return -EIO;
 }
 
-int store_take_volume_op(struct store *st, int64_t me, struct volume_op *out)
+int store_take_volume_op(struct store *st, int64_t me, const char *skip, struct volume_op *out)
 {
 	sqlite3_stmt *stmt;
 	int rc = prep(st, "UPDATE volume_operations SET state = 'running' WHERE id = (SELECT id FROM "
-			  "volume_operations WHERE service_id = ?1 AND state = 'queued' ORDER BY id LIMIT 1) "
+			  "volume_operations WHERE service_id = ?1 AND state = 'queued' AND "
+			  "(?2 IS NULL OR kind != ?2) ORDER BY id LIMIT 1) "
 			  "AND state = 'queued' RETURNING id, kind, resource_id", &stmt);
 	if (rc)
 		return rc;
 	sqlite3_bind_int64(stmt, 1, me);
+	bind_text_or_null(stmt, 2, skip);
 	rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW) {
 		out->id = sqlite3_column_int64(stmt, 0);
@@ -1638,6 +1640,29 @@ int store_take_volume_op(struct store *st, int64_t me, struct volume_op *out)
 	}
 	sqlite3_finalize(stmt);
 	return rc == SQLITE_DONE ? -ENOENT : db_fail(st, rc, "take a volume operation");
+}
+
+int store_take_volume_ops(struct store *st, int64_t me, const char *kind, struct volume_op *out,
+			  size_t max, size_t *count)
+{
+	sqlite3_stmt *stmt;
+	int rc = prep(st, "UPDATE volume_operations SET state = 'running' WHERE id IN (SELECT id FROM "
+			  "volume_operations WHERE service_id = ?1 AND kind = ?2 AND state = 'queued' "
+			  "ORDER BY id LIMIT ?3) AND state = 'queued' RETURNING id, kind, resource_id", &stmt);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, me);
+	sqlite3_bind_text(stmt, 2, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)max);
+	*count = 0;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW && *count < max) {
+		struct volume_op *op = &out[(*count)++];
+		op->id = sqlite3_column_int64(stmt, 0);
+		column_text(stmt, 1, op->kind, sizeof(op->kind));
+		column_text(stmt, 2, op->resource_id, sizeof(op->resource_id));
+	}
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : db_fail(st, rc, "take volume operations");
 }
 
 int store_finish_volume_op(struct store *st, int64_t op_id, const char *error,

@@ -236,7 +236,12 @@ struct volume_op {
 	char kind[32];
 	char resource_id[UUID_LEN];
 };
-int store_take_volume_op(struct store *st, int64_t me, struct volume_op *out);
+/* The oldest queued operation for this worker, of any kind but `skip`
+ * (NULL: any). */
+int store_take_volume_op(struct store *st, int64_t me, const char *skip, struct volume_op *out);
+/* Take up to max queued operations of one kind at once (for batching). */
+int store_take_volume_ops(struct store *st, int64_t me, const char *kind, struct volume_op *out,
+			  size_t max, size_t *count);
 int store_finish_volume_op(struct store *st, int64_t op_id, const char *error,
 			   const struct timespec *now);
 

@@ -57,6 +57,19 @@ static int drv_delete_volume(void *ctx, const struct volume *vol, struct cf_err 
 	return lvm_delete_volumes(&d->lvm, ids, 1, err);
 }
 
+static int drv_delete_volumes(void *ctx, const struct volume *vols, size_t count,
+			      struct cf_err *err)
+{
+	struct lvm_driver *d = ctx;
+	const char *ids[64];
+
+	if (count > 64)
+		return err_set(err, E2BIG, "at most 64 volumes in one batch");
+	for (size_t i = 0; i < count; i++)
+		ids[i] = vols[i].id;
+	return lvm_delete_volumes(&d->lvm, ids, count, err);
+}
+
 static int drv_delete_snapshot(void *ctx, const struct snapshot *snap, struct cf_err *err)
 {
 	struct lvm_driver *d = ctx;
@@ -136,6 +149,7 @@ static const struct driver_ops lvm_driver_ops = {
 	.name = "lvm",
 	.start = drv_start,
 	.delete_volume = drv_delete_volume,
+	.delete_volumes = drv_delete_volumes,
 	.delete_snapshot = drv_delete_snapshot,
 	.remove_export = drv_remove_export,
 	.clear_download = drv_clear_download,

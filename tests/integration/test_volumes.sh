@@ -85,6 +85,19 @@ check "lvs no longer shows its LV" "" "$(lvs --noheadings -o lv_name "$VG" | xar
 check "tgtadm no longer shows its target" "0" "$(tgtadm -C "$TGT_CONTROL_PORT" --lld iscsi --mode target --op show | grep -c "$IQN")"
 check "the database marks it deleted" "deleted|1" "$(sql "SELECT status, deleted FROM volumes WHERE id = '$V'")"
 
+# Many deletes at once: one lvs and one lvremove for all of them. w1 is
+# paused while they queue, so its backend thread finds them together.
+for n in 1 2 3; do echo "name=batch$n size=1G" > "$M1/volumes/create"; done
+batch_ready() { [ "$(sql "SELECT count(*) FROM volumes WHERE display_name LIKE 'batch%' AND status = 'available'")" = 3 ]; }
+wait_until 10 batch_ready
+kill -STOP "${PIDS[w1]}"
+for id in $(sql "SELECT id FROM volumes WHERE display_name LIKE 'batch%'"); do rmdir "$M2/volumes/$id"; done
+kill -CONT "${PIDS[w1]}"
+batch_gone() { [ "$(sql "SELECT count(*) FROM volumes WHERE display_name LIKE 'batch%' AND deleted = 1")" = 3 ]; }
+if wait_until 10 batch_gone; then ok "three volumes deleted together"; else not_ok "three volumes deleted together"; fi
+check "in one batch" "deleting 3 volume(s) in one batch" "$(grep -o 'deleting [0-9]* volume(s) in one batch' "$TEST_ROOT/w1.log" | tail -n +2 | sort -u | xargs)"
+check "their LVs are gone" "" "$(lvs --noheadings -o lv_name "$VG" | xargs)"
+
 # The story: w1 dies in the middle of deleting a volume; w2 cleans up.
 check_cmd "a second volume is created on w1" bash -c "echo 'name=db2 size=1G' > '$M1/volumes/create'"
 V2=$(sql "SELECT id FROM volumes WHERE display_name = 'db2'")
