@@ -55,6 +55,24 @@ static const struct driver_ops fake_ops = {
 	.clear_download = fake_clear_download,
 };
 
+static int fake_delete_volumes(void *ctx, const struct volume *vols, size_t n, struct cf_err *err)
+{
+	char ids[512] = "";
+	for (size_t i = 0; i < n; i++)
+		snprintf(ids + strlen(ids), sizeof(ids) - strlen(ids), "%s%s", i ? "," : "", vols[i].id);
+	return record(ctx, "delete_volumes", ids, err);
+}
+
+/* The same fake, able to remove many volumes at once. */
+static const struct driver_ops batch_ops = {
+	.name = "fake",
+	.delete_volume = fake_delete_volume,
+	.delete_volumes = fake_delete_volumes,
+	.delete_snapshot = fake_delete_snapshot,
+	.remove_export = fake_remove_export,
+	.clear_download = fake_clear_download,
+};
+
 static struct fake fake;
 
 /* Worker 1 is dead and owns the rows; worker 2 cleans them. */
@@ -398,6 +416,47 @@ static void test_own_cleanup_takes_only_rows_from_before_the_start(void **state)
 	assert_int_equal(rows(t), 1);
 }
 
+static void test_deleting_volumes_are_removed_in_one_batch(void **state)
+{
+	struct testdb *t = *state;
+	struct cleaner c = cleaner_for(t);
+	struct cleaner_counts n;
+
+	c.drv.ops = &batch_ops;
+	seed(t, "Volume", VOL, "deleting");
+	seed_volume(t, VOL, "deleting", "detached");
+	seed(t, "Volume", VOL2, "deleting");
+	seed_volume(t, VOL2, "deleting", "detached");
+	run(t, &c, &n);
+	assert_string_equal(fake.calls, "remove_export(" VOL ") remove_export(" VOL2 ") "
+			    "delete_volumes(" VOL "," VOL2 ")");
+	assert_int_equal(n.cleaned, 2);
+	assert_string_equal(volume_status(t, VOL), "deleted/1");
+	assert_string_equal(volume_status(t, VOL2), "deleted/1");
+	assert_int_equal(rows(t), 0);
+}
+
+static void test_a_busy_batch_is_retried_one_by_one(void **state)
+{
+	struct testdb *t = *state;
+	struct cleaner c = cleaner_for(t);
+	struct cleaner_counts n;
+
+	c.drv.ops = &batch_ops;
+	seed(t, "Volume", VOL, "deleting");
+	seed_volume(t, VOL, "deleting", "detached");
+	seed(t, "Volume", VOL2, "deleting");
+	seed_volume(t, VOL2, "deleting", "detached");
+	fake.fail = "delete_volumes";
+	fake.fail_with = EBUSY;
+	run(t, &c, &n);
+	/* Alone, each goes: the fake's single delete succeeds. */
+	assert_non_null(strstr(fake.calls, "delete_volume(" VOL ") delete_volume(" VOL2 ")"));
+	assert_string_equal(volume_status(t, VOL), "deleted/1");
+	assert_string_equal(volume_status(t, VOL2), "deleted/1");
+	assert_int_equal(n.cleaned, 2);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, testdb_setup_store, testdb_teardown)
 
 int main(void)
@@ -419,6 +478,8 @@ int main(void)
 		T(test_rows_newer_than_until_are_left_alone),
 		T(test_give_back_of_a_row_already_gone_is_fine),
 		T(test_own_cleanup_takes_only_rows_from_before_the_start),
+		T(test_deleting_volumes_are_removed_in_one_batch),
+		T(test_a_busy_batch_is_retried_one_by_one),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
