@@ -1876,3 +1876,51 @@ int store_set_capacity(struct store *st, int64_t me, const char *vg, uint64_t si
 	sqlite3_bind_text(stmt, 5, stamp, -1, SQLITE_STATIC);
 	return step_finalize(st, stmt, "record capacity");
 }
+
+int store_remove_service(struct store *st, int64_t id, const struct timespec *bound,
+			 const struct timespec *now, struct cf_err *err)
+{
+	char stamp[DBTIME_LEN], limit[DBTIME_LEN], host[NAME_LEN] = "";
+	sqlite3_stmt *stmt;
+	bool up;
+	int rc;
+
+	time_text(now, stamp);
+	dbtime_format_bound(bound, limit);
+	if (exec(st, "BEGIN IMMEDIATE"))
+		return err_set(err, EBUSY, "cannot lock database %s: %s", st->path, sqlite3_errmsg(st->db));
+	rc = prep(st, "SELECT host, COALESCE(updated_at, created_at) >= ?2 FROM services "
+		      "WHERE id = ?1 AND deleted = 0", &stmt);
+	if (rc)
+		goto fail;
+	sqlite3_bind_int64(stmt, 1, id);
+	sqlite3_bind_text(stmt, 2, limit, -1, SQLITE_STATIC);
+	if (sqlite3_step(stmt) != SQLITE_ROW) {
+		sqlite3_finalize(stmt);
+		exec(st, "ROLLBACK");
+		return err_set(err, ENOENT, "There is no worker %lld.", (long long)id);
+	}
+	column_text(stmt, 0, host, sizeof(host));
+	up = sqlite3_column_int(stmt, 1) != 0;
+	sqlite3_finalize(stmt);
+	if (up) {
+		exec(st, "ROLLBACK");
+		return err_set(err, EBUSY, "Worker %lld (%s) is up; stop it first: it counts as down "
+			       "service_down_time after its last heartbeat.", (long long)id, host);
+	}
+	rc = prep(st, "UPDATE services SET deleted = 1, deleted_at = ?2, updated_at = ?2 WHERE id = ?1",
+		  &stmt);
+	if (rc)
+		goto fail;
+	sqlite3_bind_int64(stmt, 1, id);
+	sqlite3_bind_text(stmt, 2, stamp, -1, SQLITE_STATIC);
+	rc = step_finalize(st, stmt, "remove a worker");
+	if (!rc && exec(st, "COMMIT") == 0) {
+		log_info("worker %lld (%s) removed", (long long)id, host);
+		return 0;
+	}
+fail:
+	err_set(err, EIO, "cannot remove worker %lld: %s", (long long)id, sqlite3_errmsg(st->db));
+	exec(st, "ROLLBACK");
+	return -EIO;
+}

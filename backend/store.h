@@ -39,6 +39,12 @@ int store_register(struct store *st, const struct registration *reg,
 		   const struct timespec *now, int64_t *service_id, struct cf_err *err);
 int store_heartbeat(struct store *st, int64_t service_id, const struct timespec *now);
 
+/* Remove a retired worker's row (what `cinder-manage service remove`
+ * does): refused with -EBUSY while it is up (its heartbeat is at or after
+ * `bound`), -ENOENT when there is none. */
+int store_remove_service(struct store *st, int64_t id, const struct timespec *bound,
+			 const struct timespec *now, struct cf_err *err);
+
 /* Workers (services rows that are not deleted). */
 typedef int (*store_service_fn)(void *ctx, const struct service *svc);
 int store_get_service(struct store *st, int64_t id, struct service *out);

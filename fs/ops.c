@@ -742,11 +742,26 @@ static int fs_rmdir(const char *path)
 
 	if (rc)
 		return rc;
-	if (m.rule->kind != NODE_VOLUME && m.rule->kind != NODE_SNAPSHOT)
+	if (m.rule->kind != NODE_VOLUME && m.rule->kind != NODE_SNAPSHOT &&
+	    m.rule->kind != NODE_WORKER)
 		return -EACCES;
 	rc = thread_store(&st);
 	if (rc)
 		return rc;
+	if (m.rule->kind == NODE_WORKER) {
+		/* A retired worker's row, which would otherwise block cleanups
+		 * as an "upgrade" forever. */
+		struct view_ctx ctx;
+		struct timespec bound;
+		struct cf_err err;
+
+		view_now(&ctx);
+		liveness_bound(&ctx.now, ctx.down_time, &bound);
+		rc = store_remove_service(st, m.worker_id, &bound, &ctx.now, &err);
+		if (rc)
+			log_info("rmdir workers/%lld refused: %s", (long long)m.worker_id, err.msg);
+		return rc;
+	}
 	return m.rule->kind == NODE_VOLUME ? volumes_delete(st, config(), m.uuid)
 					   : snapshots_delete(st, config(), m.uuid);
 }

@@ -61,9 +61,26 @@ check "SIGTERM exits 0" "0" "$STOP_RC"
 check "SIGTERM unmounts" "no" "$(mountpoint -q "$M" && echo yes || echo no)"
 check "the worker's row stays after SIGTERM" "1 0" "$(sql 'SELECT count(*), max(deleted) FROM services' | tr '|' ' ')"
 
+# A retired worker's row: rmdir workers/<id>, refused while it is up.
+start_daemon admin --control-only --service-down-time 5 --report-interval 1
+A=$(mnt admin)
+sql "INSERT INTO services (id, host, \"binary\", created_at, updated_at, rpc_current_version)
+	VALUES (9, 'old@lvm', 'cinder-volume', datetime('now'), datetime('now'), '0.9')"
+check_fails "rmdir of a worker that is up is EBUSY" "Device or resource busy" rmdir "$A/workers/9"
+check_fails "cleanup is blocked by the old worker as an upgrade" "Device or resource busy" \
+	bash -c "echo > '$A/cleanup/request'"
+sql "UPDATE services SET updated_at = '2026-01-01 00:00:00' WHERE id = 9"
+check_cmd "rmdir of a worker that is down removes its row" rmdir "$A/workers/9"
+check "the row is soft-deleted, as Cinder does" "1" "$(sql 'SELECT deleted FROM services WHERE id = 9')"
+gone9() { ! ls "$A/workers" | grep -qx 9; }
+if wait_until 2 gone9; then ok "workers/9 is gone"; else not_ok "workers/9 is gone"; fi
+check_cmd "and cleanups are no longer blocked" bash -c "echo > '$A/cleanup/request'"
+check_fails "rmdir of a worker that does not exist is ENOENT" "No such file or directory" rmdir "$A/workers/99"
+stop_daemon admin TERM
+
 # Restart: the same host and binary take their row back.
 start_daemon w --config "$TEST_ROOT/good.conf"
-check "a restarted worker re-uses its row" "1 1" "$(sql 'SELECT count(*), max(id) FROM services' | tr '|' ' ')"
+check "a restarted worker re-uses its row" "1 1" "$(sql 'SELECT count(*), max(id) FROM services WHERE deleted = 0' | tr '|' ' ')"
 stop_daemon w INT
 check "SIGINT exits 0 too" "0" "$STOP_RC"
 
