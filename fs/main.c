@@ -22,6 +22,18 @@
 #include "options.h"
 #include "store.h"
 
+#ifdef HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#else
+/* Without libsystemd the unit is Type=simple and nothing is told. */
+static inline int sd_notify(int unset, const char *state)
+{
+	(void)unset;
+	(void)state;
+	return 0;
+}
+#endif
+
 /* The protocol version this worker reports in services.rpc_current_version;
  * the cleanup refuses to run while workers report different versions. */
 #define CINDERFS_RPC_VERSION "1.0"
@@ -198,9 +210,11 @@ static int serve(const struct options *o, const struct registration *reg, int64_
 	}
 	log_info("serving %s at %s%s", o->db_path, o->mountpoint,
 		 o->control_only ? " (control only)" : "");
+	sd_notify(0, "READY=1");
 	/* libfuse returns the number of the signal that stopped the loop. */
 	rc = fuse_loop_mt(fuse, loop_cfg);
 	rc = (rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP) ? 0 : 1;
+	sd_notify(0, "STOPPING=1");
 	log_info("stopping: unmounting %s", o->mountpoint);
 	fuse_loop_cfg_destroy(loop_cfg);
 out_heartbeat:

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The man page renders without a warning (man -l, groff -ww), documents
+# every option --help lists, and the sample config is one the daemon takes
+# with every key uncommented.
+set -u
+: "${CINDERFS:?}" "${MAN_PAGE:?}" "${SAMPLE_CONFIG:?}"
+passed=0 failed=0
+ok() { passed=$((passed + 1)); echo "ok - $1"; }
+not_ok() { failed=$((failed + 1)); echo "not ok - $1"; shift; printf '#   %s\n' "$@"; }
+
+warnings=$(groff -man -Tutf8 -ww -z "$MAN_PAGE" 2>&1)
+[ -z "$warnings" ] && ok "groff renders the man page without a warning" || not_ok "groff warnings" "$warnings"
+rendered=$(MANWIDTH=100 man -l "$MAN_PAGE" 2>/dev/null)
+if echo "$rendered" | grep -q "cinderfs - Cinder volume worker with a FUSE control filesystem"; then
+	ok "man -l renders the NAME section"
+else
+	not_ok "man -l renders the NAME section" "$(echo "$rendered" | head -5)"
+fi
+missing=""
+for opt in $("$CINDERFS" --help | grep -oE -- '--[a-z-]+' | sort -u); do
+	echo "$rendered" | grep -q -- "$opt" || missing="$missing $opt"
+done
+[ -z "$missing" ] && ok "the man page documents every option of --help" || not_ok "options missing from the man page" "$missing"
+
+tmp=$(mktemp)
+trap 'rm -f "$tmp"' EXIT
+# Uncomment every key that has a concrete default.
+sed -E 's/^#([a-z_]+ = [^<]+)$/\1/' "$SAMPLE_CONFIG" >"$tmp"
+keys=$(grep -cE '^[a-z_]+ = ' "$tmp")
+out=$("$CINDERFS" --config "$tmp" --version 2>&1); rc=$?
+[ "$rc" = 0 ] && ok "the daemon takes the sample config with $keys keys set" || not_ok "sample config refused" "$out"
+documented=$(grep -oE '^#[a-z_]+ =' "$SAMPLE_CONFIG" | tr -d '#= ' | sort -u | xargs)
+for key in host cluster binary service_down_time report_interval admin_group cleanup_history_keep \
+	volume_group target_helper target_prefix volumes_dir tgt_bstype tgt_control_port \
+	target_ip_address target_port lvm_system_dir command_timeout connection; do
+	case " $documented " in *" $key "*) ;; *) lacking="${lacking:-} $key" ;; esac
+done
+[ -z "${lacking:-}" ] && ok "the sample config comments every key" || not_ok "the sample config lacks keys" "$lacking"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
