@@ -89,7 +89,7 @@ enum stmt_id {
 	"sn.provider_location, sn.created_at, sn.updated_at FROM snapshots sn WHERE sn.deleted = 0"
 
 #define REQUEST_COLUMNS \
-	"id, created_at, spec, filter, result, requester_uid, requester_pid, accepted_by"
+	"id, created_at, spec, filter, result, requester_uid, requester_pid, accepted_by, generation"
 
 #define JOB_COLUMNS \
 	"id, request_id, service_id, resource_type, resource_id, until, dest_cluster, dest_service, " \
@@ -952,6 +952,7 @@ static int read_request(sqlite3_stmt *stmt, struct request_row *r)
 	r->uid = sqlite3_column_int64(stmt, 5);
 	r->pid = sqlite3_column_int64(stmt, 6);
 	r->accepted_by = sqlite3_column_int64(stmt, 7);
+	r->generation = sqlite3_column_int64(stmt, 8);
 	if (!r->spec || !r->filter || !r->result) {
 		store_request_free(r);
 		return -ENOMEM;

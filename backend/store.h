@@ -126,6 +126,7 @@ struct request_row {
 	char *filter;               /* malloc'd */
 	long long uid, pid;
 	int64_t accepted_by;
+	int64_t generation;         /* moves on every change of its jobs or progress */
 };
 void store_request_free(struct request_row *r);
 

@@ -118,6 +118,7 @@ static int render_progress(struct store *st, const struct request_row *req, char
 	json_object_set_new(who, "pid", json_integer(req->pid));
 	json_object_set_new(root, "request", json_integer(req->id));
 	json_object_set_new(root, "state", json_string(state));
+	json_object_set_new(root, "generation", json_integer(req->generation));
 	json_object_set_new(root, "created_at", json_string(iso));
 	json_object_set_new(root, "requested_by", who);
 	json_object_set_new(root, "accepted_by", id_or_null(req->accepted_by));

@@ -85,6 +85,8 @@ check "the creating snapshot is in error" "error" "$(sql "SELECT status FROM sna
 check "progress.json says each resource was cleaned" "Snapshot:cleaned Volume:cleaned Volume:cleaned" \
 	"$(jq -r '[.resources[] | "\(.resource_type):\(.state)"] | sort | join(" ")' "$P")"
 check "progress.json says who asked" "0" "$(jq .requested_by.uid "$P")"
+check "progress.json's generation has moved with the work" "yes" \
+	"$([ "$(jq .generation "$P")" -ge 4 ] && echo yes || echo "no: $(jq .generation "$P")")"
 check "and what each step did" "volume set to error" \
 	"$(jq -r ".resources[] | select(.resource_id == \"$V_NEW\") | .detail" "$P")"
 check "history keeps the request bytes and result" "cluster_name=c1@lvm" "$(cat "$M/cleanup/history/1/request")"

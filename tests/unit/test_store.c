@@ -71,6 +71,27 @@ static void test_old_file_is_brought_up_to_date(void **state)
 	assert_int_equal(testdb_int(f->path, "SELECT a FROM t WHERE b = 'new'"), 7);
 }
 
+static void test_a_first_release_file_gains_every_later_migration(void **state)
+{
+	struct testdb *f = *state;
+	struct store *st;
+	struct cf_err err;
+	int version;
+
+	/* A file the first cinderfs wrote: Cinder's tables only. */
+	assert_int_equal(store_open(f->path, STORE_CREATE, &st, &err), 0);
+	assert_int_equal(store_migrate(st, store_migrations, 1, &err), 0);
+	store_close(st);
+	testdb_sql(f->path, "INSERT INTO services (host, \"binary\") VALUES ('old@lvm', 'cinder-volume')");
+	assert_int_equal(store_open(f->path, STORE_MIGRATE, &st, &err), 0);
+	assert_int_equal(store_schema_version(st, &version), 0);
+	assert_int_equal(version, store_migrations_count);
+	store_close(st);
+	assert_int_equal(testdb_int(f->path, "SELECT count(*) FROM services WHERE host = 'old@lvm'"), 1);
+	assert_int_equal(testdb_int(f->path, "SELECT count(*) FROM pragma_table_info('cleanup_requests') "
+				    "WHERE name = 'generation'"), 1);
+}
+
 static void test_file_from_a_newer_cinderfs_is_refused(void **state)
 {
 	struct testdb *f = *state;
@@ -312,6 +333,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_new_file_gets_every_migration, testdb_setup, testdb_teardown),
 		cmocka_unit_test_setup_teardown(test_reopening_a_current_file_changes_nothing, testdb_setup, testdb_teardown),
 		cmocka_unit_test_setup_teardown(test_old_file_is_brought_up_to_date, testdb_setup, testdb_teardown),
+		cmocka_unit_test_setup_teardown(test_a_first_release_file_gains_every_later_migration, testdb_setup, testdb_teardown),
 		cmocka_unit_test_setup_teardown(test_file_from_a_newer_cinderfs_is_refused, testdb_setup, testdb_teardown),
 		cmocka_unit_test_setup_teardown(test_a_failed_migration_leaves_the_file_as_it_was, testdb_setup, testdb_teardown),
 		cmocka_unit_test_setup_teardown(test_opening_a_missing_file_without_migrate_fails, testdb_setup, testdb_teardown),
