@@ -316,11 +316,6 @@ static int column_text(sqlite3_stmt *stmt, int col, char *buf, size_t size)
 	return 0;
 }
 
-static void time_text(const struct timespec *t, char out[DBTIME_LEN])
-{
-	dbtime_format(t, out);
-}
-
 int store_open(const char *path, unsigned flags, struct store **out, struct cf_err *err)
 {
 	struct store *st;
@@ -431,7 +426,7 @@ int store_migrate(struct store *st, const struct migration *list, int count, str
 			       st->path, version, count);
 	}
 	dbtime_now(&ts);
-	time_text(&ts, now);
+	dbtime_format(&ts, now);
 	for (int i = version; i < count; i++) {
 		const struct migration *m = &list[i];
 		sqlite3_stmt *ins = NULL;
@@ -531,7 +526,7 @@ int store_register(struct store *st, const struct registration *reg,
 	bool inserted = false;
 	int rc;
 
-	time_text(now, stamp);
+	dbtime_format(now, stamp);
 	if (exec(st, "BEGIN IMMEDIATE"))
 		return err_set(err, EBUSY, "cannot lock database %s to register %s: %s", st->path,
 			       reg->host, sqlite3_errmsg(st->db));
@@ -610,7 +605,7 @@ int store_heartbeat(struct store *st, int64_t service_id, const struct timespec 
 
 	if (rc)
 		return rc;
-	time_text(now, stamp);
+	dbtime_format(now, stamp);
 	sqlite3_bind_text(stmt, 1, stamp, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 2, service_id);
 	rc = sqlite3_step(stmt);
@@ -1062,7 +1057,7 @@ int store_take_job(struct store *st, int64_t me, const char *my_cluster,
 	int64_t id;
 	int rc;
 
-	time_text(now, stamp);
+	dbtime_format(now, stamp);
 	for (;;) {
 		{
 			STMT next = NULL;
@@ -1108,7 +1103,7 @@ int store_finish_job(struct store *st, int64_t job_id, bool ok, const char *erro
 
 	if (rc)
 		return rc;
-	time_text(now, stamp);
+	dbtime_format(now, stamp);
 	sqlite3_bind_int64(stmt, 1, job_id);
 	sqlite3_bind_text(stmt, 2, ok ? "done" : "failed", -1, SQLITE_STATIC);
 	bind_opt_text(stmt, 3, error);
@@ -1182,7 +1177,7 @@ int store_claim_row(struct store *st, const struct worker_row *row, int64_t me,
 
 	if (rc)
 		return rc;
-	time_text(now, stamp);
+	dbtime_format(now, stamp);
 	sqlite3_bind_int64(stmt, 1, me);
 	sqlite3_bind_text(stmt, 2, stamp, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 3, row->id);
@@ -1298,7 +1293,7 @@ static int set_text_by_id(struct store *st, enum stmt_id q, const char *id, cons
 
 	if (rc)
 		return rc;
-	time_text(now, stamp);
+	dbtime_format(now, stamp);
 	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
 	if (value) {
 		sqlite3_bind_text(stmt, 2, value, -1, SQLITE_STATIC);
@@ -1341,7 +1336,7 @@ int store_set_progress(struct store *st, int64_t request_id, int64_t job_id, con
 
 	if (rc)
 		return rc;
-	time_text(now, stamp);
+	dbtime_format(now, stamp);
 	sqlite3_bind_int64(stmt, 1, request_id);
 	sqlite3_bind_int64(stmt, 2, job_id);
 	sqlite3_bind_text(stmt, 3, type, -1, SQLITE_STATIC);
@@ -1511,7 +1506,7 @@ int store_add_volume(struct store *st, const struct new_volume *v, const struct 
 	sqlite3_stmt *stmt;
 	int rc;
 
-	time_text(now, stamp);
+	dbtime_format(now, stamp);
 	if (exec(st, "BEGIN IMMEDIATE"))
 		return err_set(err, EBUSY, "cannot lock database %s: %s", st->path, sqlite3_errmsg(st->db));
 	/* Space: the group's free bytes, less the volumes still being made. */
@@ -1566,7 +1561,7 @@ int store_request_volume_delete(struct store *st, const char *id, const struct t
 	sqlite3_stmt *stmt;
 	int rc;
 
-	time_text(now, stamp);
+	dbtime_format(now, stamp);
 	if (exec(st, "BEGIN IMMEDIATE"))
 		return err_set(err, EBUSY, "cannot lock database %s: %s", st->path, sqlite3_errmsg(st->db));
 	rc = prep(st, "SELECT v.status, " WORKER_OF("v.host") ", (SELECT count(*) FROM snapshots s "
@@ -1675,7 +1670,7 @@ int store_finish_volume_op(struct store *st, int64_t op_id, const char *error,
 			  "WHERE id = ?1", &stmt);
 	if (rc)
 		return rc;
-	time_text(now, stamp);
+	dbtime_format(now, stamp);
 	sqlite3_bind_int64(stmt, 1, op_id);
 	sqlite3_bind_text(stmt, 2, error ? "failed" : "done", -1, SQLITE_STATIC);
 	bind_text_or_null(stmt, 3, error);
@@ -1691,7 +1686,7 @@ static int finish_with(struct store *st, const char *sql, const char *type, cons
 	sqlite3_stmt *stmt;
 	int rc;
 
-	time_text(now, stamp);
+	dbtime_format(now, stamp);
 	if (exec(st, "BEGIN IMMEDIATE"))
 		return -EBUSY;
 	rc = prep(st, sql, &stmt);
@@ -1757,7 +1752,7 @@ int store_add_snapshot(struct store *st, const char *id, const char *volume_id, 
 	sqlite3_stmt *stmt;
 	int rc;
 
-	time_text(now, stamp);
+	dbtime_format(now, stamp);
 	if (exec(st, "BEGIN IMMEDIATE"))
 		return err_set(err, EBUSY, "cannot lock database %s: %s", st->path, sqlite3_errmsg(st->db));
 	rc = prep(st, "SELECT v.status, " WORKER_OF("v.host") ", v.size FROM volumes v "
@@ -1815,7 +1810,7 @@ int store_request_snapshot_delete(struct store *st, const char *id, const struct
 	sqlite3_stmt *stmt;
 	int rc;
 
-	time_text(now, stamp);
+	dbtime_format(now, stamp);
 	if (exec(st, "BEGIN IMMEDIATE"))
 		return err_set(err, EBUSY, "cannot lock database %s: %s", st->path, sqlite3_errmsg(st->db));
 	rc = prep(st, "SELECT sn.status, (SELECT " WORKER_OF("v.host") " FROM volumes v WHERE "
@@ -1869,7 +1864,7 @@ int store_set_capacity(struct store *st, int64_t me, const char *vg, uint64_t si
 			  "updated_at = ?5", &stmt);
 	if (rc)
 		return rc;
-	time_text(now, stamp);
+	dbtime_format(now, stamp);
 	sqlite3_bind_int64(stmt, 1, me);
 	sqlite3_bind_text(stmt, 2, vg, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)size);
@@ -1886,7 +1881,7 @@ int store_remove_service(struct store *st, int64_t id, const struct timespec *bo
 	bool up;
 	int rc;
 
-	time_text(now, stamp);
+	dbtime_format(now, stamp);
 	dbtime_format_bound(bound, limit);
 	if (exec(st, "BEGIN IMMEDIATE"))
 		return err_set(err, EBUSY, "cannot lock database %s: %s", st->path, sqlite3_errmsg(st->db));

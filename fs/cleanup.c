@@ -135,7 +135,7 @@ static int render_progress(struct store *st, const struct request_row *req, char
 	}
 }
 
-void control_error_set(struct cleanup_state *state, const char *msg)
+void control_error_set(struct control_state *state, const char *msg)
 {
 	pthread_mutex_lock(&state->lock);
 	if (msg)
@@ -146,7 +146,7 @@ void control_error_set(struct cleanup_state *state, const char *msg)
 	pthread_mutex_unlock(&state->lock);
 }
 
-int control_error_render(struct cleanup_state *state, char **out, size_t *len,
+int control_error_render(struct control_state *state, char **out, size_t *len,
 			 struct timespec *mtime)
 {
 	int rc;

@@ -13,8 +13,9 @@
 
 struct fs_config;
 
-/* The last refused write on this mount, for cleanup/error. */
-struct cleanup_state {
+/* A control file's last refusal on this mount (cleanup/error,
+ * volumes/error, snapshots/error). */
+struct control_state {
 	pthread_mutex_t lock;
 	char error[1100];
 	struct timespec changed;
@@ -22,8 +23,8 @@ struct cleanup_state {
 
 /* A control file's last refusal: set (msg) or cleared (NULL), and its
  * rendering for cleanup/error and volumes/error. */
-void control_error_set(struct cleanup_state *state, const char *msg);
-int control_error_render(struct cleanup_state *state, char **out, size_t *len,
+void control_error_set(struct control_state *state, const char *msg);
+int control_error_render(struct control_state *state, char **out, size_t *len,
 			 struct timespec *mtime);
 
 /* Render a cleanup file (malloc'd) and the time it last changed. */

@@ -13,7 +13,7 @@
  * shows within one second. */
 #define FS_CACHE_TIMEOUT 0.5
 
-struct cleanup_state;
+struct control_state;
 
 struct fs_config {
 	const char *db_path;
@@ -25,13 +25,13 @@ struct fs_config {
 	const char *version;     /* its protocol version, for the upgrade check */
 	void (*queued)(void *ctx); /* called after a request was accepted */
 	void *queued_ctx;
-	struct cleanup_state *cleanup;
+	struct control_state *cleanup;
 	/* Volumes: made on this worker when it has storage. */
 	const char *host;
 	const char *cluster_name;
 	bool has_storage;
-	struct cleanup_state *volume_errors;
-	struct cleanup_state *snapshot_errors;
+	struct control_state *volume_errors;
+	struct control_state *snapshot_errors;
 };
 
 extern const struct fuse_operations fs_ops;

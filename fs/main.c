@@ -112,9 +112,9 @@ static int serve(const struct options *o, const struct registration *reg, int64_
 {
 	struct lvm_driver lvm;
 	struct driver drv;
-	struct cleanup_state cleanup = { .lock = PTHREAD_MUTEX_INITIALIZER };
-	struct cleanup_state volume_errors = { .lock = PTHREAD_MUTEX_INITIALIZER };
-	struct cleanup_state snapshot_errors = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct control_state cleanup = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct control_state volume_errors = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct control_state snapshot_errors = { .lock = PTHREAD_MUTEX_INITIALIZER };
 	struct jobs *jobs = NULL;
 	struct fs_config cfg = {
 		.db_path = o->db_path,
