@@ -46,6 +46,7 @@ enum stmt_id {
 	Q_REQUEST_LAST,
 	Q_REQUEST_BY_ID,
 	Q_REQUESTS,
+	Q_REQUEST_WATCH,
 	Q_JOB_NEXT,
 	Q_JOB_TAKE,
 	Q_JOB_FINISH,
@@ -166,6 +167,9 @@ static const char *const stmt_sql[Q_COUNT] = {
 	[Q_REQUEST_LAST] = "SELECT " REQUEST_COLUMNS " FROM cleanup_requests ORDER BY id DESC LIMIT 1",
 	[Q_REQUEST_BY_ID] = "SELECT " REQUEST_COLUMNS " FROM cleanup_requests WHERE id = ?1",
 	[Q_REQUESTS] = "SELECT id, created_at FROM cleanup_requests ORDER BY id",
+	[Q_REQUEST_WATCH] = "SELECT r.generation, (SELECT count(*) FROM cleanup_jobs j WHERE "
+			    "j.request_id = r.id AND j.state IN ('queued', 'running')) "
+			    "FROM cleanup_requests r WHERE r.id = ?1",
 	[Q_JOB_NEXT] = "SELECT id FROM cleanup_jobs WHERE state = 'queued' AND (dest_service = ?1 "
 		       "OR dest_cluster = ?2 OR (dest_service IS NULL AND dest_cluster IS NULL)) "
 		       "ORDER BY id LIMIT 1",
@@ -989,6 +993,24 @@ int store_get_request(struct store *st, int64_t id, struct request_row *out)
 		return rc;
 	sqlite3_bind_int64(stmt, 1, id);
 	return one_request(st, stmt, out);
+}
+
+int store_request_watch(struct store *st, int64_t id, int64_t *generation, int64_t *unfinished)
+{
+	STMT stmt = NULL;
+	int rc = stmt_get(st, Q_REQUEST_WATCH, &stmt);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, id);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_DONE)
+		return -ENOENT;
+	if (rc != SQLITE_ROW)
+		return db_fail(st, rc, "read a request's generation");
+	*generation = sqlite3_column_int64(stmt, 0);
+	*unfinished = sqlite3_column_int64(stmt, 1);
+	return 0;
 }
 
 int store_list_requests(struct store *st, store_request_fn fn, void *ctx)

@@ -133,6 +133,9 @@ void store_request_free(struct request_row *r);
 /* The newest request (-ENOENT when there is none), or one by id. */
 int store_last_request(struct store *st, struct request_row *out);
 int store_get_request(struct store *st, int64_t id, struct request_row *out);
+/* What a waiter needs of a request: its generation and how many of its
+ * jobs are queued or running (-ENOENT when it is gone). */
+int store_request_watch(struct store *st, int64_t id, int64_t *generation, int64_t *unfinished);
 typedef int (*store_request_fn)(void *ctx, int64_t id, const char *created_at);
 int store_list_requests(struct store *st, store_request_fn fn, void *ctx);
 /* Keep the newest `keep` requests, and any whose jobs have not ended;

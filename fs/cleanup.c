@@ -177,6 +177,10 @@ int cleanup_render(struct store *st, const struct fs_config *cfg, const struct p
 				: take(strdup(request_empty_result), out, len);
 		}
 		break;
+	case NODE_HISTORY_WAIT:
+		/* Until it is read, wait says nothing: its read blocks. */
+		rc = cleanup_history_entry(st, m, mtime);
+		return rc ? rc : take(strdup(""), out, len);
 	case NODE_HISTORY_REQUEST:
 	case NODE_HISTORY_RESULT:
 	case NODE_HISTORY_PROGRESS:
@@ -194,6 +198,20 @@ int cleanup_render(struct store *st, const struct fs_config *cfg, const struct p
 		rc = render_progress(st, &req, out, len);
 	else
 		rc = take(strdup(req.result), out, len);
+	store_request_free(&req);
+	return rc;
+}
+
+int cleanup_render_progress(struct store *st, int64_t id, char **out, size_t *len,
+			    struct timespec *mtime)
+{
+	struct request_row req;
+	int rc = store_get_request(st, id, &req);
+
+	if (rc)
+		return rc;
+	*mtime = stored_time(req.created_at);
+	rc = render_progress(st, &req, out, len);
 	store_request_free(&req);
 	return rc;
 }

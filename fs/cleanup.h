@@ -31,6 +31,10 @@ int control_error_render(struct control_state *state, char **out, size_t *len,
 int cleanup_render(struct store *st, const struct fs_config *cfg, const struct path_match *m,
 		   char **out, size_t *len, struct timespec *mtime);
 
+/* A request's progress.json (-ENOENT when it is gone). */
+int cleanup_render_progress(struct store *st, int64_t id, char **out, size_t *len,
+			    struct timespec *mtime);
+
 /* Whether history entry m->request_id exists, and when it was made. */
 int cleanup_history_entry(struct store *st, const struct path_match *m, struct timespec *mtime);
 

@@ -14,6 +14,9 @@
 #define FS_CACHE_TIMEOUT 0.5
 
 struct control_state;
+struct scratch;
+struct watch;
+struct watch_notifier;
 
 struct fs_config {
 	const char *db_path;
@@ -26,6 +29,9 @@ struct fs_config {
 	void (*queued)(void *ctx); /* called after a request was accepted */
 	void *queued_ctx;
 	struct control_state *cleanup;
+	struct scratch *scratch;  /* cleanup/'s temporary files and lock directories */
+	struct watch *watch;      /* wakes cleanup/history/<n>/wait and poll() */
+	int wait_timeout;         /* seconds a read of wait may block */
 	/* Volumes: made on this worker when it has storage. */
 	const char *host;
 	const char *cluster_name;
@@ -35,4 +41,6 @@ struct fs_config {
 };
 
 extern const struct fuse_operations fs_ops;
+/* How the watch thread tells the kernel a polled file has news. */
+extern const struct watch_notifier fs_poll_notifier;
 extern const char fs_readme_text[];

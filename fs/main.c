@@ -14,13 +14,16 @@
 
 #include "fs.h"
 #include "cleanup.h"
+#include "filter.h"
 #include "heartbeat.h"
 #include "jobs.h"
 #include "lvm_driver.h"
 #include "log.h"
 #include "mountpoint.h"
 #include "options.h"
+#include "scratch.h"
 #include "store.h"
+#include "watch.h"
 
 #ifdef HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>
@@ -75,6 +78,13 @@ static int prepare_database(const struct options *o, const struct registration *
  * the one second in which a job must be taken. */
 #define JOBS_POLL_MS 250
 
+/* How often the watch thread reads the requests someone waits on. */
+#define WATCH_POLL_MS 100
+
+/* libfuse's own default: threads for every other request, besides the
+ * ones readers of wait hold. */
+#define FUSE_THREADS 10
+
 static void wake_jobs(void *ctx)
 {
 	jobs_wake(*(struct jobs **)ctx);
@@ -116,6 +126,8 @@ static int serve(const struct options *o, const struct registration *reg, int64_
 	struct control_state volume_errors = { .lock = PTHREAD_MUTEX_INITIALIZER };
 	struct control_state snapshot_errors = { .lock = PTHREAD_MUTEX_INITIALIZER };
 	struct jobs *jobs = NULL;
+	struct scratch scratch;
+	struct watch *watch = NULL;
 	struct fs_config cfg = {
 		.db_path = o->db_path,
 		.service_down_time = o->service_down_time,
@@ -125,6 +137,8 @@ static int serve(const struct options *o, const struct registration *reg, int64_
 		.queued = wake_jobs,
 		.queued_ctx = &jobs,
 		.cleanup = &cleanup,
+		.scratch = &scratch,
+		.wait_timeout = o->wait_timeout,
 		.host = reg->host,
 		.cluster_name = reg->cluster_name,
 		.has_storage = o->volume_group != NULL,
@@ -149,6 +163,14 @@ static int serve(const struct options *o, const struct registration *reg, int64_
 	snapshot_errors.changed = cfg.started;
 	if (storage_driver(o, &lvm, &drv) != 0)
 		return 1;
+	/* The largest a temporary file need be is the largest spec. */
+	scratch_init(&scratch, (size_t)o->temp_files, FILTER_MAX_BYTES);
+	if (watch_start(o->db_path, WATCH_POLL_MS, &fs_poll_notifier, o->wait_max, &watch) != 0) {
+		log_error("cannot start the thread that wakes readers of wait");
+		scratch_destroy(&scratch);
+		return 1;
+	}
+	cfg.watch = watch;
 	if (fuse_opt_add_arg(&args, "cinderfs") || fuse_opt_add_arg(&args, "-o") ||
 	    fuse_opt_add_arg(&args, mount_opts)) {
 		log_error("out of memory");
@@ -159,6 +181,8 @@ static int serve(const struct options *o, const struct registration *reg, int64_
 	if (!fuse) {
 		log_error("cannot set up FUSE (is the fuse3 package installed?)");
 		fuse_opt_free_args(&args);
+		watch_stop(watch);
+		scratch_destroy(&scratch);
 		return 1;
 	}
 	if (fuse_mount(fuse, o->mountpoint) != 0) {
@@ -208,6 +232,7 @@ static int serve(const struct options *o, const struct registration *reg, int64_
 		rc = 1;
 		goto out_heartbeat;
 	}
+	fuse_loop_cfg_set_max_threads(loop_cfg, FUSE_THREADS + (unsigned)o->wait_max);
 	log_info("serving %s at %s%s", o->db_path, o->mountpoint,
 		 o->control_only ? " (control only)" : "");
 	sd_notify(0, "READY=1");
@@ -227,6 +252,8 @@ out_unmount:
 out_destroy:
 	fuse_destroy(fuse);
 	fuse_opt_free_args(&args);
+	watch_stop(watch);
+	scratch_destroy(&scratch);
 	return rc;
 }
 

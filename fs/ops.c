@@ -5,7 +5,9 @@
 #include "fs.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,13 +18,16 @@
 #include "cleanup.h"
 #include "log.h"
 #include "paths.h"
+#include "scratch.h"
 #include "store.h"
 #include "view.h"
 #include "volumes.h"
+#include "watch.h"
 
 #define DIR_MODE 0550     /* root and the admin group read and search */
 #define FILE_MODE 0440    /* read-only values */
 #define CONTROL_MODE 0660 /* files that take writes: cleanup/request */
+#define SCRATCH_DIR_MODE 0770 /* cleanup/: the admin group makes temporary files */
 
 union object {
 	struct service svc;
@@ -30,19 +35,66 @@ union object {
 	struct stuck res;
 	struct volume_row vol;
 	struct timespec when; /* a history entry's time */
+	struct scratch_attr temp; /* a scratch entry of cleanup/ */
 };
 
-/* The content of an open file, rendered at open(). */
+/* The content of an open file, rendered at open(); or an open scratch
+ * file. progress.json renders again on a read at offset 0 after the first
+ * (so a poller re-reads with lseek and read, as in sysfs), and wait renders
+ * at its first read, once the request's work has ended. */
+#define HANDLE_MAGIC 0x63666831u  /* "cfh1": an open file's fh */
+#define LISTING_MAGIC 0x63666c31u /* "cfl1": an open directory's fh */
+
 struct handle {
+	uint32_t magic;
 	size_t len;
 	char *data;
 	struct timespec mtime;
 	enum node_kind kind;
+	struct scratch_node *temp;  /* NODE_CLEANUP_TEMP */
+	int64_t request_id;         /* history files */
+	int64_t generation;         /* progress.json: the request's, when rendered */
+	bool nonblock;              /* opened O_NONBLOCK: wait does not block */
+	bool served;                /* a read was answered */
+	bool waited;                /* wait: data is the final progress */
+	pthread_mutex_t lock;       /* data and len, for the files that re-render */
 };
 
 static const struct fs_config *config(void)
 {
 	return fuse_get_context()->private_data;
+}
+
+static struct handle *handle_new(enum node_kind kind)
+{
+	struct handle *h = calloc(1, sizeof(*h));
+
+	if (h) {
+		h->magic = HANDLE_MAGIC;
+		h->kind = kind;
+		pthread_mutex_init(&h->lock, NULL);
+	}
+	return h;
+}
+
+static void handle_free(struct handle *h)
+{
+	if (!h)
+		return;
+	if (h->kind == NODE_HISTORY_PROGRESS || h->kind == NODE_HISTORY_WAIT)
+		watch_forget(config()->watch, h);
+	scratch_put(config()->scratch, h->temp);
+	pthread_mutex_destroy(&h->lock);
+	free(h->data);
+	free(h);
+}
+
+/* The open file behind fi, or NULL (none, or an open directory: the
+ * kernel passes directories' handles to setattr too). */
+static struct handle *file_of(const struct fuse_file_info *fi)
+{
+	struct handle *h = fi ? (struct handle *)(uintptr_t)fi->fh : NULL;
+	return h && h->magic == HANDLE_MAGIC ? h : NULL;
 }
 
 /* One SQLite connection per FUSE thread, opened on first use and closed
@@ -133,6 +185,7 @@ static int load(struct store *st, const struct path_match *m, const struct view_
 	case NODE_HISTORY_REQUEST:
 	case NODE_HISTORY_RESULT:
 	case NODE_HISTORY_PROGRESS:
+	case NODE_HISTORY_WAIT:
 		return cleanup_history_entry(st, m, &obj->when);
 	case NODE_VOLUME:
 	case NODE_VOLUME_FIELD:
@@ -158,6 +211,15 @@ static int load(struct store *st, const struct path_match *m, const struct view_
 	case NODE_CLEANUP_ERROR:
 	case NODE_HISTORY:
 		return 0;
+	case NODE_CLEANUP_TEMP: {
+		struct scratch_node *n;
+		rc = scratch_find(config()->scratch, m->temp, &n);
+		if (rc)
+			return rc;
+		scratch_attr(config()->scratch, n, &obj->temp);
+		scratch_put(config()->scratch, n);
+		return 0;
+	}
 	}
 	return -ENOENT;
 }
@@ -172,6 +234,8 @@ static mode_t node_mode(enum node_kind kind, enum node_type type)
 {
 	if (takes_writes(kind))
 		return S_IFREG | CONTROL_MODE;
+	if (kind == NODE_CLEANUP)
+		return S_IFDIR | SCRATCH_DIR_MODE;
 	switch (type) {
 	case NT_DIR:
 		return S_IFDIR | DIR_MODE;
@@ -196,6 +260,22 @@ static void fill_stat(struct stat *stbuf, mode_t mode, off_t size, struct timesp
 	stbuf->st_atim = stbuf->st_mtim = stbuf->st_ctim = mtime;
 }
 
+/* A scratch entry has its own owner, mode and times. */
+static void scratch_stat(struct stat *stbuf, const struct scratch_attr *a)
+{
+	memset(stbuf, 0, sizeof(*stbuf));
+	stbuf->st_mode = a->mode;
+	stbuf->st_nlink = S_ISDIR(a->mode) ? 2 : 1;
+	stbuf->st_uid = a->uid;
+	stbuf->st_gid = a->gid;
+	stbuf->st_size = a->size;
+	stbuf->st_blksize = 4096;
+	stbuf->st_blocks = (a->size + 511) / 512;
+	stbuf->st_atim = a->atime;
+	stbuf->st_mtim = a->mtime;
+	stbuf->st_ctim = a->ctime;
+}
+
 static int link_target(const struct path_match *m, char *buf, size_t size)
 {
 	int n = snprintf(buf, size, "../../../workers/%lld", (long long)m->worker_id);
@@ -211,6 +291,7 @@ static struct timespec node_mtime(const struct path_match *m, const union object
 	case NODE_HISTORY_REQUEST:
 	case NODE_HISTORY_RESULT:
 	case NODE_HISTORY_PROGRESS:
+	case NODE_HISTORY_WAIT:
 		return obj->when;
 	default:
 		break;
@@ -239,6 +320,7 @@ static int render(struct store *st, const struct path_match *m, const union obje
 	case NODE_HISTORY_REQUEST:
 	case NODE_HISTORY_RESULT:
 	case NODE_HISTORY_PROGRESS:
+	case NODE_HISTORY_WAIT:
 		return cleanup_render(st, config(), m, out, len, mtime);
 	case NODE_VOLUMES_CREATE:
 	case NODE_SNAPSHOTS_CREATE:
@@ -275,9 +357,14 @@ static int resolve(const char *path, struct path_match *m, union object *obj,
 static int node_stat(struct store *st, const struct path_match *m, const union object *obj,
 		     const struct view_ctx *ctx, struct stat *stbuf)
 {
-	struct timespec mtime = node_mtime(m, obj);
+	struct timespec mtime;
 	off_t size = 0;
 
+	if (m->rule->kind == NODE_CLEANUP_TEMP) {
+		scratch_stat(stbuf, &obj->temp);
+		return 0;
+	}
+	mtime = node_mtime(m, obj);
 	if (m->rule->type == NT_FILE) {
 		char *text;
 		size_t len;
@@ -297,6 +384,8 @@ static int node_stat(struct store *st, const struct path_match *m, const union o
 	return 0;
 }
 
+static int listing_stat(const struct fuse_file_info *fi, struct stat *stbuf);
+
 static int fs_getattr(const char *path, struct stat *stbuf, struct fuse_file_info *fi)
 {
 	struct path_match m;
@@ -305,13 +394,26 @@ static int fs_getattr(const char *path, struct stat *stbuf, struct fuse_file_inf
 	struct store *st;
 	int rc;
 
-	if (fi && fi->fh) {
+	struct handle *h = file_of(fi);
+
+	if (h) {
 		/* An open file is its snapshot: fstat agrees with what read
 		 * gives, and costs no query. */
-		const struct handle *h = (const struct handle *)(uintptr_t)fi->fh;
+		if (h->temp) {
+			struct scratch_attr a;
+			scratch_attr(config()->scratch, h->temp, &a);
+			scratch_stat(stbuf, &a);
+			return 0;
+		}
+		pthread_mutex_lock(&h->lock);
 		fill_stat(stbuf, node_mode(h->kind, NT_FILE), (off_t)h->len, h->mtime);
+		pthread_mutex_unlock(&h->lock);
 		return 0;
 	}
+	if (fi && fi->fh && listing_stat(fi, stbuf) == 0)
+		return 0;
+	if (!path)
+		return -ENOENT; /* removed since it was opened */
 	rc = resolve(path, &m, &obj, &ctx, &st);
 	if (rc)
 		return rc;
@@ -342,16 +444,32 @@ static int fs_readlink(const char *path, char *buf, size_t size)
 struct listing_entry {
 	size_t name_off;
 	mode_t mode;
+	uid_t uid;
+	gid_t gid;
 	off_t size;
 	struct timespec mtime;
 };
 
 struct listing {
+	uint32_t magic;
 	struct listing_entry *entries;
 	size_t count, cap;
 	char *names;
 	size_t names_len, names_cap;
 };
+
+/* An open directory's own attributes: its "." entry. */
+static int listing_stat(const struct fuse_file_info *fi, struct stat *stbuf)
+{
+	const struct listing *l = (const struct listing *)(uintptr_t)fi->fh;
+
+	if (l->magic != LISTING_MAGIC || l->count == 0)
+		return -EBADF;
+	fill_stat(stbuf, l->entries[0].mode, 0, l->entries[0].mtime);
+	stbuf->st_uid = l->entries[0].uid;
+	stbuf->st_gid = l->entries[0].gid;
+	return 0;
+}
 
 static void listing_free(struct listing *l)
 {
@@ -372,7 +490,8 @@ static int listing_add(struct listing *l, const char *name, mode_t mode, off_t s
 		return -ENOMEM;
 	memcpy(l->names + l->names_len, name, len);
 	l->entries[l->count++] = (struct listing_entry){
-		.name_off = l->names_len, .mode = mode, .size = size, .mtime = mtime,
+		.name_off = l->names_len, .mode = mode, .uid = 0, .gid = config()->admin_gid,
+		.size = size, .mtime = mtime,
 	};
 	l->names_len += len;
 	return 0;
@@ -451,6 +570,19 @@ static int add_volume(void *arg, const struct volume_row *row)
 			   view_mtime(OBJ_VOLUME, row));
 }
 
+/* A scratch entry, with its own owner. */
+static int add_scratch(void *arg, const char *name, const struct scratch_attr *a)
+{
+	struct dir_fill *d = arg;
+	int rc = listing_add(d->list, name, a->mode, a->size, a->mtime);
+
+	if (rc == 0) {
+		d->list->entries[d->list->count - 1].uid = a->uid;
+		d->list->entries[d->list->count - 1].gid = a->gid;
+	}
+	return rc;
+}
+
 static int add_history(void *arg, const char *name, struct timespec mtime)
 {
 	struct dir_fill *d = arg;
@@ -493,9 +625,18 @@ static int list_dir(const char *path, struct listing *list)
 	rc = resolve(path, &m, &obj, &ctx, &st);
 	if (rc)
 		return rc;
+	if (m.rule->kind == NODE_CLEANUP_TEMP && S_ISDIR(obj.temp.mode)) {
+		/* A lock directory: empty, and nothing can be made in it. */
+		if (listing_add(list, ".", obj.temp.mode, 0, obj.temp.mtime) ||
+		    listing_add(list, "..", node_mode(NODE_CLEANUP, NT_DIR), 0, config()->started))
+			return -ENOMEM;
+		list->entries[0].uid = obj.temp.uid;
+		list->entries[0].gid = obj.temp.gid;
+		return 0;
+	}
 	if (m.rule->type != NT_DIR)
 		return -ENOTDIR;
-	if (listing_add(list, ".", S_IFDIR | DIR_MODE, 0, node_mtime(&m, &obj)) ||
+	if (listing_add(list, ".", node_mode(m.rule->kind, NT_DIR), 0, node_mtime(&m, &obj)) ||
 	    listing_add(list, "..", S_IFDIR | DIR_MODE, 0, config()->started))
 		return -ENOMEM;
 	for (int i = 0; (child = paths_literal_child(m.rule, i, &name)) != NULL; i++)
@@ -533,6 +674,7 @@ static int list_dir(const char *path, struct listing *list)
 	case NODE_HISTORY:
 		return cleanup_list_history(st, add_history, &d);
 	case NODE_CLEANUP:
+		return scratch_list(config()->scratch, add_scratch, &d);
 	case NODE_HISTORY_ENTRY:
 		return 0;
 	case NODE_STUCK_TYPE:
@@ -553,6 +695,7 @@ static int fs_opendir(const char *path, struct fuse_file_info *fi)
 
 	if (!list)
 		return -ENOMEM;
+	list->magic = LISTING_MAGIC;
 	rc = list_dir(path, list);
 	if (rc) {
 		listing_free(list);
@@ -577,6 +720,8 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 	for (size_t i = (size_t)offset; i < list->count; i++) {
 		const struct listing_entry *e = &list->entries[i];
 		fill_stat(&stbuf, e->mode, e->size, e->mtime);
+		stbuf.st_uid = e->uid;
+		stbuf.st_gid = e->gid;
 		/* libfuse numbers every entry but "." and ".."; a zero d_ino
 		 * would make readdir(3) skip them, so they get libfuse's own
 		 * "unknown" number. */
@@ -594,6 +739,64 @@ static int fs_releasedir(const char *path, struct fuse_file_info *fi)
 	return 0;
 }
 
+/* Where a refusal's words go: the control file's error file beside it
+ * (cleanup/error, volumes/error, snapshots/error), and the log. */
+__attribute__((format(printf, 3, 4)))
+static int refuse(const char *path, int rc, const char *fmt, ...)
+{
+	struct control_state *state = NULL;
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (path && strncmp(path, "/cleanup", 8) == 0)
+		state = config()->cleanup;
+	else if (path && strncmp(path, "/volumes", 8) == 0)
+		state = config()->volume_errors;
+	else if (path && strncmp(path, "/snapshots", 10) == 0)
+		state = config()->snapshot_errors;
+	if (state)
+		control_error_set(state, msg);
+	log_info("%s", msg);
+	return rc;
+}
+
+static int refuse_err(int rc, const struct cf_err *err)
+{
+	return rc == -EEXIST || rc == -ENOENT ? rc : refuse("/cleanup", rc, "%s", err->msg);
+}
+
+static int open_temp(const struct path_match *m, const union object *obj,
+		     struct fuse_file_info *fi)
+{
+	struct scratch *sc = config()->scratch;
+	struct scratch_node *n;
+	struct handle *h;
+	struct cf_err err = { "" };
+	int rc;
+
+	if (S_ISDIR(obj->temp.mode))
+		return -EISDIR;
+	rc = scratch_find(sc, m->temp, &n);
+	if (rc)
+		return rc;
+	if ((fi->flags & O_TRUNC) && (rc = scratch_truncate(sc, n, 0, &err)) != 0) {
+		scratch_put(sc, n);
+		return refuse_err(rc, &err);
+	}
+	h = handle_new(NODE_CLEANUP_TEMP);
+	if (!h) {
+		scratch_put(sc, n);
+		return -ENOMEM;
+	}
+	h->temp = n;
+	fi->fh = (uint64_t)(uintptr_t)h;
+	fi->direct_io = 1;
+	return 0;
+}
+
 static int fs_open(const char *path, struct fuse_file_info *fi)
 {
 	struct path_match m;
@@ -605,20 +808,30 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 
 	if (rc)
 		return rc;
+	if (m.rule->kind == NODE_CLEANUP_TEMP)
+		return open_temp(&m, &obj, fi);
 	if (m.rule->type == NT_DIR)
 		return -EISDIR;
-	/* Only cleanup/request takes writes; its O_TRUNC (from '>') is a
+	/* Only the control files take writes; their O_TRUNC (from '>') is a
 	 * no-op: one write() is one whole spec. */
 	if (((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) &&
 	    !takes_writes(m.rule->kind))
 		return -EACCES;
-	h = calloc(1, sizeof(*h));
+	h = handle_new(m.rule->kind);
 	if (!h)
 		return -ENOMEM;
-	h->kind = m.rule->kind;
-	rc = render(st, &m, &obj, &ctx, &h->data, &h->len, &h->mtime);
+	h->request_id = m.request_id;
+	h->nonblock = (fi->flags & O_NONBLOCK) != 0;
+	if (m.rule->kind == NODE_HISTORY_PROGRESS) {
+		/* The generation read before the render: a change that lands
+		 * in between shows as one more change, never as none. */
+		int64_t unfinished;
+		rc = store_request_watch(st, m.request_id, &h->generation, &unfinished);
+	}
+	if (rc == 0)
+		rc = render(st, &m, &obj, &ctx, &h->data, &h->len, &h->mtime);
 	if (rc) {
-		free(h);
+		handle_free(h);
 		return rc;
 	}
 	fi->fh = (uint64_t)(uintptr_t)h;
@@ -627,31 +840,188 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 	return 0;
 }
 
+static bool request_interrupted(void)
+{
+	return fuse_interrupted() != 0;
+}
+
+/* wait's first read: block until the request's jobs have all ended (or
+ * wait_timeout, or the reader gives up), then hold its final progress. */
+static int wait_done(struct handle *h)
+{
+	const struct fs_config *cfg = config();
+	struct store *st;
+	struct timespec deadline;
+	int64_t generation, unfinished;
+	char *text;
+	size_t len;
+	int rc = thread_store(&st);
+
+	if (rc)
+		return rc;
+	rc = store_request_watch(st, h->request_id, &generation, &unfinished);
+	if (rc == 0 && unfinished > 0) {
+		if (h->nonblock)
+			return -EAGAIN;
+		clock_gettime(CLOCK_MONOTONIC, &deadline);
+		deadline.tv_sec += cfg->wait_timeout;
+		log_debug("request %lld: a reader waits for %lld job(s)", (long long)h->request_id,
+			  (long long)unfinished);
+		rc = watch_wait(cfg->watch, h->request_id, &deadline, request_interrupted);
+		if (rc == -ETIMEDOUT)
+			return refuse("/cleanup", rc, "cleanup/history/%0*lld/wait: request %lld still "
+				      "has jobs queued or running after %d s (wait_timeout); "
+				      "progress.json shows which", HISTORY_NAME_WIDTH,
+				      (long long)h->request_id, (long long)h->request_id,
+				      cfg->wait_timeout);
+		if (rc == -EAGAIN)
+			return refuse("/cleanup", rc, "cleanup/history/%0*lld/wait: too many readers "
+				      "already wait (the limit, wait_max); try again later",
+				      HISTORY_NAME_WIDTH, (long long)h->request_id);
+	}
+	if (rc)
+		return rc;
+	rc = cleanup_render_progress(st, h->request_id, &text, &len, &h->mtime);
+	if (rc)
+		return rc;
+	free(h->data);
+	h->data = text;
+	h->len = len;
+	h->waited = true;
+	return 0;
+}
+
+/* progress.json read again from the start: render it anew. */
+static int progress_again(struct handle *h)
+{
+	struct store *st;
+	int64_t generation, unfinished;
+	char *text;
+	size_t len;
+	int rc = thread_store(&st);
+
+	if (rc == 0)
+		rc = store_request_watch(st, h->request_id, &generation, &unfinished);
+	if (rc == 0)
+		rc = cleanup_render_progress(st, h->request_id, &text, &len, &h->mtime);
+	if (rc)
+		return rc;
+	free(h->data);
+	h->data = text;
+	h->len = len;
+	h->generation = generation;
+	return 0;
+}
+
 static int fs_read(const char *path, char *buf, size_t size, off_t offset,
 		   struct fuse_file_info *fi)
 {
-	const struct handle *h = (const struct handle *)(uintptr_t)fi->fh;
+	struct handle *h = file_of(fi);
+	int rc = 0;
 
 	(void)path;
 	if (!h)
 		return -EBADF;
-	if (offset < 0 || (size_t)offset >= h->len)
-		return 0;
-	if (size > h->len - (size_t)offset)
-		size = h->len - (size_t)offset;
-	memcpy(buf, h->data + offset, size);
-	return (int)size;
+	if (h->temp)
+		return scratch_read(config()->scratch, h->temp, buf, size, offset);
+	pthread_mutex_lock(&h->lock);
+	if (h->kind == NODE_HISTORY_WAIT && !h->waited)
+		rc = wait_done(h);
+	else if (h->kind == NODE_HISTORY_PROGRESS && offset == 0 && h->served)
+		rc = progress_again(h);
+	if (rc == 0) {
+		h->served = true;
+		if (offset < 0 || (size_t)offset >= h->len)
+			size = 0;
+		else if (size > h->len - (size_t)offset)
+			size = h->len - (size_t)offset;
+		if (size)
+			memcpy(buf, h->data + offset, size);
+		rc = (int)size;
+	}
+	pthread_mutex_unlock(&h->lock);
+	return rc;
 }
 
 static int fs_release(const char *path, struct fuse_file_info *fi)
 {
-	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	(void)path;
+	handle_free(file_of(fi));
+	return 0;
+}
+
+/* Nothing is buffered: every accepted write is already committed. */
+static int fs_fsync(const char *path, int datasync, struct fuse_file_info *fi)
+{
+	(void)path; (void)datasync; (void)fi;
+	return 0;
+}
+
+static void pollhandle_notify(void *ph)
+{
+	fuse_notify_poll(ph);
+}
+
+static void pollhandle_destroy(void *ph)
+{
+	fuse_pollhandle_destroy(ph);
+}
+
+const struct watch_notifier fs_poll_notifier = { pollhandle_notify, pollhandle_destroy };
+
+/* poll(): files are always readable (and the control files writable),
+ * except wait, which is readable once the request's work has ended.
+ * progress.json adds POLLPRI when it has changed since this file last
+ * rendered it (read it again from offset 0), and POLLHUP once the
+ * request's jobs have all ended: nothing more will change. Never blocks:
+ * a poller that must wait is registered with the watch thread, which
+ * notifies it. */
+static int fs_poll(const char *path, struct fuse_file_info *fi, struct fuse_pollhandle *ph,
+		   unsigned *reventsp)
+{
+	struct handle *h = file_of(fi);
+	unsigned rev = POLLIN | POLLRDNORM;
+	struct store *st;
+	int64_t generation, unfinished, seen;
+	bool waited;
+	int rc;
 
 	(void)path;
-	if (h) {
-		free(h->data);
-		free(h);
+	if (!h || (h->kind != NODE_HISTORY_PROGRESS && h->kind != NODE_HISTORY_WAIT)) {
+		if (h && (h->temp || takes_writes(h->kind)))
+			rev |= POLLOUT | POLLWRNORM;
+		goto out;
 	}
+	rc = thread_store(&st);
+	if (rc == 0)
+		rc = store_request_watch(st, h->request_id, &generation, &unfinished);
+	if (rc) {
+		/* Gone (pruned) or unreadable: nothing more will come. */
+		rev |= rc == -ENOENT ? POLLHUP : POLLERR;
+		goto out;
+	}
+	pthread_mutex_lock(&h->lock);
+	seen = h->generation;
+	waited = h->waited;
+	pthread_mutex_unlock(&h->lock);
+	if (h->kind == NODE_HISTORY_PROGRESS) {
+		if (generation != seen)
+			rev |= POLLPRI;
+		if (unfinished == 0)
+			rev |= POLLHUP;
+	} else if (unfinished > 0 && !waited) {
+		rev = 0;
+		seen = generation;
+	}
+	if (ph && (h->kind == NODE_HISTORY_PROGRESS ? !(rev & (POLLPRI | POLLHUP)) : rev == 0)) {
+		/* Nothing new yet: the watch thread tells the kernel when. */
+		watch_poll(config()->watch, h, h->request_id, seen, ph);
+		ph = NULL;
+	}
+out:
+	if (ph)
+		fuse_pollhandle_destroy(ph);
+	*reventsp = rev;
 	return 0;
 }
 
@@ -665,75 +1035,105 @@ static int fs_statfs(const char *path, struct statvfs *sv)
 	return 0;
 }
 
-/* The read-only half refuses every change; the kernel has already answered
- * ENOENT for paths that do not exist. */
-static int deny_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+/* The one place things can be made: cleanup/, for the temporary files and
+ * lock directories of config-management tools. */
+static int fs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
-	(void)path; (void)mode; (void)fi;
-	return -EACCES;
+	struct fuse_context *fc = fuse_get_context();
+	struct scratch_node *n;
+	struct path_match m;
+	struct handle *h;
+	struct cf_err err = { "" };
+	int rc;
+
+	if (paths_match(path, &m) != 0 || m.rule->kind != NODE_CLEANUP_TEMP)
+		return -EACCES;
+	rc = scratch_create(config()->scratch, m.temp, mode, fc->uid, fc->gid, fi->flags, &n, &err);
+	if (rc)
+		return refuse_err(rc, &err);
+	h = handle_new(NODE_CLEANUP_TEMP);
+	if (!h) {
+		scratch_put(config()->scratch, n);
+		scratch_remove(config()->scratch, m.temp, false);
+		return -ENOMEM;
+	}
+	h->temp = n;
+	fi->fh = (uint64_t)(uintptr_t)h;
+	fi->direct_io = 1;
+	return 0;
 }
-static int deny_mkdir(const char *path, mode_t mode) { (void)path; (void)mode; return -EACCES; }
+
+static int fs_mkdir(const char *path, mode_t mode)
+{
+	struct fuse_context *fc = fuse_get_context();
+	struct path_match m;
+	struct cf_err err = { "" };
+	int rc;
+
+	if (paths_match(path, &m) != 0 || m.rule->kind != NODE_CLEANUP_TEMP)
+		return -EACCES;
+	rc = scratch_mkdir(config()->scratch, m.temp, mode, fc->uid, fc->gid, &err);
+	return rc ? refuse_err(rc, &err) : 0;
+}
+
 static int deny_mknod(const char *path, mode_t mode, dev_t dev) { (void)path; (void)mode; (void)dev; return -EACCES; }
-static int deny_path(const char *path) { (void)path; return -EACCES; }
 static int deny_two(const char *from, const char *to) { (void)from; (void)to; return -EACCES; }
-static int deny_rename(const char *from, const char *to, unsigned int flags)
-{
-	(void)from; (void)to; (void)flags;
-	return -EACCES;
-}
-static int deny_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
-{
-	(void)path; (void)mode; (void)fi;
-	return -EACCES;
-}
-static int deny_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
-{
-	(void)path; (void)uid; (void)gid; (void)fi;
-	return -EACCES;
-}
-/* truncate: '>' truncates cleanup/request before writing; a no-op there. */
-static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+
+static int fs_unlink(const char *path)
 {
 	struct path_match m;
 
-	(void)size;
-	if (fi && fi->fh)
-		return takes_writes(((const struct handle *)(uintptr_t)fi->fh)->kind) ? 0 : -EACCES;
-	if (paths_match(path, &m) != 0)
-		return -ENOENT;
-	return takes_writes(m.rule->kind) ? 0 : -EACCES;
+	if (paths_match(path, &m) != 0 || m.rule->kind != NODE_CLEANUP_TEMP)
+		return -EACCES;
+	return scratch_remove(config()->scratch, m.temp, false);
 }
-static int deny_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
+
+/* rename: a temporary file over cleanup/request applies its content as a
+ * spec, exactly as one write() of it would, and rename() answers as that
+ * write would have; the temporary file is consumed either way. Within
+ * the scratch area, names move freely; control files keep theirs. */
+static int fs_rename(const char *from, const char *to, unsigned int flags)
 {
-	(void)path; (void)tv; (void)fi;
-	return -EACCES;
-}
-/* One write() to cleanup/request is one whole spec, whatever the offset
- * (so '>>' works too); its answer is the request's. */
-static int fs_write(const char *path, const char *buf, size_t size, off_t off,
-		    struct fuse_file_info *fi)
-{
-	const struct handle *h = (const struct handle *)(uintptr_t)fi->fh;
 	struct fuse_context *fc = fuse_get_context();
+	struct path_match a, b;
+	struct cf_err err = { "" };
 	struct store *st;
+	char *spec;
+	size_t len;
 	int rc;
 
-	(void)path;
-	(void)off;
-	if (!h || !takes_writes(h->kind))
-		return -EACCES;
-	rc = thread_store(&st);
+	if (paths_match(from, &a) != 0)
+		return -ENOENT;
+	if (a.rule->kind != NODE_CLEANUP_TEMP)
+		return refuse(from, -EACCES, "rename %s: the mount's own files keep their names",
+			      from + 1);
+	if (paths_match(to, &b) != 0)
+		b.rule = NULL;
+	if (b.rule && b.rule->kind == NODE_CLEANUP_TEMP) {
+		rc = scratch_rename(config()->scratch, a.temp, b.temp, flags, &err);
+		return rc ? refuse_err(rc, &err) : 0;
+	}
+	if (!b.rule || b.rule->kind != NODE_CLEANUP_REQUEST)
+		return refuse(from, -EACCES, "rename %s to %s: a temporary file of cleanup/ can "
+			      "replace cleanup/request only", from + 1, to + 1);
+	if (flags & RENAME_EXCHANGE)
+		return refuse(from, -EINVAL, "rename %s: cleanup/request cannot be exchanged; "
+			      "rename over it", from + 1);
+	if (flags & RENAME_NOREPLACE)
+		return -EEXIST;
+	rc = scratch_take(config()->scratch, a.temp, &spec, &len);
 	if (rc)
 		return rc;
-	if (h->kind == NODE_VOLUMES_CREATE)
-		return volumes_create(st, config(), buf, size);
-	if (h->kind == NODE_SNAPSHOTS_CREATE)
-		return snapshots_create(st, config(), buf, size);
-	return cleanup_write(st, config(), buf, size, fc->uid, fc->pid);
+	rc = thread_store(&st);
+	if (rc == 0)
+		rc = cleanup_write(st, config(), spec, len, fc->uid, fc->pid);
+	free(spec);
+	return rc < 0 ? rc : 0;
 }
 
-/* rmdir volumes/<uuid> deletes the volume (the work goes to its worker);
- * nothing else may be removed. */
+/* rmdir volumes/<uuid> and snapshots/<uuid> delete them (the work goes to
+ * their worker), workers/<id> removes a retired worker's row, and a lock
+ * directory of cleanup/ goes; nothing else may be removed. */
 static int fs_rmdir(const char *path)
 {
 	struct path_match m;
@@ -742,6 +1142,8 @@ static int fs_rmdir(const char *path)
 
 	if (rc)
 		return rc;
+	if (m.rule->kind == NODE_CLEANUP_TEMP)
+		return scratch_remove(config()->scratch, m.temp, true);
 	if (m.rule->kind != NODE_VOLUME && m.rule->kind != NODE_SNAPSHOT &&
 	    m.rule->kind != NODE_WORKER)
 		return -EACCES;
@@ -766,6 +1168,184 @@ static int fs_rmdir(const char *path)
 					   : snapshots_delete(st, config(), m.uuid);
 }
 
+/* The scratch entry a call names, by open file or by path: t->node is
+ * NULL when the call names something else. */
+struct target {
+	struct scratch_node *node;
+	bool owned; /* found by path: a reference to put */
+};
+
+static int scratch_target(const char *path, struct fuse_file_info *fi, struct target *t)
+{
+	struct path_match m;
+	int rc;
+
+	*t = (struct target){ NULL, false };
+	if (file_of(fi)) {
+		t->node = file_of(fi)->temp;
+		return 0;
+	}
+	if (fi && fi->fh)
+		return 0; /* an open directory: never a scratch file */
+	if (!path || paths_match(path, &m) != 0)
+		return -ENOENT;
+	if (m.rule->kind != NODE_CLEANUP_TEMP)
+		return 0;
+	rc = scratch_find(config()->scratch, m.temp, &t->node);
+	t->owned = rc == 0;
+	return rc;
+}
+
+static void target_done(struct target *t)
+{
+	if (t->owned)
+		scratch_put(config()->scratch, t->node);
+}
+
+/* chmod, chown and utimens keep the mount's own files as they are: a call
+ * that would change nothing succeeds (tools that copy the target's owner
+ * and mode back after replacing it), any other is refused with EPERM.
+ * Scratch entries are their creators' to change. */
+static int unchanged_or_refuse(const char *path, struct fuse_file_info *fi,
+			       bool (*same)(const struct stat *st, const void *want),
+			       const void *want, const char *what)
+{
+	struct stat st;
+	int rc = fs_getattr(path, &st, fi);
+
+	if (rc)
+		return rc;
+	if (same(&st, want))
+		return 0;
+	return refuse(path, -EPERM, "%s %s: the mount's own files keep their owner (root:%u), "
+		      "mode (%04o) and times", what, path ? path + 1 : "(open file)",
+		      (unsigned)config()->admin_gid, (unsigned)(st.st_mode & 07777));
+}
+
+static bool same_mode(const struct stat *st, const void *want)
+{
+	return (st->st_mode & 07777) == (*(const mode_t *)want & 07777);
+}
+
+static int fs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	struct target t;
+	int rc = scratch_target(path, fi, &t);
+
+	if (rc)
+		return rc;
+	if (!t.node)
+		return unchanged_or_refuse(path, fi, same_mode, &mode, "chmod");
+	scratch_chmod(config()->scratch, t.node, mode);
+	target_done(&t);
+	return 0;
+}
+
+struct owner {
+	uid_t uid;
+	gid_t gid;
+};
+
+static bool same_owner(const struct stat *st, const void *want)
+{
+	const struct owner *o = want;
+	return (o->uid == (uid_t)-1 || o->uid == st->st_uid) &&
+	       (o->gid == (gid_t)-1 || o->gid == st->st_gid);
+}
+
+static int fs_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
+{
+	struct owner o = { uid, gid };
+	struct target t;
+	int rc = scratch_target(path, fi, &t);
+
+	if (rc)
+		return rc;
+	if (!t.node)
+		return unchanged_or_refuse(path, fi, same_owner, &o, "chown");
+	scratch_chown(config()->scratch, t.node, uid, gid);
+	target_done(&t);
+	return 0;
+}
+
+static bool same_time(const struct timespec *want, const struct timespec *have)
+{
+	return want->tv_nsec == UTIME_OMIT ||
+	       (want->tv_nsec != UTIME_NOW && want->tv_sec == have->tv_sec &&
+		want->tv_nsec == have->tv_nsec);
+}
+
+static bool same_times(const struct stat *st, const void *want)
+{
+	const struct timespec *tv = want;
+	return tv && same_time(&tv[0], &st->st_atim) && same_time(&tv[1], &st->st_mtim);
+}
+
+static int fs_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
+{
+	struct target t;
+	int rc = scratch_target(path, fi, &t);
+
+	if (rc)
+		return rc;
+	if (!t.node)
+		return unchanged_or_refuse(path, fi, same_times, tv, "utimens");
+	scratch_utimens(config()->scratch, t.node, tv);
+	target_done(&t);
+	return 0;
+}
+
+/* truncate: '>' truncates a control file before writing, a no-op there;
+ * a scratch file is a file. */
+static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+{
+	struct path_match m;
+	struct target t;
+	struct cf_err err = { "" };
+	int rc = scratch_target(path, fi, &t);
+
+	if (rc)
+		return rc;
+	if (t.node) {
+		rc = scratch_truncate(config()->scratch, t.node, size, &err);
+		target_done(&t);
+		return rc ? refuse_err(rc, &err) : 0;
+	}
+	if (file_of(fi))
+		return takes_writes(file_of(fi)->kind) ? 0 : -EACCES;
+	if (!path || paths_match(path, &m) != 0)
+		return -ENOENT;
+	return takes_writes(m.rule->kind) ? 0 : -EACCES;
+}
+
+/* One write() to a control file is one whole spec, whatever the offset
+ * (so '>>' works too); its answer is the request's. */
+static int fs_write(const char *path, const char *buf, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	const struct handle *h = file_of(fi);
+	struct fuse_context *fc = fuse_get_context();
+	struct cf_err err = { "" };
+	struct store *st;
+	int rc;
+
+	(void)path;
+	if (h && h->temp) {
+		rc = scratch_write(config()->scratch, h->temp, buf, size, off, &err);
+		return rc < 0 ? refuse_err(rc, &err) : rc;
+	}
+	if (!h || !takes_writes(h->kind))
+		return -EACCES;
+	rc = thread_store(&st);
+	if (rc)
+		return rc;
+	if (h->kind == NODE_VOLUMES_CREATE)
+		return volumes_create(st, config(), buf, size);
+	if (h->kind == NODE_SNAPSHOTS_CREATE)
+		return snapshots_create(st, config(), buf, size);
+	return cleanup_write(st, config(), buf, size, fc->uid, fc->pid);
+}
+
 static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
 	(void)conn;
@@ -774,6 +1354,12 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->negative_timeout = FS_CACHE_TIMEOUT;
 	cfg->use_ino = 0;
 	cfg->kernel_cache = 0;
+	/* A rename over cleanup/request while someone has it open must not
+	 * make libfuse hide the open file under a .fuse_hidden name (our own
+	 * rename would refuse that); open files are served by handle, so no
+	 * operation on an open file needs its path. */
+	cfg->hard_remove = 1;
+	cfg->nullpath_ok = 1;
 	return fuse_get_context()->private_data;
 }
 
@@ -787,18 +1373,20 @@ const struct fuse_operations fs_ops = {
 	.open = fs_open,
 	.read = fs_read,
 	.release = fs_release,
+	.fsync = fs_fsync,
+	.poll = fs_poll,
 	.statfs = fs_statfs,
 	.write = fs_write,
-	.create = deny_create,
-	.mkdir = deny_mkdir,
+	.create = fs_create,
+	.mkdir = fs_mkdir,
 	.mknod = deny_mknod,
-	.unlink = deny_path,
+	.unlink = fs_unlink,
 	.rmdir = fs_rmdir,
 	.symlink = deny_two,
 	.link = deny_two,
-	.rename = deny_rename,
-	.chmod = deny_chmod,
-	.chown = deny_chown,
+	.rename = fs_rename,
+	.chmod = fs_chmod,
+	.chown = fs_chown,
 	.truncate = fs_truncate,
-	.utimens = deny_utimens,
+	.utimens = fs_utimens,
 };

@@ -22,6 +22,7 @@ enum setting_kind {
 	SET_BINARY,     /* cinder-volume or cinder-scheduler */
 	SET_SECONDS,    /* a positive whole number of seconds */
 	SET_COUNT,      /* a whole number, 0 or more */
+	SET_WAITERS,    /* a whole number from 1 to WAIT_MAX_LIMIT */
 	SET_HELPER,     /* tgtadm or none */
 	SET_BSTYPE,     /* rdwr or null */
 	SET_WORD,       /* non-empty, no spaces (target_prefix) */
@@ -48,6 +49,9 @@ static const struct setting settings[] = {
 	{ "DEFAULT", "report_interval", "report-interval", SET_SECONDS, AT(report_interval) },
 	{ "DEFAULT", "admin_group", "admin-group", SET_GROUP, AT(admin_group) },
 	{ "DEFAULT", "cleanup_history_keep", "history-keep", SET_COUNT, AT(history_keep) },
+	{ "DEFAULT", "cleanup_temp_files", "temp-files", SET_COUNT, AT(temp_files) },
+	{ "DEFAULT", "cleanup_wait_timeout", "wait-timeout", SET_SECONDS, AT(wait_timeout) },
+	{ "DEFAULT", "cleanup_wait_max", "wait-max", SET_WAITERS, AT(wait_max) },
 	{ "DEFAULT", "volume_group", "volume-group", SET_OPT_NAME, AT(volume_group) },
 	{ "DEFAULT", "target_helper", "target-helper", SET_HELPER, AT(target_helper) },
 	{ "DEFAULT", "target_prefix", "target-prefix", SET_WORD, AT(target_prefix) },
@@ -79,6 +83,10 @@ void options_usage(FILE *out)
 		"  --report-interval SEC    heartbeat period (default 10)\n"
 		"  --admin-group GROUP      the group besides root that may use the mount (default root)\n"
 		"  --history-keep N         cleanup requests kept in cleanup/history (default 1000, 0: all)\n"
+		"  --temp-files N           temporary files and lock directories config-management\n"
+		"                           tools may keep in cleanup/ at once (default 64, 0: none)\n"
+		"  --wait-timeout SEC       longest a read of cleanup/history/<n>/wait blocks (default 600)\n"
+		"  --wait-max N             readers blocked in wait at once (default 16, at most 200)\n"
 		"  --volume-group VG        LVM volume group of the volumes (default: no storage driver)\n"
 		"  --target-helper H        tgtadm (default) or none: how volumes are exported\n"
 		"  --target-prefix P        IQN prefix (default iqn.2010-10.org.openstack:)\n"
@@ -197,6 +205,18 @@ static int apply(struct options *o, const struct setting *s, const char *v, cons
 		*(int *)slot = (int)n;
 		return 0;
 	}
+	case SET_WAITERS: {
+		char *end;
+		long n;
+		errno = 0;
+		n = strtol(v, &end, 10);
+		if (!isdigit((unsigned char)v[0]) || *end != '\0' || errno || n < 1 || n > WAIT_MAX_LIMIT)
+			return err_set(err, EINVAL, "%s: '%s' is not a whole number from 1 to %d (each "
+				       "waiting reader holds one of the daemon's threads)", origin, v,
+				       WAIT_MAX_LIMIT);
+		*(int *)slot = (int)n;
+		return 0;
+	}
 	case SET_HELPER:
 		if (strcmp(v, "tgtadm") != 0 && strcmp(v, "none") != 0)
 			return err_set(err, EINVAL, "%s: '%s' is not a target helper cinderfs has: use "
@@ -296,6 +316,9 @@ static int set_defaults(struct options *o)
 	o->service_down_time = 60;
 	o->report_interval = 10;
 	o->history_keep = 1000;
+	o->temp_files = 64;
+	o->wait_timeout = 600;
+	o->wait_max = 16;
 	o->command_timeout = 120;
 	o->target_port = 3260;
 	o->admin_gid = 0;

@@ -11,6 +11,7 @@
 #define DEFAULT_CONFIG_PATH "/etc/cinderfs/cinderfs.conf"
 #define DEFAULT_DB_PATH "/var/lib/cinderfs/cinderfs.db"
 #define DEFAULT_VOLUMES_DIR "/var/lib/cinderfs/volumes"
+#define WAIT_MAX_LIMIT 200
 
 struct options {
 	char *config_path;   /* the INI file read, NULL when none */
@@ -23,6 +24,9 @@ struct options {
 	char *admin_group;
 	gid_t admin_gid;
 	int history_keep;    /* cleanup requests kept in history, 0 for all */
+	int temp_files;      /* temporary files and lock directories in cleanup/ */
+	int wait_timeout;    /* seconds a read of cleanup/history/<n>/wait may block */
+	int wait_max;        /* readers that may block in wait at once */
 	/* Storage: the LVM/tgt driver when volume_group is set. */
 	char *volume_group;  /* NULL: no storage driver */
 	char *target_helper; /* "tgtadm" or "none" */

@@ -45,6 +45,10 @@ const struct path_rule path_rules[] = {
 	{ "/cleanup/history/%req/request",    NODE_HISTORY_REQUEST, NT_FILE, OBJ_NONE },
 	{ "/cleanup/history/%req/result",     NODE_HISTORY_RESULT,  NT_FILE, OBJ_NONE },
 	{ "/cleanup/history/%req/progress.json", NODE_HISTORY_PROGRESS, NT_FILE, OBJ_NONE },
+	{ "/cleanup/history/%req/wait",       NODE_HISTORY_WAIT,    NT_FILE, OBJ_NONE },
+	/* Last: any other name in cleanup/ is a scratch entry (a temporary
+	 * file or lock directory), which may or may not exist. */
+	{ "/cleanup/%temp",                   NODE_CLEANUP_TEMP,    NT_FILE, OBJ_NONE },
 };
 const int path_rules_count = sizeof(path_rules) / sizeof(path_rules[0]);
 
@@ -180,6 +184,10 @@ static bool capture(const struct path_rule *rule, const char *pat, size_t pat_le
 		}
 		m->request_id = v;
 		return v > 0;
+	}
+	if (seg_equals(pat, pat_len, "%temp")) {
+		memcpy(m->temp, name, len + 1);
+		return true;
 	}
 	if (seg_equals(pat, pat_len, "%field")) {
 		m->field = view_find_field(rule->object, name);

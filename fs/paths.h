@@ -43,12 +43,14 @@ enum node_kind {
 	NODE_HISTORY_REQUEST,
 	NODE_HISTORY_RESULT,
 	NODE_HISTORY_PROGRESS,
+	NODE_HISTORY_WAIT,
+	NODE_CLEANUP_TEMP,
 };
 
 enum node_type { NT_DIR, NT_FILE, NT_LINK };
 
 struct path_rule {
-	const char *pattern;     /* '/'-separated; %id %name %type %uuid %field %req are captures */
+	const char *pattern;     /* '/'-separated; %id %name %type %uuid %field %req %temp capture */
 	enum node_kind kind;
 	enum node_type type;
 	enum object_type object; /* whose fields %field names */
@@ -63,6 +65,7 @@ struct path_match {
 	char uuid[UUID_LEN];          /* %uuid */
 	const struct field *field;    /* %field */
 	int64_t request_id;           /* %req */
+	char temp[NAME_LEN];          /* %temp: a scratch entry's name */
 };
 
 /* History entries are listed zero-padded, so that ls sorts them in order

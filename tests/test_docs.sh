@@ -3,7 +3,7 @@
 # every option --help lists, and the sample config is one the daemon takes
 # with every key uncommented.
 set -u
-: "${CINDERFS:?}" "${MAN_PAGE:?}" "${SAMPLE_CONFIG:?}"
+: "${CINDERFS:?}" "${MAN_PAGE:?}" "${SAMPLE_CONFIG:?}" "${OPTIONS_SOURCE:?}"
 passed=0 failed=0
 ok() { passed=$((passed + 1)); echo "ok - $1"; }
 not_ok() { failed=$((failed + 1)); echo "not ok - $1"; shift; printf '#   %s\n' "$@"; }
@@ -30,9 +30,8 @@ keys=$(grep -cE '^[a-z_]+ = ' "$tmp")
 out=$("$CINDERFS" --config "$tmp" --version 2>&1); rc=$?
 [ "$rc" = 0 ] && ok "the daemon takes the sample config with $keys keys set" || not_ok "sample config refused" "$out"
 documented=$(grep -oE '^#[a-z_]+ =' "$SAMPLE_CONFIG" | tr -d '#= ' | sort -u | xargs)
-for key in host cluster binary service_down_time report_interval admin_group cleanup_history_keep \
-	volume_group target_helper target_prefix volumes_dir tgt_bstype tgt_control_port \
-	target_ip_address target_port lvm_system_dir command_timeout connection; do
+# Every key of the settings table in fs/options.c.
+for key in $(grep -oE '^	\{ "[A-Za-z]+", "[a-z_]+"' "$OPTIONS_SOURCE" | cut -d'"' -f4); do
 	case " $documented " in *" $key "*) ;; *) lacking="${lacking:-} $key" ;; esac
 done
 [ -z "${lacking:-}" ] && ok "the sample config comments every key" || not_ok "the sample config lacks keys" "$lacking"

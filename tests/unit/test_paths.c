@@ -68,6 +68,12 @@ static void test_every_pattern_matches_its_paths(void **state)
 	expect_kind("/cleanup/history/12/request", NODE_HISTORY_REQUEST);
 	expect_kind("/cleanup/history/12/result", NODE_HISTORY_RESULT);
 	expect_kind("/cleanup/history/12/progress.json", NODE_HISTORY_PROGRESS);
+	expect_kind("/cleanup/history/12/wait", NODE_HISTORY_WAIT);
+	/* Any other name in cleanup/ is a scratch entry's (which may not
+	 * exist): the control files' own names come first. */
+	expect_kind("/cleanup/.ansible_tmpk3j2request", NODE_CLEANUP_TEMP);
+	expect_kind("/cleanup/request.lock", NODE_CLEANUP_TEMP);
+	expect_kind("/cleanup/requests", NODE_CLEANUP_TEMP);
 }
 
 static void test_every_rule_is_reachable(void **state)
@@ -166,7 +172,8 @@ static void test_paths_that_must_not_match(void **state)
 	expect_no_match("/volumes/" UUID "/volume_id");  /* a snapshot's field */
 	expect_no_match("/snapshots/" UUID "/target_iqn"); /* a volume's field */
 	expect_no_match("/volumes/db1");
-	expect_no_match("/cleanup/requests");
+	expect_no_match("/cleanup/request.lock/x");  /* lock directories stay empty */
+	expect_no_match("/cleanup/history/1/wait/x");
 	expect_no_match("/cleanup/history/0");
 	expect_no_match("/cleanup/history/00000000");
 	expect_no_match("/cleanup/history/x1");

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Waiting for a cleanup without a loop of one's own: cleanup/history/<n>/wait
+# blocks until the request's jobs have ended (bounded, interruptible,
+# O_NONBLOCK-aware), and poll() on progress.json wakes a program on every
+# change. The workers that owe the work are frozen (SIGSTOP) and thawed, so
+# the jobs end when the test says.
+. "$(dirname "$0")/lib.sh"
+POLL="python3 $(dirname "$0")/poll_progress.py"
+
+OPTS=(--service-down-time 30 --report-interval 1 --cluster c1@lvm)
+start_worker n1 "${OPTS[@]}"
+start_worker n2 "${OPTS[@]}"
+start_daemon ctl --control-only
+start_daemon short --control-only --wait-timeout 2 --wait-max 1
+M=$(mnt ctl)
+S=$(mnt short)
+
+V=0b7c5e38-2a6f-4d4e-9a51-3c1f7d9e2b10
+sql "INSERT INTO volumes (id, status, attach_status, size, host, deleted, created_at) VALUES
+	('$V', 'creating', 'detached', 1, 'n2@lvm', 0, datetime('now'));
+INSERT INTO workers (resource_type, resource_id, status, service_id, created_at, updated_at) VALUES
+	('Volume', '$V', 'creating', 2, datetime('now', '-1 minute'), datetime('now', '-1 minute'));"
+
+# A request with nothing to do has ended at once.
+echo 'cluster_name=c1@lvm' >"$M/cleanup/request"
+check "wait of a request without jobs returns at once" "done" "$(timeout 5 jq -r .state "$M/cleanup/history/1/wait")"
+check "wait lists in the history entry" "progress.json request result wait" "$(ls "$M/cleanup/history/1" | xargs)"
+
+kill -STOP "${PIDS[n1]}" "${PIDS[n2]}"
+on_exit kill -CONT "${PIDS[n1]}" "${PIDS[n2]}"
+echo 'cluster_name=c1@lvm is_up=true' >"$M/cleanup/request"
+W=$M/cleanup/history/2/wait
+check "the request has queued jobs" "queued 2" \
+	"$(jq -r '.state + " " + (.jobs | length | tostring)' "$M/cleanup/history/2/progress.json")"
+
+cat "$W" >"$TEST_ROOT/waited.json" &
+waiter=$!
+$POLL "$M/cleanup/history/2/progress.json" 1000 >"$TEST_ROOT/polled.txt" &
+poller=$!
+sleep 1.5
+check "a reader of wait blocks while jobs are queued" "blocked" \
+	"$(kill -0 "$waiter" 2>/dev/null && echo blocked || echo "returned: $(cat "$TEST_ROOT/waited.json")")"
+check "poll() reports nothing while nothing changes" "first queued quiet" "$(head -2 "$TEST_ROOT/polled.txt" | xargs)"
+check_fails "O_NONBLOCK: EAGAIN instead of blocking" "Resource temporarily unavailable" \
+	dd if="$W" iflag=nonblock status=none
+start=$(date +%s%N)
+timeout -s INT 1 cat "$W" >/dev/null
+rc=$? took=$((($(date +%s%N) - start) / 1000000))
+check "an interrupted reader is let go (Ctrl-C)" "124 yes" "$rc $([ "$took" -lt 2500 ] && echo yes || echo "no: $took ms")"
+
+# The other mount: a 2 s bound and one waiter at a time.
+SW=$S/cleanup/history/2/wait
+start=$(date +%s%N)
+(cat "$SW" >/dev/null 2>"$TEST_ROOT/short.err"; echo $? >"$TEST_ROOT/short.rc") &
+short=$!
+sleep 0.5 # the first reader blocks meanwhile
+check_fails "beyond --wait-max: EAGAIN" "Resource temporarily unavailable" cat "$SW"
+check "with the limit named in cleanup/error" "yes" \
+	"$(grep -q 'wait_max' "$S/cleanup/error" && echo yes || cat "$S/cleanup/error")"
+wait "$short"
+took=$((($(date +%s%N) - start) / 1000000))
+check "past --wait-timeout: ETIMEDOUT" "1 Connection timed out" \
+	"$(cat "$TEST_ROOT/short.rc") $(grep -o 'Connection timed out' "$TEST_ROOT/short.err")"
+check "after the timeout, not before" "yes" "$([ "$took" -ge 1900 ] && [ "$took" -lt 5000 ] && echo yes || echo "no: $took ms")"
+check "with the reason in cleanup/error" "yes" \
+	"$(grep -q 'still has jobs queued or running after 2 s (wait_timeout)' "$S/cleanup/error" && echo yes || cat "$S/cleanup/error")"
+
+kill -CONT "${PIDS[n1]}" "${PIDS[n2]}"
+start=$(date +%s%N)
+wait "$waiter"
+rc=$? took=$((($(date +%s%N) - start) / 1000000))
+check "once the workers run, wait returns" "0 yes" "$rc $([ "$took" -lt 5000 ] && echo yes || echo "no: $took ms")"
+check "with the final progress" "done 2" "$(jq -r '.state + " " + ([.jobs[] | select(.state == "done")] | length | tostring)' "$TEST_ROOT/waited.json")"
+check "the same as progress.json" "$(jq -c . "$M/cleanup/history/2/progress.json")" "$(jq -c . "$TEST_ROOT/waited.json")"
+check "and the volume was cleaned" "error" "$(sql "SELECT status FROM volumes WHERE id = '$V'")"
+wait "$poller"
+check "poll() woke the program, which saw the request end" "0" "$?"
+log "poll_progress.py:"; while read -r line; do log "  $line"; done <"$TEST_ROOT/polled.txt"
+events=$(grep -c '^event' "$TEST_ROOT/polled.txt")
+check "every wake-up brought a change (POLLPRI), the last POLLHUP" "yes" \
+	"$([ "$events" -ge 1 ] && ! grep '^event' "$TEST_ROOT/polled.txt" | grep -vq PRI &&
+	   tail -1 "$TEST_ROOT/polled.txt" | grep -q '^event .*HUP done ' && echo yes || cat "$TEST_ROOT/polled.txt")"
