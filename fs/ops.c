@@ -840,6 +840,14 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 	return 0;
 }
 
+/* A file's content rendered anew (h->lock held). */
+static void handle_set(struct handle *h, char *text, size_t len)
+{
+	free(h->data);
+	h->data = text;
+	h->len = len;
+}
+
 static bool request_interrupted(void)
 {
 	return fuse_interrupted() != 0;
@@ -884,9 +892,7 @@ static int wait_done(struct handle *h)
 	rc = cleanup_render_progress(st, h->request_id, &text, &len, &h->mtime);
 	if (rc)
 		return rc;
-	free(h->data);
-	h->data = text;
-	h->len = len;
+	handle_set(h, text, len);
 	h->waited = true;
 	return 0;
 }
@@ -906,9 +912,7 @@ static int progress_again(struct handle *h)
 		rc = cleanup_render_progress(st, h->request_id, &text, &len, &h->mtime);
 	if (rc)
 		return rc;
-	free(h->data);
-	h->data = text;
-	h->len = len;
+	handle_set(h, text, len);
 	h->generation = generation;
 	return 0;
 }

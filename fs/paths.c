@@ -203,7 +203,15 @@ static bool match_rule(const struct path_rule *rule, const struct parts *path,
 
 	if (split(rule->pattern, &pat) != 0 || pat.count != path->count)
 		return false;
-	memset(m, 0, sizeof(*m));
+	/* Field by field: the name buffers are large, and only their first
+	 * byte says anything. */
+	m->worker_id = 0;
+	m->cluster[0] = '\0';
+	m->stuck_type = m->stuck_dir = NULL;
+	m->uuid[0] = '\0';
+	m->field = NULL;
+	m->request_id = 0;
+	m->temp[0] = '\0';
 	for (int i = 0; i < pat.count; i++) {
 		if (pat.start[i][0] == '%') {
 			if (!capture(rule, pat.start[i], pat.len[i], path->start[i], path->len[i], m))

@@ -15,6 +15,11 @@ const char fs_readme_text[] =
 	"  stuck/volume/<uuid>/   resources left in an ongoing status by a worker\n"
 	"  stuck/snapshot/<uuid>/ that is down: status worker_id host cluster_name\n"
 	"                         updated_at\n"
+	"  cleanup/request      write a filter spec to clean up after dead workers;\n"
+	"                       result and error say what became of it\n"
+	"  cleanup/history/<n>/ each request: request result progress.json, and wait\n"
+	"                       (a read that blocks until the request's work has ended)\n"
+	"  volumes/ snapshots/  the volumes of this backend; write create, rmdir to delete\n"
 	"\n"
 	"A worker is up while its last heartbeat is at most service_down_time\n"
 	"seconds old. Examples:\n"
@@ -22,5 +27,6 @@ const char fs_readme_text[] =
 	"  cat workers/1/is_up\n"
 	"  ls stuck/volume\n"
 	"  jq -r .host stuck/volume/*/info.json\n"
+	"  echo 'cluster_name=c1@lvm' > cleanup/request; cat cleanup/history/1/wait\n"
 	"\n"
 	"See cinderfs(8) and the project's README.md for the whole layout.\n";

@@ -39,4 +39,20 @@ check "the request records who asked" "$(id -u "$USER_ADMIN")" \
 	"$(jq .requested_by.uid "$M/cleanup/history/00000001/progress.json")"
 check_fails "an admin-group member still cannot write a value file" "Permission denied" \
 	as "$USER_ADMIN" bash -c "echo x > '$M/workers/1/host'"
+
+
+# Config management as these users: temporary files in cleanup/ need the
+# directory's group write bit, so only the admin group has them.
+check "cleanup/ is writable by root and the admin group only" "drwxrwx---" "$(stat -c %A "$M/cleanup")"
+check_fails "another user cannot make a temporary file" "Permission denied" \
+	as "$USER_PLAIN" bash -c "echo x > '$M/cleanup/request.tmp'"
+check_cmd "an admin-group member replaces request by rename, as Ansible does" \
+	as "$USER_ADMIN" bash -c "printf 'is_up=true' > '$M/cleanup/.request.tmp' && mv '$M/cleanup/.request.tmp' '$M/cleanup/request'"
+check "that made request 2, recorded as that user's" "$(id -u "$USER_ADMIN") is_up=true" \
+	"$(jq .requested_by.uid "$M/cleanup/history/00000002/progress.json") $(cat "$M/cleanup/history/2/request")"
+check_fails "an admin-group member cannot chown request (the kernel's rule)" "Operation not permitted" \
+	as "$USER_ADMIN" chown "$USER_ADMIN" "$M/cleanup/request"
+check_fails "another user cannot wait on a request" "Permission denied" \
+	as "$USER_PLAIN" cat "$M/cleanup/history/1/wait"
+check "an admin-group member can" "done" "$(as "$USER_ADMIN" jq -r .state "$M/cleanup/history/1/wait")"
 true
