@@ -257,6 +257,38 @@ out_destroy:
 	return rc;
 }
 
+/* --check-spec FILE: Cinder's validation of a spec, without a database
+ * (the resource lookup and the upgrade check happen when it is written):
+ * for config-management tools to validate a file before it replaces
+ * cleanup/request. */
+static int check_spec(const char *path)
+{
+	static char buf[FILTER_MAX_BYTES + 1];
+	struct filter f;
+	struct cf_err err;
+	size_t len;
+	int rc;
+	FILE *in = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+
+	if (!in) {
+		fprintf(stderr, "cinderfs: %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	len = fread(buf, 1, sizeof(buf), in);
+	rc = ferror(in) ? errno : 0;
+	if (in != stdin)
+		fclose(in);
+	if (rc) {
+		fprintf(stderr, "cinderfs: %s: %s\n", path, strerror(rc));
+		return 1;
+	}
+	if (filter_parse(buf, len, &f, &err) != 0) {
+		fprintf(stderr, "cinderfs: %s: %s\n", path, err.msg);
+		return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct options opts;
@@ -274,6 +306,11 @@ int main(int argc, char **argv)
 	if (rc == OPTIONS_EXIT) {
 		options_free(&opts);
 		return 0;
+	}
+	if (rc == OPTIONS_CHECK) {
+		rc = check_spec(opts.check_spec);
+		options_free(&opts);
+		return rc;
 	}
 	/* stderr until daemonized, so that start-up failures are seen. */
 	log_setup("cinderfs", true, opts.debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);

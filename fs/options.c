@@ -71,6 +71,7 @@ void options_usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: cinderfs [OPTIONS] MOUNTPOINT\n"
+		"       cinderfs --check-spec FILE\n"
 		"\n"
 		"A Cinder volume worker with a FUSE control filesystem at MOUNTPOINT.\n"
 		"\n"
@@ -98,6 +99,8 @@ void options_usage(FILE *out)
 		"  --target-ip-address IP   the portal initiators reach (default 127.0.0.1)\n"
 		"  --target-port PORT       its port (default 3260)\n"
 		"  --control-only           mount the view without being a worker (an admin node)\n"
+		"  --check-spec FILE        check a cleanup spec file and exit: 0 when it is valid,\n"
+		"                           1 with the reason (e.g. Ansible's validate=)\n"
 		"  -f, --foreground         stay in the foreground and log to stderr\n"
 		"  -d, --debug              log debug messages too\n"
 		"  -V, --version            print the version and exit\n"
@@ -348,7 +351,7 @@ static const char *find_config_flag(int argc, char **argv)
 	return found;
 }
 
-enum { OPT_CONFIG = 256, OPT_CONTROL_ONLY, OPT_SETTING };
+enum { OPT_CONFIG = 256, OPT_CONTROL_ONLY, OPT_CHECK_SPEC, OPT_SETTING };
 
 /* fuse_daemonize() changes to "/", even in the foreground: relative paths
  * are made absolute first. */
@@ -369,7 +372,7 @@ static int make_absolute(char **path, struct cf_err *err)
 
 int options_parse(int argc, char **argv, struct options *o, struct cf_err *err)
 {
-	struct option longopts[SETTINGS_COUNT + 8];
+	struct option longopts[SETTINGS_COUNT + 9];
 
 	const char *config;
 	int n = 0, rc, c, index;
@@ -389,6 +392,7 @@ int options_parse(int argc, char **argv, struct options *o, struct cf_err *err)
 							 OPT_SETTING };
 	longopts[n++] = (struct option){ "config", required_argument, NULL, OPT_CONFIG };
 	longopts[n++] = (struct option){ "control-only", no_argument, NULL, OPT_CONTROL_ONLY };
+	longopts[n++] = (struct option){ "check-spec", required_argument, NULL, OPT_CHECK_SPEC };
 	longopts[n++] = (struct option){ "foreground", no_argument, NULL, 'f' };
 	longopts[n++] = (struct option){ "debug", no_argument, NULL, 'd' };
 	longopts[n++] = (struct option){ "version", no_argument, NULL, 'V' };
@@ -414,6 +418,10 @@ int options_parse(int argc, char **argv, struct options *o, struct cf_err *err)
 		case OPT_CONTROL_ONLY:
 			o->control_only = true;
 			break;
+		case OPT_CHECK_SPEC:
+			if (set_text(&o->check_spec, optarg))
+				return err_set(err, ENOMEM, "out of memory");
+			break;
 		case 'f':
 			o->foreground = true;
 			break;
@@ -435,6 +443,11 @@ int options_parse(int argc, char **argv, struct options *o, struct cf_err *err)
 			return err_set(err, EINVAL, "unknown option '%s'; see cinderfs --help",
 				       argv[optind - 1]);
 		}
+	}
+	if (o->check_spec) {
+		if (optind < argc)
+			return err_set(err, EINVAL, "--check-spec takes no MOUNTPOINT ('%s')", argv[optind]);
+		return OPTIONS_CHECK;
 	}
 	if (optind == argc)
 		return err_set(err, EINVAL, "missing MOUNTPOINT; see cinderfs --help");
@@ -463,6 +476,7 @@ void options_free(struct options *o)
 	free(o->binary);
 	free(o->admin_group);
 	free(o->mountpoint);
+	free(o->check_spec);
 	free(o->volume_group);
 	free(o->target_helper);
 	free(o->target_prefix);

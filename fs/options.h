@@ -41,12 +41,14 @@ struct options {
 	bool foreground;
 	bool control_only;
 	bool debug;
+	char *check_spec;    /* --check-spec FILE */
 	char *mountpoint;
 };
 
 enum options_result {
 	OPTIONS_RUN,   /* start the daemon */
 	OPTIONS_EXIT,  /* --help or --version was answered */
+	OPTIONS_CHECK, /* --check-spec FILE: validate a spec file and exit */
 };
 
 /* Returns OPTIONS_RUN or OPTIONS_EXIT, or -EINVAL with err saying which

@@ -55,9 +55,21 @@ check "request still reads the last accepted spec" "same" "$(printf %s "$spec" |
 check "the temporary file was consumed all the same" "" \
 	"$(ls -A "$M/cleanup" | grep -v -x -e request -e result -e error -e history)"
 
-out=$(copy 'is_up=false'); rc=$?
-check "new content: changed again" "0 yes" "$rc $(echo "$out" | grep -q '| CHANGED =>' && echo yes)"
+# With validate=, the task fails before the rename, with the words.
+out=$(ansible localhost -i localhost, -c local -m copy -a "$(jq -cn --arg d "$R" --arg v "$CINDERFS --check-spec %s" \
+	'{content: "is_up=maybe", dest: $d, validate: $v}')" 2>&1); rc=$?
+log "bad spec with validate=:"; printf '#   %s\n' "$(echo "$out" | grep -E 'FAILED|"msg"|stderr"')"
+check "with validate=, a bad spec fails the task with Cinder's words" "yes" \
+	"$([ "$rc" != 0 ] && echo "$out" | grep -q 'failed to validate' &&
+	   echo "$out" | grep -q 'Value maybe for is_up is not a boolean.' && echo yes || echo "no (rc $rc): $out")"
+check "and never reached the mount" "1" "$(requests)"
+out=$(ansible localhost -i localhost, -c local -m copy -a "$(jq -cn --arg d "$R" --arg v "$CINDERFS --check-spec %s" \
+	'{content: "is_up=false", dest: $d, validate: $v}')" 2>&1); rc=$?
+check "with validate=, a good spec goes through: changed" "0 yes" "$rc $(echo "$out" | grep -q '| CHANGED =>' && echo yes)"
 check "and a second cleanup" "2" "$(requests)"
+out=$(copy 'is_up=false'); rc=$?
+check "the same content without validate=: ok" "0 yes" "$rc $(echo "$out" | grep -q '| SUCCESS =>' && echo yes)"
+check "and nothing new" "2" "$(requests)"
 
 # Puppet, Salt and Chef: the same system calls those tools make. A
 # refused rename fails the run with rename's errno (Salt's shutil.move then
