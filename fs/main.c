@@ -165,25 +165,15 @@ static int serve(const struct options *o, const struct registration *reg, int64_
 		return 1;
 	/* The largest a temporary file need be is the largest spec. */
 	scratch_init(&scratch, (size_t)o->temp_files, FILTER_MAX_BYTES);
-	if (watch_start(o->db_path, WATCH_POLL_MS, &fs_poll_notifier, o->wait_max, &watch) != 0) {
-		log_error("cannot start the thread that wakes readers of wait");
-		scratch_destroy(&scratch);
-		return 1;
-	}
-	cfg.watch = watch;
 	if (fuse_opt_add_arg(&args, "cinderfs") || fuse_opt_add_arg(&args, "-o") ||
 	    fuse_opt_add_arg(&args, mount_opts)) {
 		log_error("out of memory");
-		fuse_opt_free_args(&args);
-		return 1;
+		goto out_args;
 	}
 	fuse = fuse_new(&args, &fs_ops, sizeof(fs_ops), &cfg);
 	if (!fuse) {
 		log_error("cannot set up FUSE (is the fuse3 package installed?)");
-		fuse_opt_free_args(&args);
-		watch_stop(watch);
-		scratch_destroy(&scratch);
-		return 1;
+		goto out_args;
 	}
 	if (fuse_mount(fuse, o->mountpoint) != 0) {
 		log_error("cannot mount at %s (see the message above)", o->mountpoint);
@@ -204,6 +194,12 @@ static int serve(const struct options *o, const struct registration *reg, int64_
 		log_error("cannot install signal handlers");
 		goto out_unmount;
 	}
+	/* Threads start after fuse_daemonize(): a fork keeps none of them. */
+	if (watch_start(o->db_path, WATCH_POLL_MS, &fs_poll_notifier, o->wait_max, &watch) != 0) {
+		log_error("cannot start the thread that wakes readers of wait");
+		goto out_signals;
+	}
+	cfg.watch = watch;
 	if (!o->control_only) {
 		struct jobs_config jc = {
 			.db_path = o->db_path,
@@ -245,14 +241,16 @@ static int serve(const struct options *o, const struct registration *reg, int64_
 out_heartbeat:
 	jobs_stop(jobs);
 	heartbeat_stop(hb);
+	/* FUSE's threads have ended: nobody waits, nothing more to notify. */
+	watch_stop(watch);
 out_signals:
 	fuse_remove_signal_handlers(fuse_get_session(fuse));
 out_unmount:
 	fuse_unmount(fuse);
 out_destroy:
 	fuse_destroy(fuse);
+out_args:
 	fuse_opt_free_args(&args);
-	watch_stop(watch);
 	scratch_destroy(&scratch);
 	return rc;
 }

@@ -5,6 +5,7 @@
 #include "fs.h"
 
 #include <errno.h>
+#include <fuse_lowlevel.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -768,12 +769,26 @@ static int refuse_err(int rc, const struct cf_err *err)
 	return rc == -EEXIST || rc == -ENOENT ? rc : refuse("/cleanup", rc, "%s", err->msg);
 }
 
+/* An open file handle on a scratch file; takes over the reference n. */
+static int attach_temp(struct scratch_node *n, struct fuse_file_info *fi)
+{
+	struct handle *h = handle_new(NODE_CLEANUP_TEMP);
+
+	if (!h) {
+		scratch_put(config()->scratch, n);
+		return -ENOMEM;
+	}
+	h->temp = n;
+	fi->fh = (uint64_t)(uintptr_t)h;
+	fi->direct_io = 1;
+	return 0;
+}
+
 static int open_temp(const struct path_match *m, const union object *obj,
 		     struct fuse_file_info *fi)
 {
 	struct scratch *sc = config()->scratch;
 	struct scratch_node *n;
-	struct handle *h;
 	struct cf_err err = { "" };
 	int rc;
 
@@ -786,15 +801,7 @@ static int open_temp(const struct path_match *m, const union object *obj,
 		scratch_put(sc, n);
 		return refuse_err(rc, &err);
 	}
-	h = handle_new(NODE_CLEANUP_TEMP);
-	if (!h) {
-		scratch_put(sc, n);
-		return -ENOMEM;
-	}
-	h->temp = n;
-	fi->fh = (uint64_t)(uintptr_t)h;
-	fi->direct_io = 1;
-	return 0;
+	return attach_temp(n, fi);
 }
 
 static int fs_open(const char *path, struct fuse_file_info *fi)
@@ -848,9 +855,13 @@ static void handle_set(struct handle *h, char *text, size_t len)
 	h->len = len;
 }
 
+/* A waiting reader stops when it is interrupted (Ctrl-C), and when the
+ * daemon is stopping: libfuse joins every request's thread before it
+ * unmounts, and must not wait out a wait_timeout. */
 static bool request_interrupted(void)
 {
-	return fuse_interrupted() != 0;
+	return fuse_interrupted() ||
+	       fuse_session_exited(fuse_get_session(fuse_get_context()->fuse));
 }
 
 /* wait's first read: block until the request's jobs have all ended (or
@@ -878,13 +889,13 @@ static int wait_done(struct handle *h)
 		rc = watch_wait(cfg->watch, h->request_id, &deadline, request_interrupted);
 		if (rc == -ETIMEDOUT)
 			return refuse("/cleanup", rc, "cleanup/history/%0*lld/wait: request %lld still "
-				      "has jobs queued or running after %d s (wait_timeout); "
+				      "has jobs queued or running after %d s (cleanup_wait_timeout); "
 				      "progress.json shows which", HISTORY_NAME_WIDTH,
 				      (long long)h->request_id, (long long)h->request_id,
 				      cfg->wait_timeout);
 		if (rc == -EAGAIN)
 			return refuse("/cleanup", rc, "cleanup/history/%0*lld/wait: too many readers "
-				      "already wait (the limit, wait_max); try again later",
+				      "already wait (the limit, cleanup_wait_max); try again later",
 				      HISTORY_NAME_WIDTH, (long long)h->request_id);
 	}
 	if (rc)
@@ -1046,7 +1057,6 @@ static int fs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	struct fuse_context *fc = fuse_get_context();
 	struct scratch_node *n;
 	struct path_match m;
-	struct handle *h;
 	struct cf_err err = { "" };
 	int rc;
 
@@ -1055,16 +1065,10 @@ static int fs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	rc = scratch_create(config()->scratch, m.temp, mode, fc->uid, fc->gid, fi->flags, &n, &err);
 	if (rc)
 		return refuse_err(rc, &err);
-	h = handle_new(NODE_CLEANUP_TEMP);
-	if (!h) {
-		scratch_put(config()->scratch, n);
-		scratch_remove(config()->scratch, m.temp, false);
-		return -ENOMEM;
-	}
-	h->temp = n;
-	fi->fh = (uint64_t)(uintptr_t)h;
-	fi->direct_io = 1;
-	return 0;
+	rc = attach_temp(n, fi);
+	if (rc)
+		scratch_remove(config()->scratch, m.temp, false); /* not left half made */
+	return rc;
 }
 
 static int fs_mkdir(const char *path, mode_t mode)
@@ -1210,66 +1214,72 @@ static void target_done(struct target *t)
  * that would change nothing succeeds (tools that copy the target's owner
  * and mode back after replacing it), any other is refused with EPERM.
  * Scratch entries are their creators' to change. */
-static int unchanged_or_refuse(const char *path, struct fuse_file_info *fi,
-			       bool (*same)(const struct stat *st, const void *want),
-			       const void *want, const char *what)
+struct attr_change {
+	const char *what;  /* for the message: chmod, chown, utimens */
+	bool (*same)(const struct stat *st, const struct attr_change *c);
+	void (*apply)(struct scratch_node *n, const struct attr_change *c);
+	mode_t mode;
+	uid_t uid;
+	gid_t gid;
+	const struct timespec *tv;
+};
+
+static int change_attr(const char *path, struct fuse_file_info *fi, const struct attr_change *c)
 {
+	struct target t;
 	struct stat st;
-	int rc = fs_getattr(path, &st, fi);
+	int rc = scratch_target(path, fi, &t);
 
 	if (rc)
 		return rc;
-	if (same(&st, want))
+	if (t.node) {
+		c->apply(t.node, c);
+		target_done(&t);
+		return 0;
+	}
+	rc = fs_getattr(path, &st, fi);
+	if (rc)
+		return rc;
+	if (c->same(&st, c))
 		return 0;
 	return refuse(path, -EPERM, "%s %s: the mount's own files keep their owner (root:%u), "
-		      "mode (%04o) and times", what, path ? path + 1 : "(open file)",
+		      "mode (%04o) and times", c->what, path ? path + 1 : "(open file)",
 		      (unsigned)config()->admin_gid, (unsigned)(st.st_mode & 07777));
 }
 
-static bool same_mode(const struct stat *st, const void *want)
+static bool same_mode(const struct stat *st, const struct attr_change *c)
 {
-	return (st->st_mode & 07777) == (*(const mode_t *)want & 07777);
+	return (st->st_mode & 07777) == (c->mode & 07777);
+}
+
+static void apply_mode(struct scratch_node *n, const struct attr_change *c)
+{
+	scratch_chmod(config()->scratch, n, c->mode);
 }
 
 static int fs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
-	struct target t;
-	int rc = scratch_target(path, fi, &t);
-
-	if (rc)
-		return rc;
-	if (!t.node)
-		return unchanged_or_refuse(path, fi, same_mode, &mode, "chmod");
-	scratch_chmod(config()->scratch, t.node, mode);
-	target_done(&t);
-	return 0;
+	struct attr_change c = { .what = "chmod", .same = same_mode, .apply = apply_mode,
+				 .mode = mode };
+	return change_attr(path, fi, &c);
 }
 
-struct owner {
-	uid_t uid;
-	gid_t gid;
-};
-
-static bool same_owner(const struct stat *st, const void *want)
+static bool same_owner(const struct stat *st, const struct attr_change *c)
 {
-	const struct owner *o = want;
-	return (o->uid == (uid_t)-1 || o->uid == st->st_uid) &&
-	       (o->gid == (gid_t)-1 || o->gid == st->st_gid);
+	return (c->uid == (uid_t)-1 || c->uid == st->st_uid) &&
+	       (c->gid == (gid_t)-1 || c->gid == st->st_gid);
+}
+
+static void apply_owner(struct scratch_node *n, const struct attr_change *c)
+{
+	scratch_chown(config()->scratch, n, c->uid, c->gid);
 }
 
 static int fs_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
 {
-	struct owner o = { uid, gid };
-	struct target t;
-	int rc = scratch_target(path, fi, &t);
-
-	if (rc)
-		return rc;
-	if (!t.node)
-		return unchanged_or_refuse(path, fi, same_owner, &o, "chown");
-	scratch_chown(config()->scratch, t.node, uid, gid);
-	target_done(&t);
-	return 0;
+	struct attr_change c = { .what = "chown", .same = same_owner, .apply = apply_owner,
+				 .uid = uid, .gid = gid };
+	return change_attr(path, fi, &c);
 }
 
 static bool same_time(const struct timespec *want, const struct timespec *have)
@@ -1279,24 +1289,22 @@ static bool same_time(const struct timespec *want, const struct timespec *have)
 		want->tv_nsec == have->tv_nsec);
 }
 
-static bool same_times(const struct stat *st, const void *want)
+/* NULL times are "now": always a change. */
+static bool same_times(const struct stat *st, const struct attr_change *c)
 {
-	const struct timespec *tv = want;
-	return tv && same_time(&tv[0], &st->st_atim) && same_time(&tv[1], &st->st_mtim);
+	return c->tv && same_time(&c->tv[0], &st->st_atim) && same_time(&c->tv[1], &st->st_mtim);
+}
+
+static void apply_times(struct scratch_node *n, const struct attr_change *c)
+{
+	scratch_utimens(config()->scratch, n, c->tv);
 }
 
 static int fs_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
 {
-	struct target t;
-	int rc = scratch_target(path, fi, &t);
-
-	if (rc)
-		return rc;
-	if (!t.node)
-		return unchanged_or_refuse(path, fi, same_times, tv, "utimens");
-	scratch_utimens(config()->scratch, t.node, tv);
-	target_done(&t);
-	return 0;
+	struct attr_change c = { .what = "utimens", .same = same_times, .apply = apply_times,
+				 .tv = tv };
+	return change_attr(path, fi, &c);
 }
 
 /* truncate: '>' truncates a control file before writing, a no-op there;

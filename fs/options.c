@@ -122,14 +122,15 @@ static bool valid_name(const char *v)
 	return true;
 }
 
-static int parse_seconds(const char *v, int *out)
+/* Digits only, from min to max. */
+static int parse_whole(const char *v, long min, long max, int *out)
 {
 	char *end;
 	long n;
 
 	errno = 0;
 	n = strtol(v, &end, 10);
-	if (!isdigit((unsigned char)v[0]) || *end != '\0' || errno || n <= 0 || n > 86400 * 365)
+	if (!isdigit((unsigned char)v[0]) || *end != '\0' || errno || n < min || n > max)
 		return -EINVAL;
 	*out = (int)n;
 	return 0;
@@ -193,33 +194,21 @@ static int apply(struct options *o, const struct setting *s, const char *v, cons
 				       "use " BINARY_VOLUME " or " BINARY_SCHEDULER, origin, v);
 		return set_text(slot, v);
 	case SET_SECONDS:
-		if (parse_seconds(v, slot) != 0)
+		if (parse_whole(v, 1, 86400 * 365, slot) != 0)
 			return err_set(err, EINVAL, "%s: '%s' is not a whole number of seconds "
 				       "from 1 to 31536000", origin, v);
 		return 0;
-	case SET_COUNT: {
-		char *end;
-		long n;
-		errno = 0;
-		n = strtol(v, &end, 10);
-		if (!isdigit((unsigned char)v[0]) || *end != '\0' || errno || n > 1000000000)
+	case SET_COUNT:
+		if (parse_whole(v, 0, 1000000000, slot) != 0)
 			return err_set(err, EINVAL, "%s: '%s' is not a whole number from 0 to 1000000000",
 				       origin, v);
-		*(int *)slot = (int)n;
 		return 0;
-	}
-	case SET_WAITERS: {
-		char *end;
-		long n;
-		errno = 0;
-		n = strtol(v, &end, 10);
-		if (!isdigit((unsigned char)v[0]) || *end != '\0' || errno || n < 1 || n > WAIT_MAX_LIMIT)
+	case SET_WAITERS:
+		if (parse_whole(v, 1, WAIT_MAX_LIMIT, slot) != 0)
 			return err_set(err, EINVAL, "%s: '%s' is not a whole number from 1 to %d (each "
 				       "waiting reader holds one of the daemon's threads)", origin, v,
 				       WAIT_MAX_LIMIT);
-		*(int *)slot = (int)n;
 		return 0;
-	}
 	case SET_HELPER:
 		if (strcmp(v, "tgtadm") != 0 && strcmp(v, "none") != 0)
 			return err_set(err, EINVAL, "%s: '%s' is not a target helper cinderfs has: use "

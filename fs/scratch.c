@@ -43,13 +43,21 @@ static void node_unref(struct scratch_node *n)
 	}
 }
 
+/* Take entry i out of the table (the caller holds the lock). */
+static void unlink_at(struct scratch *s, size_t i)
+{
+	struct scratch_node *n = s->nodes[i];
+
+	s->nodes[i] = s->nodes[--s->count];
+	free(n->name);
+	n->name = NULL;
+	node_unref(n);
+}
+
 void scratch_destroy(struct scratch *s)
 {
-	for (size_t i = 0; i < s->count; i++) {
-		free(s->nodes[i]->name);
-		s->nodes[i]->name = NULL;
-		node_unref(s->nodes[i]);
-	}
+	while (s->count)
+		unlink_at(s, s->count - 1);
 	free(s->nodes);
 	pthread_mutex_destroy(&s->lock);
 	memset(s, 0, sizeof(*s));
@@ -61,17 +69,6 @@ static ssize_t find(const struct scratch *s, const char *name)
 		if (strcmp(s->nodes[i]->name, name) == 0)
 			return (ssize_t)i;
 	return -1;
-}
-
-/* Take entry i out of the table (the caller holds the lock). */
-static void unlink_at(struct scratch *s, size_t i)
-{
-	struct scratch_node *n = s->nodes[i];
-
-	s->nodes[i] = s->nodes[--s->count];
-	free(n->name);
-	n->name = NULL;
-	node_unref(n);
 }
 
 static int make(struct scratch *s, const char *name, mode_t mode, uid_t uid, gid_t gid,

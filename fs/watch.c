@@ -103,48 +103,52 @@ static void release_entry(struct watch *w, struct entry *e)
 	free(e);
 }
 
-/* One pass: read every watched request, then settle waiters and polls. */
+/* What one pass read of one request. */
+struct reading {
+	int64_t id, generation, unfinished;
+	int rc;
+};
+
+/* One pass (the lock held, dropped while reading): read every watched
+ * request, then settle waiters and polls. */
 static void pass(struct watch *w)
 {
 	size_t n = w->count;
-	int64_t *ids = malloc((n ? n : 1) * sizeof(*ids));
-	int64_t *gens = malloc((n ? n : 1) * sizeof(*gens));
-	int64_t *unfinished = malloc((n ? n : 1) * sizeof(*unfinished));
-	int *rcs = malloc((n ? n : 1) * sizeof(*rcs));
+	struct reading *r = calloc(n ? n : 1, sizeof(*r));
 	void **notify = NULL;
 	size_t nnotify = 0, notify_cap = 0;
 
-	if (!ids || !gens || !unfinished || !rcs)
-		goto out;
+	if (!r)
+		return; /* the next pass tries again */
 	for (size_t i = 0; i < n; i++)
-		ids[i] = w->entries[i]->id;
+		r[i].id = w->entries[i]->id;
 	pthread_mutex_unlock(&w->lock);
 	for (size_t i = 0; i < n; i++)
-		rcs[i] = store_request_watch(w->st, ids[i], &gens[i], &unfinished[i]);
+		r[i].rc = store_request_watch(w->st, r[i].id, &r[i].generation, &r[i].unfinished);
 	pthread_mutex_lock(&w->lock);
 	for (size_t i = 0; i < n; i++) {
-		struct entry *e = find_entry(w, ids[i]);
+		struct entry *e = find_entry(w, r[i].id);
 		if (!e)
 			continue; /* its last user left meanwhile */
-		if (rcs[i] && rcs[i] != -ENOENT) {
-			log_error("watching cleanup request %lld: %s", (long long)ids[i],
-				  strerror(-rcs[i]));
+		if (r[i].rc && r[i].rc != -ENOENT) {
+			log_error("watching cleanup request %lld: %s", (long long)r[i].id,
+				  strerror(-r[i].rc));
 			continue; /* read again next pass */
 		}
-		e->gone = rcs[i] == -ENOENT;
-		e->finished = !e->gone && unfinished[i] == 0;
-		e->generation = e->gone ? 0 : gens[i];
+		e->gone = r[i].rc == -ENOENT;
+		e->finished = !e->gone && r[i].unfinished == 0;
+		e->generation = e->gone ? 0 : r[i].generation;
 		e->passes++;
-		for (size_t r = 0; r < e->nregs;) {
-			if (e->gone || e->finished || e->regs[r].seen != e->generation) {
+		for (size_t k = 0; k < e->nregs;) {
+			if (e->gone || e->finished || e->regs[k].seen != e->generation) {
 				if (array_reserve((void **)&notify, &notify_cap, nnotify + 1,
 						  sizeof(*notify)) == 0)
-					notify[nnotify++] = e->regs[r].ph;
+					notify[nnotify++] = e->regs[k].ph;
 				else
-					w->nt.destroy(e->regs[r].ph);
-				e->regs[r] = e->regs[--e->nregs];
+					w->nt.destroy(e->regs[k].ph);
+				e->regs[k] = e->regs[--e->nregs];
 			} else {
-				r++;
+				k++;
 			}
 		}
 		release_entry(w, e);
@@ -158,11 +162,7 @@ static void pass(struct watch *w)
 		}
 		pthread_mutex_lock(&w->lock);
 	}
-out:
-	free(ids);
-	free(gens);
-	free(unfinished);
-	free(rcs);
+	free(r);
 	free(notify);
 }
 

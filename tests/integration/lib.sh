@@ -213,7 +213,9 @@ check_logs() {
 cleanup() {
 	local status=$? name m
 	for name in "${!PIDS[@]}"; do
+		# CONT too: a test may have left one stopped (SIGSTOP).
 		kill -TERM "${PIDS[$name]}" 2>/dev/null
+		kill -CONT "${PIDS[$name]}" 2>/dev/null
 	done
 	for name in "${!PIDS[@]}"; do
 		wait "${PIDS[$name]}" 2>/dev/null

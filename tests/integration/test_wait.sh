@@ -12,8 +12,17 @@ start_worker n1 "${OPTS[@]}"
 start_worker n2 "${OPTS[@]}"
 start_daemon ctl --control-only
 start_daemon short --control-only --wait-timeout 2 --wait-max 1
+start_daemon stopping --control-only
 M=$(mnt ctl)
 S=$(mnt short)
+# One more in the background, as cinderfs runs without -f: its threads
+# must start after it forks.
+BG=$TEST_ROOT/bg
+mkdir -p "$BG"
+"$CINDERFS" --db "$DB" --control-only "$BG" 2>"$TEST_ROOT/bg.log" ||
+	{ echo "FAIL: the background daemon did not start"; cat "$TEST_ROOT/bg.log"; exit 1; }
+on_exit fusermount3 -u -z "$BG"
+wait_until 5 mountpoint -q "$BG" || { echo "FAIL: $BG is not mounted"; exit 1; }
 
 V=0b7c5e38-2a6f-4d4e-9a51-3c1f7d9e2b10
 sql "INSERT INTO volumes (id, status, attach_status, size, host, deleted, created_at) VALUES
@@ -26,8 +35,8 @@ echo 'cluster_name=c1@lvm' >"$M/cleanup/request"
 check "wait of a request without jobs returns at once" "done" "$(timeout 5 jq -r .state "$M/cleanup/history/1/wait")"
 check "wait lists in the history entry" "progress.json request result wait" "$(ls "$M/cleanup/history/1" | xargs)"
 
+# (lib.sh's cleanup thaws them, should the test end early.)
 kill -STOP "${PIDS[n1]}" "${PIDS[n2]}"
-on_exit kill -CONT "${PIDS[n1]}" "${PIDS[n2]}"
 echo 'cluster_name=c1@lvm is_up=true' >"$M/cleanup/request"
 W=$M/cleanup/history/2/wait
 check "the request has queued jobs" "queued 2" \
@@ -35,6 +44,8 @@ check "the request has queued jobs" "queued 2" \
 
 cat "$W" >"$TEST_ROOT/waited.json" &
 waiter=$!
+cat "$BG/cleanup/history/2/wait" >"$TEST_ROOT/bg-waited.json" &
+bg_waiter=$!
 $POLL "$M/cleanup/history/2/progress.json" 1000 >"$TEST_ROOT/polled.txt" &
 poller=$!
 sleep 1.5
@@ -56,14 +67,27 @@ short=$!
 sleep 0.5 # the first reader blocks meanwhile
 check_fails "beyond --wait-max: EAGAIN" "Resource temporarily unavailable" cat "$SW"
 check "with the limit named in cleanup/error" "yes" \
-	"$(grep -q 'wait_max' "$S/cleanup/error" && echo yes || cat "$S/cleanup/error")"
+	"$(grep -q '(the limit, cleanup_wait_max)' "$S/cleanup/error" && echo yes || cat "$S/cleanup/error")"
 wait "$short"
 took=$((($(date +%s%N) - start) / 1000000))
 check "past --wait-timeout: ETIMEDOUT" "1 Connection timed out" \
 	"$(cat "$TEST_ROOT/short.rc") $(grep -o 'Connection timed out' "$TEST_ROOT/short.err")"
 check "after the timeout, not before" "yes" "$([ "$took" -ge 1900 ] && [ "$took" -lt 5000 ] && echo yes || echo "no: $took ms")"
 check "with the reason in cleanup/error" "yes" \
-	"$(grep -q 'still has jobs queued or running after 2 s (wait_timeout)' "$S/cleanup/error" && echo yes || cat "$S/cleanup/error")"
+	"$(grep -q 'still has jobs queued or running after 2 s (cleanup_wait_timeout)' "$S/cleanup/error" && echo yes || cat "$S/cleanup/error")"
+
+# A daemon stopped while a reader waits stops at once, not after the wait.
+stopping_reader() { cat "$(mnt stopping)/cleanup/history/2/wait" >/dev/null 2>&1; }
+stopping_reader &
+reader=$!
+sleep 0.5
+start=$(date +%s%N)
+stop_daemon stopping TERM
+took=$((($(date +%s%N) - start) / 1000000))
+check "SIGTERM with a reader waiting: exit 0 within 5 s" "0 yes" \
+	"$STOP_RC $([ "$took" -lt 5000 ] && echo yes || echo "no: $took ms")"
+wait "$reader"; rc=$?
+check "and the reader is let go with an error" "yes" "$([ "$rc" != 0 ] && echo yes)"
 
 kill -CONT "${PIDS[n1]}" "${PIDS[n2]}"
 start=$(date +%s%N)
@@ -72,9 +96,11 @@ rc=$? took=$((($(date +%s%N) - start) / 1000000))
 check "once the workers run, wait returns" "0 yes" "$rc $([ "$took" -lt 5000 ] && echo yes || echo "no: $took ms")"
 check "with the final progress" "done 2" "$(jq -r '.state + " " + ([.jobs[] | select(.state == "done")] | length | tostring)' "$TEST_ROOT/waited.json")"
 check "the same as progress.json" "$(jq -c . "$M/cleanup/history/2/progress.json")" "$(jq -c . "$TEST_ROOT/waited.json")"
+wait "$bg_waiter"; rc=$?
+check "a daemon in the background serves wait too" "0 done" "$rc $(jq -r .state "$TEST_ROOT/bg-waited.json")"
 check "and the volume was cleaned" "error" "$(sql "SELECT status FROM volumes WHERE id = '$V'")"
-wait "$poller"
-check "poll() woke the program, which saw the request end" "0" "$?"
+wait "$poller"; rc=$?
+check "poll() woke the program, which saw the request end" "0" "$rc"
 log "poll_progress.py:"; while read -r line; do log "  $line"; done <"$TEST_ROOT/polled.txt"
 events=$(grep -c '^event' "$TEST_ROOT/polled.txt")
 check "every wake-up brought a change (POLLPRI), the last POLLHUP" "yes" \
