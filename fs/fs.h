@@ -41,6 +41,9 @@ struct fs_config {
 };
 
 extern const struct fuse_operations fs_ops;
+/* Free what files and directories are still open once FUSE has stopped:
+ * after an unmount the kernel sends no release for them. */
+void fs_release_all(const struct fs_config *cfg);
 /* How the watch thread tells the kernel a polled file has news. */
 extern const struct watch_notifier fs_poll_notifier;
 extern const char fs_readme_text[];

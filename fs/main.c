@@ -242,6 +242,7 @@ out_heartbeat:
 	jobs_stop(jobs);
 	heartbeat_stop(hb);
 	/* FUSE's threads have ended: nobody waits, nothing more to notify. */
+	fs_release_all(&cfg);
 	watch_stop(watch);
 out_signals:
 	fuse_remove_signal_handlers(fuse_get_session(fuse));

@@ -46,8 +46,41 @@ union object {
 #define HANDLE_MAGIC 0x63666831u  /* "cfh1": an open file's fh */
 #define LISTING_MAGIC 0x63666c31u /* "cfl1": an open directory's fh */
 
-struct handle {
+/* Every open file and directory, first in its fh: what it is, and a link
+ * in the list of those open, so that the ones still open when the daemon
+ * stops (no release comes after an unmount) are freed all the same. */
+struct open_head {
 	uint32_t magic;
+	struct open_head *prev, *next;
+};
+
+static struct open_head open_list = { 0, &open_list, &open_list };
+static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void open_track(struct open_head *o, uint32_t magic)
+{
+	o->magic = magic;
+	pthread_mutex_lock(&open_lock);
+	o->prev = &open_list;
+	o->next = open_list.next;
+	open_list.next->prev = o;
+	open_list.next = o;
+	pthread_mutex_unlock(&open_lock);
+}
+
+static void open_untrack(struct open_head *o)
+{
+	if (!o->next)
+		return; /* never tracked */
+	pthread_mutex_lock(&open_lock);
+	o->prev->next = o->next;
+	o->next->prev = o->prev;
+	o->prev = o->next = NULL;
+	pthread_mutex_unlock(&open_lock);
+}
+
+struct handle {
+	struct open_head head;
 	size_t len;
 	char *data;
 	struct timespec mtime;
@@ -71,20 +104,21 @@ static struct handle *handle_new(enum node_kind kind)
 	struct handle *h = calloc(1, sizeof(*h));
 
 	if (h) {
-		h->magic = HANDLE_MAGIC;
 		h->kind = kind;
 		pthread_mutex_init(&h->lock, NULL);
+		open_track(&h->head, HANDLE_MAGIC);
 	}
 	return h;
 }
 
-static void handle_free(struct handle *h)
+static void handle_free(const struct fs_config *cfg, struct handle *h)
 {
 	if (!h)
 		return;
+	open_untrack(&h->head);
 	if (h->kind == NODE_HISTORY_PROGRESS || h->kind == NODE_HISTORY_WAIT)
-		watch_forget(config()->watch, h);
-	scratch_put(config()->scratch, h->temp);
+		watch_forget(cfg->watch, h);
+	scratch_put(cfg->scratch, h->temp);
 	pthread_mutex_destroy(&h->lock);
 	free(h->data);
 	free(h);
@@ -95,7 +129,7 @@ static void handle_free(struct handle *h)
 static struct handle *file_of(const struct fuse_file_info *fi)
 {
 	struct handle *h = fi ? (struct handle *)(uintptr_t)fi->fh : NULL;
-	return h && h->magic == HANDLE_MAGIC ? h : NULL;
+	return h && h->head.magic == HANDLE_MAGIC ? h : NULL;
 }
 
 /* One SQLite connection per FUSE thread, opened on first use and closed
@@ -452,7 +486,7 @@ struct listing_entry {
 };
 
 struct listing {
-	uint32_t magic;
+	struct open_head head;
 	struct listing_entry *entries;
 	size_t count, cap;
 	char *names;
@@ -464,7 +498,7 @@ static int listing_stat(const struct fuse_file_info *fi, struct stat *stbuf)
 {
 	const struct listing *l = (const struct listing *)(uintptr_t)fi->fh;
 
-	if (l->magic != LISTING_MAGIC || l->count == 0)
+	if (l->head.magic != LISTING_MAGIC || l->count == 0)
 		return -EBADF;
 	fill_stat(stbuf, l->entries[0].mode, 0, l->entries[0].mtime);
 	stbuf->st_uid = l->entries[0].uid;
@@ -475,6 +509,7 @@ static int listing_stat(const struct fuse_file_info *fi, struct stat *stbuf)
 static void listing_free(struct listing *l)
 {
 	if (l) {
+		open_untrack(&l->head);
 		free(l->entries);
 		free(l->names);
 		free(l);
@@ -696,12 +731,13 @@ static int fs_opendir(const char *path, struct fuse_file_info *fi)
 
 	if (!list)
 		return -ENOMEM;
-	list->magic = LISTING_MAGIC;
+	list->head.magic = LISTING_MAGIC; /* for listing_stat, before tracking */
 	rc = list_dir(path, list);
 	if (rc) {
 		listing_free(list);
 		return rc;
 	}
+	open_track(&list->head, LISTING_MAGIC);
 	fi->fh = (uint64_t)(uintptr_t)list;
 	return 0;
 }
@@ -838,7 +874,7 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 	if (rc == 0)
 		rc = render(st, &m, &obj, &ctx, &h->data, &h->len, &h->mtime);
 	if (rc) {
-		handle_free(h);
+		handle_free(config(), h);
 		return rc;
 	}
 	fi->fh = (uint64_t)(uintptr_t)h;
@@ -961,7 +997,7 @@ static int fs_read(const char *path, char *buf, size_t size, off_t offset,
 static int fs_release(const char *path, struct fuse_file_info *fi)
 {
 	(void)path;
-	handle_free(file_of(fi));
+	handle_free(config(), file_of(fi));
 	return 0;
 }
 
@@ -1356,6 +1392,21 @@ static int fs_write(const char *path, const char *buf, size_t size, off_t off,
 	if (h->kind == NODE_SNAPSHOTS_CREATE)
 		return snapshots_create(st, config(), buf, size);
 	return cleanup_write(st, config(), buf, size, fc->uid, fc->pid);
+}
+
+void fs_release_all(const struct fs_config *cfg)
+{
+	pthread_mutex_lock(&open_lock);
+	while (open_list.next != &open_list) {
+		struct open_head *o = open_list.next;
+		pthread_mutex_unlock(&open_lock);
+		if (o->magic == HANDLE_MAGIC)
+			handle_free(cfg, (struct handle *)o);
+		else
+			listing_free((struct listing *)o);
+		pthread_mutex_lock(&open_lock);
+	}
+	pthread_mutex_unlock(&open_lock);
 }
 
 static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)

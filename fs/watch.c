@@ -178,6 +178,8 @@ static void *run(void *arg)
 			continue;
 		}
 		pass(w);
+		/* A kick (a new entry) only ends the idle wait above; while
+		 * anything is watched, passes come every interval. */
 		deadline_in(&t, w->interval_ms);
 		while (!w->stop && w->count) {
 			if (pthread_cond_timedwait(&w->kick, &w->lock, &t) == ETIMEDOUT)
@@ -272,7 +274,6 @@ int watch_wait(struct watch *w, int64_t id, const struct timespec *deadline,
 	w->waiting++;
 	/* Only a read made after we came counts. */
 	start = e->passes;
-	pthread_cond_signal(&w->kick);
 	for (;;) {
 		if (e->passes != start && (e->gone || e->finished)) {
 			rc = e->gone ? -ENOENT : 0;
