@@ -15,6 +15,10 @@ static const char *const valid_keys[] = {
 };
 #define VALID_KEYS (sizeof(valid_keys) / sizeof(valid_keys[0]))
 
+static const char *const non_empty_keys[] = {
+	"host", "cluster_name", "resource_id", "resource_type", "service_id",
+};
+
 /* Strict UTF-8 (no overlongs, no surrogates, nothing past U+10FFFF).
  * Returns the offset of the first bad byte, or len when all is well. */
 static size_t utf8_bad_offset(const unsigned char *s, size_t len)
@@ -70,7 +74,8 @@ static char *shown(const json_t *v)
 
 /* key=value words, separated by spaces, commas or newlines; the word null
  * is JSON null, every other value a string. */
-static int parse_words(const char *spec, size_t len, json_t **out, struct cf_err *err)
+static int parse_words(const char *spec, size_t len, const char *kind, json_t **out,
+		       struct cf_err *err)
 {
 	json_t *obj = json_object();
 	size_t i = 0;
@@ -80,6 +85,7 @@ static int parse_words(const char *spec, size_t len, json_t **out, struct cf_err
 	while (i < len) {
 		size_t start, eq, end;
 		char *key, *val;
+		bool quoted;
 		json_t *v;
 
 		while (i < len && (isspace((unsigned char)spec[i]) || spec[i] == ','))
@@ -93,14 +99,24 @@ static int parse_words(const char *spec, size_t len, json_t **out, struct cf_err
 		for (eq = start; eq < end && spec[eq] != '='; eq++)
 			;
 		if (eq == end || eq == start) {
-			int rc = err_set(err, EINVAL, "Invalid filter word '%.*s': expected key=value "
-					 "(or a JSON object)", (int)(end - start), spec + start);
+			int rc = err_set(err, EINVAL, "Invalid %s word '%.*s': expected key=value "
+					 "(or a JSON object)", kind, (int)(end - start), spec + start);
 			json_decref(obj);
 			return rc;
 		}
 		key = strndup(spec + start, eq - start);
-		val = strndup(spec + eq + 1, end - eq - 1);
-		v = (val && strcmp(val, "null") == 0) ? json_null() : json_string(val ? val : "");
+		if (key && json_object_get(obj, key)) {
+			int rc = err_set(err, EINVAL, "Duplicate %s key: %s", kind, key);
+			free(key);
+			json_decref(obj);
+			return rc;
+		}
+		/* A value in matching quotes loses them, as a shell user means
+		 * it (host="node3@lvm"); "null" in quotes is the string. */
+		quoted = end - eq - 1 >= 2 && (spec[eq + 1] == '"' || spec[eq + 1] == '\'') &&
+			 spec[end - 1] == spec[eq + 1];
+		val = quoted ? strndup(spec + eq + 2, end - eq - 3) : strndup(spec + eq + 1, end - eq - 1);
+		v = (val && !quoted && strcmp(val, "null") == 0) ? json_null() : json_string(val ? val : "");
 		if (!key || !val || !v || json_object_set_new(obj, key, v) != 0) {
 			free(key);
 			free(val);
@@ -114,17 +130,66 @@ static int parse_words(const char *spec, size_t len, json_t **out, struct cf_err
 	return 0;
 }
 
-static int parse_json(const char *spec, size_t len, json_t **out, struct cf_err *err)
+/* The key jansson found twice, from its "duplicate object key near
+ * '<token>'" text: the token is the key as written, a JSON string. */
+static char *duplicate_key(const json_error_t *jerr)
+{
+	const char *near = strstr(jerr->text, " near '");
+	size_t len;
+	json_t *key;
+	char *out = NULL;
+
+	if (!near)
+		return NULL;
+	near += 7;
+	len = strlen(near);
+	if (len < 1 || near[len - 1] != '\'')
+		return NULL;
+	key = json_loadb(near, len - 1, JSON_DECODE_ANY, NULL);
+	if (json_is_string(key))
+		out = strdup(json_string_value(key));
+	json_decref(key);
+	return out;
+}
+
+static const char *json_kind(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_ARRAY: return "an array";
+	case JSON_STRING: return "a string";
+	case JSON_INTEGER:
+	case JSON_REAL: return "a number";
+	case JSON_TRUE:
+	case JSON_FALSE: return "a boolean";
+	case JSON_NULL: return "null";
+	default: return "something else";
+	}
+}
+
+static int parse_json(const char *spec, size_t len, const char *kind, json_t **out,
+		      struct cf_err *err)
 {
 	json_error_t jerr;
-	json_t *v = json_loadb(spec, len, 0, &jerr);
+	/* A key given twice is refused (fix: Cinder keeps the last, which
+	 * hides a typo or a pasting mistake). */
+	json_t *v = json_loadb(spec, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 
+	if (!v && json_error_code(&jerr) == json_error_duplicate_key) {
+		char *key = duplicate_key(&jerr);
+		int rc = key ? err_set(err, EINVAL, "Duplicate %s key: %s", kind, key)
+			     : err_set(err, EINVAL, "Duplicate %s key at line %d, column %d", kind,
+				       jerr.line, jerr.column);
+		free(key);
+		return rc;
+	}
 	if (!v)
-		return err_set(err, EINVAL, "Invalid JSON in filter spec at line %d, column %d: %s",
+		return err_set(err, EINVAL, "Invalid JSON in %s spec at line %d, column %d: %s", kind,
 			       jerr.line, jerr.column, jerr.text);
 	if (!json_is_object(v)) {
+		int rc = err_set(err, EINVAL, "A %s spec must be a JSON object or key=value words, "
+				 "not %s", kind, json_kind(v));
 		json_decref(v);
-		return err_set(err, EINVAL, "A filter spec must be a JSON object or key=value words");
+		return rc;
 	}
 	*out = v;
 	return 0;
@@ -245,7 +310,7 @@ static int parse_service_id(const json_t *v, struct filter *f)
 }
 
 /* host and cluster_name: strings of at most 255 characters (Cinder's
- * column); null or "" mean no filter. */
+ * column); null means no filter ("" was refused at step 1b). */
 static int parse_name(const json_t *v, const char *key, char out[NAME_LEN], struct cf_err *err)
 {
 	const char *s;
@@ -286,6 +351,15 @@ static int validate(json_t *obj, struct filter *f, struct cf_err *err)
 	if (unknown[0])
 		return err_set(err, EINVAL, "Invalid filter keys: %s", unknown);
 
+	/* 1b. An empty value never widens a cleanup: `host=$H` with H unset
+	 * must not select every down worker (Cinder's schema: too short). */
+	json_object_foreach(obj, key, v) {
+		for (size_t i = 0; i < sizeof(non_empty_keys) / sizeof(non_empty_keys[0]); i++)
+			if (strcmp(key, non_empty_keys[i]) == 0 && json_is_string(v) &&
+			    json_string_value(v)[0] == '\0')
+				return err_set(err, EINVAL, "%s must not be empty.", key);
+	}
+
 	/* 2. binary. */
 	v = json_object_get(obj, "binary");
 	if (v && !json_is_null(v)) {
@@ -308,7 +382,7 @@ static int validate(json_t *obj, struct filter *f, struct cf_err *err)
 
 	/* 4. resource_type, title-cased. */
 	v = json_object_get(obj, "resource_type");
-	if (v && !json_is_null(v) && !(json_is_string(v) && json_string_value(v)[0] == '\0')) {
+	if (v && !json_is_null(v)) {
 		char titled[NAME_LEN];
 		if (!json_is_string(v))
 			return REFUSE(err, EINVAL, v,
@@ -322,7 +396,7 @@ static int validate(json_t *obj, struct filter *f, struct cf_err *err)
 
 	/* 5. resource_id, a UUID in any of its forms. */
 	v = json_object_get(obj, "resource_id");
-	if (v && !json_is_null(v) && !(json_is_string(v) && json_string_value(v)[0] == '\0')) {
+	if (v && !json_is_null(v)) {
 		if (!json_is_string(v) || !filter_canonical_uuid(json_string_value(v), f->resource_id))
 			return REFUSE(err, EINVAL, v, "Resource ID must be a UUID, and %s is not.");
 	}
@@ -345,25 +419,33 @@ static int validate(json_t *obj, struct filter *f, struct cf_err *err)
 	return 0;
 }
 
-int filter_spec_object(const char *spec, size_t len, json_t **out, struct cf_err *err)
+int filter_spec_object(const char *spec, size_t len, const char *kind, json_t **out,
+		       struct cf_err *err)
 {
 	size_t i, bad;
+	char Kind[32];
 
+	/* The messages name the spec by its kind ("Volume spec is ..."). */
+	snprintf(Kind, sizeof(Kind), "%s", kind);
+	Kind[0] = (char)toupper((unsigned char)Kind[0]);
 	*out = NULL;
 	if (len > FILTER_MAX_BYTES)
-		return err_set(err, EFBIG, "Filter spec is %zu bytes; the limit is %d bytes.", len,
+		return err_set(err, EFBIG, "%s spec is %zu bytes; the limit is %d bytes.", Kind, len,
 			       FILTER_MAX_BYTES);
 	if (memchr(spec, '\0', len))
-		return err_set(err, EINVAL, "Filter spec has a NUL byte at offset %zu.",
+		return err_set(err, EINVAL, "%s spec has a NUL byte at offset %zu.", Kind,
 			       (size_t)((const char *)memchr(spec, '\0', len) - spec));
 	bad = utf8_bad_offset((const unsigned char *)spec, len);
 	if (bad != len)
-		return err_set(err, EINVAL, "Filter spec is not valid UTF-8 (byte %zu).", bad);
+		return err_set(err, EINVAL, "%s spec is not valid UTF-8 (byte %zu).", Kind, bad);
 	for (i = 0; i < len && isspace((unsigned char)spec[i]); i++)
 		;
 	if (i == len)
 		return 0; /* an empty spec */
-	return spec[i] == '{' ? parse_json(spec, len, out, err) : parse_words(spec, len, out, err);
+	/* JSON when it starts as JSON does ({, [ or "); a JSON text that is
+	 * not an object is then refused in the parser's words. */
+	return strchr("{[\"", spec[i]) ? parse_json(spec, len, kind, out, err)
+					 : parse_words(spec, len, kind, out, err);
 }
 
 int filter_parse(const char *spec, size_t len, struct filter *out, struct cf_err *err)
@@ -374,7 +456,7 @@ int filter_parse(const char *spec, size_t len, struct filter *out, struct cf_err
 	memset(out, 0, sizeof(*out));
 	out->is_up = TRI_FALSE; /* Cinder's default: only workers that are down */
 	out->disabled = TRI_ANY;
-	rc = filter_spec_object(spec, len, &obj, err);
+	rc = filter_spec_object(spec, len, "filter", &obj, err);
 	if (rc || !obj)
 		return rc; /* an empty spec is no filter */
 	rc = validate(obj, out, err);

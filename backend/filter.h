@@ -1,5 +1,5 @@
 /* Filter specs for cleanup requests: parsing (a JSON object, or key=value
- * words) and Cinder's validation, in SPEC-cleanup.md section 3's order.
+ * words) and Cinder's validation, in doc/cleanup.md section 3's order.
  * Steps 1-6 are here and pure; the resource lookup (7) and the upgrade
  * check (8) need the database and live in the request module. */
 #pragma once
@@ -34,11 +34,13 @@ struct filter {
 };
 
 /* A spec's bytes as one JSON object: the size, NUL and UTF-8 checks, then a
- * JSON object or key=value words (the word null is JSON null). NULL in
- * *out for an empty or blank spec. Shared by every control file that takes
- * a spec. */
+ * JSON object or key=value words (the word null is JSON null; a key given
+ * twice is refused). NULL in *out for an empty or blank spec. Shared by
+ * every control file that takes a spec; `kind` ("filter", "volume",
+ * "snapshot") names it in the messages. */
 struct json_t;
-int filter_spec_object(const char *spec, size_t len, struct json_t **out, struct cf_err *err);
+int filter_spec_object(const char *spec, size_t len, const char *kind, struct json_t **out,
+		       struct cf_err *err);
 
 /* Parse and validate one whole spec. Returns 0, -EINVAL or -EFBIG with the
  * operator's message in err (Cinder's words where Cinder has them). */

@@ -56,13 +56,13 @@ static int take_name(json_t *v, char out[NAME_LEN], struct cf_err *err)
 }
 
 /* The spec as an object with only the given keys. */
-static int spec_object(const char *spec, size_t len, const char *const keys[], const char *what,
-		       json_t **obj, struct cf_err *err)
+static int spec_object(const char *spec, size_t len, const char *kind, const char *const keys[],
+		       const char *what, json_t **obj, struct cf_err *err)
 {
 	const char *key;
 	json_t *v;
 	char unknown[512] = "";
-	int rc = filter_spec_object(spec, len, obj, err);
+	int rc = filter_spec_object(spec, len, kind, obj, err);
 
 	if (rc)
 		return rc;
@@ -92,7 +92,7 @@ int snapspec_parse(const char *spec, size_t len, struct snapspec *out, struct cf
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = spec_object(spec, len, keys, "a snapshot takes volume_id and name", &obj, err);
+	rc = spec_object(spec, len, "snapshot", keys, "a snapshot takes volume_id and name", &obj, err);
 	if (rc)
 		return rc;
 	if (!obj)
@@ -115,7 +115,7 @@ int volspec_parse(const char *spec, size_t len, struct volspec *out, struct cf_e
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = spec_object(spec, len, keys, "a volume takes name and size", &obj, err);
+	rc = spec_object(spec, len, "volume", keys, "a volume takes name and size", &obj, err);
 	if (rc)
 		return rc;
 	if (!obj)

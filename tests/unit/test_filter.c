@@ -78,9 +78,12 @@ static void test_null_word_is_json_null(void **state)
 	assert_int_equal(f.disabled, TRI_ANY);
 	assert_true(f.service_id_present);
 	assert_false(f.has_service_id);
-	accepts("host=", &f);
+	accepts("host=null", &f);
 	assert_true(f.host_present);
 	assert_string_equal(f.host, "");
+	/* In quotes, null is the string. */
+	accepts("host=\"null\"", &f);
+	assert_string_equal(f.host, "null");
 }
 
 static void test_unknown_keys_are_listed_in_order(void **state)
@@ -155,8 +158,6 @@ static void test_resource_type_is_title_cased(void **state)
 	assert_string_equal(f.resource_type, "Volume");
 	accepts("resource_type=SNAPSHOT", &f);
 	assert_string_equal(f.resource_type, "Snapshot");
-	accepts("resource_type=", &f);
-	assert_string_equal(f.resource_type, "");
 	refuses("resource_type=backup", EINVAL, "Resource type Backup not valid, must be Volume or Snapshot");
 	refuses("resource_type=vol_ume", EINVAL, "Resource type Vol_Ume not valid, must be Volume or Snapshot");
 	refuses("{\"resource_type\": 3}", EINVAL, "Resource type 3 not valid, must be Volume or Snapshot");
@@ -207,7 +208,7 @@ static void test_service_id(void **state)
 	assert_true(f.service_id_matches_none);
 	refuses("service_id=abc", EINVAL, "Value abc for service_id is not an integer.");
 	refuses("service_id=-1", EINVAL, "Value -1 for service_id is not an integer.");
-	refuses("service_id=", EINVAL, "Value  for service_id is not an integer.");
+	refuses("service_id=", EINVAL, "service_id must not be empty.");
 	refuses("{\"service_id\": 1.5}", EINVAL, "Value 1.5 for service_id is not an integer.");
 	refuses("{\"service_id\": true}", EINVAL, "Value true for service_id is not an integer.");
 }
@@ -258,11 +259,95 @@ static void test_hostile_input(void **state)
 
 	refuses("{\"service_id\": 123456789012345678901234567890}", EINVAL,
 		"Invalid JSON in filter spec at line 1, column 45: too big integer");
-	refuses("[1, 2]", EINVAL, "Invalid filter word '[1': expected key=value (or a JSON object)");
+	refuses("[1, 2]", EINVAL, "A filter spec must be a JSON object or key=value words, not an array");
+	refuses("\"x\"", EINVAL, "A filter spec must be a JSON object or key=value words, not a string");
+	refuses("[", EINVAL, "Invalid JSON in filter spec at line 1, column 1: ']' expected near end of file");
 	refuses("{\"host\": \"x\"", EINVAL,
 		"Invalid JSON in filter spec at line 1, column 12: '}' expected near end of file");
 	refuses("host", EINVAL, "Invalid filter word 'host': expected key=value (or a JSON object)");
 	refuses("=x", EINVAL, "Invalid filter word '=x': expected key=value (or a JSON object)");
+}
+
+static void test_empty_value_never_widens_a_cleanup(void **state)
+{
+	struct filter f;
+	static const char *const keys[] = { "host", "cluster_name", "resource_id", "resource_type",
+					     "service_id" };
+	char spec[128], message[128];
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		snprintf(message, sizeof(message), "%s must not be empty.", keys[i]);
+		snprintf(spec, sizeof(spec), "%s=", keys[i]);
+		refuses(spec, EINVAL, message);
+		snprintf(spec, sizeof(spec), "{\"%s\": \"\"}", keys[i]);
+		refuses(spec, EINVAL, message);
+		snprintf(spec, sizeof(spec), "%s=''", keys[i]); /* quotes removed: empty */
+		refuses(spec, EINVAL, message);
+	}
+	/* `echo "host=$H cluster_name=c1"` with H unset. */
+	refuses("host= cluster_name=c1@lvm", EINVAL, "host must not be empty.");
+	/* After the unknown keys (step 1), before binary (step 2). */
+	refuses("host= bogus=1", EINVAL, "Invalid filter keys: bogus");
+	refuses("binary=x host=", EINVAL, "host must not be empty.");
+	refuses("is_up=maybe resource_id=", EINVAL, "resource_id must not be empty.");
+	/* Several: the first given. */
+	refuses("cluster_name= host=", EINVAL, "cluster_name must not be empty.");
+	/* Left out, or null, is how not to filter; a blank is a value. */
+	accepts("{\"host\": null}", &f);
+	assert_string_equal(f.host, "");
+	accepts("{\"host\": \" \"}", &f); /* not empty: matches a host named " " */
+	assert_string_equal(f.host, " ");
+}
+
+static void test_a_key_given_twice_is_refused(void **state)
+{
+	(void)state;
+	refuses("host=a host=b", EINVAL, "Duplicate filter key: host");
+	refuses("host=a,host=a", EINVAL, "Duplicate filter key: host");
+	refuses("{\"is_up\": \"junk\", \"is_up\": \"false\"}", EINVAL, "Duplicate filter key: is_up");
+	/* The key as the parser decoded it. */
+	refuses("{\"host\": \"a\", \"ho\\u0073t\": \"b\"}", EINVAL, "Duplicate filter key: host");
+	/* Step 0: before unknown keys and values are looked at. */
+	refuses("zzz=1 zzz=2", EINVAL, "Duplicate filter key: zzz");
+	refuses("{\"zzz\": 1, \"zzz\": 1}", EINVAL, "Duplicate filter key: zzz");
+}
+
+static void test_quoted_word_values_lose_their_quotes(void **state)
+{
+	struct filter f;
+	(void)state;
+	accepts("host=\"node3@lvm\"", &f);
+	assert_string_equal(f.host, "node3@lvm");
+	accepts("host='node3@lvm' cluster_name=\"c1@lvm\"", &f);
+	assert_string_equal(f.host, "node3@lvm");
+	assert_string_equal(f.cluster_name, "c1@lvm");
+	accepts("is_up='true'", &f);
+	assert_int_equal(f.is_up, TRI_TRUE);
+	/* Anywhere else, or unmatched, quotes are literal. */
+	accepts("host=node3\"@lvm", &f);
+	assert_string_equal(f.host, "node3\"@lvm");
+	accepts("host=\"node3@lvm'", &f);
+	assert_string_equal(f.host, "\"node3@lvm'");
+	accepts("host=\"", &f);
+	assert_string_equal(f.host, "\"");
+	/* In JSON, a string's quotes are JSON's: inner ones stay. */
+	accepts("{\"host\": \"'n'\"}", &f);
+	assert_string_equal(f.host, "'n'");
+}
+
+static void test_disabled_null_means_either(void **state)
+{
+	struct filter f;
+	(void)state;
+	accepts("{\"disabled\": null}", &f);
+	assert_int_equal(f.disabled, TRI_ANY);
+	accepts("disabled=null", &f);
+	assert_int_equal(f.disabled, TRI_ANY);
+	accepts("disabled=true", &f);
+	assert_int_equal(f.disabled, TRI_TRUE);
+	accepts("", &f);
+	assert_int_equal(f.disabled, TRI_ANY);
 }
 
 static void test_canonical_uuid(void **state)
@@ -294,6 +379,10 @@ int main(void)
 		cmocka_unit_test(test_service_id),
 		cmocka_unit_test(test_host_and_cluster_name_must_be_strings),
 		cmocka_unit_test(test_hostile_input),
+		cmocka_unit_test(test_empty_value_never_widens_a_cleanup),
+		cmocka_unit_test(test_a_key_given_twice_is_refused),
+		cmocka_unit_test(test_quoted_word_values_lose_their_quotes),
+		cmocka_unit_test(test_disabled_null_means_either),
 		cmocka_unit_test(test_canonical_uuid),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -58,6 +58,10 @@ static void test_keys_and_names(void **state)
 	refuses("size=1 colour=red", "Invalid keys: colour (a volume takes name and size).");
 	refuses("{\"size\": 1, \"name\": \"a\\u0001b\"}", "Name must not hold control characters.");
 	refuses("{\"size\": 1, \"name\": 7}", "Name must be a string.");
+	/* The shared spec parser names the spec by its kind. */
+	refuses("size=1 size=2", "Duplicate volume key: size");
+	refuses("[1]", "A volume spec must be a JSON object or key=value words, not an array");
+	refuses("{\"size\": ", "Invalid JSON in volume spec at line 1, column 9: unexpected token near end of file");
 }
 
 static void test_snapshot_specs(void **state)
