@@ -1,9 +1,10 @@
 /* The cleaner: Cinder's do_cleanup, on the worker that took a job
- * (SPEC-cleanup.md section 5), and a worker's own cleanup at start
+ * (doc/cleanup.md section 5), and a worker's own cleanup at start
  * (section 6). Each row is claimed with an optimistic update, checked, acted
  * on through the driver, and deleted, or given back when the action fails. */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -14,10 +15,13 @@ struct cleaner {
 	struct store *st;
 	struct driver drv;
 	int64_t me;        /* services.id of the worker doing the cleanup */
+	/* Whether the last host asked about is on this worker's backend. */
+	bool backend_cache_valid, backend_cache_mine;
+	char backend_cache_host[NAME_LEN], backend_cache_cluster[NAME_LEN];
 };
 
 struct cleaner_counts {
-	int cleaned, skipped, failed;
+	int cleaned, skipped, failed, refused;
 };
 
 /* Clean the rows a job reaches, recording each one's progress. Returns 0,

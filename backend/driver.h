@@ -4,6 +4,8 @@
  * err. */
 #pragma once
 
+#include <stdbool.h>
+
 #include "error.h"
 #include "model.h"
 
@@ -12,6 +14,7 @@ struct volume {
 	char status[64];
 	char attach_status[64];
 	char host[NAME_LEN];
+	char cluster_name[NAME_LEN];
 	long long size;             /* GiB */
 	char display_name[NAME_LEN];
 	char provider_location[NAME_LEN];
@@ -25,6 +28,9 @@ struct snapshot {
 
 struct driver_ops {
 	const char *name;
+	/* No storage behind it: every step succeeds without touching
+	 * anything, and what the cleanup reports must say so. */
+	bool database_only;
 	/* Get ready (check the volume group, the target daemon, ...). A
 	 * worker whose driver cannot start cleans nothing and says why. */
 	int (*start)(void *ctx, struct cf_err *err);

@@ -54,6 +54,7 @@ static int none_capacity(void *ctx, char *name, size_t name_size, unsigned long 
 
 const struct driver_ops driver_none_ops = {
 	.name = "none",
+	.database_only = true,
 	.start = none_start,
 	.delete_volume = none_volume,
 	.delete_snapshot = none_snapshot,

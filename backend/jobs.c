@@ -32,9 +32,10 @@ static void own_cleanup(struct jobs *j, struct cleaner *c)
 
 	if (rc)
 		log_error("cleaning this worker's own rows at start failed: %s", strerror(-rc));
-	else if (counts.cleaned + counts.skipped + counts.failed)
+	else if (counts.cleaned + counts.skipped + counts.failed + counts.refused)
 		log_info("cleaned this worker's own rows from before its start: %d cleaned, "
-			 "%d skipped, %d failed", counts.cleaned, counts.skipped, counts.failed);
+			 "%d skipped, %d failed, %d refused", counts.cleaned, counts.skipped,
+			 counts.failed, counts.refused);
 }
 
 /* Run every job there is now; false when there was none. */
@@ -68,9 +69,10 @@ static bool run_jobs(struct jobs *j, struct cleaner *c)
 		if (store_finish_job(j->st, job.id, rc == 0, rc ? error : NULL, &now) != 0)
 			log_error("cleanup request %lld: job %lld: could not record its end",
 				  (long long)job.request_id, (long long)job.id);
-		log_info("cleanup request %lld: job %lld %s: %d cleaned, %d skipped, %d failed",
-			 (long long)job.request_id, (long long)job.id, rc ? "failed" : "done",
-			 counts.cleaned, counts.skipped, counts.failed);
+		log_info("cleanup request %lld: job %lld %s: %d cleaned, %d skipped, %d failed, "
+			 "%d refused", (long long)job.request_id, (long long)job.id,
+			 rc ? "failed" : "done", counts.cleaned, counts.skipped, counts.failed,
+			 counts.refused);
 		if (j->cfg.keep_requests > 0)
 			store_prune_requests(j->st, j->cfg.keep_requests);
 	}

@@ -1,5 +1,5 @@
 /* The backend thread: on a connection of its own, it first cleans the
- * worker's own rows from before its start (SPEC-cleanup.md section 6), then
+ * worker's own rows from before its start (doc/cleanup.md section 6), then
  * takes the jobs addressed to it, to its cluster or to anyone, and runs
  * them. The FUSE threads never wait for it: they queue work in the database
  * and wake it. */

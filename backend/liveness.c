@@ -22,13 +22,14 @@ static bool at_or_after(const struct timespec *a, const struct timespec *b)
 	return a->tv_sec > b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec >= b->tv_nsec);
 }
 
-bool liveness_worker_is_up(const char *updated_at, const char *created_at,
-			   const struct timespec *now, int down_time)
+bool liveness_worker_is_up(const char *updated_at, const struct timespec *now, int down_time)
 {
-	const char *last = (updated_at && *updated_at) ? updated_at : created_at;
 	struct timespec beat, bound;
 
-	if (!last || dbtime_parse(last, &beat) != 0)
+	/* No heartbeat yet is down, however new the row (Cinder's
+	 * Service.is_up): a worker that registered and hung at once never
+	 * takes the work a cleanup would send it. */
+	if (!updated_at || !*updated_at || dbtime_parse(updated_at, &beat) != 0)
 		return false;
 	liveness_bound(now, down_time, &bound);
 	return at_or_after(&beat, &bound);
@@ -55,12 +56,12 @@ void liveness_cluster_init(struct liveness_cluster *c)
 }
 
 void liveness_cluster_add(struct liveness_cluster *c, const char *updated_at,
-			  const char *created_at, const struct timespec *now, int down_time)
+			  const struct timespec *now, int down_time)
 {
 	struct timespec mine, latest;
 
 	c->num_hosts++;
-	if (liveness_worker_is_up(updated_at, created_at, now, down_time))
+	if (liveness_worker_is_up(updated_at, now, down_time))
 		c->is_up = true;
 	else
 		c->num_down_hosts++;

@@ -1,4 +1,4 @@
-/* Up and down, as SPEC-cleanup.md section 2 and Cinder's
+/* Up and down, as doc/cleanup.md section 2 and Cinder's
  * utils.service_is_up: a worker is up while its last heartbeat is at or
  * after now - service_down_time. */
 #pragma once
@@ -14,10 +14,10 @@ void liveness_bound(const struct timespec *now, int down_time, struct timespec *
 /* The same bound as stored text, for SQL that compares times as text. */
 void liveness_bound_text(const struct timespec *now, int down_time, char out[DBTIME_LEN]);
 
-/* A worker's own is_up: its last heartbeat is updated_at, or created_at when
- * it never sent one (as Cinder). An unreadable time counts as down. */
-bool liveness_worker_is_up(const char *updated_at, const char *created_at,
-			   const struct timespec *now, int down_time);
+/* A worker's own is_up, shown in the mount and deciding who can be sent
+ * work: its last heartbeat (updated_at) is recent. No heartbeat yet, or an
+ * unreadable time, is down (Cinder's Service.is_up). */
+bool liveness_worker_is_up(const char *updated_at, const struct timespec *now, int down_time);
 
 /* Up as the cleanup's selection sees it (Cinder's is_up filter on
  * services): created_at or updated_at at or after the bound. */
@@ -34,4 +34,4 @@ struct liveness_cluster {
 
 void liveness_cluster_init(struct liveness_cluster *c);
 void liveness_cluster_add(struct liveness_cluster *c, const char *updated_at,
-			  const char *created_at, const struct timespec *now, int down_time);
+			  const struct timespec *now, int down_time);

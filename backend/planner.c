@@ -1,5 +1,5 @@
 /* The planner, after Cinder's scheduler work_cleanup and services query,
- * with SPEC-cleanup.md's fixes: service_id matches services.id, and with
+ * with doc/cleanup.md's fixes: service_id matches services.id, and with
  * no binary only volume and scheduler workers are taken. */
 #include "planner.h"
 
@@ -61,7 +61,7 @@ static bool cluster_up(const char *name, const struct planner_worker *workers, s
 	for (size_t i = 0; i < count; i++) {
 		const struct service *s = &workers[i].svc;
 		if (strcmp(s->cluster_name, name) == 0 &&
-		    liveness_worker_is_up(s->updated_at, s->created_at, now, down_time))
+		    liveness_worker_is_up(s->updated_at, now, down_time))
 			return true;
 	}
 	return false;
@@ -89,7 +89,7 @@ int planner_plan(const struct filter *f, const struct planner_worker *workers, s
 			e->cleaning = cluster_up(s->cluster_name, workers, count, now, down_time);
 			e->dest = DEST_CLUSTER;
 		} else {
-			e->cleaning = liveness_worker_is_up(s->updated_at, s->created_at, now, down_time);
+			e->cleaning = liveness_worker_is_up(s->updated_at, now, down_time);
 			e->dest = DEST_SERVICE;
 		}
 	}

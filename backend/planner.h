@@ -1,5 +1,5 @@
 /* The cleanup planner: which workers a filter selects, and for each whether
- * it can be cleaned now and by whom (SPEC-cleanup.md section 4). Pure: the
+ * it can be cleaned now and by whom (doc/cleanup.md section 4). Pure: the
  * caller hands it every live services row and the clusters' flags. */
 #pragma once
 

@@ -1,4 +1,4 @@
-/* Accepting a cleanup request: the spec validated (SPEC-cleanup.md section
+/* Accepting a cleanup request: the spec validated (doc/cleanup.md section
  * 3, all eight steps), planned (section 4), and committed with its result
  * and jobs in one transaction before the caller returns. */
 #pragma once

@@ -56,6 +56,8 @@ enum stmt_id {
 	Q_ROW_DELETE,
 	Q_ROW_GIVE_BACK,
 	Q_VOLUME,
+	Q_SERVICE_BINARY,
+	Q_BACKEND_IS_MINE,
 	Q_SNAPSHOT,
 	Q_VOLUME_SNAPSHOTS,
 	Q_VOLUME_STATUS,
@@ -101,15 +103,14 @@ enum stmt_id {
 #define CLUSTER_FIRST_OF_NAME \
 	"c.id = (SELECT MIN(c2.id) FROM clusters c2 WHERE c2.name = c.name AND c2.deleted = 0)"
 
-/* Down: the last heartbeat (updated_at, else created_at) is before ?2, the
+/* Down: no heartbeat yet, or the last one (updated_at) is before ?2, the
  * bound as text; or the owner's row is gone or deleted. */
 #define STUCK_SELECT(type_match) \
 	"SELECT w.resource_type, w.resource_id, w.status, w.service_id, s.host, s.cluster_name, " \
 	"w.created_at, w.updated_at " \
 	"FROM workers w LEFT JOIN services s ON s.id = w.service_id " \
 	"WHERE " type_match " AND w.service_id IS NOT NULL AND " \
-	"(s.id IS NULL OR s.deleted != 0 OR COALESCE(s.updated_at, s.created_at) IS NULL " \
-	"OR COALESCE(s.updated_at, s.created_at) < ?2)"
+	"(s.id IS NULL OR s.deleted != 0 OR s.updated_at IS NULL OR s.updated_at < ?2)"
 
 static const char *const stmt_sql[Q_COUNT] = {
 	[Q_SCHEMA_VERSION] = "SELECT COALESCE(MAX(version), 0) FROM schema_version",
@@ -192,8 +193,13 @@ static const char *const stmt_sql[Q_COUNT] = {
 	[Q_ROW_GIVE_BACK] =
 		"UPDATE workers SET service_id = ?1, updated_at = ?2, race_preventer = race_preventer + 1 "
 		"WHERE id = ?3 AND service_id = ?4",
-	[Q_VOLUME] = "SELECT id, status, attach_status, host, size, display_name, provider_location "
-		     "FROM volumes WHERE id = ?1 AND deleted = 0",
+	[Q_VOLUME] = "SELECT id, status, attach_status, host, size, display_name, provider_location, "
+		     "cluster_name FROM volumes WHERE id = ?1 AND deleted = 0",
+	[Q_SERVICE_BINARY] = "SELECT \"binary\" FROM services WHERE id = ?1",
+	[Q_BACKEND_IS_MINE] =
+		"SELECT EXISTS (SELECT 1 FROM services me WHERE me.id = ?1 AND (me.host = ?2 OR "
+		"(me.cluster_name IS NOT NULL AND me.cluster_name != '' AND (me.cluster_name = ?3 OR "
+		"EXISTS (SELECT 1 FROM services s WHERE s.host = ?2 AND s.cluster_name = me.cluster_name)))))",
 	[Q_SNAPSHOT] = "SELECT id, volume_id, status FROM snapshots WHERE id = ?1 AND deleted = 0",
 	[Q_VOLUME_SNAPSHOTS] = "SELECT id, volume_id, status FROM snapshots WHERE volume_id = ?1 "
 			       "AND deleted = 0 ORDER BY created_at, id",
@@ -1266,8 +1272,44 @@ int store_get_volume(struct store *st, const char *id, struct volume *out)
 	    column_text(stmt, 2, out->attach_status, sizeof(out->attach_status)) ||
 	    column_text(stmt, 3, out->host, sizeof(out->host)) ||
 	    column_text(stmt, 5, out->display_name, sizeof(out->display_name)) ||
-	    column_text(stmt, 6, out->provider_location, sizeof(out->provider_location)))
+	    column_text(stmt, 6, out->provider_location, sizeof(out->provider_location)) ||
+	    column_text(stmt, 7, out->cluster_name, sizeof(out->cluster_name)))
 		return -EOVERFLOW;
+	return 0;
+}
+
+int store_service_binary(struct store *st, int64_t id, char out[NAME_LEN])
+{
+	STMT stmt = NULL;
+	int rc = stmt_get(st, Q_SERVICE_BINARY, &stmt);
+
+	if (rc)
+		return rc;
+	out[0] = '\0';
+	sqlite3_bind_int64(stmt, 1, id);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_DONE)
+		return 0;
+	if (rc != SQLITE_ROW)
+		return db_fail(st, rc, "get a worker's binary");
+	return column_text(stmt, 0, out, NAME_LEN);
+}
+
+int store_backend_is_mine(struct store *st, int64_t me, const char *host,
+			  const char *cluster_name, bool *mine)
+{
+	STMT stmt = NULL;
+	int rc = stmt_get(st, Q_BACKEND_IS_MINE, &stmt);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, me);
+	sqlite3_bind_text(stmt, 2, host, -1, SQLITE_STATIC);
+	bind_text_or_null(stmt, 3, cluster_name);
+	rc = sqlite3_step(stmt);
+	if (rc != SQLITE_ROW)
+		return db_fail(st, rc, "check a resource's backend");
+	*mine = sqlite3_column_int(stmt, 0) != 0;
 	return 0;
 }
 
@@ -1907,7 +1949,7 @@ int store_remove_service(struct store *st, int64_t id, const struct timespec *bo
 	dbtime_format_bound(bound, limit);
 	if (exec(st, "BEGIN IMMEDIATE"))
 		return err_set(err, EBUSY, "cannot lock database %s: %s", st->path, sqlite3_errmsg(st->db));
-	rc = prep(st, "SELECT host, COALESCE(updated_at, created_at) >= ?2 FROM services "
+	rc = prep(st, "SELECT host, COALESCE(updated_at >= ?2, 0) FROM services "
 		      "WHERE id = ?1 AND deleted = 0", &stmt);
 	if (rc)
 		goto fail;

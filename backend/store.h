@@ -73,7 +73,7 @@ int store_list_volume_rows(struct store *st, store_volume_fn fn, void *ctx);
 int store_get_snapshot_row(struct store *st, const char *id, struct volume_row *out);
 int store_list_snapshot_rows(struct store *st, store_volume_fn fn, void *ctx);
 
-/* ---- Cleanup requests (SPEC-cleanup.md sections 3-5) ---- */
+/* ---- Cleanup requests (doc/cleanup.md sections 3-5) ---- */
 
 #include "driver.h"
 #include "planner.h"
@@ -191,6 +191,14 @@ int store_give_back_row(struct store *st, const struct worker_row *row, int64_t 
 
 int store_get_volume(struct store *st, const char *id, struct volume *out);
 int store_get_snapshot(struct store *st, const char *id, struct snapshot *out);
+/* The binary of services row `id`, removed or not ("" when there is none). */
+int store_service_binary(struct store *st, int64_t id, char out[NAME_LEN]);
+/* Whether a resource whose host (without '#pool') is `host` and whose
+ * cluster is `cluster_name` ("" for none) is on the backend of worker
+ * `me`: its own host, a host of one of its cluster's members (removed
+ * ones too: their volumes stay on the cluster's backend), or its cluster. */
+int store_backend_is_mine(struct store *st, int64_t me, const char *host,
+			  const char *cluster_name, bool *mine);
 typedef int (*store_snapshot_fn)(void *ctx, const struct snapshot *snap);
 int store_list_volume_snapshots(struct store *st, const char *volume_id, store_snapshot_fn fn,
 				void *ctx);

@@ -177,7 +177,7 @@ static int sum_member(void *ctx, const struct service *svc)
 	const struct view_ctx *view = ((void **)ctx)[0];
 	struct liveness_cluster *sum = ((void **)ctx)[1];
 
-	liveness_cluster_add(sum, svc->updated_at, svc->created_at, &view->now, view->down_time);
+	liveness_cluster_add(sum, svc->updated_at, &view->now, view->down_time);
 	return 0;
 }
 

@@ -40,8 +40,7 @@ static struct value worker_updated(const void *o, const struct view_ctx *c) { (v
 static struct value worker_version(const void *o, const struct view_ctx *c) { (void)c; return v_text(SVC(o)->version); }
 static struct value worker_is_up(const void *o, const struct view_ctx *c)
 {
-	return v_bool(liveness_worker_is_up(SVC(o)->updated_at, SVC(o)->created_at, &c->now,
-					    c->down_time));
+	return v_bool(liveness_worker_is_up(SVC(o)->updated_at, &c->now, c->down_time));
 }
 
 static const struct field worker_fields[] = {

@@ -244,7 +244,7 @@ static void test_deleting_volume_with_a_live_snapshot_goes_to_error_deleting(voi
 	assert_string_equal(volume_status(t, VOL), "error_deleting/0");
 	assert_string_equal(fake.calls, "remove_export(" VOL ")");
 	assert_string_equal(progress(t, VOL), "cleaned: volume set to error_deleting: its snapshot "
-			    SNAP " is available, not deleting");
+			    SNAP " is available, not deleting (0 snapshot(s) deleted before it)");
 	assert_int_equal(rows(t), 0);
 }
 
@@ -457,6 +457,199 @@ static void test_a_busy_batch_is_retried_one_by_one(void **state)
 	assert_int_equal(n.cleaned, 2);
 }
 
+static void seed_volume_on(struct testdb *t, const char *id, const char *status, const char *host,
+			   const char *cluster)
+{
+	char sql[512];
+	snprintf(sql, sizeof(sql), "INSERT INTO volumes (id, status, attach_status, size, deleted, "
+		 "host, cluster_name) VALUES ('%s', '%s', 'detached', 1, 0, '%s', %s%s%s)", id, status,
+		 host, cluster ? "'" : "", cluster ? cluster : "NULL", cluster ? "'" : "");
+	testdb_sql(t->path, sql);
+}
+
+static void test_a_row_whose_status_needs_no_cleanup_is_removed_not_given_back(void **state)
+{
+	struct testdb *t = *state;
+	struct cleaner c = cleaner_for(t);
+	struct cleaner_counts n;
+
+	seed(t, "Volume", VOL, "available");
+	seed_volume(t, VOL, "available", "detached");
+	seed(t, "Volume", VOL2, "error");
+	seed_volume(t, VOL2, "error", "detached");
+	seed(t, "Snapshot", SNAP, "available");
+	seed_snapshot(t, SNAP, VOL, "available");
+	run(t, &c, &n);
+	/* Removed: given back, every later cleanup would claim it again. */
+	assert_int_equal(rows(t), 0);
+	assert_int_equal(n.skipped, 3);
+	assert_string_equal(volume_status(t, VOL), "available/0");
+	assert_string_equal(volume_status(t, VOL2), "error/0");
+	assert_string_equal(progress(t, VOL), "skipped: the volume is available, which needs no "
+			    "cleanup: row removed");
+	assert_string_equal(progress(t, SNAP), "skipped: the snapshot is available, which needs no "
+			    "cleanup: row removed");
+	assert_string_equal(fake.calls, "");
+}
+
+static void test_a_deleting_snapshot_is_deleted_in_full(void **state)
+{
+	struct testdb *t = *state;
+	struct cleaner c = cleaner_for(t);
+	struct cleaner_counts n;
+
+	seed(t, "Snapshot", SNAP, "deleting");
+	seed_volume(t, VOL, "available", "detached");
+	seed_snapshot(t, SNAP, VOL, "deleting");
+	run(t, &c, &n);
+	/* Fix: Cinder removes the row and leaves the snapshot deleting. */
+	assert_string_equal(fake.calls, "delete_snapshot(" SNAP ")");
+	assert_int_equal(testdb_int(t->path, "SELECT status = 'deleted' AND deleted = 1 FROM snapshots"), 1);
+	assert_int_equal(rows(t), 0);
+	assert_int_equal(n.cleaned, 1);
+	assert_string_equal(progress(t, SNAP), "cleaned: snapshot deleted (driver fake: snapshot removed)");
+}
+
+static void test_a_failed_snapshot_delete_gives_the_row_back(void **state)
+{
+	struct testdb *t = *state;
+	struct cleaner c = cleaner_for(t);
+	struct cleaner_counts n;
+
+	seed(t, "Snapshot", SNAP, "deleting");
+	seed_snapshot(t, SNAP, VOL, "deleting");
+	fake.fail = "delete_snapshot";
+	fake.fail_with = EIO;
+	run(t, &c, &n);
+	assert_int_equal(n.failed, 1);
+	assert_int_equal(testdb_int(t->path, "SELECT status = 'deleting' AND deleted = 0 FROM snapshots"), 1);
+	assert_int_equal(testdb_int(t->path, "SELECT service_id FROM workers"), 1);
+}
+
+static void test_cascade_deletes_snapshots_until_the_first_not_deleting(void **state)
+{
+	struct testdb *t = *state;
+	struct cleaner c = cleaner_for(t);
+	struct cleaner_counts n;
+
+	/* Cinder's cascade: SNAP (deleting) goes, then SNAP2 (error) stops it. */
+	seed(t, "Volume", VOL, "deleting");
+	seed_volume(t, VOL, "deleting", "detached");
+	seed_snapshot(t, SNAP, VOL, "deleting");
+	seed_snapshot(t, SNAP2, VOL, "error");
+	testdb_sql(t->path, "UPDATE snapshots SET created_at = CASE id WHEN '" SNAP "' THEN "
+			    "'2026-11-25 10:00:00' ELSE '2026-11-25 11:00:00' END");
+	run(t, &c, &n);
+	assert_string_equal(fake.calls, "remove_export(" VOL ") delete_snapshot(" SNAP ")");
+	assert_string_equal(volume_status(t, VOL), "error_deleting/0");
+	assert_int_equal(testdb_int(t->path, "SELECT deleted FROM snapshots WHERE id = '" SNAP "'"), 1);
+	assert_int_equal(testdb_int(t->path, "SELECT status = 'error' AND deleted = 0 FROM snapshots "
+				    "WHERE id = '" SNAP2 "'"), 1);
+	assert_string_equal(progress(t, VOL), "cleaned: volume set to error_deleting: its snapshot "
+			    SNAP2 " is error, not deleting (1 snapshot(s) deleted before it)");
+	assert_int_equal(rows(t), 0);
+}
+
+static void test_another_backends_volume_is_refused_and_given_back(void **state)
+{
+	struct testdb *t = *state;
+	struct cleaner c = cleaner_for(t);
+	struct cleaner_counts n;
+
+	seed(t, "Volume", VOL, "deleting");
+	seed_volume_on(t, VOL, "deleting", "other@lvm#pool", NULL);
+	seed(t, "Snapshot", SNAP, "deleting");
+	seed_volume_on(t, VOL2, "available", "other@lvm", NULL);
+	seed_snapshot(t, SNAP, VOL2, "deleting");
+	run(t, &c, &n);
+	/* Nothing touched: an absent LV would count as removed. */
+	assert_string_equal(fake.calls, "");
+	assert_int_equal(n.refused, 2);
+	assert_string_equal(volume_status(t, VOL), "deleting/0");
+	assert_int_equal(testdb_int(t->path, "SELECT deleted FROM snapshots"), 0);
+	/* Given back to its owner and time. */
+	assert_int_equal(testdb_int(t->path, "SELECT count(*) FROM workers WHERE service_id = 1 AND "
+				    "updated_at = '2026-11-25 18:00:00' AND race_preventer = 2"), 2);
+	assert_string_equal(progress(t, VOL), "refused: volume " VOL " is on host other@lvm#pool, "
+			    "not this worker's backend (worker 2, its host or a host of its cluster): "
+			    "row given back, nothing done");
+}
+
+static void test_a_volume_of_my_host_or_my_cluster_is_cleaned(void **state)
+{
+	struct testdb *t = *state;
+	struct cleaner c = cleaner_for(t);
+	struct cleaner_counts n;
+	static const char *const ids[] = {
+		"aaaaaaaa-0000-4000-8000-000000000001", "aaaaaaaa-0000-4000-8000-000000000002",
+		"aaaaaaaa-0000-4000-8000-000000000003", "aaaaaaaa-0000-4000-8000-000000000004",
+		"aaaaaaaa-0000-4000-8000-000000000005",
+	};
+
+	seed(t, "Volume", VOL, "creating"); /* makes the services rows */
+	testdb_sql(t->path, "DELETE FROM workers; UPDATE services SET cluster_name = 'c1@lvm';"
+			    "INSERT INTO services (id, host, \"binary\", cluster_name, deleted) VALUES "
+			    "(3, 'retired@lvm', 'cinder-volume', 'c1@lvm', 1)");
+	for (size_t i = 0; i < 5; i++)
+		seed(t, "Volume", ids[i], "creating");
+	seed_volume_on(t, ids[0], "creating", "live@lvm#pool", NULL);     /* my host */
+	seed_volume_on(t, ids[1], "creating", "dead@lvm#pool", NULL);     /* a member's */
+	seed_volume_on(t, ids[2], "creating", "retired@lvm", NULL);       /* a removed member's */
+	seed_volume_on(t, ids[3], "creating", "moved@lvm", "c1@lvm#pool"); /* my cluster's */
+	seed_volume_on(t, ids[4], "creating", "", NULL);                  /* no host */
+	run(t, &c, &n);
+	assert_int_equal(n.cleaned, 5);
+	assert_int_equal(n.refused, 0);
+	assert_int_equal(testdb_int(t->path, "SELECT count(*) FROM volumes WHERE status = 'error'"), 5);
+}
+
+static void test_a_schedulers_rows_are_cleaned_as_cinders_scheduler_does(void **state)
+{
+	struct testdb *t = *state;
+	struct cleaner c = cleaner_for(t);
+	struct cleaner_counts n;
+
+	seed(t, "Volume", VOL, "creating");
+	testdb_sql(t->path, "UPDATE services SET \"binary\" = 'cinder-scheduler', host = 'sch1' "
+			    "WHERE id = 1");
+	seed_volume(t, VOL, "creating", "detached");
+	seed(t, "Volume", VOL2, "deleting");
+	seed_volume(t, VOL2, "deleting", "detached");
+	seed(t, "Snapshot", SNAP, "creating");
+	seed_snapshot(t, SNAP, VOL, "creating");
+	run(t, &c, &n);
+	/* Only a creating volume is acted on; every row is removed. */
+	assert_string_equal(volume_status(t, VOL), "error/0");
+	assert_string_equal(volume_status(t, VOL2), "deleting/0");
+	assert_int_equal(testdb_int(t->path, "SELECT status = 'creating' FROM snapshots"), 1);
+	assert_string_equal(fake.calls, "");
+	assert_int_equal(rows(t), 0);
+	assert_int_equal(n.cleaned, 1);
+	assert_int_equal(n.skipped, 2);
+	assert_string_equal(progress(t, VOL2), "skipped: a cinder-scheduler's Volume row in deleting: "
+			    "the scheduler's cleanup only sets creating volumes to error; row removed");
+}
+
+static void test_without_a_storage_driver_progress_says_nothing_was_removed(void **state)
+{
+	struct testdb *t = *state;
+	struct cleaner c = cleaner_for(t);
+	struct cleaner_counts n;
+
+	c.drv.ops = &driver_none_ops;
+	seed(t, "Volume", VOL, "deleting");
+	seed_volume(t, VOL, "deleting", "detached");
+	seed_snapshot(t, SNAP, VOL, "deleting");
+	seed(t, "Snapshot", SNAP2, "deleting");
+	seed_snapshot(t, SNAP2, VOL2, "deleting");
+	run(t, &c, &n);
+	assert_string_equal(volume_status(t, VOL), "deleted/1");
+	assert_string_equal(progress(t, VOL), "cleaned: volume marked deleted (no storage driver: "
+			    "nothing was removed on a backend; 1 snapshot(s) marked deleted)");
+	assert_string_equal(progress(t, SNAP2), "cleaned: snapshot marked deleted (no storage "
+			    "driver: nothing was removed on a backend)");
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, testdb_setup_store, testdb_teardown)
 
 int main(void)
@@ -480,6 +673,14 @@ int main(void)
 		T(test_own_cleanup_takes_only_rows_from_before_the_start),
 		T(test_deleting_volumes_are_removed_in_one_batch),
 		T(test_a_busy_batch_is_retried_one_by_one),
+		T(test_a_row_whose_status_needs_no_cleanup_is_removed_not_given_back),
+		T(test_a_deleting_snapshot_is_deleted_in_full),
+		T(test_a_failed_snapshot_delete_gives_the_row_back),
+		T(test_cascade_deletes_snapshots_until_the_first_not_deleting),
+		T(test_another_backends_volume_is_refused_and_given_back),
+		T(test_a_volume_of_my_host_or_my_cluster_is_cleaned),
+		T(test_a_schedulers_rows_are_cleaned_as_cinders_scheduler_does),
+		T(test_without_a_storage_driver_progress_says_nothing_was_removed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -85,25 +85,42 @@ static void test_worker_up_at_exact_boundary(void **state)
 {
 	(void)state;
 	/* now - 60 s is 18:40:54.5: a heartbeat then is still up. */
-	assert_true(liveness_worker_is_up("2026-11-25 18:40:54.500000", NULL, &now, 60));
-	assert_true(liveness_worker_is_up("2026-11-25 18:40:54.5", NULL, &now, 60));
-	assert_false(liveness_worker_is_up("2026-11-25 18:40:54.499999", NULL, &now, 60));
-	assert_true(liveness_worker_is_up("2026-11-25 18:41:54", NULL, &now, 60));
+	assert_true(liveness_worker_is_up("2026-11-25 18:40:54.500000", &now, 60));
+	assert_true(liveness_worker_is_up("2026-11-25 18:40:54.5", &now, 60));
+	assert_false(liveness_worker_is_up("2026-11-25 18:40:54.499999", &now, 60));
+	assert_true(liveness_worker_is_up("2026-11-25 18:41:54", &now, 60));
 	/* A shorter down time moves the boundary. */
-	assert_false(liveness_worker_is_up("2026-11-25 18:41:50", NULL, &now, 4));
-	assert_true(liveness_worker_is_up("2026-11-25 18:41:50.5", NULL, &now, 4));
+	assert_false(liveness_worker_is_up("2026-11-25 18:41:50", &now, 4));
+	assert_true(liveness_worker_is_up("2026-11-25 18:41:50.5", &now, 4));
 }
 
-static void test_worker_without_heartbeat_uses_created_at(void **state)
+static void test_worker_without_heartbeat_is_down(void **state)
 {
 	(void)state;
-	assert_true(liveness_worker_is_up(NULL, "2026-11-25 18:41:00", &now, 60));
-	assert_true(liveness_worker_is_up("", "2026-11-25 18:41:00", &now, 60));
-	assert_false(liveness_worker_is_up(NULL, "2026-11-25 18:00:00", &now, 60));
-	/* An old heartbeat is not rescued by a recent created_at. */
-	assert_false(liveness_worker_is_up("2026-11-25 18:00:00", "2026-11-25 18:41:00", &now, 60));
-	assert_false(liveness_worker_is_up(NULL, NULL, &now, 60));
-	assert_false(liveness_worker_is_up("garbage", NULL, &now, 60));
+	/* Cinder's Service.is_up: no heartbeat is down, however new the row
+	 * (created_at plays no part here; selection by is_up is the
+	 * planner's, tested there). */
+	assert_false(liveness_worker_is_up(NULL, &now, 60));
+	assert_false(liveness_worker_is_up("", &now, 60));
+	assert_false(liveness_worker_is_up("garbage", &now, 60));
+	/* Selection still takes created_at: registered 10 s ago, no beat. */
+	assert_true(liveness_selected_up(NULL, "2026-11-25 18:41:44", &now, 60));
+	assert_false(liveness_selected_up(NULL, "2026-11-25 18:00:00", &now, 60));
+	assert_true(liveness_selected_up("2026-11-25 18:41:44", "2026-11-25 18:00:00", &now, 60));
+}
+
+static void test_cluster_of_never_beaten_members_is_down(void **state)
+{
+	struct liveness_cluster c;
+	(void)state;
+
+	liveness_cluster_init(&c);
+	liveness_cluster_add(&c, NULL, &now, 60);
+	liveness_cluster_add(&c, "2026-11-25 17:00:00", &now, 60);
+	assert_int_equal(c.num_hosts, 2);
+	assert_int_equal(c.num_down_hosts, 2);
+	assert_false(c.is_up);
+	assert_string_equal(c.last_heartbeat, "2026-11-25 17:00:00.000000");
 }
 
 static void test_cluster_counts(void **state)
@@ -114,13 +131,13 @@ static void test_cluster_counts(void **state)
 	liveness_cluster_init(&c);
 	assert_int_equal(c.num_hosts, 0);
 	assert_false(c.is_up);
-	liveness_cluster_add(&c, "2026-11-25 18:00:00", NULL, &now, 60);
+	liveness_cluster_add(&c, "2026-11-25 18:00:00", &now, 60);
 	assert_int_equal(c.num_hosts, 1);
 	assert_int_equal(c.num_down_hosts, 1);
 	assert_false(c.is_up);
 	assert_string_equal(c.last_heartbeat, "2026-11-25 18:00:00.000000");
-	liveness_cluster_add(&c, "2026-11-25 18:41:50", NULL, &now, 60);
-	liveness_cluster_add(&c, "2026-11-25 18:30:00", NULL, &now, 60);
+	liveness_cluster_add(&c, "2026-11-25 18:41:50", &now, 60);
+	liveness_cluster_add(&c, "2026-11-25 18:30:00", &now, 60);
 	assert_int_equal(c.num_hosts, 3);
 	assert_int_equal(c.num_down_hosts, 2);
 	assert_true(c.is_up);
@@ -135,7 +152,8 @@ int main(void)
 		cmocka_unit_test(test_parse_refuses_what_is_not_a_time),
 		cmocka_unit_test(test_bound_text_drops_a_zero_fraction),
 		cmocka_unit_test(test_worker_up_at_exact_boundary),
-		cmocka_unit_test(test_worker_without_heartbeat_uses_created_at),
+		cmocka_unit_test(test_worker_without_heartbeat_is_down),
+		cmocka_unit_test(test_cluster_of_never_beaten_members_is_down),
 		cmocka_unit_test(test_cluster_counts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,4 +1,4 @@
-/* The planner as a table: SPEC-cleanup.md section 7 and more. */
+/* The planner as a table: the worked example of doc/cleanup.md section 4, and more. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,7 +16,7 @@
 
 static const struct timespec now = { NOW_SEC, 0 };
 
-/* SPEC section 7: service_down_time 60. */
+/* doc/cleanup.md, worked example: service_down_time 60. */
 static const struct planner_worker spec_workers[] = {
 	{ { 1, "node1@lvm", "cinder-volume", "c1@lvm", false, OLD, DOWN, "1.0" }, TRI_FALSE },
 	{ { 2, "node2@lvm", "cinder-volume", "c1@lvm", false, OLD, UP, "1.0" }, TRI_FALSE },
@@ -158,17 +158,39 @@ static void test_clusters_all_down_some_up_and_disabled(void **state)
 	run_table(rows, sizeof(rows) / sizeof(rows[0]), w, sizeof(w) / sizeof(w[0]));
 }
 
-static void test_new_worker_without_heartbeat_counts_as_up_for_selection(void **state)
+static void test_new_worker_without_heartbeat_is_selected_as_up_but_cannot_clean(void **state)
 {
 	/* Cinder selects up by created_at or updated_at: a worker created a
-	 * moment ago with an old heartbeat value is not selected as down. */
+	 * moment ago is selected by is_up=true, with or without a heartbeat.
+	 * But its own is_up needs a heartbeat (Service.is_up): one that never
+	 * sent one cannot clean itself, so it is unavailable and no job is
+	 * queued that no running worker would take. */
 	static const struct planner_worker w[] = {
 		{ { 1, "a@lvm", "cinder-volume", "", false, UP, DOWN, "1.0" }, TRI_ANY },
 		{ { 2, "b@lvm", "cinder-volume", "", false, UP, "", "1.0" }, TRI_ANY },
+		{ { 3, "c@lvm", "cinder-volume", "", false, OLD, UP, "1.0" }, TRI_ANY },
 	};
 	static const struct row rows[] = {
 		{ "", " | " },
-		{ "is_up=true", "2 | 1" }, /* 1 is selected as up, but cannot clean itself */
+		{ "is_up=true", "3 | 1,2" },
+		{ "service_id=2 is_up=null", " | 2" },
+	};
+	(void)state;
+	run_table(rows, 3, w, 3);
+}
+
+static void test_cluster_whose_only_fresh_member_never_beat_is_down(void **state)
+{
+	/* cx: m1 registered a moment ago and never sent a heartbeat, m2 dead.
+	 * Nobody in cx can clean m2: unavailable (Cinder: the cluster is
+	 * down). m1 is not selected by the default is_up=false. */
+	static const struct planner_worker w[] = {
+		{ { 1, "m1@lvm", "cinder-volume", "cx@lvm", false, UP, "", "1.0" }, TRI_FALSE },
+		{ { 2, "m2@lvm", "cinder-volume", "cx@lvm", false, OLD, DOWN, "1.0" }, TRI_FALSE },
+	};
+	static const struct row rows[] = {
+		{ "", " | 2" },
+		{ "cluster_name=cx@lvm is_up=null", " | 1,2" },
 	};
 	(void)state;
 	run_table(rows, 2, w, 2);
@@ -197,7 +219,8 @@ int main(void)
 		cmocka_unit_test(test_each_filter_alone_and_combined),
 		cmocka_unit_test(test_host_and_cluster_matching),
 		cmocka_unit_test(test_clusters_all_down_some_up_and_disabled),
-		cmocka_unit_test(test_new_worker_without_heartbeat_counts_as_up_for_selection),
+		cmocka_unit_test(test_new_worker_without_heartbeat_is_selected_as_up_but_cannot_clean),
+		cmocka_unit_test(test_cluster_whose_only_fresh_member_never_beat_is_down),
 		cmocka_unit_test(test_destinations),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,7 +10,7 @@
 #define NOW_SEC 1795632114 /* 2026-11-25 18:41:54 UTC */
 #define VOL "11111111-1111-4111-8111-111111111111"
 
-/* SPEC section 7's workers, and two in-flight rows of worker 1. */
+/* The workers of doc/cleanup.md's worked example, and two in-flight rows of worker 1. */
 static void seed(struct testdb *t)
 {
 	testdb_sql(t->path,
@@ -58,7 +58,7 @@ static void test_accepted_request_commits_result_jobs_and_progress(void **state)
 	assert_int_equal(id, 1);
 	root = json_loads(result, 0, NULL);
 	assert_non_null(root);
-	/* SPEC section 7, row 1: cleaning 1 and 4, unavailable 3 and 5. */
+	/* The worked example, row 1: cleaning 1 and 4, unavailable 3 and 5. */
 	assert_int_equal(json_array_size(json_object_get(root, "cleaning")), 2);
 	assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(root, "cleaning"), 0), "id")), 1);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(root, "cleaning"), 0), "cluster_name")), "c1@lvm");

@@ -261,13 +261,37 @@ static void test_stuck_agrees_with_liveness_at_the_boundary(void **state)
 	seed_stuck(f->path);
 	/* Owner 3's heartbeat is 18:40:54, exactly now - 60: up, not stuck. */
 	liveness_bound(&now, 60, &bound);
-	assert_true(liveness_worker_is_up("2026-11-25 18:40:54", NULL, &now, 60));
+	assert_true(liveness_worker_is_up("2026-11-25 18:40:54", &now, 60));
 	assert_int_equal(store_get_stuck(st, "Volume", V_EDGE, &bound, &res), -ENOENT);
 	/* A microsecond later it is down, and stuck. */
 	now.tv_nsec = 1000;
 	liveness_bound(&now, 60, &bound);
-	assert_false(liveness_worker_is_up("2026-11-25 18:40:54", NULL, &now, 60));
+	assert_false(liveness_worker_is_up("2026-11-25 18:40:54", &now, 60));
 	assert_int_equal(store_get_stuck(st, "Volume", V_EDGE, &bound, &res), 0);
+	store_close(st);
+}
+
+static void test_stuck_includes_rows_of_a_worker_that_never_beat(void **state)
+{
+	struct testdb *f = *state;
+	struct store *st;
+	struct cf_err err;
+	struct timespec now = { NOW_SEC, 0 }, bound;
+	struct stuck res;
+
+	assert_int_equal(store_open(f->path, STORE_CREATE | STORE_MIGRATE, &st, &err), 0);
+	/* Registered 4 s ago, never a heartbeat: down (Cinder's
+	 * Service.is_up), so its row is stuck, and it can be removed. */
+	testdb_sql(f->path,
+	    "INSERT INTO services (id, host, \"binary\", created_at, updated_at) VALUES"
+	    " (4, 'fresh@lvm', 'cinder-volume', '2026-11-25 18:41:50', NULL);"
+	    "INSERT INTO workers (resource_type, resource_id, status, service_id, created_at, updated_at)"
+	    " VALUES ('Volume', '" V_DOWN "', 'creating', 4, '2026-11-25 18:41:51', '2026-11-25 18:41:51')");
+	liveness_bound(&now, 60, &bound);
+	assert_false(liveness_worker_is_up(NULL, &now, 60));
+	assert_int_equal(store_get_stuck(st, "Volume", V_DOWN, &bound, &res), 0);
+	assert_string_equal(res.host, "fresh@lvm");
+	assert_int_equal(store_remove_service(st, 4, &bound, &now, &err), 0);
 	store_close(st);
 }
 
@@ -275,7 +299,7 @@ static int collect_members(void *ctx, const struct service *svc)
 {
 	struct liveness_cluster *sum = ctx;
 	struct timespec now = { NOW_SEC, 0 };
-	liveness_cluster_add(sum, svc->updated_at, svc->created_at, &now, 60);
+	liveness_cluster_add(sum, svc->updated_at, &now, 60);
 	return 0;
 }
 
@@ -340,6 +364,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_register_reuses_the_row_of_the_same_host_and_binary, testdb_setup, testdb_teardown),
 		cmocka_unit_test_setup_teardown(test_heartbeat_bumps_the_row_and_reports_a_removed_one, testdb_setup, testdb_teardown),
 		cmocka_unit_test_setup_teardown(test_stuck_lists_rows_of_down_or_missing_owners_only, testdb_setup, testdb_teardown),
+		cmocka_unit_test_setup_teardown(test_stuck_includes_rows_of_a_worker_that_never_beat,
+						testdb_setup, testdb_teardown),
 		cmocka_unit_test_setup_teardown(test_stuck_agrees_with_liveness_at_the_boundary, testdb_setup, testdb_teardown),
 		cmocka_unit_test_setup_teardown(test_cluster_and_its_members, testdb_setup, testdb_teardown),
 		cmocka_unit_test_setup_teardown(test_overlong_values_are_skipped_not_cut, testdb_setup, testdb_teardown),
