@@ -35,5 +35,14 @@ for key in $(grep -oE '^	\{ "[A-Za-z]+", "[a-z_]+"' "$OPTIONS_SOURCE" | cut -d'"
 	case " $documented " in *" $key "*) ;; *) lacking="${lacking:-} $key" ;; esac
 done
 [ -z "${lacking:-}" ] && ok "the sample config comments every key" || not_ok "the sample config lacks keys" "$lacking"
+# The project's own account of its cleanup semantics: there, linked from
+# the README and the man page, and nothing points at a document that is
+# not in the repository.
+src=$(dirname "$OPTIONS_SOURCE")/..
+[ -s "$src/doc/cleanup.md" ] && ok "doc/cleanup.md is there" || not_ok "doc/cleanup.md is missing"
+grep -q '(doc/cleanup.md)' "$src/README.md" && ok "README links doc/cleanup.md" || not_ok "README does not link doc/cleanup.md"
+echo "$rendered" | grep -q 'cleanup.md' && ok "the man page points at cleanup.md" || not_ok "the man page does not point at cleanup.md"
+dangling=$(grep -rl --exclude=test_docs.sh 'SPEC-cleanup' "$src/README.md" "$src/doc" "$src/backend" "$src/fs" "$src/lvm" "$src/tests" 2>/dev/null)
+[ -z "$dangling" ] && ok "no file points at a spec outside the repository" || not_ok "files name SPEC-cleanup.md" "$dangling"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
