@@ -91,7 +91,9 @@ struct handle {
 	bool nonblock;              /* opened O_NONBLOCK: wait does not block */
 	bool served;                /* a read was answered */
 	bool waited;                /* wait: data is the final progress */
-	pthread_mutex_t lock;       /* data and len, for the files that re-render */
+	/* data, len, mtime and the flags, for the files that re-render:
+	 * held to copy or swap them only, never across a wait or a query. */
+	pthread_mutex_t lock;
 };
 
 static const struct fs_config *config(void)
@@ -901,17 +903,29 @@ static bool request_interrupted(void)
 }
 
 /* wait's first read: block until the request's jobs have all ended (or
- * wait_timeout, or the reader gives up), then hold its final progress. */
+ * wait_timeout, or the reader gives up), then hold its final progress.
+ * The wait and the render run without h->lock: poll, fstat and lseek of
+ * the same open file take it, and must never queue behind a reader that
+ * blocks for up to cleanup_wait_timeout (a FUSE thread held there cannot
+ * be let go by an interrupt). Two first reads at once both wait; the
+ * first to finish installs its render. */
 static int wait_done(struct handle *h)
 {
 	const struct fs_config *cfg = config();
 	struct store *st;
-	struct timespec deadline;
+	struct timespec deadline, mtime;
 	int64_t generation, unfinished;
+	bool waited;
 	char *text;
 	size_t len;
-	int rc = thread_store(&st);
+	int rc;
 
+	pthread_mutex_lock(&h->lock);
+	waited = h->waited;
+	pthread_mutex_unlock(&h->lock);
+	if (waited)
+		return 0;
+	rc = thread_store(&st);
 	if (rc)
 		return rc;
 	rc = store_request_watch(st, h->request_id, &generation, &unfinished);
@@ -936,18 +950,28 @@ static int wait_done(struct handle *h)
 	}
 	if (rc)
 		return rc;
-	rc = cleanup_render_progress(st, h->request_id, &text, &len, &h->mtime);
+	rc = cleanup_render_progress(st, h->request_id, &text, &len, &mtime);
 	if (rc)
 		return rc;
-	handle_set(h, text, len);
-	h->waited = true;
+	pthread_mutex_lock(&h->lock);
+	if (h->waited) {
+		free(text); /* another read of this file got there first */
+	} else {
+		handle_set(h, text, len);
+		h->mtime = mtime;
+		h->waited = true;
+	}
+	pthread_mutex_unlock(&h->lock);
 	return 0;
 }
 
-/* progress.json read again from the start: render it anew. */
+/* progress.json read again from the start: render it anew, with h->lock
+ * taken only to swap the render in (a slow database must not hold up a
+ * poll of the same file). */
 static int progress_again(struct handle *h)
 {
 	struct store *st;
+	struct timespec mtime;
 	int64_t generation, unfinished;
 	char *text;
 	size_t len;
@@ -956,14 +980,33 @@ static int progress_again(struct handle *h)
 	if (rc == 0)
 		rc = store_request_watch(st, h->request_id, &generation, &unfinished);
 	if (rc == 0)
-		rc = cleanup_render_progress(st, h->request_id, &text, &len, &h->mtime);
+		rc = cleanup_render_progress(st, h->request_id, &text, &len, &mtime);
 	if (rc)
 		return rc;
+	pthread_mutex_lock(&h->lock);
 	handle_set(h, text, len);
+	h->mtime = mtime;
 	h->generation = generation;
+	pthread_mutex_unlock(&h->lock);
 	return 0;
 }
 
+/* Whether this read of progress.json renders anew: one at offset 0 after
+ * the first read was answered. */
+static bool progress_rereads(struct handle *h, off_t offset)
+{
+	bool served;
+
+	if (h->kind != NODE_HISTORY_PROGRESS || offset != 0)
+		return false;
+	pthread_mutex_lock(&h->lock);
+	served = h->served;
+	pthread_mutex_unlock(&h->lock);
+	return served;
+}
+
+/* h->lock is held only to copy from the render: nothing that can block
+ * (the wait, the database) runs under it. */
 static int fs_read(const char *path, char *buf, size_t size, off_t offset,
 		   struct fuse_file_info *fi)
 {
@@ -975,23 +1018,22 @@ static int fs_read(const char *path, char *buf, size_t size, off_t offset,
 		return -EBADF;
 	if (h->temp)
 		return scratch_read(config()->scratch, h->temp, buf, size, offset);
-	pthread_mutex_lock(&h->lock);
-	if (h->kind == NODE_HISTORY_WAIT && !h->waited)
+	if (h->kind == NODE_HISTORY_WAIT)
 		rc = wait_done(h);
-	else if (h->kind == NODE_HISTORY_PROGRESS && offset == 0 && h->served)
+	else if (progress_rereads(h, offset))
 		rc = progress_again(h);
-	if (rc == 0) {
-		h->served = true;
-		if (offset < 0 || (size_t)offset >= h->len)
-			size = 0;
-		else if (size > h->len - (size_t)offset)
-			size = h->len - (size_t)offset;
-		if (size)
-			memcpy(buf, h->data + offset, size);
-		rc = (int)size;
-	}
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&h->lock);
+	h->served = true;
+	if (offset < 0 || (size_t)offset >= h->len)
+		size = 0;
+	else if (size > h->len - (size_t)offset)
+		size = h->len - (size_t)offset;
+	if (size)
+		memcpy(buf, h->data + offset, size);
 	pthread_mutex_unlock(&h->lock);
-	return rc;
+	return (int)size;
 }
 
 static int fs_release(const char *path, struct fuse_file_info *fi)

@@ -59,6 +59,57 @@ timeout -s INT 1 cat "$W" >/dev/null
 rc=$? took=$((($(date +%s%N) - start) / 1000000))
 check "an interrupted reader is let go (Ctrl-C)" "124 yes" "$rc $([ "$took" -lt 2500 ] && echo yes || echo "no: $took ms")"
 
+# One open file of wait: a thread blocks reading it while another polls
+# it, stats it and seeks in it. A blocked read must hold up none of those
+# (the daemon would answer them only once the read ended, up to
+# cleanup_wait_timeout later). The reader uses pread first: read(2) holds
+# the kernel's own position lock of the open file while it blocks, and
+# lseek waits for that lock in the kernel, whatever the daemon does; then
+# a read(2) joins it, and poll and fstat must still answer.
+same_file=$(python3 - "$W" <<'PY'
+import os, select, sys, threading, time
+
+fd = os.open(sys.argv[1], os.O_RDONLY)
+
+
+def block_in(call):
+    def quietly():
+        try:
+            call()
+        except OSError:
+            pass
+    threading.Thread(target=quietly, daemon=True).start()
+    time.sleep(1)  # it blocks in the daemon by now
+
+
+def took(call):
+    """How call went, given 3 s in a thread of its own."""
+    out = []
+    start = time.monotonic()
+    t = threading.Thread(target=lambda: out.append(call()), daemon=True)
+    t.start()
+    t.join(3)
+    ms = (time.monotonic() - start) * 1000
+    return "blocked" if not out else "%d ms" % ms if ms >= 1000 else \
+        "not-readable" if out[0] == [] else "fast"
+
+
+p = select.poll()
+p.register(fd, select.POLLIN)
+block_in(lambda: os.pread(fd, 65536, 0))
+# lseek to the end asks the daemon for the size once the kernel's cached
+# attributes (0.5 s) have aged, as they have after block_in's second.
+print("pread: poll", took(lambda: p.poll(100)),
+      "lseek", took(lambda: os.lseek(fd, 0, os.SEEK_END)),
+      "fstat", took(lambda: os.fstat(fd)), end="; ")
+block_in(lambda: os.read(fd, 65536))
+print("read: poll", took(lambda: p.poll(100)), "fstat", took(lambda: os.fstat(fd)), flush=True)
+os._exit(0)  # the readers are let go as the process ends
+PY
+)
+check "poll, fstat and lseek of a wait file another thread reads return at once" \
+	"pread: poll not-readable lseek fast fstat fast; read: poll not-readable fstat fast" "$same_file"
+
 # The other mount: a 2 s bound and one waiter at a time.
 SW=$S/cleanup/history/2/wait
 start=$(date +%s%N)
