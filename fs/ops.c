@@ -5,6 +5,7 @@
 #include "fs.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fuse_lowlevel.h>
 #include <poll.h>
 #include <pthread.h>
@@ -29,6 +30,11 @@
 #define FILE_MODE 0440    /* read-only values */
 #define CONTROL_MODE 0660 /* files that take writes: cleanup/request */
 #define SCRATCH_DIR_MODE 0770 /* cleanup/: the admin group makes temporary files */
+/* volumes/, snapshots/ and workers/: the kernel (default_permissions) lets
+ * rmdir of an entry through only with write permission on its parent, and
+ * the admin group may do all root may. Anything else tried there is
+ * refused here, with the reason in the directory's error file. */
+#define REMOVABLE_DIR_MODE 0770
 
 union object {
 	struct service svc;
@@ -273,6 +279,8 @@ static mode_t node_mode(enum node_kind kind, enum node_type type)
 		return S_IFREG | CONTROL_MODE;
 	if (kind == NODE_CLEANUP)
 		return S_IFDIR | SCRATCH_DIR_MODE;
+	if (kind == NODE_VOLUMES || kind == NODE_SNAPSHOTS || kind == NODE_WORKERS)
+		return S_IFDIR | REMOVABLE_DIR_MODE;
 	switch (type) {
 	case NT_DIR:
 		return S_IFDIR | DIR_MODE;
@@ -648,6 +656,23 @@ static int add_literal(struct dir_fill *d, struct store *st, const struct path_m
 	return listing_add(d->list, name, node_mode(child->kind, child->type), (off_t)len, mtime);
 }
 
+/* The mode of a directory's parent, for its ".." entry. */
+static mode_t parent_mode(const char *path)
+{
+	char parent[PATH_MAX];
+	struct path_match m;
+	char *slash;
+
+	snprintf(parent, sizeof(parent), "%s", path);
+	slash = strrchr(parent, '/');
+	if (!slash)
+		return S_IFDIR | DIR_MODE;
+	slash[slash == parent] = '\0'; /* "/volumes" -> "/" */
+	if (paths_match(parent, &m) != 0 || m.rule->type != NT_DIR)
+		return S_IFDIR | DIR_MODE;
+	return node_mode(m.rule->kind, NT_DIR);
+}
+
 static int list_dir(const char *path, struct listing *list)
 {
 	struct path_match m;
@@ -675,7 +700,7 @@ static int list_dir(const char *path, struct listing *list)
 	if (m.rule->type != NT_DIR)
 		return -ENOTDIR;
 	if (listing_add(list, ".", node_mode(m.rule->kind, NT_DIR), 0, node_mtime(&m, &obj)) ||
-	    listing_add(list, "..", S_IFDIR | DIR_MODE, 0, config()->started))
+	    listing_add(list, "..", parent_mode(path), 0, config()->started))
 		return -ENOMEM;
 	for (int i = 0; (child = paths_literal_child(m.rule, i, &name)) != NULL; i++)
 		if ((rc = add_literal(&d, st, &m, &obj, child, name)) != 0)
