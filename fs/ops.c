@@ -58,14 +58,19 @@ union object {
 struct open_head {
 	uint32_t magic;
 	struct open_head *prev, *next;
+	/* The path it was opened by: calls made by handle come without one
+	 * (nullpath_ok), and their refusals name the file all the same. */
+	char *path;
 };
 
-static struct open_head open_list = { 0, &open_list, &open_list };
+static struct open_head open_list = { 0, &open_list, &open_list, NULL };
 static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static void open_track(struct open_head *o, uint32_t magic)
+/* Only a failed strdup leaves path NULL: refusals then name no file. */
+static void open_track(struct open_head *o, uint32_t magic, const char *path)
 {
 	o->magic = magic;
+	o->path = path ? strdup(path) : NULL;
 	pthread_mutex_lock(&open_lock);
 	o->prev = &open_list;
 	o->next = open_list.next;
@@ -83,6 +88,8 @@ static void open_untrack(struct open_head *o)
 	o->next->prev = o->prev;
 	o->prev = o->next = NULL;
 	pthread_mutex_unlock(&open_lock);
+	free(o->path);
+	o->path = NULL;
 }
 
 struct handle {
@@ -107,14 +114,14 @@ static const struct fs_config *config(void)
 	return fuse_get_context()->private_data;
 }
 
-static struct handle *handle_new(enum node_kind kind)
+static struct handle *handle_new(enum node_kind kind, const char *path)
 {
 	struct handle *h = calloc(1, sizeof(*h));
 
 	if (h) {
 		h->kind = kind;
 		pthread_mutex_init(&h->lock, NULL);
-		open_track(&h->head, HANDLE_MAGIC);
+		open_track(&h->head, HANDLE_MAGIC, path);
 	}
 	return h;
 }
@@ -140,6 +147,17 @@ static struct handle *file_of(const struct fuse_file_info *fi)
 	return h && h->head.magic == HANDLE_MAGIC ? h : NULL;
 }
 
+/* The path a call names: its own, or, made by handle, the one the file or
+ * directory was opened by (NULL when neither is known). */
+static const char *call_path(const char *path, const struct fuse_file_info *fi)
+{
+	const struct open_head *o = fi ? (const struct open_head *)(uintptr_t)fi->fh : NULL;
+
+	if (path || !o)
+		return path;
+	return o->magic == HANDLE_MAGIC || o->magic == LISTING_MAGIC ? o->path : NULL;
+}
+
 /* One SQLite connection per FUSE thread, opened on first use and closed
  * when the thread ends (libfuse ends idle threads). */
 static pthread_key_t store_key;
@@ -155,17 +173,20 @@ static void store_key_make(void)
 	pthread_key_create(&store_key, store_key_free);
 }
 
-static int thread_store(struct store **out)
+/* err (may be NULL) says why the database could not be opened. */
+static int thread_store(struct store **out, struct cf_err *err)
 {
 	struct store *st;
 
 	pthread_once(&store_key_once, store_key_make);
 	st = pthread_getspecific(store_key);
 	if (!st) {
-		struct cf_err err;
-		int rc = store_open(config()->db_path, 0, &st, &err);
+		struct cf_err why;
+		int rc = store_open(config()->db_path, 0, &st, &why);
 		if (rc) {
-			log_error("%s", err.msg);
+			log_error("%s", why.msg);
+			if (err)
+				*err = why;
 			return rc;
 		}
 		pthread_setspecific(store_key, st);
@@ -393,7 +414,7 @@ static int resolve(const char *path, struct path_match *m, union object *obj,
 	if (rc)
 		return rc;
 	view_now(ctx);
-	rc = thread_store(st);
+	rc = thread_store(st, NULL);
 	if (rc)
 		return rc;
 	return load(*st, m, ctx, obj);
@@ -764,7 +785,7 @@ static int fs_opendir(const char *path, struct fuse_file_info *fi)
 		listing_free(list);
 		return rc;
 	}
-	open_track(&list->head, LISTING_MAGIC);
+	open_track(&list->head, LISTING_MAGIC, path);
 	fi->fh = (uint64_t)(uintptr_t)list;
 	return 0;
 }
@@ -803,8 +824,28 @@ static int fs_releasedir(const char *path, struct fuse_file_info *fi)
 	return 0;
 }
 
-/* Where a refusal's words go: the control file's error file beside it
- * (cleanup/error, volumes/error, snapshots/error), and the log. */
+/* Whether path is dir or lies under it ("/cleanup" holds "/cleanup/x",
+ * not "/cleanupx"). */
+static bool path_under(const char *path, const char *dir)
+{
+	size_t len = strlen(dir);
+	return path && strncmp(path, dir, len) == 0 && (path[len] == '\0' || path[len] == '/');
+}
+
+/* A path as a refusal names it: relative to the mount, as the operator
+ * typed it after the mountpoint. */
+static const char *shown(const char *path)
+{
+	if (!path)
+		return "(an open file)";
+	return path[1] ? path + 1 : "(the mount's root)";
+}
+
+/* Where a refusal's words go: the error file of the directory the call
+ * names (cleanup/error, volumes/error, snapshots/error), and the log.
+ * Every refusal of the daemon's own goes through here, so that an error
+ * file never keeps an older refusal's words after a newer one; a path
+ * elsewhere (workers/, the root) has the log only. */
 __attribute__((format(printf, 3, 4)))
 static int refuse(const char *path, int rc, const char *fmt, ...)
 {
@@ -815,11 +856,11 @@ static int refuse(const char *path, int rc, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (path && strncmp(path, "/cleanup", 8) == 0)
+	if (path_under(path, "/cleanup"))
 		state = config()->cleanup;
-	else if (path && strncmp(path, "/volumes", 8) == 0)
+	else if (path_under(path, "/volumes"))
 		state = config()->volume_errors;
-	else if (path && strncmp(path, "/snapshots", 10) == 0)
+	else if (path_under(path, "/snapshots"))
 		state = config()->snapshot_errors;
 	if (state)
 		control_error_set(state, msg);
@@ -827,15 +868,42 @@ static int refuse(const char *path, int rc, const char *fmt, ...)
 	return rc;
 }
 
+/* What may be made where, for the refusal of a create, mkdir, mknod,
+ * symlink or link. */
+static const char *made_how(const char *path)
+{
+	if (path_under(path, "/volumes"))
+		return "volumes are made by writing a spec such as 'name=db1 size=10G' to "
+		       "volumes/create";
+	if (path_under(path, "/snapshots"))
+		return "snapshots are made by writing 'volume_id=<uuid> name=s1' to snapshots/create";
+	if (path_under(path, "/cleanup"))
+		return "the only things made here are regular files and lock directories "
+		       "directly in cleanup/, named with 'request' (config-management tools' "
+		       "temporary files)";
+	return "the mount shows the database's state, and nothing can be made here";
+}
+
+/* A call the database could not be opened for. */
+static int refuse_store(const char *path, const char *what, int rc, const struct cf_err *err)
+{
+	return refuse(path, rc, "%s %s: the database cannot be opened: %s", what, shown(path),
+		      err->msg);
+}
+
+/* A scratch call's refusal. EEXIST and ENOENT are answers, not refusals:
+ * a tool's O_EXCL create or lock mkdir that finds the name taken (Puppet
+ * waits on its request.lock that way) must not overwrite the words of the
+ * last real refusal in cleanup/error. */
 static int refuse_err(int rc, const struct cf_err *err)
 {
 	return rc == -EEXIST || rc == -ENOENT ? rc : refuse("/cleanup", rc, "%s", err->msg);
 }
 
 /* An open file handle on a scratch file; takes over the reference n. */
-static int attach_temp(struct scratch_node *n, struct fuse_file_info *fi)
+static int attach_temp(struct scratch_node *n, const char *path, struct fuse_file_info *fi)
 {
-	struct handle *h = handle_new(NODE_CLEANUP_TEMP);
+	struct handle *h = handle_new(NODE_CLEANUP_TEMP, path);
 
 	if (!h) {
 		scratch_put(config()->scratch, n);
@@ -847,7 +915,7 @@ static int attach_temp(struct scratch_node *n, struct fuse_file_info *fi)
 	return 0;
 }
 
-static int open_temp(const struct path_match *m, const union object *obj,
+static int open_temp(const char *path, const struct path_match *m, const union object *obj,
 		     struct fuse_file_info *fi)
 {
 	struct scratch *sc = config()->scratch;
@@ -864,7 +932,17 @@ static int open_temp(const struct path_match *m, const union object *obj,
 		scratch_put(sc, n);
 		return refuse_err(rc, &err);
 	}
-	return attach_temp(n, fi);
+	return attach_temp(n, path, fi);
+}
+
+/* An open that failed for want of the database (a path that names
+ * nothing is no refusal: ENOENT says it all). */
+static int open_failed(const char *path, int rc)
+{
+	if (rc == -ENOENT || rc == -ENAMETOOLONG)
+		return rc;
+	return refuse(path, rc, "open %s: %s (the daemon's log says more)", shown(path),
+		      strerror(-rc));
 }
 
 static int fs_open(const char *path, struct fuse_file_info *fi)
@@ -877,17 +955,19 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 	int rc = resolve(path, &m, &obj, &ctx, &st);
 
 	if (rc)
-		return rc;
+		return open_failed(path, rc);
 	if (m.rule->kind == NODE_CLEANUP_TEMP)
-		return open_temp(&m, &obj, fi);
+		return open_temp(path, &m, &obj, fi);
 	if (m.rule->type == NT_DIR)
 		return -EISDIR;
 	/* Only the control files take writes; their O_TRUNC (from '>') is a
 	 * no-op: one write() is one whole spec. */
 	if (((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) &&
 	    !takes_writes(m.rule->kind))
-		return -EACCES;
-	h = handle_new(m.rule->kind);
+		return refuse(path, -EACCES, "open %s for writing: it is read-only; only "
+			      "cleanup/request, volumes/create and snapshots/create take writes",
+			      shown(path));
+	h = handle_new(m.rule->kind, path);
 	if (!h)
 		return -ENOMEM;
 	h->request_id = m.request_id;
@@ -902,7 +982,7 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 		rc = render(st, &m, &obj, &ctx, &h->data, &h->len, &h->mtime);
 	if (rc) {
 		handle_free(config(), h);
-		return rc;
+		return open_failed(path, rc);
 	}
 	fi->fh = (uint64_t)(uintptr_t)h;
 	/* Generated content: no page cache, reads go to the snapshot. */
@@ -927,6 +1007,24 @@ static bool request_interrupted(void)
 	       fuse_session_exited(fuse_get_session(fuse_get_context()->fuse));
 }
 
+/* A read of a history file that failed: its request is gone (pruned), or
+ * the database failed. A reader that was interrupted gave up itself (or
+ * the daemon is stopping): that is no refusal. */
+static int read_failed(const struct handle *h, int rc, const struct cf_err *err)
+{
+	const char *path = h->head.path ? h->head.path : "/cleanup";
+
+	if (rc == -EINTR)
+		return rc;
+	if (rc == -ENOENT)
+		return refuse(path, rc, "read %s: request %lld is no longer in cleanup/history",
+			      shown(h->head.path), (long long)h->request_id);
+	if (err && err->msg[0])
+		return refuse_store(path, "read", rc, err);
+	return refuse(path, rc, "read %s: %s (the daemon's log says more)", shown(h->head.path),
+		      strerror(-rc));
+}
+
 /* wait's first read: block until the request's jobs have all ended (or
  * wait_timeout, or the reader gives up), then hold its final progress.
  * The wait and the render run without h->lock: poll, fstat and lseek of
@@ -937,6 +1035,7 @@ static bool request_interrupted(void)
 static int wait_done(struct handle *h)
 {
 	const struct fs_config *cfg = config();
+	struct cf_err err = { "" };
 	struct store *st;
 	struct timespec deadline, mtime;
 	int64_t generation, unfinished;
@@ -950,13 +1049,17 @@ static int wait_done(struct handle *h)
 	pthread_mutex_unlock(&h->lock);
 	if (waited)
 		return 0;
-	rc = thread_store(&st);
+	rc = thread_store(&st, &err);
 	if (rc)
-		return rc;
+		return read_failed(h, rc, &err);
 	rc = store_request_watch(st, h->request_id, &generation, &unfinished);
 	if (rc == 0 && unfinished > 0) {
 		if (h->nonblock)
-			return -EAGAIN;
+			return refuse("/cleanup", -EAGAIN, "cleanup/history/%0*lld/wait: request %lld "
+				      "still has jobs queued or running, and the file was opened "
+				      "O_NONBLOCK, so its read does not wait; poll() it for POLLIN, "
+				      "or read it without O_NONBLOCK", HISTORY_NAME_WIDTH,
+				      (long long)h->request_id, (long long)h->request_id);
 		clock_gettime(CLOCK_MONOTONIC, &deadline);
 		deadline.tv_sec += cfg->wait_timeout;
 		log_debug("request %lld: a reader waits for %lld job(s)", (long long)h->request_id,
@@ -973,11 +1076,10 @@ static int wait_done(struct handle *h)
 				      "already wait (the limit, cleanup_wait_max); try again later",
 				      HISTORY_NAME_WIDTH, (long long)h->request_id);
 	}
+	if (rc == 0)
+		rc = cleanup_render_progress(st, h->request_id, &text, &len, &mtime);
 	if (rc)
-		return rc;
-	rc = cleanup_render_progress(st, h->request_id, &text, &len, &mtime);
-	if (rc)
-		return rc;
+		return read_failed(h, rc, NULL);
 	pthread_mutex_lock(&h->lock);
 	if (h->waited) {
 		free(text); /* another read of this file got there first */
@@ -995,19 +1097,20 @@ static int wait_done(struct handle *h)
  * poll of the same file). */
 static int progress_again(struct handle *h)
 {
+	struct cf_err err = { "" };
 	struct store *st;
 	struct timespec mtime;
 	int64_t generation, unfinished;
 	char *text;
 	size_t len;
-	int rc = thread_store(&st);
+	int rc = thread_store(&st, &err);
 
 	if (rc == 0)
 		rc = store_request_watch(st, h->request_id, &generation, &unfinished);
 	if (rc == 0)
 		rc = cleanup_render_progress(st, h->request_id, &text, &len, &mtime);
 	if (rc)
-		return rc;
+		return read_failed(h, rc, &err);
 	pthread_mutex_lock(&h->lock);
 	handle_set(h, text, len);
 	h->mtime = mtime;
@@ -1110,7 +1213,7 @@ static int fs_poll(const char *path, struct fuse_file_info *fi, struct fuse_poll
 			rev |= POLLOUT | POLLWRNORM;
 		goto out;
 	}
-	rc = thread_store(&st);
+	rc = thread_store(&st, NULL);
 	if (rc == 0)
 		rc = store_request_watch(st, h->request_id, &generation, &unfinished);
 	if (rc) {
@@ -1164,11 +1267,11 @@ static int fs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	int rc;
 
 	if (paths_match(path, &m) != 0 || m.rule->kind != NODE_CLEANUP_TEMP)
-		return -EACCES;
+		return refuse(path, -EACCES, "create %s: %s", shown(path), made_how(path));
 	rc = scratch_create(config()->scratch, m.temp, mode, fc->uid, fc->gid, fi->flags, &n, &err);
 	if (rc)
 		return refuse_err(rc, &err);
-	rc = attach_temp(n, fi);
+	rc = attach_temp(n, path, fi);
 	if (rc)
 		scratch_remove(config()->scratch, m.temp, false); /* not left half made */
 	return rc;
@@ -1182,20 +1285,38 @@ static int fs_mkdir(const char *path, mode_t mode)
 	int rc;
 
 	if (paths_match(path, &m) != 0 || m.rule->kind != NODE_CLEANUP_TEMP)
-		return -EACCES;
+		return refuse(path, -EACCES, "mkdir %s: %s", shown(path), made_how(path));
 	rc = scratch_mkdir(config()->scratch, m.temp, mode, fc->uid, fc->gid, &err);
 	return rc ? refuse_err(rc, &err) : 0;
 }
 
-static int deny_mknod(const char *path, mode_t mode, dev_t dev) { (void)path; (void)mode; (void)dev; return -EACCES; }
-static int deny_two(const char *from, const char *to) { (void)from; (void)to; return -EACCES; }
+/* Device nodes, FIFOs, symlinks and hard links are never made, not even
+ * in cleanup/ (tools make regular files and directories there). */
+static int deny_mknod(const char *path, mode_t mode, dev_t dev)
+{
+	(void)dev;
+	return refuse(path, -EACCES, "mknod %s (%s): %s", shown(path),
+		      S_ISFIFO(mode) ? "a FIFO" : S_ISSOCK(mode) ? "a socket" : "a device node",
+		      made_how(path));
+}
+
+static int deny_symlink(const char *target, const char *path)
+{
+	return refuse(path, -EACCES, "symlink %s -> %s: %s", shown(path), target, made_how(path));
+}
+
+static int deny_link(const char *from, const char *path)
+{
+	return refuse(path, -EACCES, "link %s to %s: %s", shown(path), shown(from), made_how(path));
+}
 
 static int fs_unlink(const char *path)
 {
 	struct path_match m;
 
 	if (paths_match(path, &m) != 0 || m.rule->kind != NODE_CLEANUP_TEMP)
-		return -EACCES;
+		return refuse(path, -EACCES, "unlink %s: the mount's own files cannot be removed; "
+			      "only the temporary files in cleanup/ can", shown(path));
 	return scratch_remove(config()->scratch, m.temp, false);
 }
 
@@ -1231,13 +1352,16 @@ static int fs_rename(const char *from, const char *to, unsigned int flags)
 		return refuse(from, -EINVAL, "rename %s: cleanup/request cannot be exchanged; "
 			      "rename over it", from + 1);
 	if (flags & RENAME_NOREPLACE)
-		return -EEXIST;
+		return refuse(from, -EEXIST, "rename %s to cleanup/request: RENAME_NOREPLACE, and "
+			      "cleanup/request always exists; rename over it", from + 1);
 	rc = scratch_take(config()->scratch, a.temp, &spec, &len);
 	if (rc)
 		return rc;
-	rc = thread_store(&st);
+	rc = thread_store(&st, &err);
 	if (rc == 0)
 		rc = cleanup_write(st, config(), spec, len, fc->uid, fc->pid);
+	else
+		refuse_store("/cleanup/request", "rename over", rc, &err);
 	free(spec);
 	return rc < 0 ? rc : 0;
 }
@@ -1248,6 +1372,7 @@ static int fs_rename(const char *from, const char *to, unsigned int flags)
 static int fs_rmdir(const char *path)
 {
 	struct path_match m;
+	struct cf_err err = { "" };
 	struct store *st;
 	int rc = paths_match(path, &m);
 
@@ -1257,23 +1382,23 @@ static int fs_rmdir(const char *path)
 		return scratch_remove(config()->scratch, m.temp, true);
 	if (m.rule->kind != NODE_VOLUME && m.rule->kind != NODE_SNAPSHOT &&
 	    m.rule->kind != NODE_WORKER)
-		return -EACCES;
-	rc = thread_store(&st);
+		return refuse(path, -EACCES, "rmdir %s: only volumes/<uuid>, snapshots/<uuid>, "
+			      "workers/<id> of a retired worker and lock directories in cleanup/ "
+			      "can be removed", shown(path));
+	rc = thread_store(&st, &err);
 	if (rc)
-		return rc;
+		return refuse_store(path, "rmdir", rc, &err);
 	if (m.rule->kind == NODE_WORKER) {
 		/* A retired worker's row, which would otherwise block cleanups
-		 * as an "upgrade" forever. */
+		 * as an "upgrade" forever. workers/ has no error file: the
+		 * words go to the log. */
 		struct view_ctx ctx;
 		struct timespec bound;
-		struct cf_err err;
 
 		view_now(&ctx);
 		liveness_bound(&ctx.now, ctx.down_time, &bound);
 		rc = store_remove_service(st, m.worker_id, &bound, &ctx.now, &err);
-		if (rc)
-			log_info("rmdir workers/%lld refused: %s", (long long)m.worker_id, err.msg);
-		return rc;
+		return rc ? refuse(path, rc, "rmdir %s: %s", shown(path), err.msg) : 0;
 	}
 	return m.rule->kind == NODE_VOLUME ? volumes_delete(st, config(), m.uuid)
 					   : snapshots_delete(st, config(), m.uuid);
@@ -1345,8 +1470,9 @@ static int change_attr(const char *path, struct fuse_file_info *fi, const struct
 		return rc;
 	if (c->same(&st, c))
 		return 0;
+	path = call_path(path, fi);
 	return refuse(path, -EPERM, "%s %s: the mount's own files keep their owner (root:%u), "
-		      "mode (%04o) and times", c->what, path ? path + 1 : "(open file)",
+		      "mode (%04o) and times", c->what, shown(path),
 		      (unsigned)config()->admin_gid, (unsigned)(st.st_mode & 07777));
 }
 
@@ -1415,6 +1541,7 @@ static int fs_utimens(const char *path, const struct timespec tv[2], struct fuse
 static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 {
 	struct path_match m;
+	enum node_kind kind;
 	struct target t;
 	struct cf_err err = { "" };
 	int rc = scratch_target(path, fi, &t);
@@ -1427,10 +1554,15 @@ static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 		return rc ? refuse_err(rc, &err) : 0;
 	}
 	if (file_of(fi))
-		return takes_writes(file_of(fi)->kind) ? 0 : -EACCES;
-	if (!path || paths_match(path, &m) != 0)
+		kind = file_of(fi)->kind;
+	else if (path && paths_match(path, &m) == 0)
+		kind = m.rule->kind;
+	else
 		return -ENOENT;
-	return takes_writes(m.rule->kind) ? 0 : -EACCES;
+	if (takes_writes(kind))
+		return 0;
+	path = call_path(path, fi);
+	return refuse(path, -EACCES, "truncate %s: it is read-only", shown(path));
 }
 
 /* One write() to a control file is one whole spec, whatever the offset
@@ -1444,16 +1576,16 @@ static int fs_write(const char *path, const char *buf, size_t size, off_t off,
 	struct store *st;
 	int rc;
 
-	(void)path;
 	if (h && h->temp) {
 		rc = scratch_write(config()->scratch, h->temp, buf, size, off, &err);
 		return rc < 0 ? refuse_err(rc, &err) : rc;
 	}
-	if (!h || !takes_writes(h->kind))
-		return -EACCES;
-	rc = thread_store(&st);
+	path = call_path(path, fi);
+	if (!h || !takes_writes(h->kind)) /* open() let no such write through */
+		return refuse(path, -EACCES, "write %s: it is read-only", shown(path));
+	rc = thread_store(&st, &err);
 	if (rc)
-		return rc;
+		return refuse_store(path, "write", rc, &err);
 	if (h->kind == NODE_VOLUMES_CREATE)
 		return volumes_create(st, config(), buf, size);
 	if (h->kind == NODE_SNAPSHOTS_CREATE)
@@ -1512,8 +1644,8 @@ const struct fuse_operations fs_ops = {
 	.mknod = deny_mknod,
 	.unlink = fs_unlink,
 	.rmdir = fs_rmdir,
-	.symlink = deny_two,
-	.link = deny_two,
+	.symlink = deny_symlink,
+	.link = deny_link,
 	.rename = fs_rename,
 	.chmod = fs_chmod,
 	.chown = fs_chown,

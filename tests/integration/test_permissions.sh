@@ -110,4 +110,30 @@ check_fails "another user cannot rmdir a retired worker" "Permission denied" as 
 check "so its row stays" "0" "$(sql 'SELECT deleted FROM services WHERE id = 9')"
 check_cmd "an admin-group member removes a retired worker with rmdir" as "$USER_ADMIN" rmdir "$M/workers/9"
 check "its row is soft-deleted" "1" "$(sql 'SELECT deleted FROM services WHERE id = 9')"
+
+# What else reaches the daemon through those directories is refused with
+# EACCES, and each refusal's words replace the last in the directory's
+# error file: an open's (root passes the kernel's check of the file's
+# mode), a create's, a rename's, an unlink's.
+check_fails "root cannot open a volume's value file for writing" "Permission denied" \
+	bash -c "exec 3>>'$M/volumes/$V2/name'"
+check "volumes/error says why" \
+	"open volumes/$V2/name for writing: it is read-only; only cleanup/request, volumes/create and snapshots/create take writes" \
+	"$(cat "$M/volumes/error")"
+check_fails "an admin-group member cannot mkdir in volumes/" "Permission denied" \
+	as "$USER_ADMIN" mkdir "$M/volumes/v3"
+check "volumes/error says how volumes are made" \
+	"mkdir volumes/v3: volumes are made by writing a spec such as 'name=db1 size=10G' to volumes/create" \
+	"$(cat "$M/volumes/error")"
+check_fails "an admin-group member cannot rename volumes/create" "Permission denied" \
+	as "$USER_ADMIN" mv "$M/volumes/create" "$M/volumes/create2"
+check "volumes/error says why" "rename volumes/create: the mount's own files keep their names" \
+	"$(cat "$M/volumes/error")"
+check_fails "an admin-group member cannot remove snapshots/create" "Permission denied" \
+	as "$USER_ADMIN" rm -f "$M/snapshots/create"
+check "snapshots/error says why" \
+	"unlink snapshots/create: the mount's own files cannot be removed; only the temporary files in cleanup/ can" \
+	"$(cat "$M/snapshots/error")"
+check "and volumes/error kept its own last refusal" "rename volumes/create: the mount's own files keep their names" \
+	"$(cat "$M/volumes/error")"
 true

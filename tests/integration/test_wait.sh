@@ -52,8 +52,21 @@ sleep 1.5
 check "a reader of wait blocks while jobs are queued" "blocked" \
 	"$(kill -0 "$waiter" 2>/dev/null && echo blocked || echo "returned: $(cat "$TEST_ROOT/waited.json")")"
 check "poll() reports nothing while nothing changes" "first queued quiet" "$(head -2 "$TEST_ROOT/polled.txt" | xargs)"
+# Every refusal leaves its words in cleanup/error, an open's included, and
+# a newer refusal replaces an older one.
+check_fails "an open of progress.json for writing is refused" "Permission denied" \
+	bash -c "exec 3>>'$M/cleanup/history/2/progress.json'"
+check "cleanup/error says why" \
+	"open cleanup/history/2/progress.json for writing: it is read-only; only cleanup/request, volumes/create and snapshots/create take writes" \
+	"$(cat "$M/cleanup/error")"
 check_fails "O_NONBLOCK: EAGAIN instead of blocking" "Resource temporarily unavailable" \
 	dd if="$W" iflag=nonblock status=none
+check "cleanup/error says why, in place of the open's refusal" "yes" \
+	"$(grep -q '^cleanup/history/00000002/wait: request 2 still has jobs queued or running, and the file was opened O_NONBLOCK' \
+		"$M/cleanup/error" && echo yes || cat "$M/cleanup/error")"
+check_fails "a history entry cannot be removed" "Permission denied" rmdir "$M/cleanup/history/00000001"
+check "cleanup/error says so" "yes" \
+	"$(grep -q '^rmdir cleanup/history/00000001: only volumes/<uuid>, ' "$M/cleanup/error" && echo yes || cat "$M/cleanup/error")"
 start=$(date +%s%N)
 timeout -s INT 1 cat "$W" >/dev/null
 rc=$? took=$((($(date +%s%N) - start) / 1000000))
