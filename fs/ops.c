@@ -1296,7 +1296,8 @@ static int deny_mknod(const char *path, mode_t mode, dev_t dev)
 {
 	(void)dev;
 	return refuse(path, -EACCES, "mknod %s (%s): %s", shown(path),
-		      S_ISFIFO(mode) ? "a FIFO" : S_ISSOCK(mode) ? "a socket" : "a device node",
+		      S_ISFIFO(mode) ? "a FIFO" : S_ISSOCK(mode) ? "a socket" :
+		      S_ISCHR(mode) || S_ISBLK(mode) ? "a device node" : "a file",
 		      made_how(path));
 }
 
