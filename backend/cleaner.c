@@ -1,6 +1,13 @@
 /* The cleaner. One decision per row, taken from that row alone (fix:
  * upstream carried a flag over from the previous row), and every outcome
- * recorded with words an operator can act on. */
+ * recorded with words an operator can act on.
+ *
+ * A row costs two short write transactions: the claim, and its end (the
+ * resource's changes, the row deleted or given back, the progress), which
+ * commits only while the claim is still ours. Nothing is written while a
+ * storage command runs, so the database's write lock is never held across
+ * one, and a worker that lost its row (it could not heartbeat, a peer took
+ * the row) abandons it instead of writing over the peer's result. */
 #include "cleaner.h"
 
 #include <errno.h>
@@ -10,6 +17,7 @@
 
 #include "array.h"
 #include "log.h"
+#include "removal.h"
 
 /* SKIPPED: the resource moved on (gone, another status, nothing to clean)
  * and the row is removed. REFUSED: cinderfs will not clean it here (another
@@ -17,12 +25,36 @@
  * is left for one lvremove with the others (export and snapshots done). */
 enum outcome { CLEANED, SKIPPED, FAILED, REFUSED, DEFERRED };
 
+/* What a row's end changes in the database, gathered while the row is
+ * worked on and written in its end's transaction. */
+struct changes {
+	struct store_change *items;
+	size_t count, cap;
+	bool oom;
+};
+
+static void change(struct changes *ch, enum store_change_kind kind, const char *id,
+		   const char *status)
+{
+	struct store_change *c;
+
+	if (array_reserve((void **)&ch->items, &ch->cap, ch->count + 1, sizeof(*ch->items)) != 0) {
+		ch->oom = true;
+		return;
+	}
+	c = &ch->items[ch->count++];
+	c->kind = kind;
+	snprintf(c->id, sizeof(c->id), "%s", id);
+	snprintf(c->status, sizeof(c->status), "%s", status ? status : "");
+}
+
 struct deferred {
 	struct worker_row row;
 	struct volume vol;
 	size_t snapshots;
 	int64_t request_id, job_id;
 	bool scheduler; /* the row is a cinder-scheduler's */
+	struct changes ch;
 };
 
 struct batch {
@@ -47,22 +79,21 @@ static int collect_snapshot(void *ctx, const struct snapshot *snap)
 
 /* The end of a volume's delete, once its LV removal answered rc. */
 static enum outcome finish_delete(struct cleaner *c, const struct volume *vol, int rc,
-				  const struct cf_err *err, size_t snapshots,
-				  const struct timespec *now, char *detail, size_t size)
+				  const struct cf_err *err, size_t snapshots, struct changes *ch,
+				  char *detail, size_t size)
 {
 	if (rc == -EBUSY) {
-		store_set_volume_status(c->st, vol->id, "available", now);
+		change(ch, CHANGE_VOLUME_STATUS, vol->id, "available");
 		snprintf(detail, size, "volume set back to available: %.900s",
 			 err->msg[0] ? err->msg : "it still has snapshots on the backend");
 		return CLEANED;
 	}
-	if (rc == 0)
-		rc = store_mark_volume_deleted(c->st, vol->id, now);
 	if (rc) {
 		snprintf(detail, size, "deleting volume %s failed: %.900s", vol->id,
 			 err->msg[0] ? err->msg : strerror(-rc));
 		return FAILED;
 	}
+	change(ch, CHANGE_VOLUME_DELETED, vol->id, NULL);
 	if (c->drv.ops->database_only)
 		snprintf(detail, size, "volume marked deleted (no storage driver: nothing was removed "
 			 "on a backend; %zu snapshot(s) marked deleted)", snapshots);
@@ -76,8 +107,7 @@ static enum outcome finish_delete(struct cleaner *c, const struct volume *vol, i
  * snapshots (all must be deleting), remove the volume, mark it deleted.
  * With batching, the removal is left to the batch (DEFERRED). */
 static enum outcome delete_volume(struct cleaner *c, const struct volume *vol, bool batching,
-				  size_t *snapshots, const struct timespec *now, char *detail,
-				  size_t size)
+				  size_t *snapshots, struct changes *ch, char *detail, size_t size)
 {
 	struct snap_list snaps = { 0 };
 	struct cf_err err = { "" };
@@ -97,16 +127,11 @@ static enum outcome delete_volume(struct cleaner *c, const struct volume *vol, b
 	}
 	/* Cinder's cascade: the snapshots in turn, each of which must be
 	 * deleting; the first that is not stops it there, and those deleted
-	 * before it stay deleted. */
+	 * before it stay deleted. A snapshot removed on the backend is marked
+	 * deleted whatever becomes of the volume. */
 	for (size_t i = 0; i < snaps.count; i++) {
 		if (strcmp(snaps.items[i].status, "deleting") != 0) {
-			rc = store_set_volume_status(c->st, vol->id, "error_deleting", now);
-			if (rc) {
-				snprintf(detail, size, "setting volume %s to error_deleting failed: %s",
-					 vol->id, strerror(-rc));
-				free(snaps.items);
-				return FAILED;
-			}
+			change(ch, CHANGE_VOLUME_STATUS, vol->id, "error_deleting");
 			snprintf(detail, size, "volume set to error_deleting: its snapshot %s is %s, "
 				 "not deleting (%zu snapshot(s) deleted before it)", snaps.items[i].id,
 				 snaps.items[i].status, i);
@@ -114,30 +139,26 @@ static enum outcome delete_volume(struct cleaner *c, const struct volume *vol, b
 			return CLEANED;
 		}
 		rc = c->drv.ops->delete_snapshot(c->drv.ctx, &snaps.items[i], &err);
-		if (rc == 0)
-			rc = store_mark_snapshot_deleted(c->st, snaps.items[i].id, now);
 		if (rc) {
 			snprintf(detail, size, "deleting snapshot %s of volume %s failed: %s",
 				 snaps.items[i].id, vol->id, err.msg[0] ? err.msg : strerror(-rc));
 			free(snaps.items);
 			return FAILED;
 		}
+		change(ch, CHANGE_SNAPSHOT_DELETED, snaps.items[i].id, NULL);
 	}
 	free(snaps.items);
 	*snapshots = snaps.count;
 	if (batching && c->drv.ops->delete_volumes)
 		return DEFERRED;
 	rc = c->drv.ops->delete_volume(c->drv.ctx, vol, &err);
-	return finish_delete(c, vol, rc, &err, snaps.count, now, detail, size);
+	return finish_delete(c, vol, rc, &err, snaps.count, ch, detail, size);
 }
 
-static enum outcome set_status(int rc, const char *what, const char *id, const char *status,
-			       char *detail, size_t size)
+static enum outcome set_status(struct changes *ch, enum store_change_kind kind, const char *what,
+			       const char *id, const char *status, char *detail, size_t size)
 {
-	if (rc) {
-		snprintf(detail, size, "setting %s %s to %s failed: %s", what, id, status, strerror(-rc));
-		return FAILED;
-	}
+	change(ch, kind, id, status);
 	snprintf(detail, size, "%s set to %s", what, status);
 	return CLEANED;
 }
@@ -199,12 +220,12 @@ static enum outcome refuse_foreign(struct cleaner *c, const char *what, const ch
 
 /* A scheduler's rows, as Cinder's scheduler cleans them: a volume it was
  * placing (creating) goes to error; nothing else is touched. */
-static enum outcome clean_scheduler_row(struct cleaner *c, const struct worker_row *row,
-					const struct timespec *now, char *detail, size_t size)
+static enum outcome clean_scheduler_row(const struct worker_row *row, struct changes *ch,
+					char *detail, size_t size)
 {
 	if (strcmp(row->resource_type, "Volume") == 0 && strcmp(row->status, "creating") == 0)
-		return set_status(store_set_volume_status(c->st, row->resource_id, "error", now),
-				  "volume", row->resource_id, "error", detail, size);
+		return set_status(ch, CHANGE_VOLUME_STATUS, "volume", row->resource_id, "error", detail,
+				  size);
 	snprintf(detail, size, "a cinder-scheduler's %s row in %s: the scheduler's cleanup only "
 		 "sets creating volumes to error; row removed", row->resource_type, row->status);
 	return SKIPPED;
@@ -220,8 +241,7 @@ static enum outcome no_cleanup_needed(const char *what, const char *status, char
 }
 
 static enum outcome clean_volume(struct cleaner *c, const struct worker_row *row, bool batching,
-				 struct deferred *later, const struct timespec *now, char *detail,
-				 size_t size, bool *drop)
+				 struct deferred *later, char *detail, size_t size, bool *drop)
 {
 	struct cf_err err = { "" };
 	struct volume vol;
@@ -243,7 +263,7 @@ static enum outcome clean_volume(struct cleaner *c, const struct worker_row *row
 		return SKIPPED;
 	}
 	if (later->scheduler)
-		return clean_scheduler_row(c, row, now, detail, size);
+		return clean_scheduler_row(row, &later->ch, detail, size);
 	if (strcmp(vol.status, "creating") && strcmp(vol.status, "downloading") &&
 	    strcmp(vol.status, "uploading") && strcmp(vol.status, "deleting"))
 		return no_cleanup_needed("volume", vol.status, detail, size);
@@ -251,29 +271,28 @@ static enum outcome clean_volume(struct cleaner *c, const struct worker_row *row
 	if (out != CLEANED)
 		return out;
 	if (strcmp(vol.status, "creating") == 0)
-		return set_status(store_set_volume_status(c->st, vol.id, "error", now), "volume",
-				  vol.id, "error", detail, size);
+		return set_status(&later->ch, CHANGE_VOLUME_STATUS, "volume", vol.id, "error", detail,
+				  size);
 	if (strcmp(vol.status, "downloading") == 0) {
 		rc = c->drv.ops->clear_download(c->drv.ctx, &vol, &err);
 		if (rc) {
 			snprintf(detail, size, "clearing the download failed: %s", err.msg);
 			return FAILED;
 		}
-		return set_status(store_set_volume_status(c->st, vol.id, "error", now), "volume",
-				  vol.id, "error", detail, size);
+		return set_status(&later->ch, CHANGE_VOLUME_STATUS, "volume", vol.id, "error", detail,
+				  size);
 	}
 	if (strcmp(vol.status, "uploading") == 0) {
 		const char *to = strcmp(vol.attach_status, "attached") == 0 ? "in-use" : "available";
-		return set_status(store_set_volume_status(c->st, vol.id, to, now), "volume", vol.id,
-				  to, detail, size);
+		return set_status(&later->ch, CHANGE_VOLUME_STATUS, "volume", vol.id, to, detail, size);
 	}
 	later->vol = vol;
-	return delete_volume(c, &vol, batching, &later->snapshots, now, detail, size);
+	return delete_volume(c, &vol, batching, &later->snapshots, &later->ch, detail, size);
 }
 
 static enum outcome clean_snapshot(struct cleaner *c, const struct worker_row *row,
-				   bool scheduler, const struct timespec *now, char *detail,
-				   size_t size, bool *drop)
+				   bool scheduler, struct changes *ch, char *detail, size_t size,
+				   bool *drop)
 {
 	struct cf_err err = { "" };
 	struct snapshot snap;
@@ -296,10 +315,9 @@ static enum outcome clean_snapshot(struct cleaner *c, const struct worker_row *r
 		return SKIPPED;
 	}
 	if (scheduler)
-		return clean_scheduler_row(c, row, now, detail, size);
+		return clean_scheduler_row(row, ch, detail, size);
 	if (strcmp(snap.status, "creating") == 0)
-		return set_status(store_set_snapshot_status(c->st, snap.id, "error", now),
-				  "snapshot", snap.id, "error", detail, size);
+		return set_status(ch, CHANGE_SNAPSHOT_STATUS, "snapshot", snap.id, "error", detail, size);
 	if (strcmp(snap.status, "deleting") != 0)
 		return no_cleanup_needed("snapshot", snap.status, detail, size);
 	/* Deleting: finished in full (fix: Cinder removes the row and leaves
@@ -322,11 +340,7 @@ static enum outcome clean_snapshot(struct cleaner *c, const struct worker_row *r
 		snprintf(detail, size, "deleting snapshot %s failed: %s", snap.id, err.msg);
 		return FAILED;
 	}
-	rc = store_mark_snapshot_deleted(c->st, snap.id, now);
-	if (rc) {
-		snprintf(detail, size, "marking snapshot %s deleted failed: %s", snap.id, strerror(-rc));
-		return FAILED;
-	}
+	change(ch, CHANGE_SNAPSHOT_DELETED, snap.id, NULL);
 	if (c->drv.ops->database_only)
 		snprintf(detail, size, "snapshot marked deleted (no storage driver: nothing was "
 			 "removed on a backend)");
@@ -339,14 +353,13 @@ static enum outcome clean_snapshot(struct cleaner *c, const struct worker_row *r
 /* Steps 2 and 3 for a claimed row. *drop says whether the row is to be
  * deleted (the operation is over) rather than given back. */
 static enum outcome clean_row(struct cleaner *c, const struct worker_row *row, bool batching,
-			      struct deferred *later, const struct timespec *now, char *detail,
-			      size_t size, bool *drop)
+			      struct deferred *later, char *detail, size_t size, bool *drop)
 {
 	*drop = true;
 	if (strcmp(row->resource_type, "Volume") == 0)
-		return clean_volume(c, row, batching, later, now, detail, size, drop);
+		return clean_volume(c, row, batching, later, detail, size, drop);
 	if (strcmp(row->resource_type, "Snapshot") == 0)
-		return clean_snapshot(c, row, later->scheduler, now, detail, size, drop);
+		return clean_snapshot(c, row, later->scheduler, &later->ch, detail, size, drop);
 	/* A type cinderfs does not know: not its to touch. */
 	*drop = false;
 	snprintf(detail, size, "resource type %s is not one cinderfs cleans: row given back",
@@ -358,66 +371,93 @@ static const char *const outcome_names[] = { "cleaned", "skipped", "failed", "re
 
 /* The end of a row: deleted when its operation is over, else given back to
  * its owner and time so a later cleanup finds it again (a row already gone
- * is fine: fix); counted, logged and recorded. */
+ * is fine: fix); the resource's changes with it, all in one transaction
+ * that holds only while the claim is still ours. Counted, logged. */
 static int conclude(struct cleaner *c, const struct worker_row *row, enum outcome out, bool drop,
-		    const char *detail, int64_t request_id, int64_t job_id,
-		    struct cleaner_counts *counts)
+		    const struct changes *ch, const char *detail, int64_t request_id,
+		    int64_t job_id, struct cleaner_counts *counts)
 {
+	struct row_end e = {
+		.row = row, .me = c->me,
+		.drop = drop && out != FAILED && out != REFUSED,
+		.changes = ch->items, .n_changes = ch->count,
+		.request_id = request_id, .job_id = job_id,
+		.state = outcome_names[out], .detail = detail,
+	};
 	struct timespec now;
-	int rc = (out == FAILED || out == REFUSED || !drop) ? store_give_back_row(c->st, row, c->me)
-							    : store_delete_row(c->st, row->id);
+	int64_t holder = 0;
+	int rc;
 
+	if (ch->oom)
+		return -ENOMEM;
+	dbtime_now(&now);
+	rc = store_end_row(c->st, &e, &now, &holder);
+	if (rc == -ESTALE) {
+		/* Lost while we worked on it (a peer claimed it after our
+		 * heartbeat failed, or its owner came back): the other's
+		 * result stands. */
+		char why[160];
+		if (holder)
+			snprintf(why, sizeof(why), "abandoned: worker %lld holds the row now; its result "
+				 "stands", (long long)holder);
+		else
+			snprintf(why, sizeof(why), "abandoned: the row was removed meanwhile (cleaned by "
+				 "another worker or its owner)");
+		log_warning("cleanup%s%.0lld: %s %s (%s): %s", request_id ? " of request " : "",
+			    (long long)request_id, row->resource_type, row->resource_id, row->status, why);
+		counts->skipped++;
+		if (request_id)
+			store_note_progress(c->st, request_id, job_id, row->resource_type,
+					    row->resource_id, "skipped", why, c->me, &now);
+		return 0;
+	}
 	if (rc)
 		return rc;
 	counts->cleaned += out == CLEANED;
 	counts->skipped += out == SKIPPED;
 	counts->failed += out == FAILED;
 	counts->refused += out == REFUSED;
-	log_msg(out == FAILED || out == REFUSED ? LOG_LVL_WARNING : LOG_LVL_INFO, "cleanup%s%.0lld: %s %s (%s): %s: %s",
-		request_id ? " of request " : "", (long long)request_id, row->resource_type,
-		row->resource_id, row->status, outcome_names[out], detail);
-	dbtime_now(&now);
-	if (request_id)
-		store_set_progress(c->st, request_id, job_id, row->resource_type, row->resource_id,
-				   outcome_names[out], detail, c->me, &now);
+	log_msg(out == FAILED || out == REFUSED ? LOG_LVL_WARNING : LOG_LVL_INFO,
+		"cleanup%s%.0lld: %s %s (%s): %s: %s", request_id ? " of request " : "",
+		(long long)request_id, row->resource_type, row->resource_id, row->status,
+		outcome_names[out], detail);
 	return 0;
 }
 
-/* The LVs of every deferred volume in one removal; if that is refused as
- * busy, one by one, so that only the busy volume stays. */
+/* The LVs of the deferred volumes, through the removal path the mount's
+ * deletes share (batches as the driver takes them, one by one on any
+ * failure); then each row's end. */
 static int flush_batch(struct cleaner *c, struct batch *b, struct cleaner_counts *counts)
 {
 	struct volume *vols;
-	struct cf_err err = { "" };
-	int rc, first = 0;
+	struct removal *done;
+	int first = 0;
 
 	if (b->count == 0)
 		return 0;
 	vols = calloc(b->count, sizeof(*vols));
-	if (!vols)
+	done = calloc(b->count, sizeof(*done));
+	if (!vols || !done) {
+		free(vols);
+		free(done);
 		return -ENOMEM;
+	}
 	for (size_t i = 0; i < b->count; i++)
 		vols[i] = b->items[i].vol;
-	log_info("cleanup: removing %zu volume(s) in one batch", b->count);
-	rc = c->drv.ops->delete_volumes(c->drv.ctx, vols, b->count, &err);
-	free(vols);
+	removal_run(&c->drv, vols, b->count, done);
 	for (size_t i = 0; i < b->count; i++) {
 		struct deferred *d = &b->items[i];
-		struct cf_err one = err;
-		struct timespec now;
 		char detail[1024];
-		enum outcome out;
-		int r = rc;
-
-		if (rc == -EBUSY) {
-			one.msg[0] = '\0';
-			r = c->drv.ops->delete_volume(c->drv.ctx, &d->vol, &one);
-		}
-		dbtime_now(&now);
-		out = finish_delete(c, &d->vol, r, &one, d->snapshots, &now, detail, sizeof(detail));
+		enum outcome out = finish_delete(c, &d->vol, done[i].rc, &done[i].err, d->snapshots,
+						 &d->ch, detail, sizeof(detail));
+		int r = conclude(c, &d->row, out, true, &d->ch, detail, d->request_id, d->job_id,
+				 counts);
 		if (first == 0)
-			first = conclude(c, &d->row, out, true, detail, d->request_id, d->job_id, counts);
+			first = r;
+		free(d->ch.items);
 	}
+	free(vols);
+	free(done);
 	b->count = 0;
 	return first;
 }
@@ -438,30 +478,32 @@ static int handle_row(struct cleaner *c, const struct worker_row *row, int64_t r
 	int rc;
 
 	dbtime_now(&now);
-	rc = store_claim_row(c->st, row, c->me, &now);
+	rc = store_claim_row(c->st, row, c->me, request_id, job_id, &now);
 	if (rc == -EAGAIN) {
 		counts->skipped++;
 		log_info("cleanup: %s %s: claimed by another worker first; skipped",
 			 row->resource_type, row->resource_id);
 		if (request_id)
-			store_set_progress(c->st, request_id, job_id, row->resource_type, row->resource_id,
-					   "skipped", "claimed by another worker first", c->me, &now);
+			store_note_progress(c->st, request_id, job_id, row->resource_type,
+					    row->resource_id, "skipped", "claimed by another worker first",
+					    c->me, &now);
 		return 0;
 	}
 	if (rc)
 		return rc;
-	if (request_id)
-		store_set_progress(c->st, request_id, job_id, row->resource_type, row->resource_id,
-				   "claimed", NULL, c->me, &now);
-	out = clean_row(c, row, batch != NULL, &later, &now, detail, sizeof(detail), &drop);
+	out = clean_row(c, row, batch != NULL, &later, detail, sizeof(detail), &drop);
 	if (out == DEFERRED) {
 		if (array_reserve((void **)&batch->items, &batch->cap, batch->count + 1,
-				  sizeof(*batch->items)) != 0)
+				  sizeof(*batch->items)) != 0) {
+			free(later.ch.items);
 			return -ENOMEM;
+		}
 		batch->items[batch->count++] = later;
 		return 0;
 	}
-	return conclude(c, row, out, drop, detail, request_id, job_id, counts);
+	rc = conclude(c, row, out, drop, &later.ch, detail, request_id, job_id, counts);
+	free(later.ch.items);
+	return rc;
 }
 
 static int clean_rows(struct cleaner *c, int64_t service_id, const char *type, const char *id,
@@ -483,12 +525,33 @@ static int clean_rows(struct cleaner *c, int64_t service_id, const char *type, c
 	rc = store_rows_to_clean(c->st, service_id, type, id, until, &rows, &n);
 	if (rc)
 		return rc;
-	for (size_t i = 0; i < n && rc == 0; i++)
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		bool mine = true, cancelled = false;
+		/* Before each row: an admin's cancel stops the job, and so does
+		 * the job having gone to another worker (this one was seen as
+		 * down while stalled): the new taker goes on from here. */
+		if (job_id && store_job_hold(c->st, job_id, c->me, &mine, &cancelled) == 0) {
+			if (cancelled) {
+				rc = -ECANCELED;
+				break;
+			}
+			if (!mine) {
+				log_warning("cleanup of request %lld: job %lld went to another worker "
+					    "while this one was seen as down; stopping it here",
+					    (long long)request_id, (long long)job_id);
+				rc = -ESTALE;
+				break;
+			}
+		}
 		rc = handle_row(c, &rows[i], request_id, job_id, scheduler, &batch, counts);
+	}
 	/* What was deferred is finished even after an error, so no claimed
 	 * row is left behind. */
-	if (flush_batch(c, &batch, counts) != 0 && rc == 0)
-		rc = -EIO;
+	{
+		int frc = flush_batch(c, &batch, counts);
+		if (frc && rc == 0)
+			rc = frc;
+	}
 	free(batch.items);
 	free(rows);
 	return rc;

@@ -37,9 +37,11 @@ struct driver_ops {
 	/* Deleting what is already gone succeeds; a volume that still has
 	 * snapshots on the backend is -EBUSY. */
 	int (*delete_volume)(void *ctx, const struct volume *vol, struct cf_err *err);
-	/* Many at once where the backend can (one lvremove); NULL: one by
-	 * one. -EBUSY when any of them is busy (then none is removed). */
+	/* Many at once where the backend can (one lvremove), at most
+	 * batch_max; NULL: one by one. On any error (-EBUSY when one of them
+	 * is busy) the caller retries them one by one. */
 	int (*delete_volumes)(void *ctx, const struct volume *vols, size_t count, struct cf_err *err);
+	size_t batch_max;
 	int (*delete_snapshot)(void *ctx, const struct snapshot *snap, struct cf_err *err);
 	/* Removing an export that is gone succeeds. */
 	int (*remove_export)(void *ctx, const struct volume *vol, struct cf_err *err);

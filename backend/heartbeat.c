@@ -1,10 +1,14 @@
-/* The heartbeat thread. A failed beat is logged and retried at the next
- * interval: a busy database must not kill the worker, but an operator must
- * see why it looks down. */
+/* The heartbeat thread. A failed beat is retried every half second until
+ * it lands (a busy database must not make a live worker look down for
+ * longer than one report interval), logged each time, and an error once
+ * the worker has gone service_down_time without one: from then on its
+ * peers may take its rows, and the backend thread starts no new work
+ * until a beat lands again (heartbeat_age_ms). */
 #include "heartbeat.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -14,6 +18,87 @@
 #include "log.h"
 #include "store.h"
 
+/* When the last beat landed, in CLOCK_MONOTONIC ms: one worker per
+ * process, read by the backend thread. 0: none yet (the registration at
+ * start counts as one, see heartbeat_start). */
+static _Atomic int64_t last_ok_ms;
+
+static int64_t mono_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static int64_t wall_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* The clock liveness is judged at (heartbeat_clock), in CLOCK_REALTIME ms.
+ * It runs with real time while this process's beats land. When they stop
+ * landing for longer than one report interval (reach), it stops at
+ * last beat + reach. When they land again, it stays there one more reach
+ * and a second (the time its peers need to land theirs), then catches up
+ * at twice real speed. */
+static pthread_mutex_t clock_lock = PTHREAD_MUTEX_INITIALIZER;
+static int64_t last_ok_wall;   /* when the last beat landed */
+static int64_t reach;          /* report_interval; 0: no heartbeat in this process */
+static int64_t frozen;         /* where the clock stopped in the last outage, 0: none */
+static int64_t recovered;      /* when beats landed again after it */
+
+static void landed(void)
+{
+	int64_t now = wall_ms();
+
+	atomic_store(&last_ok_ms, mono_ms());
+	pthread_mutex_lock(&clock_lock);
+	if (last_ok_wall && reach && now > last_ok_wall + reach) {
+		frozen = last_ok_wall + reach;
+		recovered = now;
+	}
+	last_ok_wall = now;
+	pthread_mutex_unlock(&clock_lock);
+}
+
+void heartbeat_clock(struct timespec *out)
+{
+	int64_t now = wall_ms(), t = now;
+
+	/* While beats do not land, its peers' most likely do not either (one
+	 * database, one write lock: held by a stalled process, a full
+	 * disk). Judged at the moment ours stopped, every peer that was
+	 * beating then stays up; a peer that truly died is seen once beats
+	 * land again. */
+	pthread_mutex_lock(&clock_lock);
+	if (reach && last_ok_wall && now > last_ok_wall + reach) {
+		t = last_ok_wall + reach;
+		if (frozen && frozen < t)
+			t = frozen; /* still behind from the outage before */
+	} else if (frozen) {
+		int64_t caught = frozen + 2 * (now - recovered - reach - 1000);
+		if (caught < frozen)
+			caught = frozen;
+		if (caught >= now)
+			frozen = 0; /* caught up */
+		else
+			t = caught;
+	}
+	pthread_mutex_unlock(&clock_lock);
+	out->tv_sec = (time_t)(t / 1000);
+	out->tv_nsec = (long)(t % 1000) * 1000000L;
+}
+
+int64_t heartbeat_age_ms(void)
+{
+	int64_t last = atomic_load(&last_ok_ms);
+	return last ? mono_ms() - last : 0;
+}
+
+#define RETRY_MS 500
+
 struct heartbeat {
 	pthread_t thread;
 	pthread_mutex_t lock;
@@ -21,57 +106,80 @@ struct heartbeat {
 	bool stopping;
 	struct store *st;
 	int64_t service_id;
-	int interval;
+	int interval, down_time;
+	int failures;             /* beats failed in a row */
 	char host[NAME_LEN];
 	char binary[NAME_LEN];
 	char cluster_name[NAME_LEN];
 	char version[NAME_LEN];
 };
 
-static void beat(struct heartbeat *hb)
+static int beat(struct heartbeat *hb)
 {
 	struct timespec now;
 	int rc;
 
 	dbtime_now(&now);
-	rc = store_heartbeat(hb->st, hb->service_id, &now);
+	/* A control-only daemon has no row to beat: it checks that the
+	 * database would take a beat (its write lock can be had), which is
+	 * all heartbeat_clock needs to know. */
+	rc = hb->service_id ? store_heartbeat(hb->st, hb->service_id, &now) : store_probe_write(hb->st);
 	if (rc == -ENOENT) {
 		struct registration reg = {
 			.host = hb->host, .binary = hb->binary,
 			.cluster_name = hb->cluster_name[0] ? hb->cluster_name : NULL,
 			.version = hb->version,
 		};
-		struct cf_err err;
-		int64_t id;
 
-		log_warning("worker %lld's services row is gone; registering %s again",
-			    (long long)hb->service_id, hb->host);
-		if (store_register(hb->st, &reg, &now, &id, &err) == 0)
-			hb->service_id = id;
-		else
-			log_error("%s", err.msg);
-	} else if (rc) {
-		log_error("heartbeat of worker %lld failed: %s; retrying in %d s",
-			  (long long)hb->service_id, strerror(-rc), hb->interval);
+		/* Same id, so the backend thread and the mount (which know
+		 * this worker by it) never strand work addressed to a new one. */
+		log_warning("worker %lld's services row was removed while it runs; bringing it back "
+			    "with the same id", (long long)hb->service_id);
+		rc = store_revive_service(hb->st, hb->service_id, &reg, &now);
 	}
+	if (rc == 0) {
+		if (hb->failures)
+			log_info("heartbeat of worker %lld landed again after %d failed attempt(s)",
+				 (long long)hb->service_id, hb->failures);
+		hb->failures = 0;
+		landed();
+		return 0;
+	}
+	hb->failures++;
+	if (heartbeat_age_ms() > (int64_t)hb->down_time * 1000)
+		log_error("heartbeat of worker %lld failed: %s; none has landed for over %d s "
+			  "(service_down_time): peers may see this worker as down and take its rows; "
+			  "it starts no new work until one lands", (long long)hb->service_id,
+			  strerror(-rc), hb->down_time);
+	else
+		log_warning("heartbeat of worker %lld failed: %s; retrying in %d ms",
+			    (long long)hb->service_id, strerror(-rc), RETRY_MS);
+	return rc;
 }
 
 static void *heartbeat_main(void *arg)
 {
 	struct heartbeat *hb = arg;
 	struct timespec deadline;
+	bool failed = false;
 
 	pthread_mutex_lock(&hb->lock);
 	while (!hb->stopping) {
 		clock_gettime(CLOCK_MONOTONIC, &deadline);
-		deadline.tv_sec += hb->interval;
+		if (failed) {
+			deadline.tv_nsec += RETRY_MS * 1000000L;
+			deadline.tv_sec += deadline.tv_nsec / 1000000000L;
+			deadline.tv_nsec %= 1000000000L;
+		} else {
+			deadline.tv_sec += hb->interval;
+		}
 		while (!hb->stopping &&
 		       pthread_cond_timedwait(&hb->wake, &hb->lock, &deadline) != ETIMEDOUT)
 			;
 		if (hb->stopping)
 			break;
 		pthread_mutex_unlock(&hb->lock);
-		beat(hb);
+		failed = beat(hb) != 0;
 		pthread_mutex_lock(&hb->lock);
 	}
 	pthread_mutex_unlock(&hb->lock);
@@ -84,7 +192,7 @@ static void copy_name(char dst[NAME_LEN], const char *src)
 }
 
 int heartbeat_start(const char *db_path, const struct registration *reg, int64_t service_id,
-		    int interval, struct heartbeat **out)
+		    int interval, int down_time, struct heartbeat **out)
 {
 	struct heartbeat *hb = calloc(1, sizeof(*hb));
 	pthread_condattr_t attr;
@@ -93,7 +201,7 @@ int heartbeat_start(const char *db_path, const struct registration *reg, int64_t
 
 	if (!hb)
 		return -ENOMEM;
-	rc = store_open(db_path, 0, &hb->st, &err);
+	rc = store_open(db_path, STORE_RELAXED | STORE_SHORT_WAIT, &hb->st, &err);
 	if (rc) {
 		log_error("heartbeat: %s", err.msg);
 		free(hb);
@@ -101,6 +209,12 @@ int heartbeat_start(const char *db_path, const struct registration *reg, int64_t
 	}
 	hb->service_id = service_id;
 	hb->interval = interval;
+	hb->down_time = down_time;
+	/* The registration that preceded this was a beat. */
+	pthread_mutex_lock(&clock_lock);
+	reach = (int64_t)interval * 1000;
+	pthread_mutex_unlock(&clock_lock);
+	landed();
 	copy_name(hb->host, reg->host);
 	copy_name(hb->binary, reg->binary);
 	copy_name(hb->cluster_name, reg->cluster_name);

@@ -9,9 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cleaner.h"
 #include "dbtime.h"
+#include "heartbeat.h"
+#include "liveness.h"
+#include "removal.h"
 #include "log.h"
 #include "store.h"
 
@@ -48,6 +52,7 @@ static bool run_jobs(struct jobs *j, struct cleaner *c)
 		struct job job;
 		struct cleaner_counts counts;
 		char error[256] = "";
+		const char *state;
 		int rc;
 
 		dbtime_now(&now);
@@ -63,19 +68,60 @@ static bool run_jobs(struct jobs *j, struct cleaner *c)
 		log_info("cleanup request %lld: job %lld: cleaning worker %lld's rows",
 			 (long long)job.request_id, (long long)job.id, (long long)job.service_id);
 		rc = cleaner_run_job(c, &job, &counts);
-		if (rc)
+		if (rc == -ESTALE) {
+			/* It went to another worker: that worker ends it. */
+			log_info("cleanup request %lld: job %lld: left to the worker that has it now: "
+				 "%d cleaned, %d skipped, %d failed, %d refused here",
+				 (long long)job.request_id, (long long)job.id, counts.cleaned,
+				 counts.skipped, counts.failed, counts.refused);
+			continue;
+		} else if (rc == -ECANCELED) {
+			state = "cancelled";
+			snprintf(error, sizeof(error), "cancelled by an admin before it ended");
+		} else if (rc) {
+			state = "failed";
 			snprintf(error, sizeof(error), "database error: %s", strerror(-rc));
+		} else {
+			state = "done";
+		}
 		dbtime_now(&now);
-		if (store_finish_job(j->st, job.id, rc == 0, rc ? error : NULL, &now) != 0)
-			log_error("cleanup request %lld: job %lld: could not record its end",
-				  (long long)job.request_id, (long long)job.id);
+		rc = store_finish_job(j->st, job.id, j->cfg.service_id, state, error[0] ? error : NULL,
+				      &now);
+		if (rc == -ESTALE)
+			log_warning("cleanup request %lld: job %lld: it went to another worker while this "
+				    "one ran it (this worker was seen as down); that worker's end stands",
+				    (long long)job.request_id, (long long)job.id);
+		else if (rc)
+			log_error("cleanup request %lld: job %lld: could not record its end: %s",
+				  (long long)job.request_id, (long long)job.id, strerror(-rc));
 		log_info("cleanup request %lld: job %lld %s: %d cleaned, %d skipped, %d failed, "
-			 "%d refused", (long long)job.request_id, (long long)job.id,
-			 rc ? "failed" : "done", counts.cleaned, counts.skipped, counts.failed,
-			 counts.refused);
-		if (j->cfg.keep_requests > 0)
-			store_prune_requests(j->st, j->cfg.keep_requests);
+			 "%d refused", (long long)job.request_id, (long long)job.id, state,
+			 counts.cleaned, counts.skipped, counts.failed, counts.refused);
 	}
+}
+
+/* Jobs that would otherwise never end: a running one whose taker is down
+ * goes back to the queue; a queued one nobody up and able to clean may
+ * take fails, saying why. Any live worker does this for the cluster. */
+static void recover_jobs(struct jobs *j)
+{
+	struct timespec now, bound;
+	struct store_recovery r;
+	int rc;
+
+	heartbeat_clock(&now);
+	liveness_bound(&now, j->cfg.down_time, &bound);
+	dbtime_now(&now);
+	rc = store_recover_jobs(j->st, j->cfg.service_id, &bound, &now, &r);
+	if (rc && rc != -EBUSY)
+		log_error("checking for cleanup jobs that cannot end failed: %s", strerror(-rc));
+}
+
+/* History by count (cleanup_history_keep), whatever its jobs do. */
+static void prune(struct jobs *j)
+{
+	if (j->cfg.keep_requests > 0)
+		store_prune_requests(j->st, j->cfg.keep_requests);
 }
 
 /* The volume group's free space, in the database for the write path's
@@ -94,11 +140,52 @@ static void refresh_capacity(struct jobs *j, struct cleaner *c)
 	store_set_capacity(j->st, j->cfg.service_id, vg, size, free_bytes, &now);
 }
 
+/* An operation's end as the database took it: a row a peer's cleanup took
+ * or ended meanwhile is abandoned (the peer's result stands: this worker
+ * was down, or seen as down); a write that fails for the database's sake
+ * is tried again before giving up, so a busy moment does not leave the
+ * volume in its ongoing status for good. */
+static int finish_result(struct cleaner *c, const char *type, const char *id, int rc,
+			 struct cf_err *err)
+{
+	int64_t who = 0;
+
+	if (rc == 0)
+		return 0;
+	if (rc != -ESTALE)
+		return err_set(err, -rc, "cannot record the end of %s %s: %s", type, id, strerror(-rc));
+	store_who_cleaned(c->st, type, id, &who);
+	if (who)
+		err_set(err, ESTALE, "abandoned: cleaned by worker %lld; its result stands",
+			(long long)who);
+	else
+		err_set(err, ESTALE, "abandoned: its operation was ended elsewhere (a cleanup) while "
+			"this worker was down; that result stands");
+	log_warning("%s %s: %s", type, id, err->msg);
+	return -ESTALE;
+}
+
+#define FINISH_TRIES 3
+#define RETRY(call)                                                              \
+	({                                                                       \
+		int r_ = 0;                                                      \
+		for (int try_ = 0; try_ < FINISH_TRIES; try_++) {               \
+			r_ = (call);                                             \
+			if (r_ == 0 || r_ == -ESTALE)                            \
+				break;                                           \
+			log_warning("recording an operation's end failed (%s); trying again", \
+				    strerror(-r_));                              \
+			sleep(1);                                                \
+		}                                                                \
+		r_;                                                              \
+	})
+
 static int create_volume(struct cleaner *c, const struct volume *vol, struct cf_err *err)
 {
 	char location[NAME_LEN], auth[NAME_LEN];
 	struct timespec now;
 	int rc = c->drv.ops->create_volume(c->drv.ctx, vol, err);
+	int r;
 
 	if (rc == 0)
 		rc = c->drv.ops->create_export(c->drv.ctx, vol, location, sizeof(location), auth,
@@ -106,9 +193,12 @@ static int create_volume(struct cleaner *c, const struct volume *vol, struct cf_
 	dbtime_now(&now);
 	/* As Cinder: a failed create leaves the volume in error (and its LV,
 	 * which deleting the errored volume removes). */
-	if (store_finish_volume(c->st, vol->id, rc ? "error" : "available", rc ? NULL : location,
-				rc ? NULL : auth, &now) != 0 && rc == 0)
-		rc = err_set(err, EIO, "cannot record volume %s as available", vol->id);
+	r = RETRY(store_finish_volume(c->st, c->me, vol->id, rc ? "error" : "available",
+				      rc ? NULL : location, rc ? NULL : auth, &now));
+	if (r == -ESTALE)
+		return finish_result(c, "Volume", vol->id, r, err);
+	if (r && rc == 0)
+		rc = finish_result(c, "Volume", vol->id, r, err);
 	return rc;
 }
 
@@ -116,16 +206,19 @@ static int delete_volume(struct cleaner *c, const struct volume *vol, struct cf_
 {
 	struct timespec now;
 	int rc = c->drv.ops->remove_export(c->drv.ctx, vol, err);
+	int r;
 
 	if (rc == 0)
 		rc = c->drv.ops->delete_volume(c->drv.ctx, vol, err);
 	dbtime_now(&now);
 	if (rc == -EBUSY)
-		store_finish_volume(c->st, vol->id, "available", NULL, NULL, &now);
+		r = RETRY(store_finish_volume(c->st, c->me, vol->id, "available", NULL, NULL, &now));
 	else if (rc)
-		store_finish_volume(c->st, vol->id, "error_deleting", NULL, NULL, &now);
-	else if (store_finish_volume_delete(c->st, vol->id, &now) != 0)
-		rc = err_set(err, EIO, "cannot record volume %s as deleted", vol->id);
+		r = RETRY(store_finish_volume(c->st, c->me, vol->id, "error_deleting", NULL, NULL, &now));
+	else
+		r = RETRY(store_finish_volume_delete(c->st, c->me, vol->id, &now));
+	if (r == -ESTALE || (r && rc == 0))
+		return finish_result(c, "Volume", vol->id, r, err);
 	return rc;
 }
 
@@ -135,6 +228,7 @@ static int create_snapshot(struct cleaner *c, const char *id, struct cf_err *err
 	struct volume vol;
 	struct timespec now;
 	int rc = store_get_snapshot(c->st, id, &snap);
+	int r;
 
 	if (rc)
 		return err_set(err, -rc, "snapshot %s is gone", id);
@@ -144,7 +238,9 @@ static int create_snapshot(struct cleaner *c, const char *id, struct cf_err *err
 	else
 		rc = c->drv.ops->create_snapshot(c->drv.ctx, &snap, &vol, err);
 	dbtime_now(&now);
-	store_finish_snapshot(c->st, id, rc ? "error" : "available", &now);
+	r = RETRY(store_finish_snapshot(c->st, c->me, id, rc ? "error" : "available", &now));
+	if (r == -ESTALE || (r && rc == 0))
+		return finish_result(c, "Snapshot", id, r, err);
 	return rc;
 }
 
@@ -153,80 +249,112 @@ static int delete_snapshot(struct cleaner *c, const char *id, struct cf_err *err
 	struct snapshot snap;
 	struct timespec now;
 	int rc = store_get_snapshot(c->st, id, &snap);
+	int r;
 
 	if (rc)
 		return err_set(err, -rc, "snapshot %s is gone", id);
 	rc = c->drv.ops->delete_snapshot(c->drv.ctx, &snap, err);
 	dbtime_now(&now);
 	if (rc)
-		store_finish_snapshot(c->st, id, "error_deleting", &now);
+		r = RETRY(store_finish_snapshot(c->st, c->me, id, "error_deleting", &now));
 	else
-		store_finish_snapshot_delete(c->st, id, &now);
+		r = RETRY(store_finish_snapshot_delete(c->st, c->me, id, &now));
+	if (r == -ESTALE || (r && rc == 0))
+		return finish_result(c, "Snapshot", id, r, err);
 	return rc;
 }
 
-#define DELETE_BATCH 64
+/* An operation whose row is no longer this worker's (a peer's cleanup
+ * set the creating volume to error while this worker was down, say) is
+ * never started: replaying it would undo what the history says. */
+static bool still_mine(struct cleaner *c, const struct volume_op *op, struct cf_err *err)
+{
+	const char *type = strstr(op->kind, "snapshot") ? "Snapshot" : "Volume";
+	int64_t holder = 0;
 
-/* Queued deletes together: every export removed, then one lvremove for all
- * the volumes (one lvs, one lvremove); if the batch is refused as busy, one
- * by one, so that only the busy volume stays. Returns whether it took any. */
+	if (store_operation_holder(c->st, type, op->resource_id, &holder, NULL) != 0)
+		return true; /* cannot tell: its end re-checks */
+	if (holder == c->me)
+		return true;
+	finish_result(c, type, op->resource_id, -ESTALE, err);
+	return false;
+}
+
+/* Queued deletes together: every export removed, then the LVs through the
+ * removal path the cleaner shares (as few driver calls as it takes, one by
+ * one on any failure). Returns whether it took any. */
 static bool run_delete_batch(struct jobs *j, struct cleaner *c)
 {
-	struct volume_op ops[DELETE_BATCH];
-	struct volume vols[DELETE_BATCH];
-	char errors[DELETE_BATCH][256];
-	size_t n = 0, m = 0;
-	struct cf_err err = { "" };
+	size_t max = c->drv.ops->batch_max, n = 0, m = 0;
+	struct volume_op *ops = NULL;
+	struct volume *vols = NULL;
+	struct removal *done = NULL;
+	size_t *op_of = NULL;      /* vols[k] belongs to ops[op_of[k]] */
+	char (*errors)[256] = NULL;
 	struct timespec now;
-	int rc;
+	bool took = false;
 
-	if (!c->drv.ops->delete_volumes ||
-	    store_take_volume_ops(j->st, j->cfg.service_id, "delete_volume", ops, DELETE_BATCH, &n) != 0 ||
-	    n == 0)
+	if (!c->drv.ops->delete_volumes || max < 2)
 		return false;
+	ops = calloc(max, sizeof(*ops));
+	vols = calloc(max, sizeof(*vols));
+	done = calloc(max, sizeof(*done));
+	op_of = calloc(max, sizeof(*op_of));
+	errors = calloc(max, sizeof(*errors));
+	if (!ops || !vols || !done || !op_of || !errors ||
+	    store_take_volume_ops(j->st, j->cfg.service_id, "delete_volume", ops, max, &n) != 0 ||
+	    n == 0)
+		goto out;
+	took = true;
 	for (size_t i = 0; i < n; i++) {
+		struct cf_err err = { "" };
+		int rc;
+
 		errors[i][0] = '\0';
-		rc = store_get_volume(j->st, ops[i].resource_id, &vols[m]);
-		if (rc)
+		if (!still_mine(c, &ops[i], &err))
+			snprintf(errors[i], sizeof(errors[i]), "%s", err.msg);
+		else if ((rc = store_get_volume(j->st, ops[i].resource_id, &vols[m])) != 0)
 			snprintf(errors[i], sizeof(errors[i]), "volume %s is gone", ops[i].resource_id);
 		else if ((rc = c->drv.ops->remove_export(c->drv.ctx, &vols[m], &err)) != 0)
 			snprintf(errors[i], sizeof(errors[i]), "%s", err.msg);
 		else
-			m++;
+			op_of[m++] = i;
 	}
-	log_info("deleting %zu volume(s) in one batch", m);
-	rc = m ? c->drv.ops->delete_volumes(c->drv.ctx, vols, m, &err) : 0;
-	for (size_t i = 0, k = 0; i < n; i++) {
-		const struct volume *vol = (k < m && strcmp(vols[k].id, ops[i].resource_id) == 0) ? &vols[k++] : NULL;
-		struct cf_err one = { "" };
-		int r = errors[i][0] ? -EIO : rc;
+	removal_run(&c->drv, vols, m, done);
+	for (size_t k = 0; k < m; k++) {
+		size_t i = op_of[k];
+		struct cf_err err = { "" };
+		int rc = done[k].rc, r;
 
 		dbtime_now(&now);
-		if (vol && rc == -EBUSY) {
-			/* Find the busy one(s): each alone. */
-			r = c->drv.ops->delete_volume(c->drv.ctx, vol, &one);
-			snprintf(errors[i], sizeof(errors[i]), "%s", one.msg);
-		} else if (vol && rc) {
-			snprintf(errors[i], sizeof(errors[i]), "%s", err.msg);
-		}
-		if (!vol) {
-			struct volume gone_or_failed;
-			if (store_get_volume(j->st, ops[i].resource_id, &gone_or_failed) == 0)
-				store_finish_volume(j->st, ops[i].resource_id, "error_deleting", NULL, NULL, &now);
-		} else if (r == -EBUSY) {
-			store_finish_volume(j->st, vol->id, "available", NULL, NULL, &now);
-		} else if (r) {
-			store_finish_volume(j->st, vol->id, "error_deleting", NULL, NULL, &now);
-		} else if (store_finish_volume_delete(j->st, vol->id, &now) != 0) {
-			r = -EIO;
-			snprintf(errors[i], sizeof(errors[i]), "cannot record volume %s as deleted", vol->id);
-		}
-		store_finish_volume_op(j->st, ops[i].id, r ? errors[i] : NULL, &now);
-		log_msg(r ? LOG_LVL_ERROR : LOG_LVL_INFO, "delete_volume of volume %s: %s",
-			ops[i].resource_id, r ? errors[i] : "done");
+		if (rc == -EBUSY)
+			r = RETRY(store_finish_volume(c->st, c->me, vols[k].id, "available", NULL, NULL, &now));
+		else if (rc)
+			r = RETRY(store_finish_volume(c->st, c->me, vols[k].id, "error_deleting", NULL, NULL,
+						      &now));
+		else
+			r = RETRY(store_finish_volume_delete(c->st, c->me, vols[k].id, &now));
+		if (r == -ESTALE || (r && rc == 0))
+			rc = finish_result(c, "Volume", vols[k].id, r, &err);
+		snprintf(errors[i], sizeof(errors[i]), "%s",
+			 err.msg[0] ? err.msg : rc ? done[k].err.msg : "");
+		if (rc && !errors[i][0])
+			snprintf(errors[i], sizeof(errors[i]), "%s", strerror(-rc));
+	}
+	for (size_t i = 0; i < n; i++) {
+		dbtime_now(&now);
+		store_finish_volume_op(j->st, ops[i].id, errors[i][0] ? errors[i] : NULL, &now);
+		log_msg(errors[i][0] ? LOG_LVL_ERROR : LOG_LVL_INFO, "delete_volume of volume %s: %s",
+			ops[i].resource_id, errors[i][0] ? errors[i] : "done");
 	}
 	refresh_capacity(j, c);
-	return true;
+out:
+	free(ops);
+	free(vols);
+	free(done);
+	free(op_of);
+	free(errors);
+	return took;
 }
 
 /* Run the volume operations queued for this worker. */
@@ -248,7 +376,9 @@ static void run_volume_ops(struct jobs *j, struct cleaner *c)
 		struct timespec now;
 		int rc = 0;
 
-		if (strcmp(op.kind, "create_snapshot") == 0) {
+		if (!still_mine(c, &op, &err)) {
+			rc = -ESTALE;
+		} else if (strcmp(op.kind, "create_snapshot") == 0) {
 			rc = create_snapshot(c, op.resource_id, &err);
 		} else if (strcmp(op.kind, "delete_snapshot") == 0) {
 			rc = delete_snapshot(c, op.resource_id, &err);
@@ -269,12 +399,17 @@ static void run_volume_ops(struct jobs *j, struct cleaner *c)
 	}
 }
 
+/* How often a worker looks for jobs that cannot end and prunes history:
+ * cheap queries, but no need to run them on every 250 ms pass. */
+#define HOUSEKEEPING_MS 1000
+
 static void *jobs_main(void *arg)
 {
 	struct jobs *j = arg;
 	struct cleaner c = { .st = j->st, .drv = j->cfg.driver, .me = j->cfg.service_id };
 	struct cf_err err = { "" };
-	bool ready = true;
+	struct timespec now, last_housekeeping = { 0, 0 };
+	bool ready = true, fenced = false;
 
 	if (c.drv.ops->start && c.drv.ops->start(c.drv.ctx, &err) != 0) {
 		/* Cinder's init_host: no cleanup on a backend that is not there;
@@ -283,16 +418,43 @@ static void *jobs_main(void *arg)
 			  "no cleanup jobs", c.drv.ops->name, err.msg);
 		ready = false;
 	}
+	/* Said in the database, so that planning never counts on a peer that
+	 * cannot clean. */
+	dbtime_now(&now);
+	if (store_set_worker_state(j->st, j->cfg.service_id, ready, ready ? NULL : err.msg, &now) != 0)
+		log_error("cannot record whether this worker can clean");
 	if (ready) {
 		refresh_capacity(j, &c);
 		own_cleanup(j, &c);
+		/* What a previous life of this worker left running was settled
+		 * by the cleanup just done: say so, do not run it again. */
+		dbtime_now(&now);
+		store_fail_interrupted_ops(j->st, j->cfg.service_id, &now);
 	}
 	pthread_mutex_lock(&j->lock);
 	while (!j->stopping) {
-		struct timespec deadline;
+		struct timespec deadline, mono;
 
 		pthread_mutex_unlock(&j->lock);
-		if (ready) {
+		clock_gettime(CLOCK_MONOTONIC, &mono);
+		if ((mono.tv_sec - last_housekeeping.tv_sec) * 1000 +
+		    (mono.tv_nsec - last_housekeeping.tv_nsec) / 1000000 >= HOUSEKEEPING_MS) {
+			last_housekeeping = mono;
+			recover_jobs(j);
+			prune(j);
+		}
+		/* Fenced: without a heartbeat for service_down_time, peers may
+		 * have taken this worker's rows; no new work starts until one
+		 * lands (what is under way re-checks its claim at its end). */
+		if (ready && heartbeat_age_ms() > (int64_t)j->cfg.down_time * 1000) {
+			if (!fenced)
+				log_error("no heartbeat has landed for over %d s: starting no new work "
+					  "until one does", j->cfg.down_time);
+			fenced = true;
+		} else if (ready) {
+			if (fenced)
+				log_info("a heartbeat landed: taking work again");
+			fenced = false;
 			run_jobs(j, &c);
 			run_volume_ops(j, &c);
 		}
@@ -323,7 +485,7 @@ int jobs_start(const struct jobs_config *cfg, struct jobs **out)
 	snprintf(j->cluster_name, sizeof(j->cluster_name), "%s", cfg->cluster_name ? cfg->cluster_name : "");
 	j->cfg.cluster_name = NULL;
 	j->cfg.db_path = NULL;
-	rc = store_open(cfg->db_path, 0, &j->st, &err);
+	rc = store_open(cfg->db_path, STORE_RELAXED, &j->st, &err);
 	if (rc) {
 		log_error("backend thread: %s", err.msg);
 		free(j);

@@ -20,6 +20,7 @@ struct jobs_config {
 	struct timespec started;  /* own rows up to here are cleaned first */
 	int poll_ms;              /* how often to look for jobs queued by others */
 	int keep_requests;        /* history retention: requests kept (0: all) */
+	int down_time;            /* service_down_time: a taker down this long loses its job */
 };
 
 int jobs_start(const struct jobs_config *cfg, struct jobs **out);

@@ -122,7 +122,8 @@ int request_submit(struct store *st, const struct request_input *in, int64_t *id
 	rc = store_planner_workers(st, &workers, &count);
 	if (rc)
 		return err_set(err, -rc, "cannot read the workers: %s", strerror(-rc));
-	rc = planner_plan(&f, workers, count, &in->now, in->down_time, &plan);
+	rc = planner_plan(&f, workers, count, in->up_at.tv_sec ? &in->up_at : &in->now, in->down_time,
+			  &plan);
 	if (rc)
 		goto out;
 	jobs = calloc(plan.count ? plan.count : 1, sizeof(*jobs));

@@ -18,6 +18,7 @@ struct request_input {
 	const char *version;        /* this daemon's rpc version (the upgrade check) */
 	int down_time;              /* service_down_time */
 	struct timespec now;        /* the request's `until` */
+	struct timespec up_at;      /* liveness is judged at this time (heartbeat_clock); 0: now */
 };
 
 /* Returns 0 with the request's number in *id and its result (malloc'd

@@ -7,6 +7,7 @@
 #include "store.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include "log.h"
 
 #define BUSY_TIMEOUT_MS 10000
+#define SHORT_BUSY_TIMEOUT_MS 1000
 
 enum stmt_id {
 	Q_SCHEMA_VERSION,
@@ -66,6 +68,22 @@ enum stmt_id {
 	Q_SNAPSHOT_DELETED,
 	Q_PROGRESS_SET,
 	Q_PROGRESS_LIST,
+	Q_ROW_HOLDER,
+	Q_PROGRESS_BY_OWNER,
+	Q_JOB_SETTLE_DONE,
+	Q_JOB_SETTLE_FAILED,
+	Q_JOBS_ORPHANED,
+	Q_JOB_REQUEUE,
+	Q_ROWS_REQUEUE,
+	Q_PROGRESS_REQUEUE,
+	Q_JOBS_UNDELIVERABLE,
+	Q_JOB_FAIL,
+	Q_WORKER_STATE_SET,
+	Q_REQUEST_CANCEL,
+	Q_JOBS_CANCEL,
+	Q_PROGRESS_CANCEL,
+	Q_PROGRESS_NOTE,
+	Q_JOB_HOLD,
 	Q_COUNT
 };
 
@@ -92,7 +110,8 @@ enum stmt_id {
 	"sn.provider_location, sn.created_at, sn.updated_at FROM snapshots sn WHERE sn.deleted = 0"
 
 #define REQUEST_COLUMNS \
-	"id, created_at, spec, filter, result, requester_uid, requester_pid, accepted_by, generation"
+	"id, created_at, spec, filter, result, requester_uid, requester_pid, accepted_by, generation, " \
+	"cancelled_at, cancelled_by"
 
 #define JOB_COLUMNS \
 	"id, request_id, service_id, resource_type, resource_id, until, dest_cluster, dest_service, " \
@@ -103,6 +122,14 @@ enum stmt_id {
 #define CLUSTER_FIRST_OF_NAME \
 	"c.id = (SELECT MIN(c2.id) FROM clusters c2 WHERE c2.name = c.name AND c2.deleted = 0)"
 
+/* One definition of up, in SQL as in C (liveness.c): a heartbeat at or
+ * after the bound. Stored times compare as text, after the forms the C
+ * parser also takes are brought to SQLite's ('T' for the space, a final
+ * 'Z'), so a row written by hand as 2026-11-29T08:00:33 reads the same
+ * here as in the mount. NULL (never a heartbeat) is not up. */
+#define BEAT_AT_OR_AFTER(col, bound) \
+	"(" col " IS NOT NULL AND rtrim(replace(" col ", 'T', ' '), 'Z') >= " bound ")"
+
 /* Down: no heartbeat yet, or the last one (updated_at) is before ?2, the
  * bound as text; or the owner's row is gone or deleted. */
 #define STUCK_SELECT(type_match) \
@@ -110,7 +137,7 @@ enum stmt_id {
 	"w.created_at, w.updated_at " \
 	"FROM workers w LEFT JOIN services s ON s.id = w.service_id " \
 	"WHERE " type_match " AND w.service_id IS NOT NULL AND " \
-	"(s.id IS NULL OR s.deleted != 0 OR s.updated_at IS NULL OR s.updated_at < ?2)"
+	"(s.id IS NULL OR s.deleted != 0 OR NOT " BEAT_AT_OR_AFTER("s.updated_at", "?2") ")"
 
 static const char *const stmt_sql[Q_COUNT] = {
 	[Q_SCHEMA_VERSION] = "SELECT COALESCE(MAX(version), 0) FROM schema_version",
@@ -174,10 +201,12 @@ static const char *const stmt_sql[Q_COUNT] = {
 	[Q_JOB_NEXT] = "SELECT id FROM cleanup_jobs WHERE state = 'queued' AND (dest_service = ?1 "
 		       "OR dest_cluster = ?2 OR (dest_service IS NULL AND dest_cluster IS NULL)) "
 		       "ORDER BY id LIMIT 1",
-	[Q_JOB_TAKE] = "UPDATE cleanup_jobs SET state = 'running', taken_by = ?1, taken_at = ?2 "
-		       "WHERE id = ?3 AND state = 'queued' RETURNING " JOB_COLUMNS,
+	[Q_JOB_TAKE] = "UPDATE cleanup_jobs SET state = 'running', taken_by = ?1, taken_at = ?2, "
+		       "attempts = attempts + 1 WHERE id = ?3 AND state = 'queued' RETURNING " JOB_COLUMNS,
+	/* Only the worker that holds the job ends it: a taker that was
+	 * thought dead and whose job went to another must not overwrite. */
 	[Q_JOB_FINISH] = "UPDATE cleanup_jobs SET state = ?2, error = ?3, finished_at = ?4 "
-			 "WHERE id = ?1",
+			 "WHERE id = ?1 AND state = 'running' AND taken_by = ?5",
 	[Q_JOBS_OF_REQUEST] = "SELECT " JOB_COLUMNS " FROM cleanup_jobs WHERE request_id = ?1 "
 			      "ORDER BY id",
 	[Q_ROWS_TO_CLEAN] =
@@ -218,6 +247,84 @@ static const char *const stmt_sql[Q_COUNT] = {
 		"updated_at = excluded.updated_at",
 	[Q_PROGRESS_LIST] = "SELECT job_id, resource_type, resource_id, state, detail, worker_id, "
 			    "updated_at FROM cleanup_progress WHERE request_id = ?1 ORDER BY id",
+	/* Who holds a row now, and with which race_preventer. */
+	[Q_ROW_HOLDER] = "SELECT service_id, race_preventer FROM workers WHERE id = ?1",
+	/* A row its owner settled itself (own cleanup at start): the entries
+	 * other requests still wait on say so. */
+	[Q_PROGRESS_BY_OWNER] =
+		"UPDATE cleanup_progress SET state = ?3, detail = ?4, worker_id = ?5, updated_at = ?6 "
+		"WHERE resource_type = ?1 AND resource_id = ?2 AND state = 'queued'",
+	/* A finished job's entries it never reached: settled by what became
+	 * of their operation. */
+	[Q_JOB_SETTLE_DONE] =
+		"UPDATE cleanup_progress SET state = 'skipped', worker_id = ?2, updated_at = ?3, detail = "
+		"CASE WHEN EXISTS (SELECT 1 FROM workers w WHERE w.resource_type = "
+		"cleanup_progress.resource_type AND w.resource_id = cleanup_progress.resource_id) "
+		"THEN 'not reached: its operation changed after the request was accepted' "
+		"ELSE 'its operation ended before this job reached it (its owner or another cleanup "
+		"finished it)' END WHERE job_id = ?1 AND state IN ('queued', 'claimed')",
+	[Q_JOB_SETTLE_FAILED] =
+		"UPDATE cleanup_progress SET state = ?5, worker_id = ?2, updated_at = ?3, "
+		"detail = ?4 WHERE job_id = ?1 AND state IN ('queued', 'claimed')",
+	/* A note from a worker that does not hold the row (it lost the claim
+	 * race, or lost the row meanwhile): it never overwrites what the
+	 * holder recorded. */
+	[Q_PROGRESS_NOTE] =
+		"INSERT INTO cleanup_progress (request_id, job_id, resource_type, resource_id, state, "
+		"detail, worker_id, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+		"ON CONFLICT (job_id, resource_type, resource_id) DO UPDATE SET state = excluded.state, "
+		"detail = excluded.detail, worker_id = excluded.worker_id, "
+		"updated_at = excluded.updated_at WHERE cleanup_progress.state = 'queued' OR "
+		"(cleanup_progress.state = 'claimed' AND cleanup_progress.worker_id = excluded.worker_id)",
+	/* Whether a running job is still this worker's, and its request not
+	 * cancelled. */
+	[Q_JOB_HOLD] =
+		"SELECT j.state = 'running' AND j.taken_by = ?2, r.cancelled_at IS NOT NULL "
+		"FROM cleanup_jobs j JOIN cleanup_requests r ON r.id = j.request_id WHERE j.id = ?1",
+	/* Running jobs whose taker is down (or gone). */
+	[Q_JOBS_ORPHANED] =
+		"SELECT j.id, j.taken_by, j.service_id, j.until, j.request_id FROM cleanup_jobs j "
+		"LEFT JOIN services s ON s.id = j.taken_by AND s.deleted = 0 "
+		"WHERE j.state = 'running' AND (s.id IS NULL OR NOT " BEAT_AT_OR_AFTER("s.updated_at", "?1") ")",
+	[Q_JOB_REQUEUE] =
+		"UPDATE cleanup_jobs SET state = 'queued', taken_by = NULL, taken_at = NULL, error = ?3 "
+		"WHERE id = ?1 AND state = 'running' AND taken_by = ?2",
+	/* The rows the dead taker had claimed for this job go back to the
+	 * worker being cleaned, with a time the job still reaches. */
+	[Q_ROWS_REQUEUE] =
+		"UPDATE workers SET service_id = ?3, updated_at = ?4, race_preventer = race_preventer + 1 "
+		"WHERE service_id = ?2 AND EXISTS (SELECT 1 FROM cleanup_progress p WHERE p.job_id = ?1 "
+		"AND p.state = 'claimed' AND p.resource_type = workers.resource_type "
+		"AND p.resource_id = workers.resource_id)",
+	[Q_PROGRESS_REQUEUE] =
+		"UPDATE cleanup_progress SET state = 'queued', detail = ?2, updated_at = ?3 "
+		"WHERE job_id = ?1 AND state = 'claimed'",
+	/* Queued jobs no live worker able to clean may take: addressed to a
+	 * worker that is down or cannot clean, or to a cluster none of whose
+	 * members is both up and able to clean. */
+	[Q_JOBS_UNDELIVERABLE] =
+		"SELECT j.id, j.dest_service, j.dest_cluster FROM cleanup_jobs j WHERE j.state = 'queued' "
+		"AND (j.dest_service IS NOT NULL OR j.dest_cluster IS NOT NULL) AND NOT EXISTS ("
+		"SELECT 1 FROM services s LEFT JOIN worker_state ws ON ws.service_id = s.id "
+		"WHERE s.deleted = 0 AND " BEAT_AT_OR_AFTER("s.updated_at", "?1") " "
+		"AND COALESCE(ws.can_clean, 1) = 1 AND s.\"binary\" = 'cinder-volume' "
+		"AND (s.id = j.dest_service OR (j.dest_service IS NULL AND s.cluster_name = j.dest_cluster)))",
+	[Q_JOB_FAIL] =
+		"UPDATE cleanup_jobs SET state = 'failed', error = ?2, finished_at = ?3 "
+		"WHERE id = ?1 AND state = 'queued'",
+	[Q_WORKER_STATE_SET] =
+		"INSERT INTO worker_state (service_id, can_clean, reason, updated_at) VALUES (?1, ?2, ?3, ?4) "
+		"ON CONFLICT (service_id) DO UPDATE SET can_clean = ?2, reason = ?3, updated_at = ?4",
+	[Q_REQUEST_CANCEL] =
+		"UPDATE cleanup_requests SET cancelled_at = ?2, cancelled_by = ?3 WHERE id = ?1 "
+		"AND cancelled_at IS NULL",
+	[Q_JOBS_CANCEL] =
+		"UPDATE cleanup_jobs SET state = 'cancelled', finished_at = ?2, error = ?3 "
+		"WHERE request_id = ?1 AND state = 'queued'",
+	[Q_PROGRESS_CANCEL] =
+		"UPDATE cleanup_progress SET state = 'cancelled', detail = ?3, updated_at = ?2 "
+		"WHERE request_id = ?1 AND state = 'queued' AND job_id IN (SELECT id FROM cleanup_jobs "
+		"WHERE request_id = ?1 AND state = 'cancelled')",
 };
 
 struct store {
@@ -301,6 +408,37 @@ static int exec(struct store *st, const char *sql)
 	return 0;
 }
 
+/* Roll back if a transaction is open: SQLite has already rolled back
+ * after some errors (a full disk, a failed COMMIT), and a second ROLLBACK
+ * only logs "cannot rollback - no transaction is active". */
+static void rollback(struct store *st)
+{
+	if (sqlite3_get_autocommit(st->db) == 0)
+		exec(st, "ROLLBACK");
+}
+
+/* A write transaction failed: its errno (ENOSPC stays ENOSPC) and SQLite's
+ * words, both taken before the rollback resets them, then the rollback. */
+static int __attribute__((format(printf, 3, 4)))
+tx_fail(struct store *st, struct cf_err *err, const char *fmt, ...)
+{
+	char what[512];
+	int code = sqlite3_extended_errcode(st->db);
+	int e = code == SQLITE_OK || code == SQLITE_ROW || code == SQLITE_DONE ? -EIO : sqlite_errno(code);
+	char msg[256];
+	va_list ap;
+
+	snprintf(msg, sizeof(msg), "%s", code == SQLITE_OK ? "unknown error" : sqlite3_errmsg(st->db));
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	rollback(st);
+	return err_set(err, -e, "%s: %s", what, msg);
+}
+
+static int prep(struct store *st, const char *sql, sqlite3_stmt **stmt);
+static int step_finalize(struct store *st, sqlite3_stmt *stmt, const char *what);
+
 static int bind_text_or_null(sqlite3_stmt *stmt, int idx, const char *text)
 {
 	if (!text || !*text)
@@ -351,12 +489,13 @@ int store_open(const char *path, unsigned flags, struct store **out, struct cf_e
 		return -e;
 	}
 	sqlite3_extended_result_codes(st->db, 1);
-	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+	sqlite3_busy_timeout(st->db, (flags & STORE_SHORT_WAIT) ? SHORT_BUSY_TIMEOUT_MS : BUSY_TIMEOUT_MS);
 	/* WAL: readers never block the writer, and several daemons share the
 	 * file. synchronous=FULL: an accepted request survives a power cut. */
 	/* mmap: pages come from the OS page cache, shared by every
 	 * connection, without a read() each. */
-	if (exec(st, "PRAGMA journal_mode=WAL") || exec(st, "PRAGMA synchronous=FULL") ||
+	if (exec(st, "PRAGMA journal_mode=WAL") ||
+	    exec(st, (flags & STORE_RELAXED) ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL") ||
 	    exec(st, "PRAGMA mmap_size=268435456") || exec(st, "PRAGMA cache_size=-8192")) {
 		err_set(err, EIO, "cannot set up database %s: %s", path, sqlite3_errmsg(st->db));
 		store_close(st);
@@ -424,12 +563,12 @@ int store_migrate(struct store *st, const struct migration *list, int count, str
 	if (!rc)
 		rc = store_schema_version(st, &version);
 	if (rc) {
-		exec(st, "ROLLBACK");
+		rollback(st);
 		return err_set(err, -rc, "cannot read the schema version of %s: %s", st->path,
 			       sqlite3_errmsg(st->db));
 	}
 	if (version > count) {
-		exec(st, "ROLLBACK");
+		rollback(st);
 		return err_set(err, EPROTO,
 			       "database %s has schema version %d, newer than this cinderfs knows "
 			       "(%d): upgrade cinderfs before using this file",
@@ -459,7 +598,7 @@ int store_migrate(struct store *st, const struct migration *list, int count, str
 		if (rc) {
 			err_set(err, EIO, "migration %s failed on %s: %s", m->name, st->path,
 				sqlite3_errmsg(st->db));
-			exec(st, "ROLLBACK");
+			rollback(st);
 			return -EIO;
 		}
 		log_info("database %s: applied migration %s", st->path, m->name);
@@ -467,7 +606,7 @@ int store_migrate(struct store *st, const struct migration *list, int count, str
 	if (exec(st, "COMMIT")) {
 		err_set(err, EIO, "cannot commit the schema of %s: %s", st->path,
 			sqlite3_errmsg(st->db));
-		exec(st, "ROLLBACK");
+		rollback(st);
 		return -EIO;
 	}
 	return 0;
@@ -602,9 +741,47 @@ int store_register(struct store *st, const struct registration *reg,
 	}
 	return 0;
 fail:
-	exec(st, "ROLLBACK");
-	return err_set(err, rc < 0 ? -rc : EIO, "cannot register %s (%s) in %s: %s", reg->host,
-		       reg->binary, st->path, sqlite3_errmsg(st->db));
+	return tx_fail(st, err, "cannot register %s (%s) in %s", reg->host, reg->binary, st->path);
+}
+
+int store_revive_service(struct store *st, int64_t id, const struct registration *reg,
+			 const struct timespec *now)
+{
+	char stamp[DBTIME_LEN];
+	sqlite3_stmt *stmt;
+	uuid_t uu;
+	char uuid_text[UUID_LEN];
+	int rc;
+
+	dbtime_format(now, stamp);
+	uuid_generate(uu);
+	uuid_unparse_lower(uu, uuid_text);
+	/* Soft-deleted: undeleted; gone: made again with the same id. */
+	rc = prep(st, "INSERT INTO services (id, created_at, updated_at, deleted, host, \"binary\", "
+		      "topic, report_count, disabled, availability_zone, rpc_current_version, "
+		      "object_current_version, cluster_name, uuid) VALUES (?1, ?2, ?2, 0, ?3, ?4, ?4, 0, "
+		      "0, 'nova', ?5, ?5, ?6, ?7) ON CONFLICT (id) DO UPDATE SET deleted = 0, "
+		      "deleted_at = NULL, updated_at = ?2, host = ?3, \"binary\" = ?4, "
+		      "rpc_current_version = ?5, object_current_version = ?5, cluster_name = ?6", &stmt);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, id);
+	sqlite3_bind_text(stmt, 2, stamp, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 3, reg->host, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 4, reg->binary, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 5, reg->version, -1, SQLITE_STATIC);
+	bind_text_or_null(stmt, 6, reg->cluster_name);
+	sqlite3_bind_text(stmt, 7, uuid_text, -1, SQLITE_TRANSIENT);
+	return step_finalize(st, stmt, "bring back this worker's row");
+}
+
+int store_probe_write(struct store *st)
+{
+	int rc = exec(st, "BEGIN IMMEDIATE");
+
+	if (rc)
+		return rc;
+	return exec(st, "ROLLBACK");
 }
 
 int store_heartbeat(struct store *st, int64_t service_id, const struct timespec *now)
@@ -925,9 +1102,7 @@ int store_add_request(struct store *st, const struct new_request *req, int64_t *
 		return 0;
 	rc = -EIO;
 fail:
-	err_set(err, -rc, "cannot record the request in %s: %s", st->path, sqlite3_errmsg(st->db));
-	exec(st, "ROLLBACK");
-	return rc;
+	return tx_fail(st, err, "cannot record the request in %s", st->path);
 }
 
 static char *column_dup(sqlite3_stmt *stmt, int col, size_t *len)
@@ -958,6 +1133,8 @@ static int read_request(sqlite3_stmt *stmt, struct request_row *r)
 	r->pid = sqlite3_column_int64(stmt, 6);
 	r->accepted_by = sqlite3_column_int64(stmt, 7);
 	r->generation = sqlite3_column_int64(stmt, 8);
+	column_text(stmt, 9, r->cancelled_at, sizeof(r->cancelled_at));
+	r->cancelled_by = sqlite3_column_int64(stmt, 10);
 	if (!r->spec || !r->filter || !r->result) {
 		store_request_free(r);
 		return -ENOMEM;
@@ -1054,7 +1231,7 @@ int store_prune_requests(struct store *st, int keep)
 		 "DELETE FROM cleanup_requests WHERE id IN (SELECT id FROM prune);"
 		 "COMMIT;", keep);
 	if (exec(st, sql)) {
-		exec(st, "ROLLBACK");
+		rollback(st);
 		return -EIO;
 	}
 	return 0;
@@ -1122,21 +1299,112 @@ int store_take_job(struct store *st, int64_t me, const char *my_cluster,
 	}
 }
 
-int store_finish_job(struct store *st, int64_t job_id, bool ok, const char *error,
-		     const struct timespec *now)
+/* Run fn in one write transaction: committed when it returns 0, rolled
+ * back otherwise (its error returned). BEGIN IMMEDIATE: the write lock is
+ * taken first, so the transaction never fails half-way for a lock. */
+static int write_tx(struct store *st, int (*fn)(struct store *st, void *ctx), void *ctx)
+{
+	int rc = exec(st, "BEGIN IMMEDIATE");
+
+	if (rc)
+		return rc;
+	rc = fn(st, ctx);
+	if (rc == 0)
+		rc = exec(st, "COMMIT");
+	if (rc && sqlite3_get_autocommit(st->db) == 0)
+		rollback(st);
+	return rc;
+}
+
+struct finish_job_ctx {
+	int64_t job_id, me;
+	const char *state, *error;
+	char stamp[DBTIME_LEN];
+};
+
+static int finish_job_tx(struct store *st, void *arg)
+{
+	struct finish_job_ctx *c = arg;
+	bool done = strcmp(c->state, "done") == 0;
+	STMT fin = NULL;
+	STMT settle = NULL;
+	int rc = stmt_get(st, Q_JOB_FINISH, &fin);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(fin, 1, c->job_id);
+	sqlite3_bind_text(fin, 2, c->state, -1, SQLITE_STATIC);
+	bind_opt_text(fin, 3, c->error);
+	sqlite3_bind_text(fin, 4, c->stamp, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(fin, 5, c->me);
+	rc = step_done(st, fin, "finish a job");
+	if (rc)
+		return rc;
+	if (sqlite3_changes(st->db) == 0)
+		return -ESTALE;
+	/* What the job never reached is settled with it: no entry of an
+	 * ended job stays queued or claimed. */
+	rc = stmt_get(st, done ? Q_JOB_SETTLE_DONE : Q_JOB_SETTLE_FAILED, &settle);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(settle, 1, c->job_id);
+	sqlite3_bind_int64(settle, 2, c->me);
+	sqlite3_bind_text(settle, 3, c->stamp, -1, SQLITE_STATIC);
+	if (!done) {
+		char detail[NAME_LEN + 32];
+		snprintf(detail, sizeof(detail), "the job %s: %s",
+			 strcmp(c->state, "cancelled") == 0 ? "was cancelled" : "failed",
+			 c->error ? c->error : "?");
+		sqlite3_bind_text(settle, 4, detail, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(settle, 5, c->state, -1, SQLITE_STATIC);
+	}
+	return step_done(st, settle, "settle a job's resources");
+}
+
+int store_finish_job(struct store *st, int64_t job_id, int64_t me, const char *state,
+		     const char *error, const struct timespec *now)
+{
+	struct finish_job_ctx c = { .job_id = job_id, .me = me, .state = state, .error = error };
+
+	dbtime_format(now, c.stamp);
+	return write_tx(st, finish_job_tx, &c);
+}
+
+int store_note_progress(struct store *st, int64_t request_id, int64_t job_id, const char *type,
+			const char *resource_id, const char *state, const char *detail,
+			int64_t worker_id, const struct timespec *now)
 {
 	STMT stmt = NULL;
 	char stamp[DBTIME_LEN];
-	int rc = stmt_get(st, Q_JOB_FINISH, &stmt);
+	int rc = stmt_get(st, Q_PROGRESS_NOTE, &stmt);
 
 	if (rc)
 		return rc;
 	dbtime_format(now, stamp);
+	sqlite3_bind_int64(stmt, 1, request_id);
+	sqlite3_bind_int64(stmt, 2, job_id);
+	sqlite3_bind_text(stmt, 3, type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 4, resource_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 5, state, -1, SQLITE_STATIC);
+	bind_opt_text(stmt, 6, detail);
+	sqlite3_bind_int64(stmt, 7, worker_id);
+	sqlite3_bind_text(stmt, 8, stamp, -1, SQLITE_STATIC);
+	return step_done(st, stmt, "note progress");
+}
+
+int store_job_hold(struct store *st, int64_t job_id, int64_t me, bool *mine, bool *cancelled)
+{
+	STMT stmt = NULL;
+	int rc = stmt_get(st, Q_JOB_HOLD, &stmt);
+
+	if (rc)
+		return rc;
 	sqlite3_bind_int64(stmt, 1, job_id);
-	sqlite3_bind_text(stmt, 2, ok ? "done" : "failed", -1, SQLITE_STATIC);
-	bind_opt_text(stmt, 3, error);
-	sqlite3_bind_text(stmt, 4, stamp, -1, SQLITE_STATIC);
-	return step_done(st, stmt, "finish a job");
+	sqlite3_bind_int64(stmt, 2, me);
+	rc = sqlite3_step(stmt);
+	*mine = rc == SQLITE_ROW && sqlite3_column_int(stmt, 0) != 0;
+	*cancelled = rc == SQLITE_ROW && sqlite3_column_int(stmt, 1) != 0;
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(st, rc, "check a job's holder");
 }
 
 int store_list_jobs(struct store *st, int64_t request_id, store_job_fn fn, void *ctx)
@@ -1196,18 +1464,43 @@ int store_rows_to_clean(struct store *st, int64_t service_id, const char *type, 
 	return 0;
 }
 
-int store_claim_row(struct store *st, const struct worker_row *row, int64_t me,
-		    const struct timespec *now)
+struct claim_ctx {
+	const struct worker_row *row;
+	int64_t me, request_id, job_id;
+	char stamp[DBTIME_LEN];
+};
+
+static int set_progress_stmt(struct store *st, int64_t request_id, int64_t job_id, const char *type,
+			     const char *resource_id, const char *state, const char *detail,
+			     int64_t worker_id, const char *stamp)
 {
 	STMT stmt = NULL;
-	char stamp[DBTIME_LEN];
+	int rc = stmt_get(st, Q_PROGRESS_SET, &stmt);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, request_id);
+	sqlite3_bind_int64(stmt, 2, job_id);
+	sqlite3_bind_text(stmt, 3, type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 4, resource_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 5, state, -1, SQLITE_STATIC);
+	bind_opt_text(stmt, 6, detail);
+	sqlite3_bind_int64(stmt, 7, worker_id);
+	sqlite3_bind_text(stmt, 8, stamp, -1, SQLITE_STATIC);
+	return step_done(st, stmt, "record progress");
+}
+
+static int claim_tx(struct store *st, void *arg)
+{
+	struct claim_ctx *c = arg;
+	const struct worker_row *row = c->row;
+	STMT stmt = NULL;
 	int rc = stmt_get(st, Q_ROW_CLAIM, &stmt);
 
 	if (rc)
 		return rc;
-	dbtime_format(now, stamp);
-	sqlite3_bind_int64(stmt, 1, me);
-	sqlite3_bind_text(stmt, 2, stamp, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 1, c->me);
+	sqlite3_bind_text(stmt, 2, c->stamp, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 3, row->id);
 	sqlite3_bind_text(stmt, 4, row->status, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 5, row->service_id);
@@ -1216,32 +1509,137 @@ int store_claim_row(struct store *st, const struct worker_row *row, int64_t me,
 	rc = step_done(st, stmt, "claim a row");
 	if (rc)
 		return rc;
-	return sqlite3_changes(st->db) == 1 ? 0 : -EAGAIN;
+	if (sqlite3_changes(st->db) != 1)
+		return -EAGAIN;
+	if (!c->request_id)
+		return 0;
+	return set_progress_stmt(st, c->request_id, c->job_id, row->resource_type, row->resource_id,
+				 "claimed", NULL, c->me, c->stamp);
 }
 
-int store_delete_row(struct store *st, int64_t row_id)
+int store_claim_row(struct store *st, const struct worker_row *row, int64_t me,
+		    int64_t request_id, int64_t job_id, const struct timespec *now)
 {
+	struct claim_ctx c = { .row = row, .me = me, .request_id = request_id, .job_id = job_id };
+
+	dbtime_format(now, c.stamp);
+	return write_tx(st, claim_tx, &c);
+}
+
+struct end_ctx {
+	const struct row_end *e;
+	char stamp[DBTIME_LEN];
+	int64_t holder;
+};
+
+static int apply_change(struct store *st, const struct store_change *ch, const char *stamp)
+{
+	static const enum stmt_id q[] = {
+		[CHANGE_VOLUME_STATUS] = Q_VOLUME_STATUS,
+		[CHANGE_SNAPSHOT_STATUS] = Q_SNAPSHOT_STATUS,
+		[CHANGE_VOLUME_DELETED] = Q_VOLUME_DELETED,
+		[CHANGE_SNAPSHOT_DELETED] = Q_SNAPSHOT_DELETED,
+	};
 	STMT stmt = NULL;
-	int rc = stmt_get(st, Q_ROW_DELETE, &stmt);
+	int rc = stmt_get(st, q[ch->kind], &stmt);
 
 	if (rc)
 		return rc;
-	sqlite3_bind_int64(stmt, 1, row_id);
-	return step_done(st, stmt, "delete a row");
+	sqlite3_bind_text(stmt, 1, ch->id, -1, SQLITE_STATIC);
+	if (ch->kind == CHANGE_VOLUME_STATUS || ch->kind == CHANGE_SNAPSHOT_STATUS) {
+		sqlite3_bind_text(stmt, 2, ch->status, -1, SQLITE_STATIC);
+		sqlite3_bind_text(stmt, 3, stamp, -1, SQLITE_STATIC);
+	} else {
+		sqlite3_bind_text(stmt, 2, stamp, -1, SQLITE_STATIC);
+	}
+	return step_done(st, stmt, "change a resource");
 }
 
-int store_give_back_row(struct store *st, const struct worker_row *row, int64_t me)
+static int end_tx(struct store *st, void *arg)
 {
-	STMT stmt = NULL;
-	int rc = stmt_get(st, Q_ROW_GIVE_BACK, &stmt);
+	struct end_ctx *c = arg;
+	const struct row_end *e = c->e;
+	const struct worker_row *row = e->row;
+	int rc;
 
+	/* Still ours? Our claim moved race_preventer by one; anything since
+	 * (a peer's claim after our heartbeat failed, the owner's own
+	 * cleanup, a requeue) means the row is no longer ours to end. */
+	{
+		STMT who = NULL;
+		rc = stmt_get(st, Q_ROW_HOLDER, &who);
+		if (rc)
+			return rc;
+		sqlite3_bind_int64(who, 1, row->id);
+		rc = sqlite3_step(who);
+		if (rc == SQLITE_DONE) {
+			c->holder = 0;
+			return -ESTALE;
+		}
+		if (rc != SQLITE_ROW)
+			return db_fail(st, rc, "check a claim");
+		c->holder = sqlite3_column_int64(who, 0);
+		if (c->holder != e->me || sqlite3_column_int64(who, 1) != row->race_preventer + 1)
+			return -ESTALE;
+	}
+	for (size_t i = 0; i < e->n_changes; i++)
+		if ((rc = apply_change(st, &e->changes[i], c->stamp)) != 0)
+			return rc;
+	if (e->drop) {
+		STMT del = NULL;
+		rc = stmt_get(st, Q_ROW_DELETE, &del);
+		if (rc)
+			return rc;
+		sqlite3_bind_int64(del, 1, row->id);
+		rc = step_done(st, del, "delete a row");
+	} else {
+		STMT back = NULL;
+		rc = stmt_get(st, Q_ROW_GIVE_BACK, &back);
+		if (rc)
+			return rc;
+		sqlite3_bind_int64(back, 1, row->service_id);
+		sqlite3_bind_text(back, 2, row->updated_at, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(back, 3, row->id);
+		sqlite3_bind_int64(back, 4, e->me);
+		rc = step_done(st, back, "give a row back");
+	}
 	if (rc)
 		return rc;
-	sqlite3_bind_int64(stmt, 1, row->service_id);
-	sqlite3_bind_text(stmt, 2, row->updated_at, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 3, row->id);
-	sqlite3_bind_int64(stmt, 4, me);
-	return step_done(st, stmt, "give a row back");
+	if (e->request_id)
+		return set_progress_stmt(st, e->request_id, e->job_id, row->resource_type,
+					 row->resource_id, e->state, e->detail, e->me, c->stamp);
+	if (e->drop) {
+		/* The owner settled its own operation (its cleanup at start):
+		 * requests still waiting on it say so. */
+		STMT mine = NULL;
+		char detail[1200];
+		rc = stmt_get(st, Q_PROGRESS_BY_OWNER, &mine);
+		if (rc)
+			return rc;
+		snprintf(detail, sizeof(detail), "by its owner (worker %lld) at its start: %.1100s",
+			 (long long)e->me, e->detail ? e->detail : "");
+		sqlite3_bind_text(mine, 1, row->resource_type, -1, SQLITE_STATIC);
+		sqlite3_bind_text(mine, 2, row->resource_id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(mine, 3, e->state, -1, SQLITE_STATIC);
+		sqlite3_bind_text(mine, 4, detail, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(mine, 5, e->me);
+		sqlite3_bind_text(mine, 6, c->stamp, -1, SQLITE_STATIC);
+		return step_done(st, mine, "settle other requests' entries");
+	}
+	return 0;
+}
+
+int store_end_row(struct store *st, const struct row_end *e, const struct timespec *now,
+		  int64_t *holder)
+{
+	struct end_ctx c = { .e = e };
+	int rc;
+
+	dbtime_format(now, c.stamp);
+	rc = write_tx(st, end_tx, &c);
+	if (holder)
+		*holder = c.holder;
+	return rc;
 }
 
 static int read_snapshot(sqlite3_stmt *stmt, struct snapshot *s)
@@ -1348,68 +1746,15 @@ int store_list_volume_snapshots(struct store *st, const char *volume_id, store_s
 	return rc == SQLITE_DONE ? 0 : db_fail(st, rc, "list snapshots");
 }
 
-static int set_text_by_id(struct store *st, enum stmt_id q, const char *id, const char *value,
-			  const struct timespec *now, const char *what)
-{
-	STMT stmt = NULL;
-	char stamp[DBTIME_LEN];
-	int rc = stmt_get(st, q, &stmt);
-
-	if (rc)
-		return rc;
-	dbtime_format(now, stamp);
-	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
-	if (value) {
-		sqlite3_bind_text(stmt, 2, value, -1, SQLITE_STATIC);
-		sqlite3_bind_text(stmt, 3, stamp, -1, SQLITE_STATIC);
-	} else {
-		sqlite3_bind_text(stmt, 2, stamp, -1, SQLITE_STATIC);
-	}
-	return step_done(st, stmt, what);
-}
-
-int store_set_volume_status(struct store *st, const char *id, const char *status,
-			    const struct timespec *now)
-{
-	return set_text_by_id(st, Q_VOLUME_STATUS, id, status, now, "set volume status");
-}
-
-int store_set_snapshot_status(struct store *st, const char *id, const char *status,
-			      const struct timespec *now)
-{
-	return set_text_by_id(st, Q_SNAPSHOT_STATUS, id, status, now, "set snapshot status");
-}
-
-int store_mark_volume_deleted(struct store *st, const char *id, const struct timespec *now)
-{
-	return set_text_by_id(st, Q_VOLUME_DELETED, id, NULL, now, "mark volume deleted");
-}
-
-int store_mark_snapshot_deleted(struct store *st, const char *id, const struct timespec *now)
-{
-	return set_text_by_id(st, Q_SNAPSHOT_DELETED, id, NULL, now, "mark snapshot deleted");
-}
-
 int store_set_progress(struct store *st, int64_t request_id, int64_t job_id, const char *type,
 		       const char *resource_id, const char *state, const char *detail,
 		       int64_t worker_id, const struct timespec *now)
 {
-	STMT stmt = NULL;
 	char stamp[DBTIME_LEN];
-	int rc = stmt_get(st, Q_PROGRESS_SET, &stmt);
 
-	if (rc)
-		return rc;
 	dbtime_format(now, stamp);
-	sqlite3_bind_int64(stmt, 1, request_id);
-	sqlite3_bind_int64(stmt, 2, job_id);
-	sqlite3_bind_text(stmt, 3, type, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 4, resource_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 5, state, -1, SQLITE_STATIC);
-	bind_opt_text(stmt, 6, detail);
-	sqlite3_bind_int64(stmt, 7, worker_id);
-	sqlite3_bind_text(stmt, 8, stamp, -1, SQLITE_STATIC);
-	return step_done(st, stmt, "record progress");
+	return set_progress_stmt(st, request_id, job_id, type, resource_id, state, detail, worker_id,
+				 stamp);
 }
 
 int store_list_progress(struct store *st, int64_t request_id, store_progress_fn fn, void *ctx)
@@ -1588,7 +1933,7 @@ int store_add_volume(struct store *st, const struct new_volume *v, const struct 
 				(const char *)sqlite3_column_text(stmt, 0), avail > 0 ? avail >> 30 : 0,
 				v->size_gib);
 			sqlite3_finalize(stmt);
-			exec(st, "ROLLBACK");
+			rollback(st);
 			return -ENOSPC;
 		}
 	}
@@ -1612,9 +1957,7 @@ int store_add_volume(struct store *st, const struct new_volume *v, const struct 
 	if (!rc && exec(st, "COMMIT") == 0)
 		return 0;
 fail:
-	err_set(err, EIO, "cannot record volume %s in %s: %s", v->id, st->path, sqlite3_errmsg(st->db));
-	exec(st, "ROLLBACK");
-	return -EIO;
+	return tx_fail(st, err, "cannot record volume %s in %s", v->id, st->path);
 }
 
 int store_request_volume_delete(struct store *st, const char *id, const struct timespec *now,
@@ -1636,7 +1979,7 @@ int store_request_volume_delete(struct store *st, const char *id, const struct t
 	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
 	if (sqlite3_step(stmt) != SQLITE_ROW) {
 		sqlite3_finalize(stmt);
-		exec(st, "ROLLBACK");
+		rollback(st);
 		return err_set(err, ENOENT, "There is no volume %s.", id);
 	}
 	column_text(stmt, 0, status, sizeof(status));
@@ -1645,18 +1988,18 @@ int store_request_volume_delete(struct store *st, const char *id, const struct t
 	sqlite3_finalize(stmt);
 	/* Cinder's rules: not while it has snapshots, only from a settled status. */
 	if (snapshots) {
-		exec(st, "ROLLBACK");
+		rollback(st);
 		return err_set(err, EBUSY, "Volume %s has %lld snapshot(s); delete them first.", id,
 			       (long long)snapshots);
 	}
 	if (strcmp(status, "available") && strcmp(status, "error") && strcmp(status, "error_deleting") &&
 	    strcmp(status, "error_restoring")) {
-		exec(st, "ROLLBACK");
+		rollback(st);
 		return err_set(err, EBUSY, "Volume %s is %s; it can be deleted when available or in error.",
 			       id, status);
 	}
 	if (!worker) {
-		exec(st, "ROLLBACK");
+		rollback(st);
 		return err_set(err, EBUSY, "Volume %s has no live worker of its host to delete it.", id);
 	}
 	rc = prep(st, "UPDATE volumes SET status = 'deleting', previous_status = status, updated_at = ?2 "
@@ -1673,9 +2016,7 @@ int store_request_volume_delete(struct store *st, const char *id, const struct t
 	if (!rc && exec(st, "COMMIT") == 0)
 		return 0;
 fail:
-	err_set(err, EIO, "cannot record the deletion of %s: %s", id, sqlite3_errmsg(st->db));
-	exec(st, "ROLLBACK");
-	return -EIO;
+	return tx_fail(st, err, "cannot record the deletion of %s", id);
 }
 
 int store_take_volume_op(struct store *st, int64_t me, const char *skip, struct volume_op *out)
@@ -1742,18 +2083,71 @@ int store_finish_volume_op(struct store *st, int64_t op_id, const char *error,
 	return step_finalize(st, stmt, "finish a volume operation");
 }
 
-static int finish_with(struct store *st, const char *sql, const char *type, const char *id,
-		       const char *status, const char *location, const char *auth,
+/* Who holds a resource's operations row now (0: no row) and its status. */
+static int operation_holder(struct store *st, const char *type, const char *id, int64_t *holder,
+			    char status[64])
+{
+	sqlite3_stmt *stmt;
+	int rc = prep(st, "SELECT service_id, status FROM workers WHERE resource_type = ?1 AND "
+			  "resource_id = ?2", &stmt);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_text(stmt, 1, type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	*holder = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
+	if (status)
+		status[0] = '\0';
+	if (rc == SQLITE_ROW && status)
+		column_text(stmt, 1, status, 64);
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(st, rc, "read an operations row");
+}
+
+int store_operation_holder(struct store *st, const char *type, const char *id, int64_t *holder,
+			   char status[64])
+{
+	return operation_holder(st, type, id, holder, status);
+}
+
+int store_who_cleaned(struct store *st, const char *type, const char *id, int64_t *worker)
+{
+	sqlite3_stmt *stmt;
+	int rc = prep(st, "SELECT worker_id FROM cleanup_progress WHERE resource_type = ?1 AND "
+			  "resource_id = ?2 AND state IN ('cleaned', 'skipped') AND worker_id IS NOT NULL "
+			  "ORDER BY id DESC LIMIT 1", &stmt);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_text(stmt, 1, type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	*worker = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(st, rc, "find who cleaned");
+}
+
+/* The end of an operation, only while this worker still holds its row: a
+ * peer that cleaned it meanwhile (after this worker's heartbeat failed, or
+ * while it was down) has the last word. -ESTALE, nothing written, else. */
+static int finish_with(struct store *st, int64_t me, const char *sql, const char *type,
+		       const char *id, const char *status, const char *location, const char *auth,
 		       const struct timespec *now)
 {
 	char stamp[DBTIME_LEN];
 	sqlite3_stmt *stmt;
+	int64_t holder;
 	int rc;
 
 	dbtime_format(now, stamp);
-	if (exec(st, "BEGIN IMMEDIATE"))
-		return -EBUSY;
-	rc = prep(st, sql, &stmt);
+	if ((rc = exec(st, "BEGIN IMMEDIATE")) != 0)
+		return rc;
+	rc = operation_holder(st, type, id, &holder, NULL);
+	if (!rc && holder != me)
+		rc = -ESTALE;
+	if (!rc)
+		rc = prep(st, sql, &stmt);
 	if (!rc) {
 		sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
 		sqlite3_bind_text(stmt, 2, stamp, -1, SQLITE_STATIC);
@@ -1767,45 +2161,65 @@ static int finish_with(struct store *st, const char *sql, const char *type, cons
 	}
 	/* The operation is over: its row goes with the status change. */
 	if (!rc && (rc = prep(st, "DELETE FROM workers WHERE resource_type = ?2 AND "
-				  "resource_id = ?1", &stmt)) == 0) {
+				  "resource_id = ?1 AND service_id = ?3", &stmt)) == 0) {
 		sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
 		sqlite3_bind_text(stmt, 2, type, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(stmt, 3, me);
 		rc = step_finalize(st, stmt, "remove the operations row");
 	}
-	if (!rc && exec(st, "COMMIT") == 0)
-		return 0;
-	exec(st, "ROLLBACK");
-	return rc ? rc : -EIO;
+	if (!rc)
+		rc = exec(st, "COMMIT");
+	if (rc)
+		rollback(st);
+	return rc;
 }
 
-int store_finish_volume(struct store *st, const char *id, const char *status,
+int store_finish_volume(struct store *st, int64_t me, const char *id, const char *status,
 			const char *provider_location, const char *provider_auth,
 			const struct timespec *now)
 {
-	return finish_with(st, "UPDATE volumes SET updated_at = ?2, status = ?3, "
+	return finish_with(st, me, "UPDATE volumes SET updated_at = ?2, status = ?3, "
 			   "provider_location = COALESCE(?4, provider_location), "
 			   "provider_auth = COALESCE(?5, provider_auth) WHERE id = ?1",
 			   "Volume", id, status, provider_location, provider_auth, now);
 }
 
-int store_finish_volume_delete(struct store *st, const char *id, const struct timespec *now)
+int store_finish_volume_delete(struct store *st, int64_t me, const char *id,
+			       const struct timespec *now)
 {
-	return finish_with(st, "UPDATE volumes SET updated_at = ?2, deleted_at = ?2, deleted = 1, "
+	return finish_with(st, me, "UPDATE volumes SET updated_at = ?2, deleted_at = ?2, deleted = 1, "
 			   "status = 'deleted' WHERE id = ?1", "Volume", id, NULL, NULL, NULL, now);
 }
 
-int store_finish_snapshot(struct store *st, const char *id, const char *status,
+int store_finish_snapshot(struct store *st, int64_t me, const char *id, const char *status,
 			  const struct timespec *now)
 {
-	return finish_with(st, "UPDATE snapshots SET updated_at = ?2, status = ?3, "
+	return finish_with(st, me, "UPDATE snapshots SET updated_at = ?2, status = ?3, "
 			   "progress = CASE WHEN ?3 = 'available' THEN '100%' ELSE progress END "
 			   "WHERE id = ?1", "Snapshot", id, status, NULL, NULL, now);
 }
 
-int store_finish_snapshot_delete(struct store *st, const char *id, const struct timespec *now)
+int store_finish_snapshot_delete(struct store *st, int64_t me, const char *id,
+				 const struct timespec *now)
 {
-	return finish_with(st, "UPDATE snapshots SET updated_at = ?2, deleted_at = ?2, deleted = 1, "
+	return finish_with(st, me, "UPDATE snapshots SET updated_at = ?2, deleted_at = ?2, deleted = 1, "
 			   "status = 'deleted' WHERE id = ?1", "Snapshot", id, NULL, NULL, NULL, now);
+}
+
+int store_fail_interrupted_ops(struct store *st, int64_t me, const struct timespec *now)
+{
+	char stamp[DBTIME_LEN];
+	sqlite3_stmt *stmt;
+	int rc = prep(st, "UPDATE volume_operations SET state = 'failed', finished_at = ?2, error = "
+			  "'interrupted: the worker stopped during it; its cleanup at start settled the "
+			  "resource' WHERE service_id = ?1 AND state = 'running'", &stmt);
+
+	if (rc)
+		return rc;
+	dbtime_format(now, stamp);
+	sqlite3_bind_int64(stmt, 1, me);
+	sqlite3_bind_text(stmt, 2, stamp, -1, SQLITE_STATIC);
+	return step_finalize(st, stmt, "fail interrupted operations");
 }
 
 int store_add_snapshot(struct store *st, const char *id, const char *volume_id, const char *name,
@@ -1826,7 +2240,7 @@ int store_add_snapshot(struct store *st, const char *id, const char *volume_id, 
 	sqlite3_bind_text(stmt, 1, volume_id, -1, SQLITE_STATIC);
 	if (sqlite3_step(stmt) != SQLITE_ROW) {
 		sqlite3_finalize(stmt);
-		exec(st, "ROLLBACK");
+		rollback(st);
 		return err_set(err, ENOENT, "There is no volume %s.", volume_id);
 	}
 	column_text(stmt, 0, status, sizeof(status));
@@ -1834,12 +2248,12 @@ int store_add_snapshot(struct store *st, const char *id, const char *volume_id, 
 	size = sqlite3_column_int64(stmt, 2);
 	sqlite3_finalize(stmt);
 	if (strcmp(status, "available") != 0) {
-		exec(st, "ROLLBACK");
+		rollback(st);
 		return err_set(err, EBUSY, "Volume %s is %s; snapshots are taken of available volumes.",
 			       volume_id, status);
 	}
 	if (!worker) {
-		exec(st, "ROLLBACK");
+		rollback(st);
 		return err_set(err, EBUSY, "Volume %s has no live worker of its host to snapshot it.",
 			       volume_id);
 	}
@@ -1861,9 +2275,7 @@ int store_add_snapshot(struct store *st, const char *id, const char *volume_id, 
 	if (!rc && exec(st, "COMMIT") == 0)
 		return 0;
 fail:
-	err_set(err, EIO, "cannot record snapshot %s: %s", id, sqlite3_errmsg(st->db));
-	exec(st, "ROLLBACK");
-	return -EIO;
+	return tx_fail(st, err, "cannot record snapshot %s", id);
 }
 
 int store_request_snapshot_delete(struct store *st, const char *id, const struct timespec *now,
@@ -1884,19 +2296,19 @@ int store_request_snapshot_delete(struct store *st, const char *id, const struct
 	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
 	if (sqlite3_step(stmt) != SQLITE_ROW) {
 		sqlite3_finalize(stmt);
-		exec(st, "ROLLBACK");
+		rollback(st);
 		return err_set(err, ENOENT, "There is no snapshot %s.", id);
 	}
 	column_text(stmt, 0, status, sizeof(status));
 	worker = sqlite3_column_int64(stmt, 1);
 	sqlite3_finalize(stmt);
 	if (strcmp(status, "available") && strcmp(status, "error") && strcmp(status, "error_deleting")) {
-		exec(st, "ROLLBACK");
+		rollback(st);
 		return err_set(err, EBUSY, "Snapshot %s is %s; it can be deleted when available or in error.",
 			       id, status);
 	}
 	if (!worker) {
-		exec(st, "ROLLBACK");
+		rollback(st);
 		return err_set(err, EBUSY, "Snapshot %s has no live worker to delete it.", id);
 	}
 	rc = prep(st, "UPDATE snapshots SET status = 'deleting', updated_at = ?2 WHERE id = ?1", &stmt);
@@ -1912,9 +2324,7 @@ int store_request_snapshot_delete(struct store *st, const char *id, const struct
 	if (!rc && exec(st, "COMMIT") == 0)
 		return 0;
 fail:
-	err_set(err, EIO, "cannot record the deletion of snapshot %s: %s", id, sqlite3_errmsg(st->db));
-	exec(st, "ROLLBACK");
-	return -EIO;
+	return tx_fail(st, err, "cannot record the deletion of snapshot %s", id);
 }
 
 int store_set_capacity(struct store *st, int64_t me, const char *vg, uint64_t size,
@@ -1942,6 +2352,7 @@ int store_remove_service(struct store *st, int64_t id, const struct timespec *bo
 {
 	char stamp[DBTIME_LEN], limit[DBTIME_LEN], host[NAME_LEN] = "";
 	sqlite3_stmt *stmt;
+	long long owned;
 	bool up;
 	int rc;
 
@@ -1949,7 +2360,7 @@ int store_remove_service(struct store *st, int64_t id, const struct timespec *bo
 	dbtime_format_bound(bound, limit);
 	if (exec(st, "BEGIN IMMEDIATE"))
 		return err_set(err, EBUSY, "cannot lock database %s: %s", st->path, sqlite3_errmsg(st->db));
-	rc = prep(st, "SELECT host, COALESCE(updated_at >= ?2, 0) FROM services "
+	rc = prep(st, "SELECT host, " BEAT_AT_OR_AFTER("updated_at", "?2") " FROM services "
 		      "WHERE id = ?1 AND deleted = 0", &stmt);
 	if (rc)
 		goto fail;
@@ -1957,16 +2368,30 @@ int store_remove_service(struct store *st, int64_t id, const struct timespec *bo
 	sqlite3_bind_text(stmt, 2, limit, -1, SQLITE_STATIC);
 	if (sqlite3_step(stmt) != SQLITE_ROW) {
 		sqlite3_finalize(stmt);
-		exec(st, "ROLLBACK");
+		rollback(st);
 		return err_set(err, ENOENT, "There is no worker %lld.", (long long)id);
 	}
 	column_text(stmt, 0, host, sizeof(host));
 	up = sqlite3_column_int(stmt, 1) != 0;
 	sqlite3_finalize(stmt);
 	if (up) {
-		exec(st, "ROLLBACK");
+		rollback(st);
 		return err_set(err, EBUSY, "Worker %lld (%s) is up; stop it first: it counts as down "
 			       "service_down_time after its last heartbeat.", (long long)id, host);
+	}
+	/* Its operations in flight would be orphaned for good: no spec
+	 * reaches a removed worker's rows. */
+	rc = prep(st, "SELECT count(*) FROM workers WHERE service_id = ?1", &stmt);
+	if (rc)
+		goto fail;
+	sqlite3_bind_int64(stmt, 1, id);
+	owned = sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
+	sqlite3_finalize(stmt);
+	if (owned) {
+		rollback(st);
+		return err_set(err, EBUSY, "Worker %lld (%s) still owns %lld operation(s) in flight; "
+			       "clean them first (echo service_id=%lld > cleanup/request).", (long long)id,
+			       host, owned, (long long)id);
 	}
 	rc = prep(st, "UPDATE services SET deleted = 1, deleted_at = ?2, updated_at = ?2 WHERE id = ?1",
 		  &stmt);
@@ -1980,7 +2405,280 @@ int store_remove_service(struct store *st, int64_t id, const struct timespec *bo
 		return 0;
 	}
 fail:
-	err_set(err, EIO, "cannot remove worker %lld: %s", (long long)id, sqlite3_errmsg(st->db));
-	exec(st, "ROLLBACK");
-	return -EIO;
+	return tx_fail(st, err, "cannot remove worker %lld", (long long)id);
+}
+
+/* ---- Jobs that always end ---- */
+
+int store_set_worker_state(struct store *st, int64_t me, bool can_clean, const char *reason,
+			   const struct timespec *now)
+{
+	STMT stmt = NULL;
+	char stamp[DBTIME_LEN];
+	int rc = stmt_get(st, Q_WORKER_STATE_SET, &stmt);
+
+	if (rc)
+		return rc;
+	dbtime_format(now, stamp);
+	sqlite3_bind_int64(stmt, 1, me);
+	sqlite3_bind_int(stmt, 2, can_clean ? 1 : 0);
+	bind_opt_text(stmt, 3, can_clean ? NULL : reason);
+	sqlite3_bind_text(stmt, 4, stamp, -1, SQLITE_STATIC);
+	return step_done(st, stmt, "record whether this worker can clean");
+}
+
+struct orphan {
+	int64_t job_id, taker, service_id, request_id;
+	char until[DBTIME_LEN];
+};
+
+struct recover_ctx {
+	int64_t me;
+	char bound[DBTIME_LEN], stamp[DBTIME_LEN];
+	struct store_recovery *out;
+};
+
+/* A running job whose taker is down goes back to the queue, and what the
+ * taker had claimed for it goes back to the worker being cleaned, so the
+ * next taker reaches it. Should the taker only have been stalled, its own
+ * end of those rows finds race_preventer moved and abandons them. */
+static int requeue_tx(struct store *st, const struct orphan *o, const char *stamp)
+{
+	char why[160];
+	int rc;
+
+	snprintf(why, sizeof(why), "taken again: worker %lld, which had taken it, is down",
+		 (long long)o->taker);
+	{
+		STMT job = NULL;
+		rc = stmt_get(st, Q_JOB_REQUEUE, &job);
+		if (rc)
+			return rc;
+		sqlite3_bind_int64(job, 1, o->job_id);
+		sqlite3_bind_int64(job, 2, o->taker);
+		sqlite3_bind_text(job, 3, why, -1, SQLITE_TRANSIENT);
+		rc = step_done(st, job, "requeue a job");
+		if (rc || sqlite3_changes(st->db) == 0)
+			return rc ? rc : -EAGAIN; /* someone else did it first */
+	}
+	{
+		STMT rows = NULL;
+		rc = stmt_get(st, Q_ROWS_REQUEUE, &rows);
+		if (rc)
+			return rc;
+		sqlite3_bind_int64(rows, 1, o->job_id);
+		sqlite3_bind_int64(rows, 2, o->taker);
+		sqlite3_bind_int64(rows, 3, o->service_id);
+		sqlite3_bind_text(rows, 4, o->until, -1, SQLITE_STATIC);
+		rc = step_done(st, rows, "give back a dead taker's rows");
+		if (rc)
+			return rc;
+	}
+	{
+		STMT prog = NULL;
+		rc = stmt_get(st, Q_PROGRESS_REQUEUE, &prog);
+		if (rc)
+			return rc;
+		sqlite3_bind_int64(prog, 1, o->job_id);
+		sqlite3_bind_text(prog, 2, why, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(prog, 3, stamp, -1, SQLITE_STATIC);
+		return step_done(st, prog, "requeue a job's resources");
+	}
+}
+
+struct undeliverable {
+	int64_t job_id, dest_service;
+	char dest_cluster[NAME_LEN];
+};
+
+static int fail_job_tx(struct store *st, int64_t job_id, const char *why, const char *stamp)
+{
+	STMT job = NULL;
+	STMT settle = NULL;
+	char detail[NAME_LEN * 2];
+	int rc = stmt_get(st, Q_JOB_FAIL, &job);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(job, 1, job_id);
+	sqlite3_bind_text(job, 2, why, -1, SQLITE_STATIC);
+	sqlite3_bind_text(job, 3, stamp, -1, SQLITE_STATIC);
+	rc = step_done(st, job, "fail a job");
+	if (rc || sqlite3_changes(st->db) == 0)
+		return rc ? rc : -EAGAIN;
+	rc = stmt_get(st, Q_JOB_SETTLE_FAILED, &settle);
+	if (rc)
+		return rc;
+	snprintf(detail, sizeof(detail), "the job failed: %s", why);
+	sqlite3_bind_int64(settle, 1, job_id);
+	sqlite3_bind_null(settle, 2);
+	sqlite3_bind_text(settle, 3, stamp, -1, SQLITE_STATIC);
+	sqlite3_bind_text(settle, 4, detail, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(settle, 5, "failed", -1, SQLITE_STATIC);
+	return step_done(st, settle, "settle a failed job's resources");
+}
+
+static int recover_tx(struct store *st, void *arg)
+{
+	struct recover_ctx *c = arg;
+	struct orphan *orphans = NULL;
+	struct undeliverable *stuck = NULL;
+	size_t n_orphans = 0, cap_orphans = 0, n_stuck = 0, cap_stuck = 0;
+	int rc;
+
+	{
+		STMT find = NULL;
+		rc = stmt_get(st, Q_JOBS_ORPHANED, &find);
+		if (rc)
+			return rc;
+		sqlite3_bind_text(find, 1, c->bound, -1, SQLITE_STATIC);
+		while ((rc = sqlite3_step(find)) == SQLITE_ROW) {
+			struct orphan *o;
+			if (array_reserve((void **)&orphans, &cap_orphans, n_orphans + 1,
+					  sizeof(*orphans)) != 0) {
+				free(orphans);
+				return -ENOMEM;
+			}
+			o = &orphans[n_orphans++];
+			o->job_id = sqlite3_column_int64(find, 0);
+			o->taker = sqlite3_column_int64(find, 1);
+			o->service_id = sqlite3_column_int64(find, 2);
+			column_text(find, 3, o->until, sizeof(o->until));
+			o->request_id = sqlite3_column_int64(find, 4);
+		}
+		if (rc != SQLITE_DONE) {
+			free(orphans);
+			return db_fail(st, rc, "find jobs whose taker is down");
+		}
+	}
+	for (size_t i = 0; i < n_orphans; i++) {
+		rc = requeue_tx(st, &orphans[i], c->stamp);
+		if (rc == -EAGAIN)
+			continue;
+		if (rc) {
+			free(orphans);
+			return rc;
+		}
+		log_warning("cleanup request %lld: job %lld: its taker, worker %lld, is down; queued "
+			    "again for another worker", (long long)orphans[i].request_id,
+			    (long long)orphans[i].job_id, (long long)orphans[i].taker);
+		c->out->requeued++;
+	}
+	free(orphans);
+	{
+		STMT find = NULL;
+		rc = stmt_get(st, Q_JOBS_UNDELIVERABLE, &find);
+		if (rc)
+			return rc;
+		sqlite3_bind_text(find, 1, c->bound, -1, SQLITE_STATIC);
+		while ((rc = sqlite3_step(find)) == SQLITE_ROW) {
+			struct undeliverable *u;
+			if (array_reserve((void **)&stuck, &cap_stuck, n_stuck + 1, sizeof(*stuck)) != 0) {
+				free(stuck);
+				return -ENOMEM;
+			}
+			u = &stuck[n_stuck++];
+			u->job_id = sqlite3_column_int64(find, 0);
+			u->dest_service = sqlite3_column_int64(find, 1);
+			column_text(find, 2, u->dest_cluster, sizeof(u->dest_cluster));
+		}
+		if (rc != SQLITE_DONE) {
+			free(stuck);
+			return db_fail(st, rc, "find jobs nobody can take");
+		}
+	}
+	for (size_t i = 0; i < n_stuck; i++) {
+		char why[NAME_LEN + 96];
+		if (stuck[i].dest_service)
+			snprintf(why, sizeof(why), "nobody can take it: worker %lld, the only one that "
+				 "may clean it, is down or cannot clean", (long long)stuck[i].dest_service);
+		else
+			snprintf(why, sizeof(why), "nobody can take it: no member of cluster %s is up "
+				 "and able to clean", stuck[i].dest_cluster);
+		rc = fail_job_tx(st, stuck[i].job_id, why, c->stamp);
+		if (rc == -EAGAIN)
+			continue;
+		if (rc) {
+			free(stuck);
+			return rc;
+		}
+		log_warning("cleanup job %lld failed: %s", (long long)stuck[i].job_id, why);
+		c->out->failed++;
+	}
+	free(stuck);
+	return 0;
+}
+
+int store_recover_jobs(struct store *st, int64_t me, const struct timespec *bound,
+		       const struct timespec *now, struct store_recovery *out)
+{
+	struct recover_ctx c = { .me = me, .out = out };
+
+	memset(out, 0, sizeof(*out));
+	dbtime_format_bound(bound, c.bound);
+	dbtime_format(now, c.stamp);
+	return write_tx(st, recover_tx, &c);
+}
+
+struct cancel_ctx {
+	int64_t id, uid;
+	char stamp[DBTIME_LEN];
+	int cancelled;
+};
+
+static int cancel_tx(struct store *st, void *arg)
+{
+	struct cancel_ctx *c = arg;
+	char why[64];
+	int rc;
+
+	snprintf(why, sizeof(why), "cancelled by uid %lld", (long long)c->uid);
+	{
+		STMT req = NULL;
+		rc = stmt_get(st, Q_REQUEST_CANCEL, &req);
+		if (rc)
+			return rc;
+		sqlite3_bind_int64(req, 1, c->id);
+		sqlite3_bind_text(req, 2, c->stamp, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(req, 3, c->uid);
+		rc = step_done(st, req, "cancel a request");
+		if (rc)
+			return rc;
+	}
+	{
+		STMT jobs = NULL;
+		rc = stmt_get(st, Q_JOBS_CANCEL, &jobs);
+		if (rc)
+			return rc;
+		sqlite3_bind_int64(jobs, 1, c->id);
+		sqlite3_bind_text(jobs, 2, c->stamp, -1, SQLITE_STATIC);
+		sqlite3_bind_text(jobs, 3, why, -1, SQLITE_TRANSIENT);
+		rc = step_done(st, jobs, "cancel a request's jobs");
+		if (rc)
+			return rc;
+		c->cancelled = sqlite3_changes(st->db);
+	}
+	{
+		STMT prog = NULL;
+		rc = stmt_get(st, Q_PROGRESS_CANCEL, &prog);
+		if (rc)
+			return rc;
+		sqlite3_bind_int64(prog, 1, c->id);
+		sqlite3_bind_text(prog, 2, c->stamp, -1, SQLITE_STATIC);
+		sqlite3_bind_text(prog, 3, why, -1, SQLITE_TRANSIENT);
+		return step_done(st, prog, "cancel a request's resources");
+	}
+}
+
+int store_cancel_request(struct store *st, int64_t id, int64_t uid, const struct timespec *now,
+			 int *cancelled_jobs)
+{
+	struct cancel_ctx c = { .id = id, .uid = uid };
+	int rc;
+
+	dbtime_format(now, c.stamp);
+	rc = write_tx(st, cancel_tx, &c);
+	if (!rc && cancelled_jobs)
+		*cancelled_jobs = c.cancelled;
+	return rc;
 }

@@ -21,6 +21,17 @@ enum store_open_flags {
 	/* Bring the schema up to date (store_migrations); done once at start.
 	 * Without it, the file is used as it is. */
 	STORE_MIGRATE = 1 << 1,
+	/* Commits that a power cut may roll back, but never half-apply
+	 * (WAL with synchronous=NORMAL: no fsync per commit). For the
+	 * heartbeat and the backend thread, whose writes are all redone or
+	 * re-derived if lost: a heartbeat is sent again, a cleaned row
+	 * whose end was lost is cleaned again (every step is idempotent).
+	 * What the mount accepts keeps synchronous=FULL: an accepted
+	 * request survives a power cut. */
+	STORE_RELAXED = 1 << 2,
+	/* Wait at most 1 s for the write lock (the caller retries on its
+	 * own schedule) instead of 10 s. */
+	STORE_SHORT_WAIT = 1 << 3,
 };
 
 int store_open(const char *path, unsigned flags, struct store **out, struct cf_err *err);
@@ -35,8 +46,16 @@ int store_migrate(struct store *st, const struct migration *list, int count, str
  * report_state). Registration re-uses the live row of the same host and
  * binary, and creates the named cluster's row when missing. store_heartbeat
  * returns -ENOENT when the row is gone (an operator removed it). */
+/* Bring back this worker's own row, same id, after an operator removed it
+ * while the worker ran (soft-deleted, or gone): every thread keeps the one
+ * identity. */
+int store_revive_service(struct store *st, int64_t id, const struct registration *reg,
+			 const struct timespec *now);
 int store_register(struct store *st, const struct registration *reg,
 		   const struct timespec *now, int64_t *service_id, struct cf_err *err);
+/* Whether a write could be made now: the write lock taken and let go,
+ * nothing written. */
+int store_probe_write(struct store *st);
 int store_heartbeat(struct store *st, int64_t service_id, const struct timespec *now);
 
 /* Remove a retired worker's row (what `cinder-manage service remove`
@@ -127,6 +146,8 @@ struct request_row {
 	long long uid, pid;
 	int64_t accepted_by;
 	int64_t generation;         /* moves on every change of its jobs or progress */
+	char cancelled_at[DBTIME_LEN]; /* "" unless an admin cancelled it */
+	long long cancelled_by;        /* that admin's uid */
 };
 void store_request_free(struct request_row *r);
 
@@ -161,8 +182,22 @@ struct job {
  * -ENOENT when there is none. */
 int store_take_job(struct store *st, int64_t me, const char *my_cluster,
 		   const struct timespec *now, struct job *out);
-int store_finish_job(struct store *st, int64_t job_id, bool ok, const char *error,
-		     const struct timespec *now);
+/* A job's end ("done", "failed" or "cancelled"), and in the same
+ * transaction every resource it reached but left queued or claimed settled
+ * (skipped with why, or as the job ended): no entry of an ended job waits
+ * for ever. */
+int store_finish_job(struct store *st, int64_t job_id, int64_t me, const char *state,
+		     const char *error, const struct timespec *now);
+/* Progress noted by a worker that does not hold the row: it only fills an
+ * entry still queued (or missing, or claimed by itself), never one another
+ * holder wrote. */
+int store_note_progress(struct store *st, int64_t request_id, int64_t job_id, const char *type,
+			const char *resource_id, const char *state, const char *detail,
+			int64_t worker_id, const struct timespec *now);
+/* Whether job_id is still running and held by `me` (it may have gone to
+ * another worker while this one was seen as down), and whether its request
+ * was cancelled. */
+int store_job_hold(struct store *st, int64_t job_id, int64_t me, bool *mine, bool *cancelled);
 typedef int (*store_job_fn)(void *ctx, const struct job *job);
 int store_list_jobs(struct store *st, int64_t request_id, store_job_fn fn, void *ctx);
 
@@ -181,13 +216,38 @@ struct worker_row {
  * updated_at at or before `until`, in id order. *out is malloc'd. */
 int store_rows_to_clean(struct store *st, int64_t service_id, const char *type, const char *id,
 			const char *until, struct worker_row **out, size_t *count);
-/* Claim a row: 0, or -EAGAIN when someone else changed or took it. */
+/* Claim a row (and, with a request, record it claimed) in one
+ * transaction: 0, or -EAGAIN when someone else changed or took it. */
 int store_claim_row(struct store *st, const struct worker_row *row, int64_t me,
-		    const struct timespec *now);
-int store_delete_row(struct store *st, int64_t row_id);
-/* Give a claimed row back to its owner and time (race_preventer + 1);
- * a row that is already gone is fine. */
-int store_give_back_row(struct store *st, const struct worker_row *row, int64_t me);
+		    int64_t request_id, int64_t job_id, const struct timespec *now);
+
+/* A change to a resource, made when its row ends. */
+enum store_change_kind {
+	CHANGE_VOLUME_STATUS, CHANGE_SNAPSHOT_STATUS, CHANGE_VOLUME_DELETED, CHANGE_SNAPSHOT_DELETED
+};
+struct store_change {
+	enum store_change_kind kind;
+	char id[UUID_LEN];
+	char status[32];
+};
+
+/* How a claimed row ends. */
+struct row_end {
+	const struct worker_row *row;    /* as read before the claim */
+	int64_t me;
+	bool drop;                       /* delete the row; else give it back to its owner and time */
+	const struct store_change *changes;
+	size_t n_changes;
+	int64_t request_id, job_id;      /* request 0: the owner's own cleanup at start */
+	const char *state, *detail;      /* progress */
+};
+
+/* A claimed row's end, all of it in one transaction, and only while this
+ * worker still holds its claim: the resource's changes, the row deleted or
+ * given back, the progress. -ESTALE, with nothing written, when the row
+ * was taken or removed meanwhile; *holder says by whom (0: removed). */
+int store_end_row(struct store *st, const struct row_end *e, const struct timespec *now,
+		  int64_t *holder);
 
 int store_get_volume(struct store *st, const char *id, struct volume *out);
 int store_get_snapshot(struct store *st, const char *id, struct snapshot *out);
@@ -202,12 +262,6 @@ int store_backend_is_mine(struct store *st, int64_t me, const char *host,
 typedef int (*store_snapshot_fn)(void *ctx, const struct snapshot *snap);
 int store_list_volume_snapshots(struct store *st, const char *volume_id, store_snapshot_fn fn,
 				void *ctx);
-int store_set_volume_status(struct store *st, const char *id, const char *status,
-			    const struct timespec *now);
-int store_set_snapshot_status(struct store *st, const char *id, const char *status,
-			      const struct timespec *now);
-int store_mark_volume_deleted(struct store *st, const char *id, const struct timespec *now);
-int store_mark_snapshot_deleted(struct store *st, const char *id, const struct timespec *now);
 
 /* Record what became of a resource for a request's job. */
 int store_set_progress(struct store *st, int64_t request_id, int64_t job_id, const char *type,
@@ -264,12 +318,24 @@ int store_finish_volume_op(struct store *st, int64_t op_id, const char *error,
 			   const struct timespec *now);
 
 /* The end of an operation: the volume's new status (and export details
- * when given), and its operations row removed, together. */
-int store_finish_volume(struct store *st, const char *id, const char *status,
+ * when given), and its operations row removed, together; only while worker
+ * `me` still holds the row (-ESTALE, nothing written, when a peer's
+ * cleanup took or ended it: the peer's result stands). */
+int store_finish_volume(struct store *st, int64_t me, const char *id, const char *status,
 			const char *provider_location, const char *provider_auth,
 			const struct timespec *now);
 /* A deleted volume: marked deleted and its operations row removed. */
-int store_finish_volume_delete(struct store *st, const char *id, const struct timespec *now);
+int store_finish_volume_delete(struct store *st, int64_t me, const char *id,
+			       const struct timespec *now);
+/* Who holds a resource's operations row (0: none) and its status. */
+int store_operation_holder(struct store *st, const char *type, const char *id, int64_t *holder,
+			   char status[64]);
+/* The worker that last cleaned or settled a resource in a cleanup (0: none
+ * known), for saying who an abandoned operation lost to. */
+int store_who_cleaned(struct store *st, const char *type, const char *id, int64_t *worker);
+/* Operations this worker left running when it stopped: failed, saying so
+ * (its cleanup at start settled their resources). */
+int store_fail_interrupted_ops(struct store *st, int64_t me, const struct timespec *now);
 
 /* Snapshots the same way: recorded 'creating' with a row owned by the
  * volume's worker and a create_snapshot operation for it; the volume must
@@ -278,9 +344,33 @@ int store_add_snapshot(struct store *st, const char *id, const char *volume_id, 
 		       const struct timespec *now, struct cf_err *err);
 int store_request_snapshot_delete(struct store *st, const char *id, const struct timespec *now,
 				  struct cf_err *err);
-int store_finish_snapshot(struct store *st, const char *id, const char *status,
+int store_finish_snapshot(struct store *st, int64_t me, const char *id, const char *status,
 			  const struct timespec *now);
-int store_finish_snapshot_delete(struct store *st, const char *id, const struct timespec *now);
+int store_finish_snapshot_delete(struct store *st, int64_t me, const char *id,
+				 const struct timespec *now);
 
 int store_set_capacity(struct store *st, int64_t me, const char *vg, uint64_t size,
 		       uint64_t free_bytes, const struct timespec *now);
+
+/* ---- Jobs that always end ---- */
+
+/* Whether this worker can clean (its storage driver started) and why not:
+ * planning counts only on peers that can. */
+int store_set_worker_state(struct store *st, int64_t me, bool can_clean, const char *reason,
+			   const struct timespec *now);
+
+struct store_recovery {
+	int requeued; /* running jobs whose taker was down, queued again */
+	int failed;   /* queued jobs nobody up and able to clean may take, failed */
+};
+/* Make every job reach an end: a running job whose taker is down (its
+ * heartbeat before `bound`) is queued again, with the rows it had claimed
+ * given back; a queued job addressed to a worker or cluster with no member
+ * up and able to clean fails, saying why. */
+int store_recover_jobs(struct store *st, int64_t me, const struct timespec *bound,
+		       const struct timespec *now, struct store_recovery *out);
+
+/* An admin's cancel: the request's queued jobs and their resources end as
+ * cancelled (a running job stops before its next row). */
+int store_cancel_request(struct store *st, int64_t id, int64_t uid, const struct timespec *now,
+			 int *cancelled_jobs);

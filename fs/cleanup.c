@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "fs.h"
+#include "heartbeat.h"
 #include "log.h"
 #include "request.h"
 
@@ -41,10 +42,26 @@ static int take_bytes(const char *data, size_t n, char **out, size_t *len)
 	return 0;
 }
 
+/* The states a resource of a request can be in, counted at the top of
+ * progress.json. */
+static const char *const resource_states[] = {
+	"queued", "claimed", "cleaned", "skipped", "refused", "failed", "cancelled",
+};
+#define RESOURCE_STATES (sizeof(resource_states) / sizeof(resource_states[0]))
+
 struct progress_ctx {
 	json_t *jobs, *resources;
-	int queued, running, done, failed;
+	int queued, running, done, failed, cancelled;
+	int counts[RESOURCE_STATES];
 };
+
+static int count_of(const struct progress_ctx *p, const char *state)
+{
+	for (size_t i = 0; i < RESOURCE_STATES; i++)
+		if (strcmp(resource_states[i], state) == 0)
+			return p->counts[i];
+	return 0;
+}
 
 static json_t *id_or_null(int64_t id)
 {
@@ -68,6 +85,8 @@ static int add_job(void *arg, const struct job *j)
 		p->running++;
 	else if (!strcmp(j->state, "failed"))
 		p->failed++;
+	else if (!strcmp(j->state, "cancelled"))
+		p->cancelled++;
 	else
 		p->done++;
 	return 0;
@@ -88,6 +107,9 @@ static int add_resource(void *arg, const struct progress_row *r)
 	json_object_set_new(o, "by_worker", id_or_null(r->worker_id));
 	json_object_set_new(o, "updated_at", json_string(iso));
 	json_array_append_new(p->resources, o);
+	for (size_t i = 0; i < RESOURCE_STATES; i++)
+		if (strcmp(r->state, resource_states[i]) == 0)
+			p->counts[i]++;
 	return 0;
 }
 
@@ -110,9 +132,20 @@ static int render_progress(struct store *st, const struct request_row *req, char
 		json_decref(p.resources);
 		return rc;
 	}
-	/* The request's state: running while any job is queued or running,
-	 * failed when one failed, else done. */
-	state = p.running ? "running" : p.queued ? "queued" : p.failed ? "failed" : "done";
+	/* The request's state: queued or running while a job is; once all
+	 * ended, done only when every resource was cleaned or had moved on
+	 * (skipped); failed when a job failed or a resource failed or was
+	 * refused; cancelled when an admin cancelled it. */
+	if (p.running)
+		state = "running";
+	else if (p.queued)
+		state = "queued";
+	else if (req->cancelled_at[0])
+		state = "cancelled";
+	else if (p.failed || count_of(&p, "failed") || count_of(&p, "refused"))
+		state = "failed";
+	else
+		state = "done";
 	dbtime_to_iso(req->created_at, iso);
 	json_object_set_new(who, "uid", json_integer(req->uid));
 	json_object_set_new(who, "pid", json_integer(req->pid));
@@ -122,6 +155,20 @@ static int render_progress(struct store *st, const struct request_row *req, char
 	json_object_set_new(root, "created_at", json_string(iso));
 	json_object_set_new(root, "requested_by", who);
 	json_object_set_new(root, "accepted_by", id_or_null(req->accepted_by));
+	{
+		json_t *counts = json_object();
+		for (size_t i = 0; i < RESOURCE_STATES; i++)
+			json_object_set_new(counts, resource_states[i], json_integer(p.counts[i]));
+		json_object_set_new(root, "counts", counts);
+	}
+	if (req->cancelled_at[0]) {
+		char when[DBTIME_LEN];
+		json_t *c = json_object();
+		dbtime_to_iso(req->cancelled_at, when);
+		json_object_set_new(c, "at", json_string(when));
+		json_object_set_new(c, "by_uid", json_integer(req->cancelled_by));
+		json_object_set_new(root, "cancelled", c);
+	}
 	json_object_set_new(root, "jobs", p.jobs);
 	json_object_set_new(root, "resources", p.resources);
 	{
@@ -261,6 +308,7 @@ int cleanup_write(struct store *st, const struct fs_config *cfg, const char *buf
 	int rc;
 
 	dbtime_now(&in.now);
+	heartbeat_clock(&in.up_at);
 	rc = request_submit(st, &in, &id, &result, &err);
 	control_error_set(cfg->cleanup, rc ? err.msg : NULL);
 	free(result);

@@ -200,6 +200,15 @@ static int serve(const struct options *o, const struct registration *reg, int64_
 		goto out_signals;
 	}
 	cfg.watch = watch;
+	/* A control-only daemon runs it too, as a probe of the write lock:
+	 * its mount judges liveness by heartbeat_clock like a worker's. */
+	rc = heartbeat_start(o->db_path, reg, o->control_only ? 0 : service_id, o->report_interval,
+			     o->service_down_time, &hb);
+	if (rc) {
+		log_error("cannot start the heartbeat: %s", strerror(-rc));
+		rc = 1;
+		goto out_heartbeat;
+	}
 	if (!o->control_only) {
 		struct jobs_config jc = {
 			.db_path = o->db_path,
@@ -209,13 +218,8 @@ static int serve(const struct options *o, const struct registration *reg, int64_
 			.started = *started,
 			.poll_ms = JOBS_POLL_MS,
 			.keep_requests = o->history_keep,
+			.down_time = o->service_down_time,
 		};
-		rc = heartbeat_start(o->db_path, reg, service_id, o->report_interval, &hb);
-		if (rc) {
-			log_error("cannot start the heartbeat: %s", strerror(-rc));
-			rc = 1;
-			goto out_signals;
-		}
 		rc = jobs_start(&jc, &jobs);
 		if (rc) {
 			log_error("cannot start the backend thread: %s", strerror(-rc));

@@ -18,6 +18,7 @@
 
 #include "array.h"
 #include "cleanup.h"
+#include "heartbeat.h"
 #include "log.h"
 #include "paths.h"
 #include "scratch.h"
@@ -197,7 +198,9 @@ static int thread_store(struct store **out, struct cf_err *err)
 
 static void view_now(struct view_ctx *ctx)
 {
-	dbtime_now(&ctx->now);
+	/* Liveness is judged at the heartbeat's clock: a database that
+	 * takes no beat (locked, full) must not make live workers look down. */
+	heartbeat_clock(&ctx->now);
 	ctx->down_time = config()->service_down_time;
 }
 

@@ -57,14 +57,18 @@ static int drv_delete_volume(void *ctx, const struct volume *vol, struct cf_err 
 	return lvm_delete_volumes(&d->lvm, ids, 1, err);
 }
 
+/* One lvremove takes this many LVs: its command line stays well within
+ * the kernel's argument limit, and a busy one costs a retry of few. */
+#define LVM_BATCH_MAX 64
+
 static int drv_delete_volumes(void *ctx, const struct volume *vols, size_t count,
 			      struct cf_err *err)
 {
 	struct lvm_driver *d = ctx;
-	const char *ids[64];
+	const char *ids[LVM_BATCH_MAX];
 
-	if (count > 64)
-		return err_set(err, E2BIG, "at most 64 volumes in one batch");
+	if (count > LVM_BATCH_MAX)
+		return err_set(err, E2BIG, "at most %d volumes in one batch", LVM_BATCH_MAX);
 	for (size_t i = 0; i < count; i++)
 		ids[i] = vols[i].id;
 	return lvm_delete_volumes(&d->lvm, ids, count, err);
@@ -150,6 +154,7 @@ static const struct driver_ops lvm_driver_ops = {
 	.start = drv_start,
 	.delete_volume = drv_delete_volume,
 	.delete_volumes = drv_delete_volumes,
+	.batch_max = LVM_BATCH_MAX,
 	.delete_snapshot = drv_delete_snapshot,
 	.remove_export = drv_remove_export,
 	.clear_download = drv_clear_download,

@@ -68,6 +68,7 @@ static const struct driver_ops batch_ops = {
 	.name = "fake",
 	.delete_volume = fake_delete_volume,
 	.delete_volumes = fake_delete_volumes,
+	.batch_max = 2,
 	.delete_snapshot = fake_delete_snapshot,
 	.remove_export = fake_remove_export,
 	.clear_download = fake_clear_download,
@@ -123,8 +124,8 @@ static void run(struct testdb *t, struct cleaner *c, struct cleaner_counts *coun
 	/* A request and job row, so progress has somewhere to go. */
 	testdb_sql(t->path, "INSERT OR IGNORE INTO cleanup_requests (id, created_at, spec, filter, "
 			    "result) VALUES (1, '" UNTIL "', '', '{}', '{}');"
-			    "INSERT OR IGNORE INTO cleanup_jobs (id, request_id, service_id, until, state) "
-			    "VALUES (1, 1, 1, '" UNTIL "', 'running')");
+			    "INSERT OR IGNORE INTO cleanup_jobs (id, request_id, service_id, until, state, "
+			    "taken_by) VALUES (1, 1, 1, '" UNTIL "', 'running', 2)");
 	assert_int_equal(cleaner_run_job(c, &j, counts), 0);
 }
 
@@ -339,7 +340,7 @@ static void test_claim_fails_when_race_preventer_moved(void **state)
 	assert_int_equal(count, 1);
 	/* Someone else touches the row after we read it. */
 	testdb_sql(t->path, "UPDATE workers SET race_preventer = race_preventer + 1");
-	assert_int_equal(store_claim_row(t->st, &list[0], 2, &now), -EAGAIN);
+	assert_int_equal(store_claim_row(t->st, &list[0], 2, 0, 0, &now), -EAGAIN);
 	free(list);
 }
 
@@ -353,8 +354,8 @@ static void test_a_stale_copy_loses_and_the_first_claim_wins(void **state)
 	seed(t, "Volume", VOL, "creating");
 	assert_int_equal(store_rows_to_clean(t->st, 1, NULL, NULL, UNTIL, &list, &count), 0);
 	/* Two cleaners read the same row; the first claim wins. */
-	assert_int_equal(store_claim_row(t->st, &list[0], 2, &now), 0);
-	assert_int_equal(store_claim_row(t->st, &list[0], 3, &now), -EAGAIN);
+	assert_int_equal(store_claim_row(t->st, &list[0], 2, 0, 0, &now), 0);
+	assert_int_equal(store_claim_row(t->st, &list[0], 3, 0, 0, &now), -EAGAIN);
 	assert_int_equal(testdb_int(t->path, "SELECT service_id = 2 AND race_preventer = 1 FROM workers"), 1);
 	free(list);
 }
@@ -369,7 +370,7 @@ static void test_same_owner_reclaim_works(void **state)
 	seed(t, "Volume", VOL, "creating");
 	assert_int_equal(store_rows_to_clean(t->st, 1, NULL, NULL, UNTIL, &list, &count), 0);
 	/* The owner itself may claim its row (its own cleanup at start). */
-	assert_int_equal(store_claim_row(t->st, &list[0], 1, &now), 0);
+	assert_int_equal(store_claim_row(t->st, &list[0], 1, 0, 0, &now), 0);
 	free(list);
 }
 
@@ -389,10 +390,16 @@ static void test_rows_newer_than_until_are_left_alone(void **state)
 
 static void test_give_back_of_a_row_already_gone_is_fine(void **state)
 {
+	/* Nothing is written and nothing fails: the row's end says it was
+	 * removed meanwhile (holder 0), and the cleaner records that. */
 	struct testdb *t = *state;
 	struct worker_row row = { .id = 999, .service_id = 1 };
-	(void)t;
-	assert_int_equal(store_give_back_row(t->st, &row, 2), 0);
+	struct row_end e = { .row = &row, .me = 2, .drop = false, .state = "failed", .detail = "x" };
+	struct timespec now = { NOW_SEC, 0 };
+	int64_t holder = -1;
+
+	assert_int_equal(store_end_row(t->st, &e, &now, &holder), -ESTALE);
+	assert_int_equal(holder, 0);
 }
 
 static void test_own_cleanup_takes_only_rows_from_before_the_start(void **state)
@@ -650,6 +657,171 @@ static void test_without_a_storage_driver_progress_says_nothing_was_removed(void
 			    "driver: nothing was removed on a backend)");
 }
 
+static void test_more_volumes_than_a_batch_takes_go_in_several_batches(void **state)
+{
+	static const char *const ids[] = {
+		"aaaaaaaa-0000-4000-8000-000000000001", "aaaaaaaa-0000-4000-8000-000000000002",
+		"aaaaaaaa-0000-4000-8000-000000000003",
+	};
+	struct testdb *t = *state;
+	struct cleaner c = cleaner_for(t);
+	struct cleaner_counts n;
+
+	c.drv.ops = &batch_ops; /* takes 2 at a time */
+	for (int i = 0; i < 3; i++) {
+		seed(t, "Volume", ids[i], "deleting");
+		seed_volume(t, ids[i], "deleting", "detached");
+	}
+	run(t, &c, &n);
+	assert_non_null(strstr(fake.calls, "delete_volumes(" "aaaaaaaa-0000-4000-8000-000000000001,"
+			       "aaaaaaaa-0000-4000-8000-000000000002) delete_volume("
+			       "aaaaaaaa-0000-4000-8000-000000000003)"));
+	assert_int_equal(n.cleaned, 3);
+	assert_int_equal(rows(t), 0);
+}
+
+static void test_a_batch_failing_for_any_reason_is_retried_one_by_one(void **state)
+{
+	struct testdb *t = *state;
+	struct cleaner c = cleaner_for(t);
+	struct cleaner_counts n;
+
+	c.drv.ops = &batch_ops;
+	seed(t, "Volume", VOL, "deleting");
+	seed_volume(t, VOL, "deleting", "detached");
+	seed(t, "Volume", VOL2, "deleting");
+	seed_volume(t, VOL2, "deleting", "detached");
+	fake.fail = "delete_volumes";
+	fake.fail_with = E2BIG; /* not only EBUSY */
+	run(t, &c, &n);
+	assert_string_equal(volume_status(t, VOL), "deleted/1");
+	assert_string_equal(volume_status(t, VOL2), "deleted/1");
+	assert_int_equal(n.cleaned, 2);
+	assert_int_equal(n.failed, 0);
+}
+
+/* A driver whose removal lets the test act in the middle of a row's work,
+ * as a peer would while this worker could not heartbeat. */
+static struct testdb *meddle_db;
+static int meddling_delete_volume(void *ctx, const struct volume *v, struct cf_err *err)
+{
+	/* A peer claims the row meanwhile (race_preventer moves on). */
+	testdb_sql(meddle_db->path, "UPDATE workers SET service_id = 3, race_preventer = race_preventer + 1");
+	return record(ctx, "delete_volume", v->id, err);
+}
+
+static void test_a_row_lost_meanwhile_is_abandoned_not_written_over(void **state)
+{
+	static const struct driver_ops meddling = {
+		.name = "fake",
+		.delete_volume = meddling_delete_volume,
+		.delete_snapshot = fake_delete_snapshot,
+		.remove_export = fake_remove_export,
+		.clear_download = fake_clear_download,
+	};
+	struct testdb *t = *state;
+	struct cleaner c = cleaner_for(t);
+	struct cleaner_counts n;
+
+	meddle_db = t;
+	c.drv.ops = &meddling;
+	seed(t, "Volume", VOL, "deleting");
+	seed_volume(t, VOL, "deleting", "detached");
+	run(t, &c, &n);
+	/* The peer's claim stands: nothing of ours is written. */
+	assert_string_equal(volume_status(t, VOL), "deleting/0");
+	assert_int_equal(testdb_int(t->path, "SELECT service_id FROM workers"), 3);
+	assert_string_equal(progress(t, VOL), "skipped: abandoned: worker 3 holds the row now; its "
+			    "result stands");
+}
+
+static void test_a_rows_end_is_one_transaction_with_its_progress(void **state)
+{
+	struct testdb *t = *state;
+	struct cleaner c = cleaner_for(t);
+	struct cleaner_counts n;
+
+	/* The claim and the end each write progress with the row: after the
+	 * run, no entry is left claimed and no row is left claimed. */
+	seed(t, "Volume", VOL, "creating");
+	seed_volume(t, VOL, "creating", "detached");
+	seed(t, "Volume", VOL2, "deleting");
+	seed_volume(t, VOL2, "deleting", "detached");
+	run(t, &c, &n);
+	assert_int_equal(testdb_int(t->path, "SELECT count(*) FROM cleanup_progress WHERE state = 'claimed'"), 0);
+	assert_int_equal(testdb_int(t->path, "SELECT count(*) FROM cleanup_progress WHERE state = 'cleaned'"), 2);
+}
+
+static void test_own_cleanup_settles_what_other_requests_wait_for(void **state)
+{
+	struct testdb *t = *state;
+	struct cleaner c = cleaner_for(t);
+	struct cleaner_counts n;
+	struct timespec started;
+
+	seed(t, "Volume", VOL, "creating");
+	seed_volume(t, VOL, "creating", "detached");
+	/* A request queued the resource; its owner restarts first. */
+	testdb_sql(t->path, "INSERT INTO cleanup_requests (id, created_at, spec, filter, result) VALUES "
+			    "(7, '" UNTIL "', '', '{}', '{}');"
+			    "INSERT INTO cleanup_jobs (id, request_id, service_id, until, state) VALUES "
+			    "(7, 7, 1, '" UNTIL "', 'queued');"
+			    "INSERT INTO cleanup_progress (request_id, job_id, resource_type, resource_id, "
+			    "state, updated_at) VALUES (7, 7, 'Volume', '" VOL "', 'queued', '" UNTIL "')");
+	c.me = 1;
+	dbtime_parse("2026-11-25 18:30:00", &started);
+	assert_int_equal(cleaner_clean_own(&c, &started, &n), 0);
+	assert_string_equal(progress(t, VOL), "cleaned: by its owner (worker 1) at its start: volume "
+			    "set to error");
+}
+
+static void test_a_cancelled_request_stops_before_its_next_row(void **state)
+{
+	struct testdb *t = *state;
+	struct cleaner c = cleaner_for(t);
+	struct cleaner_counts n;
+	struct job j = job_for();
+
+	seed(t, "Volume", VOL, "creating");
+	seed_volume(t, VOL, "creating", "detached");
+	testdb_sql(t->path, "INSERT INTO cleanup_requests (id, created_at, spec, filter, result, "
+			    "cancelled_at, cancelled_by) VALUES (1, '" UNTIL "', '', '{}', '{}', '" UNTIL "', 0);"
+			    "INSERT INTO cleanup_jobs (id, request_id, service_id, until, state, taken_by) "
+			    "VALUES (1, 1, 1, '" UNTIL "', 'running', 2)");
+	assert_int_equal(cleaner_run_job(&c, &j, &n), -ECANCELED);
+	assert_string_equal(volume_status(t, VOL), "creating/0");
+	assert_int_equal(rows(t), 1);
+}
+
+static void test_a_job_that_went_to_another_worker_stops_and_writes_over_nothing(void **state)
+{
+	struct testdb *t = *state;
+	struct cleaner c = cleaner_for(t);
+	struct cleaner_counts n;
+	struct job j = job_for();
+
+	seed(t, "Volume", VOL, "creating");
+	seed_volume(t, VOL, "creating", "detached");
+	/* While this worker was stalled, its job was queued again and
+	 * worker 3 took it and cleaned the resource. */
+	testdb_sql(t->path, "INSERT INTO cleanup_requests (id, created_at, spec, filter, result) "
+			    "VALUES (1, '" UNTIL "', '', '{}', '{}');"
+			    "INSERT INTO cleanup_jobs (id, request_id, service_id, until, state, taken_by) "
+			    "VALUES (1, 1, 1, '" UNTIL "', 'running', 3);"
+			    "INSERT INTO cleanup_progress (request_id, job_id, resource_type, resource_id, "
+			    "state, detail, worker_id, updated_at) VALUES (1, 1, 'Volume', '" VOL "', "
+			    "'cleaned', 'volume set to error', 3, '" UNTIL "')");
+	assert_int_equal(cleaner_run_job(&c, &j, &n), -ESTALE);
+	assert_string_equal(progress(t, VOL), "cleaned: volume set to error");
+	assert_int_equal(rows(t), 1); /* left to worker 3's job */
+	/* A worker that loses the claim race never overwrites the holder's
+	 * entry either. */
+	struct timespec now = { NOW_SEC, 0 };
+	assert_int_equal(store_note_progress(t->st, 1, 1, "Volume", VOL, "skipped",
+					     "claimed by another worker first", 2, &now), 0);
+	assert_string_equal(progress(t, VOL), "cleaned: volume set to error");
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, testdb_setup_store, testdb_teardown)
 
 int main(void)
@@ -681,6 +853,13 @@ int main(void)
 		T(test_a_volume_of_my_host_or_my_cluster_is_cleaned),
 		T(test_a_schedulers_rows_are_cleaned_as_cinders_scheduler_does),
 		T(test_without_a_storage_driver_progress_says_nothing_was_removed),
+		T(test_more_volumes_than_a_batch_takes_go_in_several_batches),
+		T(test_a_batch_failing_for_any_reason_is_retried_one_by_one),
+		T(test_a_row_lost_meanwhile_is_abandoned_not_written_over),
+		T(test_a_rows_end_is_one_transaction_with_its_progress),
+		T(test_own_cleanup_settles_what_other_requests_wait_for),
+		T(test_a_cancelled_request_stops_before_its_next_row),
+		T(test_a_job_that_went_to_another_worker_stops_and_writes_over_nothing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -92,7 +92,9 @@ static void test_a_driver_that_cannot_start_cleans_nothing(void **state)
 	struct jobs *j;
 
 	seed(t);
-	/* A job for this worker is waiting too: it must stay queued. */
+	/* A job only this worker may take is waiting too: it is not run, and
+	 * since nobody else can take it, it fails saying why instead of
+	 * waiting for ever. */
 	testdb_sql(t->path, "INSERT INTO cleanup_requests (id, created_at, spec, filter, result) "
 			    "VALUES (1, '2026-11-25 11:00:00', '', '{}', '{}');"
 			    "INSERT INTO cleanup_jobs (request_id, service_id, until, dest_service, state) "
@@ -103,7 +105,12 @@ static void test_a_driver_that_cannot_start_cleans_nothing(void **state)
 	jobs_stop(j);
 	assert_int_equal(testdb_int(t->path, "SELECT count(*) FROM workers"), 1);
 	assert_int_equal(testdb_int(t->path, "SELECT status = 'creating' FROM volumes"), 1);
-	assert_int_equal(testdb_int(t->path, "SELECT state = 'queued' FROM cleanup_jobs"), 1);
+	assert_int_equal(testdb_int(t->path, "SELECT state = 'failed' AND taken_by IS NULL AND error = "
+				    "'nobody can take it: worker 1, the only one that may clean it, is down "
+				    "or cannot clean' FROM cleanup_jobs"), 1);
+	/* And the worker said why it cannot clean. */
+	assert_int_equal(testdb_int(t->path, "SELECT can_clean = 0 AND reason LIKE '%vg0 not found%' "
+				    "FROM worker_state WHERE service_id = 1"), 1);
 }
 
 static void test_queued_job_is_taken_and_finished(void **state)

@@ -204,7 +204,9 @@ static void test_a_job_is_taken_exactly_once(void **state)
 	{
 		/* Every change moves the request's generation. */
 		long long before = testdb_int(t->path, "SELECT generation FROM cleanup_requests");
-		assert_int_equal(store_finish_job(t->st, a.id, true, NULL, &now), 0);
+		assert_int_equal(store_finish_job(t->st, a.id, 2, "done", NULL, &now), 0);
+		/* Only its taker ends it. */
+		assert_int_equal(store_finish_job(t->st, a.id, 6, "failed", "x", &now), -ESTALE);
 		assert_true(testdb_int(t->path, "SELECT generation FROM cleanup_requests") > before);
 		before = testdb_int(t->path, "SELECT generation FROM cleanup_requests");
 		assert_int_equal(store_set_progress(t->st, 1, a.id, "Volume", VOL, "cleaned", "x", 2, &now), 0);

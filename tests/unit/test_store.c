@@ -291,6 +291,11 @@ static void test_stuck_includes_rows_of_a_worker_that_never_beat(void **state)
 	assert_false(liveness_worker_is_up(NULL, &now, 60));
 	assert_int_equal(store_get_stuck(st, "Volume", V_DOWN, &bound, &res), 0);
 	assert_string_equal(res.host, "fresh@lvm");
+	/* Removing it would orphan its operation for good: refused. */
+	assert_int_equal(store_remove_service(st, 4, &bound, &now, &err), -EBUSY);
+	assert_string_equal(err.msg, "Worker 4 (fresh@lvm) still owns 1 operation(s) in flight; clean "
+			    "them first (echo service_id=4 > cleanup/request).");
+	testdb_sql(f->path, "DELETE FROM workers");
 	assert_int_equal(store_remove_service(st, 4, &bound, &now, &err), 0);
 	store_close(st);
 }
