@@ -54,16 +54,22 @@ static bool selected(const struct filter *f, const struct planner_worker *w,
 	return true;
 }
 
-/* A cluster is up when one of its live workers (of any binary) is. */
+/* Whether a worker can be sent a cleanup: up by its heartbeat, and able
+ * to clean (a worker whose storage driver did not start takes no jobs). */
+static bool can_take(const struct planner_worker *w, const struct timespec *now, int down_time)
+{
+	return !w->cannot_clean && liveness_worker_is_up(w->svc.updated_at, now, down_time);
+}
+
+/* A cluster can clean when one of its members (of any binary, as Cinder's
+ * cluster is_up) is up and able to. */
 static bool cluster_up(const char *name, const struct planner_worker *workers, size_t count,
 		       const struct timespec *now, int down_time)
 {
-	for (size_t i = 0; i < count; i++) {
-		const struct service *s = &workers[i].svc;
-		if (strcmp(s->cluster_name, name) == 0 &&
-		    liveness_worker_is_up(s->updated_at, now, down_time))
+	for (size_t i = 0; i < count; i++)
+		if (strcmp(workers[i].svc.cluster_name, name) == 0 &&
+		    can_take(&workers[i], now, down_time))
 			return true;
-	}
 	return false;
 }
 
@@ -89,7 +95,7 @@ int planner_plan(const struct filter *f, const struct planner_worker *workers, s
 			e->cleaning = cluster_up(s->cluster_name, workers, count, now, down_time);
 			e->dest = DEST_CLUSTER;
 		} else {
-			e->cleaning = liveness_worker_is_up(s->updated_at, now, down_time);
+			e->cleaning = can_take(&workers[i], now, down_time);
 			e->dest = DEST_SERVICE;
 		}
 	}

@@ -14,6 +14,9 @@
 struct planner_worker {
 	struct service svc;
 	int cluster_disabled; /* enum tristate: TRI_ANY when its cluster has no row */
+	/* Its storage driver did not start: it takes no cleanup jobs, so it
+	 * does not count as a live peer that can clean. */
+	bool cannot_clean;
 };
 
 enum destination {

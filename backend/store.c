@@ -175,7 +175,8 @@ static const char *const stmt_sql[Q_COUNT] = {
 	[Q_SNAPSHOT_ROWS] = SNAPSHOT_SELECT,
 	[Q_PLANNER_WORKERS] =
 		"SELECT " SERVICE_COLUMNS ", (SELECT c.disabled FROM clusters c WHERE c.name = "
-		"services.cluster_name AND c.deleted = 0 ORDER BY c.id LIMIT 1) "
+		"services.cluster_name AND c.deleted = 0 ORDER BY c.id LIMIT 1), "
+		"(SELECT ws.can_clean = 0 FROM worker_state ws WHERE ws.service_id = services.id) "
 		"FROM services WHERE deleted = 0 ORDER BY id",
 	[Q_FIND_PENDING] = "SELECT service_id, resource_type FROM workers WHERE resource_id = ?1 "
 			   "AND (?2 IS NULL OR resource_type = ?2) ORDER BY id LIMIT 2",
@@ -956,6 +957,8 @@ int store_planner_workers(struct store *st, struct planner_worker **out, size_t 
 			continue;
 		list[n].cluster_disabled = sqlite3_column_type(stmt, 8) == SQLITE_NULL
 			? TRI_ANY : (sqlite3_column_int(stmt, 8) ? TRI_TRUE : TRI_FALSE);
+		/* No worker_state row (a row Cinder or an operator made): able. */
+		list[n].cannot_clean = sqlite3_column_int(stmt, 9) != 0;
 		n++;
 	}
 	if (rc != SQLITE_DONE) {

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -231,6 +232,7 @@ int cleanup_render(struct store *st, const struct fs_config *cfg, const struct p
 	case NODE_HISTORY_REQUEST:
 	case NODE_HISTORY_RESULT:
 	case NODE_HISTORY_PROGRESS:
+	case NODE_HISTORY_CANCEL:
 		rc = store_get_request(st, m->request_id, &req);
 		break;
 	default:
@@ -243,6 +245,8 @@ int cleanup_render(struct store *st, const struct fs_config *cfg, const struct p
 		rc = take_bytes(req.spec, req.spec_len, out, len);
 	else if (m->rule->kind == NODE_HISTORY_PROGRESS)
 		rc = render_progress(st, &req, out, len);
+	else if (m->rule->kind == NODE_HISTORY_CANCEL)
+		rc = take(strdup(req.cancelled_at[0] ? "true\n" : "false\n"), out, len);
 	else
 		rc = take(strdup(req.result), out, len);
 	store_request_free(&req);
@@ -318,5 +322,75 @@ int cleanup_write(struct store *st, const struct fs_config *cfg, const char *buf
 	}
 	if (cfg->queued)
 		cfg->queued(cfg->queued_ctx);
+	return (int)size;
+}
+
+static void __attribute__((format(printf, 2, 3)))
+cancel_refused(const struct fs_config *cfg, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	control_error_set(cfg->cleanup, msg);
+	log_info("%s", msg);
+}
+
+/* cleanup/history/<n>/cancel: `echo true > cancel` cancels the request:
+ * its queued jobs end as cancelled, a running one stops before its next
+ * row (what a row's end already did stays done). A cancel cannot be
+ * taken back; a request that has ended has nothing left to cancel. */
+int cleanup_cancel(struct store *st, const struct fs_config *cfg, int64_t id, const char *buf,
+		   size_t size, uid_t uid)
+{
+	char word[16];
+	struct timespec now;
+	struct request_row req;
+	int64_t generation, unfinished;
+	int rc, jobs = 0;
+	size_t n = size;
+
+	while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		n--;
+	if (n == 0 || n >= sizeof(word)) {
+		cancel_refused(cfg, "cleanup/history/%lld/cancel: write true to cancel the "
+				  "request", (long long)id);
+		return -EINVAL;
+	}
+	memcpy(word, buf, n);
+	word[n] = '\0';
+	if (strcmp(word, "true") != 0 && strcmp(word, "1") != 0 && strcmp(word, "yes") != 0) {
+		cancel_refused(cfg, "cleanup/history/%lld/cancel: '%s': write true to "
+				  "cancel the request (a cancel cannot be taken back)", (long long)id,
+				  word);
+		return -EINVAL;
+	}
+	rc = store_get_request(st, id, &req);
+	if (rc) {
+		cancel_refused(cfg, "cleanup/history/%lld/cancel: request %lld is no longer "
+				  "in cleanup/history", (long long)id, (long long)id);
+		return rc;
+	}
+	rc = req.cancelled_at[0] ? 0 : store_request_watch(st, id, &generation, &unfinished);
+	if (!rc && !req.cancelled_at[0] && unfinished == 0) {
+		store_request_free(&req);
+		cancel_refused(cfg, "cleanup/history/%lld/cancel: request %lld has already "
+				  "ended; nothing to cancel", (long long)id, (long long)id);
+		return -EBUSY;
+	}
+	store_request_free(&req);
+	dbtime_now(&now);
+	if (!rc)
+		rc = store_cancel_request(st, id, uid, &now, &jobs);
+	if (rc) {
+		cancel_refused(cfg, "cleanup/history/%lld/cancel: %s", (long long)id,
+				  strerror(-rc));
+		return rc;
+	}
+	control_error_set(cfg->cleanup, NULL);
+	log_info("cleanup request %lld cancelled by uid %d (%d queued job(s) cancelled; a running "
+		 "one stops before its next row)", (long long)id, (int)uid, jobs);
 	return (int)size;
 }

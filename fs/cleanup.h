@@ -45,3 +45,8 @@ int cleanup_list_history(struct store *st, cleanup_history_fn fn, void *ctx);
  * was accepted (committed), or -errno with the reason in cleanup/error. */
 int cleanup_write(struct store *st, const struct fs_config *cfg, const char *buf, size_t size,
 		  uid_t uid, pid_t pid);
+
+/* A write to cleanup/history/<id>/cancel: "true" cancels the request.
+ * Returns size, or -errno with the reason in cleanup/error. */
+int cleanup_cancel(struct store *st, const struct fs_config *cfg, int64_t id, const char *buf,
+		   size_t size, uid_t uid);

@@ -253,6 +253,7 @@ static int load(struct store *st, const struct path_match *m, const struct view_
 	case NODE_HISTORY_RESULT:
 	case NODE_HISTORY_PROGRESS:
 	case NODE_HISTORY_WAIT:
+	case NODE_HISTORY_CANCEL:
 		return cleanup_history_entry(st, m, &obj->when);
 	case NODE_VOLUME:
 	case NODE_VOLUME_FIELD:
@@ -294,7 +295,7 @@ static int load(struct store *st, const struct path_match *m, const struct view_
 static bool takes_writes(enum node_kind kind)
 {
 	return kind == NODE_CLEANUP_REQUEST || kind == NODE_VOLUMES_CREATE ||
-	       kind == NODE_SNAPSHOTS_CREATE;
+	       kind == NODE_SNAPSHOTS_CREATE || kind == NODE_HISTORY_CANCEL;
 }
 
 static mode_t node_mode(enum node_kind kind, enum node_type type)
@@ -361,6 +362,7 @@ static struct timespec node_mtime(const struct path_match *m, const union object
 	case NODE_HISTORY_RESULT:
 	case NODE_HISTORY_PROGRESS:
 	case NODE_HISTORY_WAIT:
+	case NODE_HISTORY_CANCEL:
 		return obj->when;
 	default:
 		break;
@@ -390,6 +392,7 @@ static int render(struct store *st, const struct path_match *m, const union obje
 	case NODE_HISTORY_RESULT:
 	case NODE_HISTORY_PROGRESS:
 	case NODE_HISTORY_WAIT:
+	case NODE_HISTORY_CANCEL:
 		return cleanup_render(st, config(), m, out, len, mtime);
 	case NODE_VOLUMES_CREATE:
 	case NODE_SNAPSHOTS_CREATE:
@@ -1594,6 +1597,8 @@ static int fs_write(const char *path, const char *buf, size_t size, off_t off,
 		return volumes_create(st, config(), buf, size);
 	if (h->kind == NODE_SNAPSHOTS_CREATE)
 		return snapshots_create(st, config(), buf, size);
+	if (h->kind == NODE_HISTORY_CANCEL)
+		return cleanup_cancel(st, config(), h->request_id, buf, size, fc->uid);
 	return cleanup_write(st, config(), buf, size, fc->uid, fc->pid);
 }
 

@@ -46,6 +46,7 @@ const struct path_rule path_rules[] = {
 	{ "/cleanup/history/%req/result",     NODE_HISTORY_RESULT,  NT_FILE, OBJ_NONE },
 	{ "/cleanup/history/%req/progress.json", NODE_HISTORY_PROGRESS, NT_FILE, OBJ_NONE },
 	{ "/cleanup/history/%req/wait",       NODE_HISTORY_WAIT,    NT_FILE, OBJ_NONE },
+	{ "/cleanup/history/%req/cancel",     NODE_HISTORY_CANCEL,  NT_FILE, OBJ_NONE },
 	/* Last: any other name in cleanup/ is a scratch entry (a temporary
 	 * file or lock directory), which may or may not exist. */
 	{ "/cleanup/%temp",                   NODE_CLEANUP_TEMP,    NT_FILE, OBJ_NONE },

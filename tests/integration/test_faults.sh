@@ -205,6 +205,46 @@ check "its resource says the job failed" "failed" \
 kill -CONT "${PIDS[u1]}"
 
 ###########################################################################
+log "6. the only live worker that could clean cannot (its driver did not start)"
+###########################################################################
+back_up_u1() { [ "$(cat "$C/workers/$U1/is_up")" = true ]; }
+wait_until 5 back_up_u1
+echo "u1 $U1" >>"$TEST_ROOT/live"
+sql "UPDATE worker_state SET can_clean = 0, reason = 'volume group vg9 not found' WHERE service_id = $U1"
+jobs_before=$(sql "SELECT count(*) FROM cleanup_jobs")
+check_cmd "a cleanup of u1 is accepted" sh -c "echo 'host=u1@lvm is_up=true' > '$R'"
+check "u1 is unavailable, not cleaning: it cannot clean itself" \
+	"{\"cleaning\":[],\"unavailable\":[$U1]}" \
+	"$(jq -c '{cleaning: [.cleaning[].id], unavailable: [.unavailable[].id]}' "$C/cleanup/result")"
+check "no job is queued that nobody would take" "$jobs_before" "$(sql "SELECT count(*) FROM cleanup_jobs")"
+sql "UPDATE worker_state SET can_clean = 1, reason = NULL WHERE service_id = $U1"
+
+###########################################################################
+log "7. an admin cancels a request"
+###########################################################################
+D7=$(seed_dead d7 "'c1@lvm'")
+seed_rows "$D7" d7d7d7d7 20
+for w in n1 n2 n3; do not_live "$w"; stop_outside_tx "$w" || not_ok "$w stopped outside a transaction"; done
+check_cmd "a cleanup of d7 is accepted (c1's members are stopped, not yet down)" \
+	sh -c "echo 'host=d7@lvm' > '$R'"
+REQ7=$(last_request)
+H7=$C/cleanup/history/$REQ7
+check "cancel reads false before" "false" "$(cat "$H7/cancel")"
+check_fails "cancel takes only true" "Invalid argument" bash -c "echo false > '$H7/cancel'"
+check "and says so in cleanup/error" "yes" "$(grep -q 'write true to cancel' "$C/cleanup/error" && echo yes || cat "$C/cleanup/error")"
+check_cmd "echo true > cancel cancels it" bash -c "echo true > '$H7/cancel'"
+check "cancel reads true after" "true" "$(cat "$H7/cancel")"
+check "the request ends cancelled" "cancelled" "$(state_of "$REQ7")"
+check "its resources say cancelled" "20" "$(jq .counts.cancelled "$H7/progress.json")"
+check "wait returns at once" "cancelled" "$(timeout 5 jq -r .state "$H7/wait")"
+for w in n1 n2 n3; do kill -CONT "${PIDS[$w]}"; done
+sleep 2
+check "nothing of d7 was cleaned" "20" "$(rows_left d7d7d7d7)"
+check_fails "a cancel of an ended request is refused" "Device or resource busy" \
+	bash -c "echo true > '$C/cleanup/history/$REQ1/cancel'"
+for w in n1 n2 n3; do echo "$w $(id_of "$w")" >>"$TEST_ROOT/live"; done
+
+###########################################################################
 log "invariants"
 ###########################################################################
 rm -f "$TEST_ROOT/live"

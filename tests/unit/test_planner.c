@@ -18,11 +18,11 @@ static const struct timespec now = { NOW_SEC, 0 };
 
 /* doc/cleanup.md, worked example: service_down_time 60. */
 static const struct planner_worker spec_workers[] = {
-	{ { 1, "node1@lvm", "cinder-volume", "c1@lvm", false, OLD, DOWN, "1.0" }, TRI_FALSE },
-	{ { 2, "node2@lvm", "cinder-volume", "c1@lvm", false, OLD, UP, "1.0" }, TRI_FALSE },
-	{ { 3, "node3@lvm", "cinder-volume", "", false, OLD, DOWN, "1.0" }, TRI_ANY },
-	{ { 4, "sch1", "cinder-scheduler", "", false, OLD, DOWN, "1.0" }, TRI_ANY },
-	{ { 5, "node5@lvm", "cinder-volume", "c2@lvm", false, OLD, DOWN, "1.0" }, TRI_FALSE },
+	{ { 1, "node1@lvm", "cinder-volume", "c1@lvm", false, OLD, DOWN, "1.0" }, TRI_FALSE, false },
+	{ { 2, "node2@lvm", "cinder-volume", "c1@lvm", false, OLD, UP, "1.0" }, TRI_FALSE, false },
+	{ { 3, "node3@lvm", "cinder-volume", "", false, OLD, DOWN, "1.0" }, TRI_ANY, false },
+	{ { 4, "sch1", "cinder-scheduler", "", false, OLD, DOWN, "1.0" }, TRI_ANY, false },
+	{ { 5, "node5@lvm", "cinder-volume", "c2@lvm", false, OLD, DOWN, "1.0" }, TRI_FALSE, false },
 };
 
 /* Plan `spec` over `workers` and render "cleaning | unavailable" as ids. */
@@ -130,19 +130,19 @@ static void test_clusters_all_down_some_up_and_disabled(void **state)
 {
 	static const struct planner_worker w[] = {
 		/* c1: both down; c2: one of two up; c3 disabled, its member down */
-		{ { 1, "a@lvm", "cinder-volume", "c1@lvm", false, OLD, DOWN, "1.0" }, TRI_FALSE },
-		{ { 2, "b@lvm", "cinder-volume", "c1@lvm", false, OLD, DOWN, "1.0" }, TRI_FALSE },
-		{ { 3, "c@lvm", "cinder-volume", "c2@lvm", false, OLD, DOWN, "1.0" }, TRI_FALSE },
-		{ { 4, "d@lvm", "cinder-volume", "c2@lvm", false, OLD, UP, "1.0" }, TRI_FALSE },
-		{ { 5, "e@lvm", "cinder-volume", "c3@lvm", true, OLD, DOWN, "1.0" }, TRI_TRUE },
-		{ { 6, "f@lvm", "cinder-volume", "c3@lvm", false, OLD, UP, "1.0" }, TRI_TRUE },
+		{ { 1, "a@lvm", "cinder-volume", "c1@lvm", false, OLD, DOWN, "1.0" }, TRI_FALSE, false },
+		{ { 2, "b@lvm", "cinder-volume", "c1@lvm", false, OLD, DOWN, "1.0" }, TRI_FALSE, false },
+		{ { 3, "c@lvm", "cinder-volume", "c2@lvm", false, OLD, DOWN, "1.0" }, TRI_FALSE, false },
+		{ { 4, "d@lvm", "cinder-volume", "c2@lvm", false, OLD, UP, "1.0" }, TRI_FALSE, false },
+		{ { 5, "e@lvm", "cinder-volume", "c3@lvm", true, OLD, DOWN, "1.0" }, TRI_TRUE, false },
+		{ { 6, "f@lvm", "cinder-volume", "c3@lvm", false, OLD, UP, "1.0" }, TRI_TRUE, false },
 		/* unclustered: one disabled and down, one enabled and up */
-		{ { 7, "g@lvm", "cinder-volume", "", true, OLD, DOWN, "1.0" }, TRI_ANY },
-		{ { 8, "h@lvm", "cinder-volume", "", false, OLD, UP, "1.0" }, TRI_ANY },
+		{ { 7, "g@lvm", "cinder-volume", "", true, OLD, DOWN, "1.0" }, TRI_ANY, false },
+		{ { 8, "h@lvm", "cinder-volume", "", false, OLD, UP, "1.0" }, TRI_ANY, false },
 		/* a backup service is never taken without binary (fix) */
-		{ { 9, "i@lvm", "cinder-backup", "", false, OLD, DOWN, "1.0" }, TRI_ANY },
+		{ { 9, "i@lvm", "cinder-backup", "", false, OLD, DOWN, "1.0" }, TRI_ANY, false },
 		/* clustered, but its cluster has no row: disabled matches neither */
-		{ { 10, "j@lvm", "cinder-volume", "c9@lvm", false, OLD, DOWN, "1.0" }, TRI_ANY },
+		{ { 10, "j@lvm", "cinder-volume", "c9@lvm", false, OLD, DOWN, "1.0" }, TRI_ANY, false },
 	};
 	static const struct row rows[] = {
 		{ "", "3,5 | 1,2,7,10" },
@@ -166,9 +166,9 @@ static void test_new_worker_without_heartbeat_is_selected_as_up_but_cannot_clean
 	 * sent one cannot clean itself, so it is unavailable and no job is
 	 * queued that no running worker would take. */
 	static const struct planner_worker w[] = {
-		{ { 1, "a@lvm", "cinder-volume", "", false, UP, DOWN, "1.0" }, TRI_ANY },
-		{ { 2, "b@lvm", "cinder-volume", "", false, UP, "", "1.0" }, TRI_ANY },
-		{ { 3, "c@lvm", "cinder-volume", "", false, OLD, UP, "1.0" }, TRI_ANY },
+		{ { 1, "a@lvm", "cinder-volume", "", false, UP, DOWN, "1.0" }, TRI_ANY, false },
+		{ { 2, "b@lvm", "cinder-volume", "", false, UP, "", "1.0" }, TRI_ANY, false },
+		{ { 3, "c@lvm", "cinder-volume", "", false, OLD, UP, "1.0" }, TRI_ANY, false },
 	};
 	static const struct row rows[] = {
 		{ "", " | " },
@@ -185,8 +185,8 @@ static void test_cluster_whose_only_fresh_member_never_beat_is_down(void **state
 	 * Nobody in cx can clean m2: unavailable (Cinder: the cluster is
 	 * down). m1 is not selected by the default is_up=false. */
 	static const struct planner_worker w[] = {
-		{ { 1, "m1@lvm", "cinder-volume", "cx@lvm", false, UP, "", "1.0" }, TRI_FALSE },
-		{ { 2, "m2@lvm", "cinder-volume", "cx@lvm", false, OLD, DOWN, "1.0" }, TRI_FALSE },
+		{ { 1, "m1@lvm", "cinder-volume", "cx@lvm", false, UP, "", "1.0" }, TRI_FALSE, false },
+		{ { 2, "m2@lvm", "cinder-volume", "cx@lvm", false, OLD, DOWN, "1.0" }, TRI_FALSE, false },
 	};
 	static const struct row rows[] = {
 		{ "", " | 2" },
@@ -194,6 +194,25 @@ static void test_cluster_whose_only_fresh_member_never_beat_is_down(void **state
 	};
 	(void)state;
 	run_table(rows, 2, w, 2);
+}
+
+static void test_a_live_peer_that_cannot_clean_does_not_count(void **state)
+{
+	/* c1: 1 dead, 2 up but its storage driver did not start; 3 alone,
+	 * up, unable too. Nobody can clean: unavailable, no job. */
+	static const struct planner_worker w[] = {
+		{ { 1, "a@lvm", "cinder-volume", "c1@lvm", false, OLD, DOWN, "1.0" }, TRI_FALSE, false },
+		{ { 2, "b@lvm", "cinder-volume", "c1@lvm", false, OLD, UP, "1.0" }, TRI_FALSE, true },
+		{ { 3, "c@lvm", "cinder-volume", "", false, OLD, UP, "1.0" }, TRI_ANY, true },
+		{ { 4, "d@lvm", "cinder-volume", "c2@lvm", false, OLD, DOWN, "1.0" }, TRI_FALSE, false },
+		{ { 5, "e@lvm", "cinder-volume", "c2@lvm", false, OLD, UP, "1.0" }, TRI_FALSE, false },
+	};
+	static const struct row rows[] = {
+		{ "", "4 | 1" },
+		{ "is_up=true", "5 | 2,3" },
+	};
+	(void)state;
+	run_table(rows, 2, w, 5);
 }
 
 static void test_destinations(void **state)
@@ -221,6 +240,7 @@ int main(void)
 		cmocka_unit_test(test_clusters_all_down_some_up_and_disabled),
 		cmocka_unit_test(test_new_worker_without_heartbeat_is_selected_as_up_but_cannot_clean),
 		cmocka_unit_test(test_cluster_whose_only_fresh_member_never_beat_is_down),
+		cmocka_unit_test(test_a_live_peer_that_cannot_clean_does_not_count),
 		cmocka_unit_test(test_destinations),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
