@@ -1031,6 +1031,22 @@ static int read_failed(const struct handle *h, int rc, const struct cf_err *err)
 		      strerror(-rc));
 }
 
+/* The kernel's cached attributes of a resource a request reached (its
+ * stuck/ entry, its volumes/ or snapshots/ directory) are dropped. An
+ * inode the kernel does not have is nothing to drop (-ENOENT). */
+static int forget_resource(void *ctx, const struct progress_row *r)
+{
+	struct fuse *f = ctx;
+	bool volume = strcmp(r->resource_type, "Volume") == 0;
+	char path[NAME_LEN + 32];
+
+	snprintf(path, sizeof(path), "/stuck/%s/%s", volume ? "volume" : "snapshot", r->resource_id);
+	fuse_invalidate_path(f, path);
+	snprintf(path, sizeof(path), "/%s/%s", volume ? "volumes" : "snapshots", r->resource_id);
+	fuse_invalidate_path(f, path);
+	return 0;
+}
+
 /* wait's first read: block until the request's jobs have all ended (or
  * wait_timeout, or the reader gives up), then hold its final progress.
  * The wait and the render run without h->lock: poll, fstat and lseek of
@@ -1086,6 +1102,10 @@ static int wait_done(struct handle *h)
 		rc = cleanup_render_progress(st, h->request_id, &text, &len, &mtime);
 	if (rc)
 		return read_failed(h, rc, NULL);
+	/* What the request changed reads fresh the moment wait returns: the
+	 * kernel's cached attributes of those paths are dropped, so a
+	 * `test -e stuck/volume/<id>` right after asks the daemon. */
+	store_list_progress(st, h->request_id, forget_resource, fuse_get_context()->fuse);
 	pthread_mutex_lock(&h->lock);
 	if (h->waited) {
 		free(text); /* another read of this file got there first */

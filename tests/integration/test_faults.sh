@@ -245,6 +245,29 @@ check_fails "a cancel of an ended request is refused" "Device or resource busy" 
 for w in n1 n2 n3; do echo "$w $(id_of "$w")" >>"$TEST_ROOT/live"; done
 
 ###########################################################################
+log "8. right after wait returns, what it changed reads fresh"
+###########################################################################
+D8=$(seed_dead d8 "'c1@lvm'")
+seed_rows "$D8" d8d8d8d8 1
+S8=$C/stuck/volume/d8d8d8d8-0000-4000-8000-000000000001
+check "its volume is stuck" "yes" "$(test -e "$S8" && echo yes || echo no)"
+for w in n1 n2 n3; do not_live "$w"; stop_outside_tx "$w" || not_ok "$w stopped outside a transaction"; done
+check_cmd "a cleanup of d8 is accepted" sh -c "echo 'host=d8@lvm' > '$R'"
+REQ8=$(last_request)
+# Keep the kernel's cached entry fresh (0.5 s) right up to the cleanup.
+( while :; do stat "$S8" >/dev/null 2>&1; sleep 0.02; done ) &
+STATTER=$!
+( cat "$C/cleanup/history/$REQ8/wait" >/dev/null; test -e "$S8" && echo stale || echo fresh ) \
+	>"$TEST_ROOT/fresh" &
+READER=$!
+sleep 0.3
+for w in n1 n2 n3; do kill -CONT "${PIDS[$w]}"; done
+wait "$READER"
+kill "$STATTER"; wait "$STATTER" 2>/dev/null
+check "test -e stuck/volume/<id> says no the moment wait returns" "fresh" "$(cat "$TEST_ROOT/fresh")"
+for w in n1 n2 n3; do echo "$w $(id_of "$w")" >>"$TEST_ROOT/live"; done
+
+###########################################################################
 log "invariants"
 ###########################################################################
 rm -f "$TEST_ROOT/live"

@@ -33,7 +33,7 @@ INSERT INTO workers (resource_type, resource_id, status, service_id, created_at,
 # A request with nothing to do has ended at once.
 echo 'cluster_name=c1@lvm' >"$M/cleanup/request"
 check "wait of a request without jobs returns at once" "done" "$(timeout 5 jq -r .state "$M/cleanup/history/1/wait")"
-check "wait lists in the history entry" "progress.json request result wait" "$(ls "$M/cleanup/history/1" | xargs)"
+check "wait lists in the history entry" "cancel progress.json request result wait" "$(ls "$M/cleanup/history/1" | xargs)"
 
 # (lib.sh's cleanup thaws them, should the test end early.)
 kill -STOP "${PIDS[n1]}" "${PIDS[n2]}"
