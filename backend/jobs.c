@@ -117,11 +117,18 @@ static void recover_jobs(struct jobs *j)
 		log_error("checking for cleanup jobs that cannot end failed: %s", strerror(-rc));
 }
 
-/* History by count (cleanup_history_keep), whatever its jobs do. */
+/* History by count (cleanup_history_keep) and age (cleanup_history_max_age),
+ * on a clock of its own: a request that matched nothing, whose jobs never
+ * ran, goes too. */
 static void prune(struct jobs *j)
 {
-	if (j->cfg.keep_requests > 0)
-		store_prune_requests(j->st, j->cfg.keep_requests);
+	struct timespec now;
+	int rc;
+
+	dbtime_now(&now);
+	rc = store_prune_requests(j->st, j->cfg.keep_requests, j->cfg.max_age_days, &now);
+	if (rc > 0)
+		log_info("cleanup history: %d ended request(s) pruned", rc);
 }
 
 /* The volume group's free space, in the database for the write path's
@@ -402,6 +409,7 @@ static void run_volume_ops(struct jobs *j, struct cleaner *c)
 /* How often a worker looks for jobs that cannot end and prunes history:
  * cheap queries, but no need to run them on every 250 ms pass. */
 #define HOUSEKEEPING_MS 1000
+#define PRUNE_EVERY 30 /* housekeeping passes */
 
 static void *jobs_main(void *arg)
 {
@@ -410,6 +418,7 @@ static void *jobs_main(void *arg)
 	struct cf_err err = { "" };
 	struct timespec now, last_housekeeping = { 0, 0 };
 	bool ready = true, fenced = false;
+	unsigned passes = PRUNE_EVERY - 1; /* the first pass prunes */
 
 	if (c.drv.ops->start && c.drv.ops->start(c.drv.ctx, &err) != 0) {
 		/* Cinder's init_host: no cleanup on a backend that is not there;
@@ -441,7 +450,8 @@ static void *jobs_main(void *arg)
 		    (mono.tv_nsec - last_housekeeping.tv_nsec) / 1000000 >= HOUSEKEEPING_MS) {
 			last_housekeeping = mono;
 			recover_jobs(j);
-			prune(j);
+			if (++passes % PRUNE_EVERY == 0)
+				prune(j);
 		}
 		/* Fenced: without a heartbeat for service_down_time, peers may
 		 * have taken this worker's rows; no new work starts until one

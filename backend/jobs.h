@@ -20,6 +20,7 @@ struct jobs_config {
 	struct timespec started;  /* own rows up to here are cleaned first */
 	int poll_ms;              /* how often to look for jobs queued by others */
 	int keep_requests;        /* history retention: requests kept (0: all) */
+	int max_age_days;         /* ... and none older than this (0: no limit) */
 	int down_time;            /* service_down_time: a taker down this long loses its job */
 };
 

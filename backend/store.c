@@ -439,6 +439,7 @@ tx_fail(struct store *st, struct cf_err *err, const char *fmt, ...)
 
 static int prep(struct store *st, const char *sql, sqlite3_stmt **stmt);
 static int step_finalize(struct store *st, sqlite3_stmt *stmt, const char *what);
+static int write_tx(struct store *st, int (*fn)(struct store *st, void *ctx), void *ctx);
 
 static int bind_text_or_null(sqlite3_stmt *stmt, int idx, const char *text)
 {
@@ -1214,30 +1215,60 @@ int store_list_requests(struct store *st, store_request_fn fn, void *ctx)
 	return rc == SQLITE_DONE ? 0 : db_fail(st, rc, "list requests");
 }
 
-int store_prune_requests(struct store *st, int keep)
-{
-	char sql[1024];
+struct prune_ctx {
+	int keep;
+	char oldest[DBTIME_LEN]; /* "" for no age limit */
+	int pruned;
+};
 
-	if (keep <= 0)
-		return 0; /* 0: keep every request */
-	/* Only requests whose jobs have all ended are pruned. */
-	snprintf(sql, sizeof(sql),
-		 "BEGIN IMMEDIATE;"
-		 "CREATE TEMP TABLE IF NOT EXISTS prune (id INTEGER PRIMARY KEY);"
-		 "DELETE FROM prune;"
-		 "INSERT INTO prune SELECT id FROM cleanup_requests WHERE id <= "
-		 "(SELECT MAX(id) FROM cleanup_requests) - %d AND NOT EXISTS (SELECT 1 FROM "
-		 "cleanup_jobs j WHERE j.request_id = cleanup_requests.id AND j.state IN "
-		 "('queued', 'running'));"
-		 "DELETE FROM cleanup_progress WHERE request_id IN (SELECT id FROM prune);"
-		 "DELETE FROM cleanup_jobs WHERE request_id IN (SELECT id FROM prune);"
-		 "DELETE FROM cleanup_requests WHERE id IN (SELECT id FROM prune);"
-		 "COMMIT;", keep);
-	if (exec(st, sql)) {
-		rollback(st);
-		return -EIO;
+static int prune_tx(struct store *st, void *arg)
+{
+	static const char *const steps[] = {
+		"CREATE TEMP TABLE IF NOT EXISTS prune (id INTEGER PRIMARY KEY)",
+		"DELETE FROM prune",
+		/* Requests whose jobs have all ended (every request ends),
+		 * beyond the newest `keep` or older than the age limit. */
+		"INSERT INTO prune SELECT r.id FROM cleanup_requests r WHERE "
+		"((?1 > 0 AND r.id <= (SELECT MAX(id) FROM cleanup_requests) - ?1) OR "
+		"(?2 IS NOT NULL AND r.created_at < ?2)) AND NOT EXISTS (SELECT 1 FROM cleanup_jobs j "
+		"WHERE j.request_id = r.id AND j.state IN ('queued', 'running'))",
+		"DELETE FROM cleanup_progress WHERE request_id IN (SELECT id FROM prune)",
+		"DELETE FROM cleanup_jobs WHERE request_id IN (SELECT id FROM prune)",
+		"DELETE FROM cleanup_requests WHERE id IN (SELECT id FROM prune)",
+	};
+	struct prune_ctx *c = arg;
+
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		sqlite3_stmt *stmt;
+		int rc = prep(st, steps[i], &stmt);
+		if (rc)
+			return rc;
+		if (i == 2) {
+			sqlite3_bind_int(stmt, 1, c->keep);
+			bind_text_or_null(stmt, 2, c->oldest);
+		}
+		rc = step_finalize(st, stmt, "prune history");
+		if (rc)
+			return rc;
+		if (i == 5)
+			c->pruned = sqlite3_changes(st->db);
 	}
 	return 0;
+}
+
+int store_prune_requests(struct store *st, int keep, int max_age_days, const struct timespec *now)
+{
+	struct prune_ctx c = { .keep = keep };
+	int rc;
+
+	if (keep <= 0 && max_age_days <= 0)
+		return 0; /* keep every request */
+	if (max_age_days > 0) {
+		struct timespec oldest = { now->tv_sec - (time_t)max_age_days * 86400, now->tv_nsec };
+		dbtime_format(&oldest, c.oldest);
+	}
+	rc = write_tx(st, prune_tx, &c);
+	return rc ? rc : c.pruned;
 }
 
 static void read_job(sqlite3_stmt *stmt, struct job *j)

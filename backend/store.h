@@ -159,9 +159,10 @@ int store_get_request(struct store *st, int64_t id, struct request_row *out);
 int store_request_watch(struct store *st, int64_t id, int64_t *generation, int64_t *unfinished);
 typedef int (*store_request_fn)(void *ctx, int64_t id, const char *created_at);
 int store_list_requests(struct store *st, store_request_fn fn, void *ctx);
-/* Keep the newest `keep` requests, and any whose jobs have not ended;
- * the rest go with their jobs and progress. 0 keeps everything. */
-int store_prune_requests(struct store *st, int keep);
+/* History retention: the requests whose jobs have all ended, beyond the
+ * newest `keep` (0: no count limit) or older than max_age_days (0: no age
+ * limit), with their jobs and progress. Returns how many went, or -errno. */
+int store_prune_requests(struct store *st, int keep, int max_age_days, const struct timespec *now);
 
 struct job {
 	int64_t id;

@@ -218,6 +218,7 @@ static int serve(const struct options *o, const struct registration *reg, int64_
 			.started = *started,
 			.poll_ms = JOBS_POLL_MS,
 			.keep_requests = o->history_keep,
+			.max_age_days = o->history_max_age,
 			.down_time = o->service_down_time,
 		};
 		rc = jobs_start(&jc, &jobs);

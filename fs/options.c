@@ -49,6 +49,7 @@ static const struct setting settings[] = {
 	{ "DEFAULT", "report_interval", "report-interval", SET_SECONDS, AT(report_interval) },
 	{ "DEFAULT", "admin_group", "admin-group", SET_GROUP, AT(admin_group) },
 	{ "DEFAULT", "cleanup_history_keep", "history-keep", SET_COUNT, AT(history_keep) },
+	{ "DEFAULT", "cleanup_history_max_age", "history-max-age", SET_COUNT, AT(history_max_age) },
 	{ "DEFAULT", "cleanup_temp_files", "temp-files", SET_COUNT, AT(temp_files) },
 	{ "DEFAULT", "cleanup_wait_timeout", "wait-timeout", SET_SECONDS, AT(wait_timeout) },
 	{ "DEFAULT", "cleanup_wait_max", "wait-max", SET_WAITERS, AT(wait_max) },
@@ -84,6 +85,7 @@ void options_usage(FILE *out)
 		"  --report-interval SEC    heartbeat period (default 10)\n"
 		"  --admin-group GROUP      the group besides root that may use the mount (default root)\n"
 		"  --history-keep N         cleanup requests kept in cleanup/history (default 1000, 0: all)\n"
+		"  --history-max-age DAYS   and none older than DAYS (default 90, 0: no limit)\n"
 		"  --temp-files N           temporary files and lock directories config-management\n"
 		"                           tools may keep in cleanup/ at once (default 64, 0: none)\n"
 		"  --wait-timeout SEC       longest a read of cleanup/history/<n>/wait blocks (default 600)\n"
@@ -308,6 +310,7 @@ static int set_defaults(struct options *o)
 	o->service_down_time = 60;
 	o->report_interval = 10;
 	o->history_keep = 1000;
+	o->history_max_age = 90;
 	o->temp_files = 64;
 	o->wait_timeout = 600;
 	o->wait_max = 16;

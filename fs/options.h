@@ -24,6 +24,7 @@ struct options {
 	char *admin_group;
 	gid_t admin_gid;
 	int history_keep;    /* cleanup requests kept in history, 0 for all */
+	int history_max_age; /* days a request is kept in history, 0 for ever */
 	int temp_files;      /* temporary files and lock directories in cleanup/ */
 	int wait_timeout;    /* seconds a read of cleanup/history/<n>/wait may block */
 	int wait_max;        /* readers that may block in wait at once */

@@ -218,6 +218,7 @@ static void test_a_job_is_taken_exactly_once(void **state)
 
 static void test_history_keeps_the_newest_and_unfinished_requests(void **state)
 {
+	struct timespec now = { NOW_SEC, 0 };
 	struct testdb *t = *state;
 	struct cf_err err;
 	char *result = NULL;
@@ -231,15 +232,22 @@ static void test_history_keeps_the_newest_and_unfinished_requests(void **state)
 	/* Requests 1-3 are finished; request 4's job still runs. */
 	testdb_sql(t->path, "UPDATE cleanup_jobs SET state = 'done' WHERE request_id IN (1, 2, 3, 5);"
 			    "UPDATE cleanup_jobs SET state = 'running' WHERE request_id = 4");
-	assert_int_equal(store_prune_requests(t->st, 1), 0);
+	assert_int_equal(store_prune_requests(t->st, 1, 0, &now), 3);
 	/* Keep the newest one (5) and the unfinished one (4). */
 	assert_int_equal(testdb_int(t->path, "SELECT group_concat(id) = '4,5' FROM cleanup_requests"), 1);
 	assert_int_equal(testdb_int(t->path, "SELECT count(*) FROM cleanup_jobs WHERE request_id < 4"), 0);
 	assert_int_equal(testdb_int(t->path, "SELECT count(*) FROM cleanup_progress WHERE request_id < 4"), 0);
 	/* 0 keeps everything. */
 	testdb_sql(t->path, "UPDATE cleanup_jobs SET state = 'done'");
-	assert_int_equal(store_prune_requests(t->st, 0), 0);
+	assert_int_equal(store_prune_requests(t->st, 0, 0, &now), 0);
 	assert_int_equal(count(t, "cleanup_requests"), 2);
+	/* By age: a request older than the limit goes, whatever the count;
+	 * one that matched nothing (no job) too. */
+	testdb_sql(t->path, "UPDATE cleanup_requests SET created_at = '2026-10-01 00:00:00' WHERE id = 4;"
+			    "INSERT INTO cleanup_requests (id, created_at, spec, filter, result) VALUES "
+			    "(9, '2026-09-01 00:00:00', '', '{}', '{}')");
+	assert_int_equal(store_prune_requests(t->st, 0, 30, &now), 2);
+	assert_int_equal(testdb_int(t->path, "SELECT group_concat(id) = '5' FROM cleanup_requests"), 1);
 }
 
 #define T(name) cmocka_unit_test_setup_teardown(name, testdb_setup_store, testdb_teardown)
