@@ -133,15 +133,17 @@ static enum outcome delete_volume(struct cleaner *c, const struct volume *vol, b
 		if (strcmp(snaps.items[i].status, "deleting") != 0) {
 			change(ch, CHANGE_VOLUME_STATUS, vol->id, "error_deleting");
 			snprintf(detail, size, "volume set to error_deleting: its snapshot %s is %s, "
-				 "not deleting (%zu snapshot(s) deleted before it)", snaps.items[i].id,
-				 snaps.items[i].status, i);
+				 "not deleting (%zu snapshot(s) %s before it)", snaps.items[i].id,
+				 snaps.items[i].status, i,
+				 c->drv.ops->database_only ? "marked deleted" : "deleted");
 			free(snaps.items);
 			return CLEANED;
 		}
 		rc = c->drv.ops->delete_snapshot(c->drv.ctx, &snaps.items[i], &err);
 		if (rc) {
-			snprintf(detail, size, "deleting snapshot %s of volume %s failed: %s",
-				 snaps.items[i].id, vol->id, err.msg[0] ? err.msg : strerror(-rc));
+			snprintf(detail, size, "deleting snapshot %s of volume %s failed: %.700s (%zu "
+				 "snapshot(s) deleted before it stay deleted)", snaps.items[i].id, vol->id,
+				 err.msg[0] ? err.msg : strerror(-rc), i);
 			free(snaps.items);
 			return FAILED;
 		}
@@ -286,6 +288,15 @@ static enum outcome clean_volume(struct cleaner *c, const struct worker_row *row
 		const char *to = strcmp(vol.attach_status, "attached") == 0 ? "in-use" : "available";
 		return set_status(&later->ch, CHANGE_VOLUME_STATUS, "volume", vol.id, to, detail, size);
 	}
+	if (strcmp(vol.attach_status, "attached") == 0) {
+		/* Cinder's delete_volume refuses an attached volume
+		 * (VolumeAttached): deleting it would pull storage from under
+		 * its user. */
+		*drop = false;
+		snprintf(detail, size, "volume %s is attached: it is not deleted while attached (detach "
+			 "it, then clean again): row given back", vol.id);
+		return REFUSED;
+	}
 	later->vol = vol;
 	return delete_volume(c, &vol, batching, &later->snapshots, &later->ch, detail, size);
 }
@@ -360,11 +371,12 @@ static enum outcome clean_row(struct cleaner *c, const struct worker_row *row, b
 		return clean_volume(c, row, batching, later, detail, size, drop);
 	if (strcmp(row->resource_type, "Snapshot") == 0)
 		return clean_snapshot(c, row, later->scheduler, &later->ch, detail, size, drop);
-	/* A type cinderfs does not know: not its to touch. */
-	*drop = false;
-	snprintf(detail, size, "resource type %s is not one cinderfs cleans: row given back",
+	/* A type cinderfs does not know: nothing to act on, and, as a row in
+	 * a status that needs no cleanup, removed rather than given back to
+	 * be claimed by every later cleanup. */
+	snprintf(detail, size, "resource type %s is not one cinderfs cleans: row removed",
 		 row->resource_type);
-	return REFUSED;
+	return SKIPPED;
 }
 
 static const char *const outcome_names[] = { "cleaned", "skipped", "failed", "refused" };

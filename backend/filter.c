@@ -130,22 +130,30 @@ static int parse_words(const char *spec, size_t len, const char *kind, json_t **
 	return 0;
 }
 
-/* The key jansson found twice, from its "duplicate object key near
- * '<token>'" text: the token is the key as written, a JSON string. */
-static char *duplicate_key(const json_error_t *jerr)
+/* The key jansson found twice: the JSON string that ends where its
+ * error points (jerr.position is just past the key's closing quote),
+ * decoded, so escapes and long keys come out as the key itself. */
+static char *duplicate_key(const char *spec, size_t len, const json_error_t *jerr)
 {
-	const char *near = strstr(jerr->text, " near '");
-	size_t len;
+	size_t end = (size_t)jerr->position, start;
 	json_t *key;
 	char *out = NULL;
 
-	if (!near)
+	if (end == 0 || end > len || spec[end - 1] != '"')
 		return NULL;
-	near += 7;
-	len = strlen(near);
-	if (len < 1 || near[len - 1] != '\'')
+	for (start = end - 1; start > 0; start--) {
+		size_t backslashes = 0;
+		if (spec[start - 1] != '"')
+			continue;
+		/* An opening quote is one not escaped by an odd run of '\'. */
+		while (start - 1 >= backslashes + 1 && spec[start - 2 - backslashes] == '\\')
+			backslashes++;
+		if (backslashes % 2 == 0)
+			break;
+	}
+	if (start == 0)
 		return NULL;
-	key = json_loadb(near, len - 1, JSON_DECODE_ANY, NULL);
+	key = json_loadb(spec + start - 1, end - start + 1, JSON_DECODE_ANY, NULL);
 	if (json_is_string(key))
 		out = strdup(json_string_value(key));
 	json_decref(key);
@@ -175,7 +183,7 @@ static int parse_json(const char *spec, size_t len, const char *kind, json_t **o
 	json_t *v = json_loadb(spec, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 
 	if (!v && json_error_code(&jerr) == json_error_duplicate_key) {
-		char *key = duplicate_key(&jerr);
+		char *key = duplicate_key(spec, len, &jerr);
 		int rc = key ? err_set(err, EINVAL, "Duplicate %s key: %s", kind, key)
 			     : err_set(err, EINVAL, "Duplicate %s key at line %d, column %d", kind,
 				       jerr.line, jerr.column);
@@ -442,10 +450,17 @@ int filter_spec_object(const char *spec, size_t len, const char *kind, json_t **
 		;
 	if (i == len)
 		return 0; /* an empty spec */
-	/* JSON when it starts as JSON does ({, [ or "); a JSON text that is
-	 * not an object is then refused in the parser's words. */
-	return strchr("{[\"", spec[i]) ? parse_json(spec, len, kind, out, err)
-					 : parse_words(spec, len, kind, out, err);
+	/* JSON when it starts as JSON does ({, [ or "), or when the whole of
+	 * it is a JSON value (null, true, 5); a JSON text that is not an
+	 * object is then refused in the parser's words. */
+	if (!strchr("{[\"", spec[i])) {
+		json_t *scalar = json_loadb(spec, len, JSON_DECODE_ANY, NULL);
+		bool is_json = scalar != NULL;
+		json_decref(scalar);
+		if (!is_json)
+			return parse_words(spec, len, kind, out, err);
+	}
+	return parse_json(spec, len, kind, out, err);
 }
 
 int filter_parse(const char *spec, size_t len, struct filter *out, struct cf_err *err)

@@ -22,17 +22,25 @@ static bool at_or_after(const struct timespec *a, const struct timespec *b)
 	return a->tv_sec > b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec >= b->tv_nsec);
 }
 
-bool liveness_worker_is_up(const char *updated_at, const struct timespec *now, int down_time)
+bool liveness_beat_counts(const char *updated_at, const struct timespec *bound)
 {
-	struct timespec beat, bound;
+	struct timespec beat;
 
 	/* No heartbeat yet is down, however new the row (Cinder's
 	 * Service.is_up): a worker that registered and hung at once never
-	 * takes the work a cleanup would send it. */
+	 * takes the work a cleanup would send it. An unreadable time is
+	 * down too. */
 	if (!updated_at || !*updated_at || dbtime_parse(updated_at, &beat) != 0)
 		return false;
+	return at_or_after(&beat, bound);
+}
+
+bool liveness_worker_is_up(const char *updated_at, const struct timespec *now, int down_time)
+{
+	struct timespec bound;
+
 	liveness_bound(now, down_time, &bound);
-	return at_or_after(&beat, &bound);
+	return liveness_beat_counts(updated_at, &bound);
 }
 
 static bool recent(const char *text, const struct timespec *bound)

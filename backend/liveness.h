@@ -19,6 +19,10 @@ void liveness_bound_text(const struct timespec *now, int down_time, char out[DBT
  * unreadable time, is down (Cinder's Service.is_up). */
 bool liveness_worker_is_up(const char *updated_at, const struct timespec *now, int down_time);
 
+/* The one definition of up, also the store's SQL function cf_beat_ok:
+ * updated_at is a readable time at or after bound. */
+bool liveness_beat_counts(const char *updated_at, const struct timespec *bound);
+
 /* Up as the cleanup's selection sees it (Cinder's is_up filter on
  * services): created_at or updated_at at or after the bound. */
 bool liveness_selected_up(const char *updated_at, const char *created_at,

@@ -16,6 +16,7 @@
 #include <uuid/uuid.h>
 
 #include "array.h"
+#include "liveness.h"
 #include "log.h"
 
 #define BUSY_TIMEOUT_MS 10000
@@ -122,13 +123,23 @@ enum stmt_id {
 #define CLUSTER_FIRST_OF_NAME \
 	"c.id = (SELECT MIN(c2.id) FROM clusters c2 WHERE c2.name = c.name AND c2.deleted = 0)"
 
-/* One definition of up, in SQL as in C (liveness.c): a heartbeat at or
- * after the bound. Stored times compare as text, after the forms the C
- * parser also takes are brought to SQLite's ('T' for the space, a final
- * 'Z'), so a row written by hand as 2026-11-29T08:00:33 reads the same
- * here as in the mount. NULL (never a heartbeat) is not up. */
-#define BEAT_AT_OR_AFTER(col, bound) \
-	"(" col " IS NOT NULL AND rtrim(replace(" col ", 'T', ' '), 'Z') >= " bound ")"
+/* One definition of up, in SQL as in C: cf_beat_ok is liveness.c's
+ * liveness_beat_counts, registered on every connection, so a row written
+ * by hand (2026-11-29T08:00:33, a time without seconds, garbage) reads the
+ * same in stuck/, in rmdir workers/<id> and in the mount's is_up. NULL
+ * (never a heartbeat) is not up. */
+#define BEAT_AT_OR_AFTER(col, bound) "cf_beat_ok(" col ", " bound ")"
+
+static void sql_beat_ok(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	const char *beat = (const char *)sqlite3_value_text(argv[0]);
+	const char *bound_text = (const char *)sqlite3_value_text(argv[1]);
+	struct timespec bound;
+
+	(void)argc;
+	sqlite3_result_int(ctx, bound_text && dbtime_parse(bound_text, &bound) == 0 &&
+				liveness_beat_counts(beat, &bound));
+}
 
 /* Down: no heartbeat yet, or the last one (updated_at) is before ?2, the
  * bound as text; or the owner's row is gone or deleted. */
@@ -303,13 +314,18 @@ static const char *const stmt_sql[Q_COUNT] = {
 	/* Queued jobs no live worker able to clean may take: addressed to a
 	 * worker that is down or cannot clean, or to a cluster none of whose
 	 * members is both up and able to clean. */
+	/* A job for anyone (a scheduler's rows) is undeliverable only when no
+	 * worker at all is up and able to clean: every worker daemon, of
+	 * either binary, runs jobs. */
 	[Q_JOBS_UNDELIVERABLE] =
 		"SELECT j.id, j.dest_service, j.dest_cluster FROM cleanup_jobs j WHERE j.state = 'queued' "
-		"AND (j.dest_service IS NOT NULL OR j.dest_cluster IS NOT NULL) AND NOT EXISTS ("
+		"AND NOT EXISTS ("
 		"SELECT 1 FROM services s LEFT JOIN worker_state ws ON ws.service_id = s.id "
 		"WHERE s.deleted = 0 AND " BEAT_AT_OR_AFTER("s.updated_at", "?1") " "
-		"AND COALESCE(ws.can_clean, 1) = 1 AND s.\"binary\" = 'cinder-volume' "
-		"AND (s.id = j.dest_service OR (j.dest_service IS NULL AND s.cluster_name = j.dest_cluster)))",
+		"AND COALESCE(ws.can_clean, 1) = 1 AND (s.id = j.dest_service OR "
+		"(j.dest_service IS NULL AND j.dest_cluster IS NOT NULL AND s.cluster_name = j.dest_cluster "
+		"AND s.\"binary\" = 'cinder-volume') OR "
+		"(j.dest_service IS NULL AND j.dest_cluster IS NULL)))",
 	[Q_JOB_FAIL] =
 		"UPDATE cleanup_jobs SET state = 'failed', error = ?2, finished_at = ?3 "
 		"WHERE id = ?1 AND state = 'queued'",
@@ -503,6 +519,9 @@ int store_open(const char *path, unsigned flags, struct store **out, struct cf_e
 		store_close(st);
 		return -EIO;
 	}
+	/* The one definition of up, for the SQL that lists who is down. */
+	sqlite3_create_function_v2(st->db, "cf_beat_ok", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+				   sql_beat_ok, NULL, NULL, NULL);
 	if (flags & STORE_MIGRATE) {
 		rc = store_migrate(st, store_migrations, store_migrations_count, err);
 		if (rc) {
@@ -2626,9 +2645,12 @@ static int recover_tx(struct store *st, void *arg)
 		if (stuck[i].dest_service)
 			snprintf(why, sizeof(why), "nobody can take it: worker %lld, the only one that "
 				 "may clean it, is down or cannot clean", (long long)stuck[i].dest_service);
-		else
+		else if (stuck[i].dest_cluster[0])
 			snprintf(why, sizeof(why), "nobody can take it: no member of cluster %s is up "
 				 "and able to clean", stuck[i].dest_cluster);
+		else
+			snprintf(why, sizeof(why), "nobody can take it: no worker is up and able to "
+				 "clean");
 		rc = fail_job_tx(st, stuck[i].job_id, why, c->stamp);
 		if (rc == -EAGAIN)
 			continue;

@@ -268,6 +268,22 @@ check "test -e stuck/volume/<id> says no the moment wait returns" "fresh" "$(cat
 for w in n1 n2 n3; do echo "$w $(id_of "$w")" >>"$TEST_ROOT/live"; done
 
 ###########################################################################
+log "9. 200 writers at once, through four mounts"
+###########################################################################
+before=$(sql "SELECT count(*) FROM cleanup_requests")
+: >"$TEST_ROOT/writers"
+WRITERS=()
+for i in $(seq 1 200); do
+	m=$(mnt "$(case $((i % 4)) in 0) echo ctl;; 1) echo n1;; 2) echo n2;; 3) echo n3;; esac)")
+	( bash -c "echo 'host=nobody$i@lvm' > '$m/cleanup/request'" 2>>"$TEST_ROOT/writers" ||
+		echo "writer $i failed" >>"$TEST_ROOT/writers" ) &
+	WRITERS+=($!)
+done
+wait "${WRITERS[@]}"
+check "every writer's request was accepted" "" "$(cat "$TEST_ROOT/writers")"
+check "and recorded, each once" "$((before + 200))" "$(sql "SELECT count(*) FROM cleanup_requests")"
+
+###########################################################################
 log "invariants"
 ###########################################################################
 rm -f "$TEST_ROOT/live"

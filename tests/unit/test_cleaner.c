@@ -822,6 +822,101 @@ static void test_a_job_that_went_to_another_worker_stops_and_writes_over_nothing
 	assert_string_equal(progress(t, VOL), "cleaned: volume set to error");
 }
 
+static void test_another_backends_creating_volume_is_refused_too(void **state)
+{
+	struct testdb *t = *state;
+	struct cleaner c = cleaner_for(t);
+	struct cleaner_counts n;
+
+	seed(t, "Volume", VOL, "creating");
+	seed_volume_on(t, VOL, "creating", "other@lvm", NULL);
+	run(t, &c, &n);
+	assert_int_equal(n.refused, 1);
+	assert_string_equal(volume_status(t, VOL), "creating/0");
+	assert_int_equal(testdb_int(t->path, "SELECT service_id FROM workers"), 1);
+}
+
+static int fail_second_snapshot(void *ctx, const struct snapshot *s, struct cf_err *err)
+{
+	if (strcmp(s->id, SNAP2) == 0)
+		return err_set(err, EIO, "fake delete_snapshot of %s failed", s->id);
+	return record(ctx, "delete_snapshot", s->id, err);
+}
+
+static void test_a_cascade_failing_half_way_keeps_what_it_deleted(void **state)
+{
+	static const struct driver_ops ops = {
+		.name = "fake",
+		.delete_volume = fake_delete_volume,
+		.delete_snapshot = fail_second_snapshot,
+		.remove_export = fake_remove_export,
+		.clear_download = fake_clear_download,
+	};
+	struct testdb *t = *state;
+	struct cleaner c = cleaner_for(t);
+	struct cleaner_counts n;
+
+	c.drv.ops = &ops;
+	seed(t, "Volume", VOL, "deleting");
+	seed_volume(t, VOL, "deleting", "detached");
+	seed_snapshot(t, SNAP, VOL, "deleting");
+	seed_snapshot(t, SNAP2, VOL, "deleting");
+	run(t, &c, &n);
+	/* SNAP is gone on the backend: marked deleted, whatever the row. */
+	assert_int_equal(testdb_int(t->path, "SELECT deleted FROM snapshots WHERE id = '" SNAP "'"), 1);
+	assert_int_equal(testdb_int(t->path, "SELECT deleted FROM snapshots WHERE id = '" SNAP2 "'"), 0);
+	assert_string_equal(volume_status(t, VOL), "deleting/0");
+	assert_int_equal(testdb_int(t->path, "SELECT service_id FROM workers"), 1); /* given back */
+	assert_string_equal(progress(t, VOL), "failed: deleting snapshot " SNAP2 " of volume " VOL
+			    " failed: fake delete_snapshot of " SNAP2 " failed (1 snapshot(s) deleted "
+			    "before it stay deleted)");
+}
+
+static void test_an_attached_volume_is_not_deleted(void **state)
+{
+	struct testdb *t = *state;
+	struct cleaner c = cleaner_for(t);
+	struct cleaner_counts n;
+
+	seed(t, "Volume", VOL, "deleting");
+	seed_volume(t, VOL, "deleting", "attached");
+	run(t, &c, &n);
+	assert_string_equal(fake.calls, "");
+	assert_int_equal(n.refused, 1);
+	assert_string_equal(volume_status(t, VOL), "deleting/0");
+	assert_int_equal(testdb_int(t->path, "SELECT service_id FROM workers"), 1);
+}
+
+static void test_a_row_of_an_unknown_type_is_removed(void **state)
+{
+	struct testdb *t = *state;
+	struct cleaner c = cleaner_for(t);
+	struct cleaner_counts n;
+
+	seed(t, "Backup", VOL, "creating");
+	run(t, &c, &n);
+	assert_int_equal(rows(t), 0);
+	assert_int_equal(n.skipped, 1);
+	assert_string_equal(progress(t, VOL), "skipped: resource type Backup is not one cinderfs "
+			    "cleans: row removed");
+}
+
+static void test_without_a_driver_a_cascade_stop_says_marked_deleted(void **state)
+{
+	struct testdb *t = *state;
+	struct cleaner c = cleaner_for(t);
+	struct cleaner_counts n;
+
+	c.drv.ops = &driver_none_ops;
+	seed(t, "Volume", VOL, "deleting");
+	seed_volume(t, VOL, "deleting", "detached");
+	seed_snapshot(t, SNAP, VOL, "deleting");
+	seed_snapshot(t, SNAP2, VOL, "error");
+	run(t, &c, &n);
+	assert_string_equal(progress(t, VOL), "cleaned: volume set to error_deleting: its snapshot "
+			    SNAP2 " is error, not deleting (1 snapshot(s) marked deleted before it)");
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, testdb_setup_store, testdb_teardown)
 
 int main(void)
@@ -860,6 +955,11 @@ int main(void)
 		T(test_own_cleanup_settles_what_other_requests_wait_for),
 		T(test_a_cancelled_request_stops_before_its_next_row),
 		T(test_a_job_that_went_to_another_worker_stops_and_writes_over_nothing),
+		T(test_another_backends_creating_volume_is_refused_too),
+		T(test_a_cascade_failing_half_way_keeps_what_it_deleted),
+		T(test_an_attached_volume_is_not_deleted),
+		T(test_a_row_of_an_unknown_type_is_removed),
+		T(test_without_a_driver_a_cascade_stop_says_marked_deleted),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

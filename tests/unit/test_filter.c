@@ -261,6 +261,10 @@ static void test_hostile_input(void **state)
 		"Invalid JSON in filter spec at line 1, column 45: too big integer");
 	refuses("[1, 2]", EINVAL, "A filter spec must be a JSON object or key=value words, not an array");
 	refuses("\"x\"", EINVAL, "A filter spec must be a JSON object or key=value words, not a string");
+	/* A whole spec that is a JSON value is JSON, refused as one. */
+	refuses("null", EINVAL, "A filter spec must be a JSON object or key=value words, not null");
+	refuses(" true\n", EINVAL, "A filter spec must be a JSON object or key=value words, not a boolean");
+	refuses("5", EINVAL, "A filter spec must be a JSON object or key=value words, not a number");
 	refuses("[", EINVAL, "Invalid JSON in filter spec at line 1, column 1: ']' expected near end of file");
 	refuses("{\"host\": \"x\"", EINVAL,
 		"Invalid JSON in filter spec at line 1, column 12: '}' expected near end of file");
@@ -311,6 +315,16 @@ static void test_a_key_given_twice_is_refused(void **state)
 	/* Step 0: before unknown keys and values are looked at. */
 	refuses("zzz=1 zzz=2", EINVAL, "Duplicate filter key: zzz");
 	refuses("{\"zzz\": 1, \"zzz\": 1}", EINVAL, "Duplicate filter key: zzz");
+	/* A key longer than the parser's own error text is still named. */
+	{
+		char key[301], spec[700], want[340];
+		memset(key, 'k', 300);
+		key[300] = '\0';
+		snprintf(spec, sizeof(spec), "{\"%s\": 1, \"%s\": 2}", key, key);
+		snprintf(want, sizeof(want), "Duplicate filter key: %s", key);
+		refuses(spec, EINVAL, want);
+	}
+	refuses("{\"a\\\"b\": 1, \"a\\\"b\": 2}", EINVAL, "Duplicate filter key: a\"b");
 }
 
 static void test_quoted_word_values_lose_their_quotes(void **state)

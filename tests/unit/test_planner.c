@@ -98,6 +98,8 @@ static void test_each_filter_alone_and_combined(void **state)
 		{ "host=sch1 binary=cinder-scheduler", "4 | " },
 		{ "disabled=false", "1,4 | 3,5" },
 		{ "disabled=true", " | " },
+		{ "disabled=null", "1,4 | 3,5" },            /* either */
+		{ "{\"disabled\": null}", "1,4 | 3,5" },
 	};
 	(void)state;
 	run_table(rows, sizeof(rows) / sizeof(rows[0]), spec_workers, 5);

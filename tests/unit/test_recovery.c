@@ -95,7 +95,7 @@ static void test_a_job_nobody_can_take_fails_with_the_reason(void **state)
 	    " (2, 1, 4, '" UNTIL "', NULL, 4, 'queued'),"
 	    /* c1 has a live member able to clean: stays queued */
 	    " (3, 1, 1, '" UNTIL "', 'c1@lvm', NULL, 'queued'),"
-	    /* anyone's (a scheduler's rows): stays queued */
+	    /* anyone's (a scheduler's rows): stays queued while anyone can */
 	    " (4, 1, 1, '" UNTIL "', NULL, NULL, 'queued');"
 	    "INSERT INTO cleanup_progress (request_id, job_id, resource_type, resource_id, state,"
 	    " updated_at) VALUES (1, 1, 'Volume', '" VOL "', 'queued', '" NOW "');");
@@ -110,6 +110,22 @@ static void test_a_job_nobody_can_take_fails_with_the_reason(void **state)
 	text(t, "SELECT state || '|' || detail FROM cleanup_progress",
 	     "failed|the job failed: nobody can take it: no member of cluster c2@lvm is up and able "
 	     "to clean");
+}
+
+static void test_a_job_for_anyone_fails_only_when_nobody_can_clean(void **state)
+{
+	struct testdb *t = *state;
+	struct store_recovery r;
+
+	seed(t);
+	testdb_sql(t->path,
+	    "INSERT INTO cleanup_jobs (id, request_id, service_id, until, state) VALUES"
+	    " (1, 1, 1, '" UNTIL "', 'queued');"
+	    /* every live worker cannot clean */
+	    "INSERT INTO worker_state (service_id, can_clean, updated_at) VALUES (2, 0, '" NOW "');");
+	recover(t, &r);
+	text(t, "SELECT state || '|' || error FROM cleanup_jobs",
+	     "failed|nobody can take it: no worker is up and able to clean");
 }
 
 static void test_an_ended_job_leaves_no_entry_waiting(void **state)
@@ -181,6 +197,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_a_dead_takers_job_is_queued_again_with_what_it_had_claimed),
 		T(test_a_job_nobody_can_take_fails_with_the_reason),
+		T(test_a_job_for_anyone_fails_only_when_nobody_can_clean),
 		T(test_an_ended_job_leaves_no_entry_waiting),
 		T(test_a_failed_job_fails_what_it_did_not_reach),
 		T(test_an_admin_cancels_a_request),

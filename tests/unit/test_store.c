@@ -300,6 +300,34 @@ static void test_stuck_includes_rows_of_a_worker_that_never_beat(void **state)
 	store_close(st);
 }
 
+static void test_stuck_and_is_up_agree_on_hand_written_times(void **state)
+{
+	static const char *const times[] = {
+		"garbage", "2026-11-25 18:41", "2026-11-25 18:41:00+00:00", "2026-11-25T18:41:50",
+		"2026-11-25T18:41:50Z", "2026-11-25 18:40:54.5", "2026-11-25 18:40:54.499999",
+		"2026-11-25 18:40:54.5000001", "2026-11-25 17:00:00", "",
+	};
+	struct testdb *f = *state;
+	struct store *st;
+	struct cf_err err;
+	struct timespec now = { NOW_SEC, 500000000 }, bound; /* bound: 18:40:54.5 */
+	struct stuck res;
+	char sql[256];
+
+	assert_int_equal(store_open(f->path, STORE_CREATE | STORE_MIGRATE, &st, &err), 0);
+	seed_stuck(f->path);
+	liveness_bound(&now, 60, &bound);
+	for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+		bool up = liveness_worker_is_up(times[i], &now, 60);
+		snprintf(sql, sizeof(sql), "UPDATE services SET updated_at = '%s' WHERE id = 3", times[i]);
+		testdb_sql(f->path, sql);
+		/* One definition: the mount's is_up and stuck/ never disagree. */
+		if ((store_get_stuck(st, "Volume", V_EDGE, &bound, &res) == 0) == up)
+			fail_msg("updated_at '%s': is_up %d, yet stuck/ says the opposite", times[i], up);
+	}
+	store_close(st);
+}
+
 static int collect_members(void *ctx, const struct service *svc)
 {
 	struct liveness_cluster *sum = ctx;
@@ -370,6 +398,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_heartbeat_bumps_the_row_and_reports_a_removed_one, testdb_setup, testdb_teardown),
 		cmocka_unit_test_setup_teardown(test_stuck_lists_rows_of_down_or_missing_owners_only, testdb_setup, testdb_teardown),
 		cmocka_unit_test_setup_teardown(test_stuck_includes_rows_of_a_worker_that_never_beat,
+						testdb_setup, testdb_teardown),
+		cmocka_unit_test_setup_teardown(test_stuck_and_is_up_agree_on_hand_written_times,
 						testdb_setup, testdb_teardown),
 		cmocka_unit_test_setup_teardown(test_stuck_agrees_with_liveness_at_the_boundary, testdb_setup, testdb_teardown),
 		cmocka_unit_test_setup_teardown(test_cluster_and_its_members, testdb_setup, testdb_teardown),
