@@ -133,12 +133,32 @@ enum stmt_id {
 static void sql_beat_ok(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
 	const char *beat = (const char *)sqlite3_value_text(argv[0]);
-	const char *bound_text = (const char *)sqlite3_value_text(argv[1]);
-	struct timespec bound;
+	struct timespec *bound = sqlite3_get_auxdata(ctx, 1);
 
 	(void)argc;
-	sqlite3_result_int(ctx, bound_text && dbtime_parse(bound_text, &bound) == 0 &&
-				liveness_beat_counts(beat, &bound));
+	/* The bound is the same for every row of a statement: parsed once
+	 * and kept by SQLite with the bound parameter (auxdata). */
+	if (!bound) {
+		const char *text = (const char *)sqlite3_value_text(argv[1]);
+		struct timespec parsed;
+		if (!text || dbtime_parse(text, &parsed) != 0) {
+			sqlite3_result_int(ctx, 0);
+			return;
+		}
+		bound = malloc(sizeof(*bound));
+		if (!bound) {
+			sqlite3_result_error_nomem(ctx);
+			return;
+		}
+		*bound = parsed;
+		sqlite3_set_auxdata(ctx, 1, bound, free);
+		bound = sqlite3_get_auxdata(ctx, 1);
+		if (!bound) { /* SQLite may drop it at once: use ours */
+			sqlite3_result_int(ctx, liveness_beat_counts(beat, &parsed));
+			return;
+		}
+	}
+	sqlite3_result_int(ctx, liveness_beat_counts(beat, bound));
 }
 
 /* Down: no heartbeat yet, or the last one (updated_at) is before ?2, the

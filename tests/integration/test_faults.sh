@@ -108,7 +108,9 @@ D1=$(seed_dead d1 "'c1@lvm'")
 seed_rows "$D1" d1d1d1d1 "$ROWS"
 check_cmd "a cleanup of c1 is accepted" sh -c "echo 'cluster_name=c1@lvm' > '$R'"
 REQ1=$(last_request)
-started() { [ "$(taker_of "$REQ1")" != 0 ] && [ "$(rows_left d1d1d1d1)" -lt "$ROWS" ]; }
+# At a random point of the cleanup: after 1 to ROWS/2 rows.
+KILL_AT=$((ROWS - 1 - RANDOM % (ROWS / 2)))
+started() { [ "$(taker_of "$REQ1")" != 0 ] && [ "$(rows_left d1d1d1d1)" -le "$KILL_AT" ]; }
 wait_until 10 started
 TAKER=$(name_of "$(taker_of "$REQ1")")
 not_live "$TAKER"
@@ -133,7 +135,8 @@ D2=$(seed_dead d2 "'c1@lvm'")
 seed_rows "$D2" d2d2d2d2 "$ROWS"
 check_cmd "a cleanup of d2 is accepted" sh -c "echo 'host=d2@lvm' > '$R'"
 REQ2=$(last_request)
-started2() { [ "$(taker_of "$REQ2")" != 0 ] && [ "$(rows_left d2d2d2d2)" -lt "$ROWS" ]; }
+STOP_AT=$((ROWS - 1 - RANDOM % (ROWS / 2)))
+started2() { [ "$(taker_of "$REQ2")" != 0 ] && [ "$(rows_left d2d2d2d2)" -le "$STOP_AT" ]; }
 wait_until 10 started2
 TAKER=$(name_of "$(taker_of "$REQ2")")
 not_live "$TAKER"
@@ -284,6 +287,19 @@ check "every writer's request was accepted" "" "$(cat "$TEST_ROOT/writers")"
 check "and recorded, each once" "$((before + 200))" "$(sql "SELECT count(*) FROM cleanup_requests")"
 
 ###########################################################################
+log "10. the daemon that accepted a request is SIGKILLed at once"
+###########################################################################
+D10=$(seed_dead d10 "'c1@lvm'")
+seed_rows "$D10" d10d10d1 50
+start_daemon req --control-only "${OPTS[@]}"
+check_cmd "a cleanup is accepted through a daemon of its own" \
+	sh -c "echo 'host=d10@lvm' > '$(mnt req)/cleanup/request'"
+kill -KILL "${PIDS[req]}"; wait "${PIDS[req]}" 2>/dev/null; unset 'PIDS[req]'
+REQ10=$(last_request)
+if wait_until 15 ended "$REQ10"; then ok "the request still ends"; else not_ok "the request still ends" "$(state_of "$REQ10")"; fi
+check "done, every row cleaned" "done 0" "$(state_of "$REQ10") $(rows_left d10d10d1)"
+
+###########################################################################
 log "invariants"
 ###########################################################################
 rm -f "$TEST_ROOT/live"
@@ -296,4 +312,7 @@ unended=""
 for n in $(ls "$C/cleanup/history"); do ended "$n" || unended="$unended $n:$(state_of "$n")"; done
 check "every accepted request ended" "" "$unended"
 check "the database passes its integrity check" "ok" "$(sql 'PRAGMA integrity_check')"
+# The round's figures, for bench/faults.
+log "figures: rows=$ROWS kills=2 stops=$((1 + 3 + 3 + 1)) requests=$(sql 'SELECT count(*) FROM cleanup_requests')" \
+	"samples=$(cat "$TEST_ROOT/samples") violations=$(grep -c . "$TEST_ROOT/violations")"
 true
