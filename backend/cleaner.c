@@ -418,9 +418,11 @@ static int conclude(struct cleaner *c, const struct worker_row *row, enum outcom
 		log_warning("cleanup%s%.0lld: %s %s (%s): %s", request_id ? " of request " : "",
 			    (long long)request_id, row->resource_type, row->resource_id, row->status, why);
 		counts->skipped++;
-		if (request_id)
-			store_note_progress(c->st, request_id, job_id, row->resource_type,
-					    row->resource_id, "skipped", why, c->me, &now);
+		if (request_id && store_note_progress(c->st, request_id, job_id, row->resource_type,
+						      row->resource_id, "skipped", why, c->me, &now) != 0)
+			log_warning("cleanup of request %lld: could not note %s %s as abandoned (its "
+				    "job's end settles it)", (long long)request_id, row->resource_type,
+				    row->resource_id);
 		return 0;
 	}
 	if (rc)
@@ -495,10 +497,12 @@ static int handle_row(struct cleaner *c, const struct worker_row *row, int64_t r
 		counts->skipped++;
 		log_info("cleanup: %s %s: claimed by another worker first; skipped",
 			 row->resource_type, row->resource_id);
-		if (request_id)
-			store_note_progress(c->st, request_id, job_id, row->resource_type,
-					    row->resource_id, "skipped", "claimed by another worker first",
-					    c->me, &now);
+		if (request_id && store_note_progress(c->st, request_id, job_id, row->resource_type,
+						      row->resource_id, "skipped",
+						      "claimed by another worker first", c->me, &now) != 0)
+			log_warning("cleanup of request %lld: could not note %s %s as claimed first "
+				    "by another worker (its job's end settles it)", (long long)request_id,
+				    row->resource_type, row->resource_id);
 		return 0;
 	}
 	if (rc)

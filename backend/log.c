@@ -11,6 +11,16 @@
 static bool log_to_stderr = true;
 static enum log_level log_max = LOG_LVL_INFO;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Who this daemon is, on every line: several workers usually log to one
+ * journal, and a line must say whose it is. */
+static char log_who[300];
+
+void log_set_who(const char *who)
+{
+	pthread_mutex_lock(&log_lock);
+	snprintf(log_who, sizeof(log_who), "%s", who ? who : "");
+	pthread_mutex_unlock(&log_lock);
+}
 
 void log_setup(const char *ident, bool to_stderr, enum log_level max_level)
 {
@@ -39,12 +49,20 @@ void log_msg(enum log_level level, const char *fmt, ...)
 		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
 		/* One lock so that lines from threads never interleave. */
 		pthread_mutex_lock(&log_lock);
-		fprintf(stderr, "%s cinderfs %s: ", stamp, names[level]);
+		fprintf(stderr, "%s cinderfs%s%s%s %s: ", stamp, log_who[0] ? "[" : "", log_who,
+			log_who[0] ? "]" : "", names[level]);
 		vfprintf(stderr, fmt, ap);
 		fputc('\n', stderr);
 		pthread_mutex_unlock(&log_lock);
 	} else {
-		vsyslog(priorities[level], fmt, ap);
+		char line[2048];
+		vsnprintf(line, sizeof(line), fmt, ap);
+		pthread_mutex_lock(&log_lock);
+		if (log_who[0])
+			syslog(priorities[level], "[%s] %s", log_who, line);
+		else
+			syslog(priorities[level], "%s", line);
+		pthread_mutex_unlock(&log_lock);
 	}
 	va_end(ap);
 }
