@@ -17,13 +17,32 @@
 #include "log.h"
 
 #define MAX_ARGS 24
+/* Tries at a free tid before giving up (each after another look). */
+#define TGT_TID_TRIES 8
 
-/* tgtadm [-C port] --lld iscsi <args...> */
+/* What tgtadm says when nothing answers on the control socket: no socket
+ * at all, or one that a killed tgtd left behind ("failed to send request
+ * hdr to tgt daemon, Transport endpoint is not connected"). */
+static bool tgtd_unreachable(const char *text)
+{
+	static const char *const words[] = {
+		"Transport endpoint is not connected", "can't send the request to the tgt daemon",
+		"can't connect to the tgt daemon", "Connection refused",
+	};
+
+	for (size_t i = 0; text && i < sizeof(words) / sizeof(words[0]); i++)
+		if (strstr(text, words[i]))
+			return true;
+	return false;
+}
+
+/* tgtadm [-C port] --lld iscsi <args...>; -ENOTCONN when tgtd does not
+ * answer, whatever the step: the operator's next move is to start it. */
 static int tgtadm(struct tgt *t, const char *const args[], struct run_result *res, struct cf_err *err)
 {
 	const char *argv[MAX_ARGS];
-	char port[16];
-	int n = 0;
+	char port[16], last[512];
+	int n = 0, rc;
 
 	argv[n++] = "tgtadm";
 	if (t->control_port) {
@@ -36,7 +55,15 @@ static int tgtadm(struct tgt *t, const char *const args[], struct run_result *re
 	for (int i = 0; args[i] && n < MAX_ARGS - 1; i++)
 		argv[n++] = args[i];
 	argv[n] = NULL;
-	return t->runner.run(t->runner.ctx, argv, res, err);
+	rc = t->runner.run(t->runner.ctx, argv, res, err);
+	if (rc == -EIO && res->err && tgtd_unreachable(res->err)) {
+		run_last_line(res->err, last, sizeof(last));
+		if (t->control_port)
+			snprintf(port, sizeof(port), "%d", t->control_port);
+		rc = err_set(err, ENOTCONN, "tgtd is not running (control port %s): %s",
+			     t->control_port ? port : "default", last);
+	}
+	return rc;
 }
 
 /* Run and forget the output. */
@@ -101,9 +128,36 @@ static int show(struct tgt *t, const char *iqn, int *tid, int *max_tid, char *ac
 
 	if (rc == 0)
 		tgt_parse_show(res.out, iqn, tid, max_tid, account, account_size);
-	else if (res.err && strstr(res.err, "can't send the request to the tgt daemon"))
-		rc = err_set(err, ENOTCONN, "tgtd is not running (control port %d): %s", t->control_port,
-			     "tgtadm cannot reach it");
+	run_result_free(&res);
+	return rc;
+}
+
+int tgt_parse_targets(const char *text, tgt_target_fn fn, void *ctx)
+{
+	const char *line = text;
+	int rc = 0;
+
+	while (rc == 0 && line && *line) {
+		const char *end = strchr(line, '\n');
+		size_t len = end ? (size_t)(end - line) : strlen(line);
+		char name[512];
+		int n;
+
+		if (line[0] == 'T' && len < sizeof(name) && sscanf(line, "Target %d: %511s", &n, name) == 2)
+			rc = fn(ctx, n, name);
+		line = end ? end + 1 : NULL;
+	}
+	return rc;
+}
+
+int tgt_targets(struct tgt *t, tgt_target_fn fn, void *ctx, struct cf_err *err)
+{
+	static const char *const args[] = { "--mode", "target", "--op", "show", NULL };
+	struct run_result res;
+	int rc = tgtadm(t, args, &res, err);
+
+	if (rc == 0)
+		rc = tgt_parse_targets(res.out, fn, ctx);
 	run_result_free(&res);
 	return rc;
 }
@@ -163,8 +217,54 @@ static int write_target_file(struct tgt *t, const char *uuid, const char *iqn, c
 	return 0;
 }
 
-int tgt_create_export(struct tgt *t, const char *uuid, const char *device,
-		      const struct export_info *auth, int *tid_out, struct cf_err *err)
+/* tgtd refuses a target whose tid (or name) it has already: another worker
+ * sharing this tgtd took the tid between our look and our --op new. */
+static bool already_exists(const struct cf_err *err)
+{
+	return strstr(err->msg, "this target already exists") != NULL;
+}
+
+/* Make the target live: the recorded tid when there is one (a restore) and
+ * it is free, else one past the highest. Two workers on one tgtd can both
+ * pick the same tid; the one that loses looks again and takes the next,
+ * a bounded number of times. *tid is 0 when the target turned out to exist
+ * meanwhile (a peer made it). */
+static int new_target(struct tgt *t, const char *iqn, int want_tid, int max_tid, int *tid,
+		      struct cf_err *err)
+{
+	char tid_text[16];
+	int rc = 0;
+
+	*tid = want_tid > 0 ? want_tid : max_tid + 1;
+	for (int attempt = 0; attempt < TGT_TID_TRIES; attempt++) {
+		const char *const target[] = { "--mode", "target", "--op", "new", "--tid", tid_text,
+					       "--targetname", iqn, NULL };
+		struct cf_err why = { "" };
+		int have;
+
+		snprintf(tid_text, sizeof(tid_text), "%d", *tid);
+		rc = tgtadm_do(t, target, &why);
+		if (rc == 0)
+			return 0;
+		if (!already_exists(&why))
+			return err_set(err, -rc, "%s", why.msg);
+		rc = show(t, iqn, &have, &max_tid, NULL, 0, err);
+		if (rc)
+			return rc;
+		if (have) {
+			*tid = 0;
+			return 0;
+		}
+		log_info("tid %d was taken meanwhile (another worker on this tgtd); trying %d for %s",
+			 *tid, max_tid + 1, iqn);
+		*tid = max_tid + 1;
+	}
+	return err_set(err, EEXIST, "no free target id for %s after %d tries: other workers on this "
+		       "tgtd took each one first", iqn, TGT_TID_TRIES);
+}
+
+static int create_export(struct tgt *t, const char *uuid, const char *device,
+			 const struct export_info *auth, int want_tid, int *tid_out, struct cf_err *err)
 {
 	char iqn[NAME_LEN * 2], tid_text[16], canonical[UUID_LEN];
 	int tid, max_tid, rc;
@@ -173,8 +273,11 @@ int tgt_create_export(struct tgt *t, const char *uuid, const char *device,
 		return err_set(err, EINVAL, "'%s' is not a canonical UUID; no target made", uuid);
 	tgt_iqn(t, uuid, iqn, sizeof(iqn));
 	rc = show(t, iqn, &tid, &max_tid, NULL, 0, err);
-	if (rc)
-		return rc;
+	if (rc) {
+		char words[sizeof(err->msg)];
+		snprintf(words, sizeof(words), "%s", err->msg);
+		return err_set(err, -rc, "exporting volume %s failed: %.900s", uuid, words);
+	}
 	if (tid) {
 		log_debug("target %s exists already (tid %d)", iqn, tid);
 		if (tid_out)
@@ -184,11 +287,17 @@ int tgt_create_export(struct tgt *t, const char *uuid, const char *device,
 	rc = write_target_file(t, uuid, iqn, device, auth, err);
 	if (rc)
 		return rc;
-	tid = max_tid + 1;
+	rc = new_target(t, iqn, want_tid, max_tid, &tid, err);
+	if (rc == 0 && tid == 0) {
+		/* Made by a peer meanwhile, with its own steps: as if it had
+		 * existed at the first look. */
+		rc = show(t, iqn, &tid, &max_tid, NULL, 0, err);
+		if (tid_out)
+			*tid_out = tid;
+		return rc;
+	}
 	snprintf(tid_text, sizeof(tid_text), "%d", tid);
-	{
-		const char *const target[] = { "--mode", "target", "--op", "new", "--tid", tid_text,
-					       "--targetname", iqn, NULL };
+	if (rc == 0) {
 		const char *const lun[] = { "--mode", "logicalunit", "--op", "new", "--tid", tid_text,
 					    "--lun", "1", "--bstype", t->bstype, "--backing-store", device, NULL };
 		const char *const account[] = { "--mode", "account", "--op", "new", "--user",
@@ -198,9 +307,7 @@ int tgt_create_export(struct tgt *t, const char *uuid, const char *device,
 		const char *const bind_all[] = { "--mode", "target", "--op", "bind", "--tid", tid_text,
 						 "--initiator-address", "ALL", NULL };
 
-		rc = tgtadm_do(t, target, err);
-		if (!rc)
-			rc = tgtadm_do(t, lun, err);
+		rc = tgtadm_do(t, lun, err);
 		if (!rc)
 			rc = tgtadm_do(t, account, err);
 		if (!rc)
@@ -220,6 +327,18 @@ int tgt_create_export(struct tgt *t, const char *uuid, const char *device,
 	if (tid_out)
 		*tid_out = tid;
 	return 0;
+}
+
+int tgt_create_export(struct tgt *t, const char *uuid, const char *device,
+		      const struct export_info *auth, int *tid_out, struct cf_err *err)
+{
+	return create_export(t, uuid, device, auth, 0, tid_out, err);
+}
+
+int tgt_restore_export(struct tgt *t, const char *uuid, const char *device,
+		       const struct export_info *auth, int want_tid, int *tid_out, struct cf_err *err)
+{
+	return create_export(t, uuid, device, auth, want_tid, tid_out, err);
 }
 
 int tgt_remove_export(struct tgt *t, const char *uuid, struct cf_err *err)

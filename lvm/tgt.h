@@ -31,9 +31,18 @@ struct export_info {
 /* The IQN of a volume's target. */
 void tgt_iqn(const struct tgt *t, const char *uuid, char *out, size_t size);
 
-/* Export a volume (idempotent: an existing target is left as it is). */
+/* Export a volume (idempotent: an existing target is left as it is). The
+ * tid is one past the highest; when a worker sharing this tgtd takes it
+ * first, the next free one. -ENOTCONN, whatever the step, when tgtd does
+ * not answer. */
 int tgt_create_export(struct tgt *t, const char *uuid, const char *device,
 		      const struct export_info *auth, int *tid_out, struct cf_err *err);
+
+/* Bring back a volume's target as recorded (a tgtd restart lost it):
+ * the recorded tid when it is free, else the next free one (*tid_out says
+ * which), the same CHAP credentials. Idempotent as tgt_create_export. */
+int tgt_restore_export(struct tgt *t, const char *uuid, const char *device,
+		       const struct export_info *auth, int want_tid, int *tid_out, struct cf_err *err);
 
 /* Remove it as Cinder does: forced delete, re-check, plain delete, then
  * the account and the target file. A target already gone succeeds. */
@@ -47,6 +56,11 @@ int tgt_restore(struct tgt *t, int *restored, struct cf_err *err);
  * IQN, its tid (0 when absent) and its first bound account. */
 int tgt_parse_show(const char *text, const char *iqn, int *tid, int *max_tid, char *account,
 		   size_t account_size);
+
+/* Every target tgtd has, from one --op show: its tid and IQN. */
+typedef int (*tgt_target_fn)(void *ctx, int tid, const char *iqn);
+int tgt_targets(struct tgt *t, tgt_target_fn fn, void *ctx, struct cf_err *err);
+int tgt_parse_targets(const char *text, tgt_target_fn fn, void *ctx);
 
 /* Random CHAP credentials (letters and digits). */
 int tgt_random_secret(char *out, size_t len);

@@ -40,4 +40,34 @@ check "the target file is gone" "no" "$([ -e "$VOLUMES_DIR/volume-$U" ] && echo 
 check "iscsi-ls no longer finds it" "0" "$(iscsi-ls "iscsi://127.0.0.1:$ISCSI_PORT" 2>&1 | grep -c "Target:$IQN ")"
 check_cmd "removing it again succeeds" "$TGT_CHECK" remove "$U"
 check_fails "a name that is not a UUID is refused" "is not a canonical UUID" "$TGT_CHECK" create "x;y" /dev/null
+
+# Workers sharing one tgtd export at the same moment: each looks, takes
+# the highest tid plus one, and all but one find it taken. The others look
+# again and take the next: every export is made, each under its own tid.
+RACERS=()
+RACER_PIDS=()
+for n in 1 2 3 4 5 6 7 8; do RACERS+=("$(cat /proc/sys/kernel/random/uuid)"); done
+for u in "${RACERS[@]}"; do
+	"$TGT_CHECK" create "$u" /dev/null 2>>"$TEST_ROOT/race.err" &
+	RACER_PIDS+=($!)
+done
+wait "${RACER_PIDS[@]}" # not tgtd, a job of this shell too
+check "eight exports made at once are all there" "8" \
+	"$(tgtadm -C "$TGT_CONTROL_PORT" --lld iscsi --mode target --op show | grep -c '^Target .*volume-')"
+check "under eight distinct tids" "8" \
+	"$(tgtadm -C "$TGT_CONTROL_PORT" --lld iscsi --mode target --op show | grep -o '^Target [0-9]*' | sort -u | wc -l)"
+check "none failed" "" "$(grep 'tgt_check create' "$TEST_ROOT/race.err")"
+log "tids taken meanwhile and tried again: $(grep -c 'was taken meanwhile' "$TEST_ROOT/race.err")"
+for u in "${RACERS[@]}"; do "$TGT_CHECK" remove "$u"; done
+check "and all are removed again" "0" "$(tgtadm -C "$TGT_CONTROL_PORT" --lld iscsi --mode target --op show | grep -c '^Target ')"
+
+# tgtd killed (its socket left behind): every step says tgtd is not
+# running, in the words tgtadm gives.
+kill -KILL "$TGTD_PID"
+wait "$TGTD_PID" 2>/dev/null
+check_fails "an export with tgtd killed says it is not running" \
+	"tgtd is not running (control port $TGT_CONTROL_PORT): tgtadm: failed to send request hdr to tgt daemon, Transport endpoint is not connected" \
+	"$TGT_CHECK" create "$U" /dev/null
+check_fails "and so does a removal" "tgtd is not running (control port $TGT_CONTROL_PORT)" "$TGT_CHECK" remove "$U"
+start_tgtd
 true

@@ -33,10 +33,14 @@ static const char show_one[] =
 	"        ALL\n";
 
 struct recorder {
-	char calls[16][400];
+	char calls[32][400];
 	int count;
-	const char *outs[16]; /* stdout per call, NULL for "" */
-	int fail_at;          /* 1-based call that fails, 0 for none */
+	const char *outs[32];      /* stdout per call, NULL for "" */
+	int fail_at;               /* 1-based call that fails, 0 for none */
+	int fail_from;             /* and every call from this one on (tgtd gone), 0 for none */
+	const char *fail_matching; /* and every call with these words in it */
+	const char *fail_words;    /* the failing call's stderr (default: an account exists) */
+	int fail_code;             /* and its exit code (default 22) */
 };
 
 static int record(void *ctx, const char *const argv[], struct run_result *res, struct cf_err *err)
@@ -48,12 +52,18 @@ static int record(void *ctx, const char *const argv[], struct run_result *res, s
 	for (int a = 0; argv[a]; a++)
 		snprintf(r->calls[i] + strlen(r->calls[i]), 400 - strlen(r->calls[i]), "%s%s",
 			 a ? " " : "", argv[a]);
+	assert_true(i < 32);
 	res->exit_code = 0;
 	res->out = strdup(r->outs[i] ? r->outs[i] : "");
 	res->err = strdup("");
-	if (r->fail_at == i + 1) {
-		res->exit_code = 22;
-		return err_set(err, EIO, "tgtadm exited with 22: this account already exists");
+	if (r->fail_at == i + 1 || (r->fail_from && i + 1 >= r->fail_from) ||
+	    (r->fail_matching && strstr(r->calls[i], r->fail_matching))) {
+		const char *words = r->fail_words ? r->fail_words : "tgtadm: this account already exists";
+		res->exit_code = r->fail_code ? r->fail_code : 22;
+		free(res->err);
+		res->err = strdup(words);
+		/* As the real runner says it: the command's last stderr line. */
+		return err_set(err, EIO, "tgtadm exited with %d: %s", res->exit_code, words);
 	}
 	return 0;
 }
@@ -162,7 +172,8 @@ static void test_a_failed_step_takes_the_target_down_again(void **state)
 	r.fail_at = 4; /* the account */
 	r.outs[4] = "Target 1: " IQN "\n"; /* the removal's show finds the half target */
 	assert_int_equal(tgt_create_export(&t, A, "/dev/vg0/volume-" A, &auth, NULL, &err), -EIO);
-	assert_non_null(strstr(err.msg, "exporting volume " A " failed: tgtadm exited with 22"));
+	assert_non_null(strstr(err.msg, "exporting volume " A " failed: tgtadm exited with 22: "
+				"tgtadm: this account already exists"));
 	assert_string_equal(r.calls[5], PRE "--mode target --op delete --force --tid 1");
 	snprintf(path, sizeof(path), "%s/volume-" A, dir);
 	assert_int_equal(access(path, F_OK), -1); /* no file left behind */
@@ -210,6 +221,137 @@ static void test_random_secrets(void **state)
 		assert_true((a[i] >= 'a' && a[i] <= 'z') || (a[i] >= 'A' && a[i] <= 'Z') || (a[i] >= '0' && a[i] <= '9'));
 }
 
+#define EXISTS "tgtadm: this target already exists"
+#define TWO_TARGETS "Target 1: iqn.2010-10.org.openstack:volume-aaa\n" \
+	"Target 2: iqn.2010-10.org.openstack:volume-bbb\n"
+
+/* Two workers on one tgtd both took tid 2 after one show: the one that
+ * lost looks again and takes the next free tid. */
+static void test_a_tid_taken_meanwhile_is_retried_with_the_next(void **state)
+{
+	struct recorder r;
+	struct tgt t = make(&r);
+	struct cf_err err = { "" };
+	int tid = 0;
+	(void)state;
+
+	r.outs[0] = "Target 1: iqn.2010-10.org.openstack:volume-aaa\n";
+	r.fail_at = 2;
+	r.fail_words = EXISTS;
+	r.outs[2] = TWO_TARGETS; /* the look after the refusal */
+	assert_int_equal(tgt_create_export(&t, A, "/dev/vg0/volume-" A, &auth, &tid, &err), 0);
+	assert_int_equal(tid, 3);
+	assert_string_equal(r.calls[1], PRE "--mode target --op new --tid 2 --targetname " IQN);
+	assert_string_equal(r.calls[2], PRE "--mode target --op show");
+	assert_string_equal(r.calls[3], PRE "--mode target --op new --tid 3 --targetname " IQN);
+	assert_string_equal(r.calls[4], PRE "--mode logicalunit --op new --tid 3 --lun 1 --bstype rdwr "
+			    "--backing-store /dev/vg0/volume-" A);
+	assert_string_equal(r.calls[7], PRE "--mode target --op bind --tid 3 --initiator-address ALL");
+	assert_int_equal(r.count, 8);
+}
+
+static void test_a_tid_race_is_bounded(void **state)
+{
+	struct recorder r;
+	struct tgt t = make(&r);
+	struct cf_err err = { "" };
+	char path[200];
+	(void)state;
+
+	r.fail_matching = "--op new --tid";
+	r.fail_words = EXISTS;
+	assert_int_equal(tgt_create_export(&t, A, "/dev/vg0/volume-" A, &auth, NULL, &err), -EEXIST);
+	assert_non_null(strstr(err.msg, "no free target id for " IQN " after 8 tries"));
+	snprintf(path, sizeof(path), "%s/volume-" A, dir);
+	assert_int_equal(access(path, F_OK), -1); /* no file left behind */
+}
+
+/* The target name taken meanwhile: a peer made this very target. */
+static void test_a_target_made_meanwhile_by_a_peer_is_left_alone(void **state)
+{
+	struct recorder r;
+	struct tgt t = make(&r);
+	struct cf_err err = { "" };
+	int tid = 0;
+	(void)state;
+
+	r.fail_at = 2;
+	r.fail_words = EXISTS;
+	r.outs[2] = "Target 4: " IQN "\n";
+	r.outs[3] = "Target 4: " IQN "\n";
+	assert_int_equal(tgt_create_export(&t, A, "/dev/vg0/volume-" A, &auth, &tid, &err), 0);
+	assert_int_equal(tid, 4);
+	assert_int_equal(r.count, 4); /* no LUN, account or binding of its own */
+}
+
+static void test_tgtd_not_running_is_enotconn_at_any_step(void **state)
+{
+	struct recorder r;
+	struct tgt t = make(&r);
+	struct cf_err err = { "" };
+	int restored = -1;
+	(void)state;
+
+	/* What tgtadm says once tgtd was killed (its socket left behind). */
+	r.fail_at = 1;
+	r.fail_code = 107;
+	r.fail_words = "tgtadm: failed to send request hdr to tgt daemon, Transport endpoint is not connected";
+	assert_int_equal(tgt_create_export(&t, A, "/dev/vg0/volume-" A, &auth, NULL, &err), -ENOTCONN);
+	assert_string_equal(err.msg, "exporting volume " A " failed: tgtd is not running (control port "
+			    "4711): tgtadm: failed to send request hdr to tgt daemon, Transport endpoint "
+			    "is not connected");
+	t = make(&r);
+	r.fail_at = 1;
+	r.fail_words = "tgtadm: can't send the request to the tgt daemon, Transport endpoint is not connected";
+	assert_int_equal(tgt_remove_export(&t, A, &err), -ENOTCONN);
+	t = make(&r);
+	r.fail_from = 2; /* tgtd gone between the look and the delete */
+	r.outs[0] = show_one;
+	r.fail_words = "tgtadm: failed to send request hdr to tgt daemon, Transport endpoint is not connected";
+	r.fail_code = 107;
+	assert_int_equal(tgt_remove_export(&t, A, &err), -ENOTCONN);
+	t = make(&r);
+	r.fail_at = 1;
+	r.fail_words = "tgtadm: can't connect to the tgt daemon, Connection refused";
+	assert_int_equal(tgt_restore(&t, &restored, &err), 0); /* no target file: nothing to ask */
+	assert_int_equal(tgt_targets(&t, NULL, NULL, &err), -ENOTCONN);
+}
+
+static int collect(void *ctx, int tid, const char *iqn)
+{
+	char *out = ctx;
+	snprintf(out + strlen(out), 512 - strlen(out), "%d=%s;", tid, iqn);
+	return 0;
+}
+
+static void test_parse_targets(void **state)
+{
+	char out[512] = "";
+	(void)state;
+
+	assert_int_equal(tgt_parse_targets(show_one, collect, out), 0);
+	assert_string_equal(out, "1=iqn.2010-10.org.openstack:volume-aaa;3=" IQN ";");
+	out[0] = '\0';
+	assert_int_equal(tgt_parse_targets("", collect, out), 0);
+	assert_string_equal(out, "");
+}
+
+/* A restore asks for the tid the database recorded. */
+static void test_restore_export_asks_for_the_recorded_tid(void **state)
+{
+	struct recorder r;
+	struct tgt t = make(&r);
+	struct cf_err err = { "" };
+	int tid = 0;
+	(void)state;
+
+	r.outs[0] = "Target 1: iqn.2010-10.org.openstack:volume-aaa\n";
+	assert_int_equal(tgt_restore_export(&t, A, "/dev/vg0/volume-" A, &auth, 7, &tid, &err), 0);
+	assert_int_equal(tid, 7);
+	assert_string_equal(r.calls[1], PRE "--mode target --op new --tid 7 --targetname " IQN);
+	assert_string_equal(r.calls[3], PRE "--mode account --op new --user chapuser --password chapsecret0123456");
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -222,6 +364,12 @@ int main(void)
 		T(test_remove_export_in_cinders_order),
 		T(test_removing_a_target_that_is_gone_succeeds),
 		T(test_random_secrets),
+		T(test_a_tid_taken_meanwhile_is_retried_with_the_next),
+		T(test_a_tid_race_is_bounded),
+		T(test_a_target_made_meanwhile_by_a_peer_is_left_alone),
+		T(test_tgtd_not_running_is_enotconn_at_any_step),
+		T(test_parse_targets),
+		T(test_restore_export_asks_for_the_recorded_tid),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
