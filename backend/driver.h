@@ -5,6 +5,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "error.h"
 #include "model.h"
@@ -24,6 +25,18 @@ struct snapshot {
 	char id[UUID_LEN];
 	char volume_id[UUID_LEN];
 	char status[64];
+};
+
+/* A volume's export as the database records it (Cinder's
+ * provider_location "ip:port,tid IQN lun" and provider_auth "CHAP user
+ * secret"), checked against the target daemon. */
+struct export_record {
+	char volume_id[UUID_LEN];
+	char provider_location[NAME_LEN];
+	char provider_auth[NAME_LEN];
+	/* Set by restore_exports: */
+	bool restored;
+	char new_location[NAME_LEN]; /* restored under another tid: the new provider_location */
 };
 
 struct driver_ops {
@@ -56,6 +69,13 @@ struct driver_ops {
 	 * provider_auth ("" when there is no export). */
 	int (*create_export)(void *ctx, const struct volume *vol, char *location, size_t location_size,
 			     char *auth, size_t auth_size, struct cf_err *err);
+	/* Bring back, each as recorded (same IQN, LUN and CHAP credentials),
+	 * the exports among recs that the target daemon has lost (it was
+	 * restarted): one look at the daemon when none is missing. Counts
+	 * what it restored; -ENOTCONN when the daemon does not answer. NULL:
+	 * the driver exports nothing. */
+	int (*restore_exports)(void *ctx, struct export_record *recs, size_t count, int *restored,
+			       struct cf_err *err);
 	/* The volume group's name, size and free bytes; -ENOTSUP without one. */
 	int (*capacity)(void *ctx, char *name, size_t name_size, unsigned long long *size,
 			unsigned long long *free_bytes, struct cf_err *err);

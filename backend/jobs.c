@@ -11,8 +11,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "capacity.h"
 #include "cleaner.h"
 #include "dbtime.h"
+#include "exports.h"
 #include "heartbeat.h"
 #include "liveness.h"
 #include "removal.h"
@@ -135,16 +137,9 @@ static void prune(struct jobs *j)
  * space check (a FUSE thread never runs vgs). */
 static void refresh_capacity(struct jobs *j, struct cleaner *c)
 {
-	char vg[NAME_LEN];
-	unsigned long long size, free_bytes;
-	struct timespec now;
 	struct cf_err err;
 
-	if (!c->drv.ops->capacity || c->drv.ops->capacity(c->drv.ctx, vg, sizeof(vg), &size,
-							   &free_bytes, &err) != 0)
-		return;
-	dbtime_now(&now);
-	store_set_capacity(j->st, j->cfg.service_id, vg, size, free_bytes, &now);
+	capacity_measure(j->st, j->cfg.service_id, &c->drv, &err);
 }
 
 /* An operation's end as the database took it: a row a peer's cleanup took
@@ -322,12 +317,23 @@ static bool run_delete_batch(struct jobs *j, struct cleaner *c)
 			snprintf(errors[i], sizeof(errors[i]), "%s", err.msg);
 		else if ((rc = store_get_volume(j->st, ops[i].resource_id, &vols[m])) != 0)
 			snprintf(errors[i], sizeof(errors[i]), "volume %s is gone", ops[i].resource_id);
-		else if ((rc = c->drv.ops->remove_export(c->drv.ctx, &vols[m], &err)) != 0)
+		else if ((rc = c->drv.ops->remove_export(c->drv.ctx, &vols[m], &err)) != 0) {
+			/* Not left deleting for ever: error_deleting, from which an
+			 * rmdir tries again (tgtd back, say); its reason first, so
+			 * that the status never shows without it. */
 			snprintf(errors[i], sizeof(errors[i]), "%s", err.msg);
-		else
+			dbtime_now(&now);
+			store_finish_volume_op(j->st, ops[i].id, errors[i], &now);
+			if (RETRY(store_finish_volume(c->st, c->me, vols[m].id, "error_deleting", NULL,
+						      NULL, &now)) == -ESTALE)
+				finish_result(c, "Volume", vols[m].id, -ESTALE, &err);
+		} else
 			op_of[m++] = i;
 	}
 	removal_run(&c->drv, vols, m, done);
+	/* Measured before the volumes show as deleted: a create that sees
+	 * them gone sees their space free. */
+	refresh_capacity(j, c);
 	for (size_t k = 0; k < m; k++) {
 		size_t i = op_of[k];
 		struct cf_err err = { "" };
@@ -354,7 +360,6 @@ static bool run_delete_batch(struct jobs *j, struct cleaner *c)
 		log_msg(errors[i][0] ? LOG_LVL_ERROR : LOG_LVL_INFO, "delete_volume of volume %s: %s",
 			ops[i].resource_id, errors[i][0] ? errors[i] : "done");
 	}
-	refresh_capacity(j, c);
 out:
 	free(ops);
 	free(vols);
@@ -452,6 +457,12 @@ static void *jobs_main(void *arg)
 			recover_jobs(j);
 			if (++passes % PRUNE_EVERY == 0)
 				prune(j);
+			if (ready) {
+				capacity_check(j->st, j->cfg.service_id, &c.drv);
+				exports_check(j->st, j->cfg.service_id, &c.drv);
+			} else {
+				capacity_end_queued(j->st, j->cfg.service_id, err.msg);
+			}
 		}
 		/* Fenced: without a heartbeat for service_down_time, peers may
 		 * have taken this worker's rows; no new work starts until one

@@ -59,6 +59,7 @@ struct volume_row {
 	char volume_id[NAME_LEN];        /* snapshots only */
 	char provider_location[NAME_LEN];
 	char target_iqn[NAME_LEN];       /* from provider_location ("ip:port,tid IQN lun") */
+	char last_error[1024];           /* why its latest failed operation failed, "" if none */
 	char created_at[DBTIME_LEN];
 	char updated_at[DBTIME_LEN];
 };

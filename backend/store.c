@@ -101,14 +101,21 @@ enum stmt_id {
 	"(SELECT s.id FROM services s WHERE s.deleted = 0 AND s.\"binary\" = 'cinder-volume' " \
 	"AND s.host = substr(" host ", 1, instr(" host " || '#', '#') - 1))"
 
+/* The words of a resource's latest failed operation. */
+#define LAST_ERROR(id) \
+	"(SELECT o.error FROM volume_operations o WHERE o.resource_id = " id " AND " \
+	"o.state = 'failed' ORDER BY o.id DESC LIMIT 1)"
+
 #define VOLUME_SELECT \
 	"SELECT v.id, v.display_name, v.size, v.status, " WORKER_OF("v.host") ", NULL, " \
-	"v.provider_location, v.created_at, v.updated_at FROM volumes v WHERE v.deleted = 0"
+	"v.provider_location, v.created_at, v.updated_at, " LAST_ERROR("v.id") " " \
+	"FROM volumes v WHERE v.deleted = 0"
 
 #define SNAPSHOT_SELECT \
 	"SELECT sn.id, sn.display_name, sn.volume_size, sn.status, " \
 	"(SELECT " WORKER_OF("v.host") " FROM volumes v WHERE v.id = sn.volume_id), sn.volume_id, " \
-	"sn.provider_location, sn.created_at, sn.updated_at FROM snapshots sn WHERE sn.deleted = 0"
+	"sn.provider_location, sn.created_at, sn.updated_at, " LAST_ERROR("sn.id") " " \
+	"FROM snapshots sn WHERE sn.deleted = 0"
 
 #define REQUEST_COLUMNS \
 	"id, created_at, spec, filter, result, requester_uid, requester_pid, accepted_by, generation, " \
@@ -1870,6 +1877,9 @@ static int read_volume_row(sqlite3_stmt *stmt, struct volume_row *r)
 	    column_text(stmt, 7, r->created_at, sizeof(r->created_at)) ||
 	    column_text(stmt, 8, r->updated_at, sizeof(r->updated_at)))
 		return -EOVERFLOW;
+	/* An error is words for people: cut rather than hide the row. */
+	snprintf(r->last_error, sizeof(r->last_error), "%s",
+		 sqlite3_column_text(stmt, 9) ? (const char *)sqlite3_column_text(stmt, 9) : "");
 	/* Cinder's provider_location: "ip:port,tid IQN lun". */
 	r->target_iqn[0] = '\0';
 	sscanf(r->provider_location, "%*s %255s", r->target_iqn);
@@ -1981,6 +1991,8 @@ static int add_op(struct store *st, const char *kind, const char *id, int64_t wo
 	return step_finalize(st, stmt, "queue the operation");
 }
 
+static int volume_fits(struct store *st, const struct new_volume *v, struct cf_err *err);
+
 int store_add_volume(struct store *st, const struct new_volume *v, const struct timespec *now,
 		     struct cf_err *err)
 {
@@ -1991,26 +2003,13 @@ int store_add_volume(struct store *st, const struct new_volume *v, const struct 
 	dbtime_format(now, stamp);
 	if (exec(st, "BEGIN IMMEDIATE"))
 		return err_set(err, EBUSY, "cannot lock database %s: %s", st->path, sqlite3_errmsg(st->db));
-	/* Space: the group's free bytes, less the volumes still being made. */
-	rc = prep(st, "SELECT c.volume_group, c.free_bytes - COALESCE((SELECT SUM(size) * 1073741824 "
-		      "FROM volumes WHERE deleted = 0 AND status = 'creating' AND host = ?2), 0) "
-		      "FROM worker_capacity c WHERE c.service_id = ?1", &stmt);
-	if (rc)
-		goto fail;
-	sqlite3_bind_int64(stmt, 1, v->service_id);
-	sqlite3_bind_text(stmt, 2, v->host, -1, SQLITE_STATIC);
-	if (sqlite3_step(stmt) == SQLITE_ROW) {
-		long long avail = sqlite3_column_int64(stmt, 1);
-		if (avail < v->size_gib * 1073741824LL) {
-			err_set(err, ENOSPC, "Volume group %s has %lld GiB free; a %lld GiB volume does not fit.",
-				(const char *)sqlite3_column_text(stmt, 0), avail > 0 ? avail >> 30 : 0,
-				v->size_gib);
-			sqlite3_finalize(stmt);
-			rollback(st);
-			return -ENOSPC;
-		}
+	/* Checked under the write lock that the insert takes: two creates
+	 * (through any mounts) never both count the same free space. */
+	rc = volume_fits(st, v, err);
+	if (rc) {
+		rollback(st);
+		return rc;
 	}
-	sqlite3_finalize(stmt);
 	rc = prep(st, "INSERT INTO volumes (id, created_at, updated_at, deleted, host, cluster_name, "
 		      "size, status, attach_status, display_name) VALUES (?1, ?2, ?2, 0, ?3, ?4, ?5, "
 		      "'creating', 'detached', ?6)", &stmt);
@@ -2757,4 +2756,216 @@ int store_cancel_request(struct store *st, int64_t id, int64_t uid, const struct
 	if (!rc && cancelled_jobs)
 		*cancelled_jobs = c.cancelled;
 	return rc;
+}
+
+/* ---- Storage under faults ---- */
+
+/* The worker host a volume's host names: Cinder's may carry '#pool'. */
+#define HOST_OF(col) "substr(" col ", 1, instr(" col " || '#', '#') - 1)"
+
+/* The hosts of the workers that measured volume group ?1: they share it. */
+#define SHARING_HOSTS \
+	"(SELECT s.host FROM services s JOIN worker_capacity c ON c.service_id = s.id " \
+	"WHERE c.volume_group = ?1)"
+
+static int worker_not_ready(struct store *st, const struct new_volume *v, bool *not_ready,
+			    char *reason, size_t reason_size)
+{
+	char started[DBTIME_LEN] = "";
+	sqlite3_stmt *stmt;
+	int rc = prep(st, "SELECT reason FROM worker_state WHERE service_id = ?1 AND can_clean = 0 "
+			  "AND (?2 IS NULL OR updated_at >= ?2)", &stmt);
+
+	if (rc)
+		return rc;
+	if (v->started)
+		dbtime_format(v->started, started);
+	sqlite3_bind_int64(stmt, 1, v->service_id);
+	bind_text_or_null(stmt, 2, started);
+	rc = sqlite3_step(stmt);
+	*not_ready = rc == SQLITE_ROW;
+	reason[0] = '\0';
+	if (rc == SQLITE_ROW && sqlite3_column_text(stmt, 0))
+		snprintf(reason, reason_size, "%s", (const char *)sqlite3_column_text(stmt, 0));
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(st, rc, "read the worker's state");
+}
+
+/* Whether a new volume fits, inside store_add_volume's transaction. The
+ * FUSE thread runs no LVM command, so this starts from the last
+ * measurement of the volume group (the freshest any worker sharing the
+ * group took) and takes off what was asked for since: every live volume
+ * and snapshot of those workers still creating (its LV may not exist
+ * yet), or changed after the measurement began (its LV may have been made
+ * after vgs looked). Deletes give nothing back until the next
+ * measurement, which every operation's end and the periodic check take:
+ * for a moment a refusal too many, never a create that fails for space. */
+static int volume_fits(struct store *st, const struct new_volume *v, struct cf_err *err)
+{
+	char vg[NAME_LEN] = "", measured[DBTIME_LEN] = "", reason[512];
+	long long free_bytes = 0, used_gib = 0, avail;
+	sqlite3_stmt *stmt;
+	bool not_ready;
+	int rc;
+
+	/* A worker whose driver did not start would leave the volume in
+	 * creating for ever: refused, saying why. */
+	rc = worker_not_ready(st, v, &not_ready, reason, sizeof(reason));
+	if (rc)
+		return tx_fail(st, err, "cannot read the state of worker %lld", (long long)v->service_id);
+	if (not_ready)
+		return err_set(err, EROFS, "Worker %lld (%s) makes no volumes: its storage driver is not "
+			       "ready: %s", (long long)v->service_id, v->host,
+			       reason[0] ? reason : "it did not start");
+	rc = prep(st, "SELECT m.volume_group, m.free_bytes, m.updated_at FROM worker_capacity m "
+		      "WHERE m.volume_group = (SELECT c.volume_group FROM worker_capacity c WHERE "
+		      "c.service_id = ?1) ORDER BY m.updated_at DESC LIMIT 1", &stmt);
+	if (rc)
+		return tx_fail(st, err, "cannot read the free space of worker %lld",
+			       (long long)v->service_id);
+	sqlite3_bind_int64(stmt, 1, v->service_id);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		column_text(stmt, 0, vg, sizeof(vg));
+		free_bytes = sqlite3_column_int64(stmt, 1);
+		column_text(stmt, 2, measured, sizeof(measured));
+	}
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return tx_fail(st, err, "cannot read the free space of worker %lld",
+			       (long long)v->service_id);
+	if (rc == SQLITE_DONE)
+		return err_set(err, EAGAIN, "Worker %lld (%s) has not measured its volume group yet (its "
+			       "storage driver is starting); try again in a moment.",
+			       (long long)v->service_id, v->host);
+	rc = prep(st, "SELECT COALESCE(SUM(n), 0) FROM ("
+		      "SELECT v.size AS n FROM volumes v WHERE v.deleted = 0 AND "
+		      "(v.status = 'creating' OR v.updated_at > ?2) AND " HOST_OF("v.host") " IN "
+		      SHARING_HOSTS " UNION ALL "
+		      "SELECT sn.volume_size FROM snapshots sn JOIN volumes v ON v.id = sn.volume_id "
+		      "WHERE sn.deleted = 0 AND (sn.status = 'creating' OR sn.updated_at > ?2) AND "
+		      HOST_OF("v.host") " IN " SHARING_HOSTS ")", &stmt);
+	if (rc)
+		return tx_fail(st, err, "cannot count what volume group %s holds", vg);
+	sqlite3_bind_text(stmt, 1, vg, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, measured, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		used_gib = sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_ROW)
+		return tx_fail(st, err, "cannot count what volume group %s holds", vg);
+	avail = free_bytes - used_gib * 1073741824LL;
+	if (avail < v->size_gib * 1073741824LL)
+		return err_set(err, ENOSPC, "Volume group %s has %lld GiB free; a %lld GiB volume does not fit.",
+			       vg, avail > 0 ? avail >> 30 : 0, v->size_gib);
+	return 0;
+}
+
+void store_worker_label(struct store *st, int64_t id, char *out, size_t size)
+{
+	char host[NAME_LEN] = "";
+	sqlite3_stmt *stmt;
+
+	if (prep(st, "SELECT host FROM services WHERE id = ?1", &stmt) == 0) {
+		sqlite3_bind_int64(stmt, 1, id);
+		if (sqlite3_step(stmt) == SQLITE_ROW)
+			column_text(stmt, 0, host, sizeof(host));
+		sqlite3_finalize(stmt);
+	}
+	if (host[0])
+		snprintf(out, size, "worker %lld (%s)", (long long)id, host);
+	else
+		snprintf(out, size, "worker %lld", (long long)id);
+}
+
+int store_list_exports(struct store *st, int64_t me, struct export_record **out, size_t *count)
+{
+	struct export_record *recs = NULL;
+	size_t cap = 0, n = 0;
+	sqlite3_stmt *stmt;
+	/* Its host, or its host and a '#pool': two ranges of the host index
+	 * ('$' sorts right after '#'). */
+	int rc = prep(st, "SELECT v.id, v.provider_location, v.provider_auth FROM services s "
+			  "JOIN volumes v ON (v.host = s.host OR (v.host > s.host || '#' AND "
+			  "v.host < s.host || '$')) WHERE s.id = ?1 AND v.deleted = 0 AND "
+			  "v.status IN ('available', 'in-use') AND COALESCE(v.provider_location, '') != '' "
+			  "ORDER BY v.id", &stmt);
+
+	*out = NULL;
+	*count = 0;
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, me);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		struct export_record *r;
+
+		if (array_reserve((void **)&recs, &cap, n + 1, sizeof(*recs)) != 0) {
+			sqlite3_finalize(stmt);
+			free(recs);
+			return -ENOMEM;
+		}
+		r = &recs[n];
+		memset(r, 0, sizeof(*r));
+		if (column_text(stmt, 0, r->volume_id, sizeof(r->volume_id)) ||
+		    column_text(stmt, 1, r->provider_location, sizeof(r->provider_location)) ||
+		    column_text(stmt, 2, r->provider_auth, sizeof(r->provider_auth)))
+			continue; /* not one of ours: no UUID, or longer than Cinder's columns */
+		n++;
+	}
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE) {
+		free(recs);
+		return db_fail(st, rc, "list the exports of a worker");
+	}
+	*out = recs;
+	*count = n;
+	return 0;
+}
+
+int store_set_export_location(struct store *st, const char *id, const char *location,
+			      const struct timespec *now)
+{
+	char stamp[DBTIME_LEN];
+	sqlite3_stmt *stmt;
+	int rc = prep(st, "UPDATE volumes SET provider_location = ?2, updated_at = ?3 WHERE id = ?1 "
+			  "AND deleted = 0 AND status IN ('available', 'in-use')", &stmt);
+
+	if (rc)
+		return rc;
+	dbtime_format(now, stamp);
+	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, location, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 3, stamp, -1, SQLITE_STATIC);
+	return step_finalize(st, stmt, "record a restored export");
+}
+
+int store_fail_queued_ops(struct store *st, int64_t me, const char *reason,
+			  const struct timespec *now, int *failed)
+{
+	char label[NAME_LEN + 32], why[1024];
+	struct volume_op op;
+	int rc;
+
+	*failed = 0;
+	store_worker_label(st, me, label, sizeof(label));
+	snprintf(why, sizeof(why), "the storage driver of %s is not ready: %s", label, reason);
+	/* Taken one at a time as the backend thread takes them, so that a
+	 * worker that starts again meanwhile never runs one of these too. */
+	while ((rc = store_take_volume_op(st, me, NULL, &op)) == 0) {
+		bool snapshot = strstr(op.kind, "snapshot") != NULL;
+		const char *status = strncmp(op.kind, "delete", 6) == 0 ? "error_deleting" : "error";
+		int r = snapshot ? store_finish_snapshot(st, me, op.resource_id, status, now)
+				 : store_finish_volume(st, me, op.resource_id, status, NULL, NULL, now);
+
+		/* -ESTALE: its row went to a peer's cleanup, whose result
+		 * stands; the operation ends all the same. */
+		if (r && r != -ESTALE)
+			return r;
+		rc = store_finish_volume_op(st, op.id, why, now);
+		if (rc)
+			return rc;
+		(*failed)++;
+	}
+	return rc == -ENOENT ? 0 : rc;
 }

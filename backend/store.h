@@ -289,12 +289,19 @@ struct new_volume {
 	const char *host;           /* the worker's host */
 	const char *cluster_name;   /* NULL when unclustered */
 	int64_t service_id;         /* the worker that creates it */
+	/* When this daemon started (NULL: not checked): a worker_state row
+	 * from before is a previous life's, and says nothing of now. */
+	const struct timespec *started;
 };
 
 /* Record a volume in 'creating', the worker's operations row for it, and
- * a create_volume operation, in one transaction. -ENOSPC (with words) when
- * the worker's last known free space, less what its pending creates take,
- * is short. */
+ * a create_volume operation, in one transaction, after checking that it
+ * fits: the free space of the worker's volume group as last measured by
+ * any worker sharing the group (the freshest measurement), less every
+ * live volume and snapshot of those workers still creating or changed
+ * since that measurement (nothing added back for deletes until the next
+ * one). -ENOSPC when short, -EROFS when the worker's storage driver did
+ * not start, -EAGAIN when its group was never measured; with words. */
 int store_add_volume(struct store *st, const struct new_volume *v, const struct timespec *now,
 		     struct cf_err *err);
 
@@ -350,6 +357,9 @@ int store_finish_snapshot(struct store *st, int64_t me, const char *id, const ch
 int store_finish_snapshot_delete(struct store *st, int64_t me, const char *id,
 				 const struct timespec *now);
 
+/* A measurement of the worker's volume group; `now` is when it began
+ * (before vgs ran), so that whatever changed while it ran counts as after
+ * it. */
 int store_set_capacity(struct store *st, int64_t me, const char *vg, uint64_t size,
 		       uint64_t free_bytes, const struct timespec *now);
 
@@ -375,3 +385,24 @@ int store_recover_jobs(struct store *st, int64_t me, const struct timespec *boun
  * cancelled (a running job stops before its next row). */
 int store_cancel_request(struct store *st, int64_t id, int64_t uid, const struct timespec *now,
 			 int *cancelled_jobs);
+
+/* ---- Storage under faults ---- */
+
+/* "worker 3 (node3@lvm)", for words read on any mount that must say whose
+ * a thing is; "worker 3" when its row cannot be read. */
+void store_worker_label(struct store *st, int64_t id, char *out, size_t size);
+
+/* The exports this worker's volumes should have: its live volumes that are
+ * available or in-use with a provider_location. *out is malloc'd. */
+int store_list_exports(struct store *st, int64_t me, struct export_record **out, size_t *count);
+/* A volume's export restored under another tid: its new provider_location
+ * (only while it is still available or in-use). */
+int store_set_export_location(struct store *st, const char *id, const char *location,
+			      const struct timespec *now);
+
+/* The queued operations of a worker whose storage driver is not ready end
+ * at once, saying why, instead of waiting for ever: creates in error,
+ * deletes in error_deleting, the operation failed with `reason`. Counts
+ * them. */
+int store_fail_queued_ops(struct store *st, int64_t me, const char *reason,
+			  const struct timespec *now, int *failed);

@@ -106,6 +106,7 @@ static struct value vol_status(const void *o, const struct view_ctx *c) { (void)
 static struct value vol_volume(const void *o, const struct view_ctx *c) { (void)c; return v_text(VOL(o)->volume_id); }
 static struct value vol_location(const void *o, const struct view_ctx *c) { (void)c; return v_text(VOL(o)->provider_location); }
 static struct value vol_iqn(const void *o, const struct view_ctx *c) { (void)c; return v_text(VOL(o)->target_iqn); }
+static struct value vol_last_error(const void *o, const struct view_ctx *c) { (void)c; return v_text(VOL(o)->last_error); }
 static struct value vol_worker(const void *o, const struct view_ctx *c)
 {
 	(void)c;
@@ -120,6 +121,7 @@ static const struct field volume_fields[] = {
 	{ "worker_id", vol_worker, false },
 	{ "provider_location", vol_location, false },
 	{ "target_iqn", vol_iqn, false },
+	{ "last_error", vol_last_error, false },
 	{ NULL, NULL, false },
 };
 
@@ -131,6 +133,7 @@ static const struct field snapshot_fields[] = {
 	{ "worker_id", vol_worker, false },
 	{ "volume_id", vol_volume, false },
 	{ "provider_location", vol_location, false },
+	{ "last_error", vol_last_error, false },
 	{ NULL, NULL, false },
 };
 

@@ -31,7 +31,7 @@ int volumes_create(struct store *st, const struct fs_config *cfg, const char *bu
 		v = (struct new_volume){
 			.id = id, .display_name = spec.name, .size_gib = spec.size_gib,
 			.host = cfg->host, .cluster_name = cfg->cluster_name,
-			.service_id = cfg->service_id,
+			.service_id = cfg->service_id, .started = &cfg->started,
 		};
 		dbtime_now(&now);
 		rc = store_add_volume(st, &v, &now, &err);

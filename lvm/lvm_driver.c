@@ -3,8 +3,10 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
 #include "log.h"
 
 void lvm_driver_init(struct lvm_driver *d, const struct lvm_driver_config *cfg)
@@ -134,6 +136,99 @@ static int drv_create_export(void *ctx, const struct volume *vol, char *location
 	return 0;
 }
 
+/* The IQNs tgtd serves now, from one look. */
+struct live_targets {
+	char (*iqns)[NAME_LEN * 2];
+	size_t count, cap;
+};
+
+static int note_target(void *ctx, int tid, const char *iqn)
+{
+	struct live_targets *live = ctx;
+
+	(void)tid;
+	if (array_reserve((void **)&live->iqns, &live->cap, live->count + 1, sizeof(*live->iqns)) != 0)
+		return -ENOMEM;
+	snprintf(live->iqns[live->count++], NAME_LEN * 2, "%s", iqn);
+	return 0;
+}
+
+static bool is_live(const struct live_targets *live, const char *iqn)
+{
+	for (size_t i = 0; i < live->count; i++)
+		if (strcmp(live->iqns[i], iqn) == 0)
+			return true;
+	return false;
+}
+
+/* One export back as the database recorded it: provider_auth gives the
+ * CHAP credentials, provider_location the tid (kept when still free). */
+static int restore_one(struct lvm_driver *d, struct export_record *rec, struct cf_err *err)
+{
+	struct export_info auth = { "", "", "" };
+	char device[NAME_LEN * 2], iqn[NAME_LEN * 2], portal[128], method[16];
+	int tid = 0, want_tid = 0, rc;
+
+	if (sscanf(rec->provider_auth, "%15s %63s %63s", method, auth.chap_user, auth.chap_password) != 3 ||
+	    strcmp(method, "CHAP") != 0)
+		return err_set(err, EINVAL, "volume %s: provider_auth is not 'CHAP user secret'; its "
+			       "target is not restored", rec->volume_id);
+	if (sscanf(rec->provider_location, "%127[^,],%d", portal, &want_tid) != 2)
+		want_tid = 0;
+	lvm_driver_device(d, rec->volume_id, device, sizeof(device));
+	rc = tgt_restore_export(&d->tgt, rec->volume_id, device, &auth, want_tid, &tid, err);
+	if (rc)
+		return rc;
+	rec->restored = true;
+	if (tid != want_tid) {
+		char location[NAME_LEN * 3];
+		tgt_iqn(&d->tgt, rec->volume_id, iqn, sizeof(iqn));
+		snprintf(location, sizeof(location), "%s:%d,%d %s 1", d->target_ip_address,
+			 d->target_port, tid, iqn);
+		if (strlen(location) >= sizeof(rec->new_location))
+			return err_set(err, ENAMETOOLONG, "volume %s: its new provider_location is "
+				       "longer than %zu bytes", rec->volume_id, sizeof(rec->new_location) - 1);
+		memcpy(rec->new_location, location, strlen(location) + 1);
+	}
+	return 0;
+}
+
+static int drv_restore_exports(void *ctx, struct export_record *recs, size_t count, int *restored,
+			       struct cf_err *err)
+{
+	struct lvm_driver *d = ctx;
+	struct live_targets live = { NULL, 0, 0 };
+	int rc = 0;
+
+	*restored = 0;
+	if (!d->exports || count == 0)
+		return 0;
+	rc = tgt_targets(&d->tgt, note_target, &live, err);
+	for (size_t i = 0; rc == 0 && i < count; i++) {
+		char iqn[NAME_LEN * 2];
+		struct cf_err why = { "" };
+		int r;
+
+		recs[i].restored = false;
+		recs[i].new_location[0] = '\0';
+		tgt_iqn(&d->tgt, recs[i].volume_id, iqn, sizeof(iqn));
+		if (is_live(&live, iqn))
+			continue;
+		r = restore_one(d, &recs[i], &why);
+		if (r == 0) {
+			(*restored)++;
+		} else if (r == -ENOTCONN) {
+			rc = err_set(err, ENOTCONN, "%s", why.msg); /* gone again: stop here */
+		} else {
+			/* One volume's trouble does not keep the others' back. */
+			log_warning("restoring the target of volume %s failed: %s", recs[i].volume_id,
+				    why.msg);
+		}
+	}
+	free(live.iqns);
+	return rc;
+}
+
 static int drv_capacity(void *ctx, char *name, size_t name_size, unsigned long long *size,
 			unsigned long long *free_bytes, struct cf_err *err)
 {
@@ -161,6 +256,7 @@ static const struct driver_ops lvm_driver_ops = {
 	.create_volume = drv_create_volume,
 	.create_snapshot = drv_create_snapshot,
 	.create_export = drv_create_export,
+	.restore_exports = drv_restore_exports,
 	.capacity = drv_capacity,
 };
 

@@ -113,6 +113,33 @@ static void test_a_driver_that_cannot_start_cleans_nothing(void **state)
 				    "FROM worker_state WHERE service_id = 1"), 1);
 }
 
+/* A create queued before the driver failed to start (in the moment
+ * before the worker said so) ends in error, saying why, not in creating
+ * for ever. */
+static void test_a_driver_that_cannot_start_ends_its_queued_operations(void **state)
+{
+	struct testdb *t = *state;
+	struct jobs *j;
+	char error[512];
+
+	testdb_sql(t->path,
+		   "INSERT INTO services (id, host, \"binary\") VALUES (1, 'w1@lvm', 'cinder-volume');"
+		   "INSERT INTO volumes (id, status, deleted, created_at) VALUES ('" VOL "', 'creating', 0, "
+		   "strftime('%Y-%m-%d %H:%M:%f', 'now'));"
+		   "INSERT INTO workers (resource_type, resource_id, status, service_id, updated_at) "
+		   "VALUES ('Volume', '" VOL "', 'creating', 1, strftime('%Y-%m-%d %H:%M:%f', 'now'));"
+		   "INSERT INTO volume_operations (created_at, kind, resource_id, service_id) "
+		   "VALUES (strftime('%Y-%m-%d %H:%M:%f', 'now'), 'create_volume', '" VOL "', 1)");
+	j = start(t, &broken);
+	for (int i = 0; i < 100 && testdb_int(t->path, "SELECT count(*) FROM workers") != 0; i++)
+		wait_ms(20);
+	jobs_stop(j);
+	assert_int_equal(testdb_int(t->path, "SELECT status = 'error' FROM volumes"), 1);
+	testdb_text(t->path, "SELECT state || ': ' || error FROM volume_operations", error, sizeof(error));
+	assert_string_equal(error, "failed: the storage driver of worker 1 (w1@lvm) is not ready: "
+			    "volume group vg0 not found");
+}
+
 static void test_queued_job_is_taken_and_finished(void **state)
 {
 	struct testdb *t = *state;
@@ -144,6 +171,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_own_rows_are_cleaned_at_start),
 		T(test_a_driver_that_cannot_start_cleans_nothing),
+		T(test_a_driver_that_cannot_start_ends_its_queued_operations),
 		T(test_queued_job_is_taken_and_finished),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

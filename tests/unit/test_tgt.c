@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <limits.h>
 
+#include "lvm_driver.h"
 #include "testdb.h"
 #include "tgt.h"
 
@@ -352,6 +353,59 @@ static void test_restore_export_asks_for_the_recorded_tid(void **state)
 	assert_string_equal(r.calls[3], PRE "--mode account --op new --user chapuser --password chapsecret0123456");
 }
 
+#define B "1c8d6f49-3b70-4e5f-8b62-4d208e0f3c21"
+
+/* The driver's export check: one look; a lost target back with the CHAP
+ * credentials of provider_auth, under the recorded tid or, taken, the
+ * next (and a provider_location that says so). */
+static void test_the_driver_restores_lost_exports_as_recorded(void **state)
+{
+	struct recorder r;
+	struct lvm_driver d;
+	struct lvm_driver_config cfg = {
+		.volume_group = "vg0", .target_helper = "tgtadm",
+		.target_prefix = "iqn.2010-10.org.openstack:", .volumes_dir = dir, .bstype = "null",
+		.command_timeout = 1, .target_ip_address = "10.0.0.1", .target_port = 3260,
+		.tgt_control_port = 4711,
+	};
+	struct export_record recs[2] = {
+		{ A, "10.0.0.1:3260,3 " IQN " 1", "CHAP chapuser chapsecret0123456", false, "" },
+		{ B, "10.0.0.1:3260,3 iqn.2010-10.org.openstack:volume-" B " 1", "CHAP u p", false, "" },
+	};
+	struct cf_err err = { "" };
+	struct driver drv;
+	int restored = 0;
+	(void)state;
+
+	lvm_driver_init(&d, &cfg);
+	memset(&r, 0, sizeof(r));
+	d.tgt.runner = (struct runner){ record, &r };
+	drv = lvm_driver(&d);
+	/* tgtd came back with B only (made again by hand, at tid 3). */
+	r.outs[0] = "Target 3: iqn.2010-10.org.openstack:volume-" B "\n";
+	r.outs[1] = r.outs[0];
+	r.fail_at = 3;
+	r.fail_words = EXISTS;
+	r.outs[3] = r.outs[0];
+	assert_int_equal(drv.ops->restore_exports(drv.ctx, recs, 2, &restored, &err), 0);
+	assert_int_equal(restored, 1);
+	assert_string_equal(r.calls[2], PRE "--mode target --op new --tid 3 --targetname " IQN);
+	assert_string_equal(r.calls[4], PRE "--mode target --op new --tid 4 --targetname " IQN);
+	assert_string_equal(r.calls[5], PRE "--mode logicalunit --op new --tid 4 --lun 1 --bstype null "
+			    "--backing-store /dev/vg0/volume-" A);
+	assert_string_equal(r.calls[6], PRE "--mode account --op new --user chapuser --password chapsecret0123456");
+	assert_int_equal(r.count, 9);
+	assert_true(recs[0].restored);
+	assert_string_equal(recs[0].new_location, "10.0.0.1:3260,4 " IQN " 1");
+	assert_false(recs[1].restored);
+	/* tgtd gone: -ENOTCONN, nothing restored. */
+	memset(&r, 0, sizeof(r));
+	r.fail_from = 1;
+	r.fail_words = "tgtadm: failed to send request hdr to tgt daemon, Transport endpoint is not connected";
+	assert_int_equal(drv.ops->restore_exports(drv.ctx, recs, 2, &restored, &err), -ENOTCONN);
+	assert_int_equal(restored, 0);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -370,6 +424,7 @@ int main(void)
 		T(test_tgtd_not_running_is_enotconn_at_any_step),
 		T(test_parse_targets),
 		T(test_restore_export_asks_for_the_recorded_tid),
+		T(test_the_driver_restores_lost_exports_as_recorded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
