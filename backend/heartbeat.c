@@ -122,8 +122,11 @@ static int beat(struct heartbeat *hb)
 	dbtime_now(&now);
 	/* A control-only daemon has no row to beat: it checks that the
 	 * database would take a beat (its write lock can be had), which is
-	 * all heartbeat_clock needs to know. */
-	rc = hb->service_id ? store_heartbeat(hb->st, hb->service_id, &now) : store_probe_write(hb->st);
+	 * all heartbeat_clock needs to know. Both check first that the
+	 * database file is still the one opened. */
+	rc = hb->service_id ? store_beat(hb->st, hb->service_id, &now) : store_probe_write(hb->st);
+	if (rc == -ESTALE)
+		return rc; /* the store said why; the daemon stops */
 	if (rc == -ENOENT) {
 		struct registration reg = {
 			.host = hb->host, .binary = hb->binary,
@@ -162,6 +165,7 @@ static void *heartbeat_main(void *arg)
 	struct heartbeat *hb = arg;
 	struct timespec deadline;
 	bool failed = false;
+	int rc;
 
 	pthread_mutex_lock(&hb->lock);
 	while (!hb->stopping) {
@@ -179,8 +183,13 @@ static void *heartbeat_main(void *arg)
 		if (hb->stopping)
 			break;
 		pthread_mutex_unlock(&hb->lock);
-		failed = beat(hb) != 0;
+		rc = beat(hb);
 		pthread_mutex_lock(&hb->lock);
+		/* The file is no longer this daemon's: it stops, and beats
+		 * into neither meanwhile. */
+		if (rc == -ESTALE)
+			break;
+		failed = rc != 0;
 	}
 	pthread_mutex_unlock(&hb->lock);
 	return NULL;

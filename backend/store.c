@@ -7,12 +7,17 @@
 #include "store.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <uuid/uuid.h>
 
 #include "array.h"
@@ -509,6 +514,9 @@ static int column_text(sqlite3_stmt *stmt, int col, char *buf, size_t size)
 	return 0;
 }
 
+static int guard_install(struct store *st, struct cf_err *err);
+static int guard_open_failed(const char *path, struct cf_err *err);
+
 int store_open(const char *path, unsigned flags, struct store **out, struct cf_err *err)
 {
 	struct store *st;
@@ -531,7 +539,7 @@ int store_open(const char *path, unsigned flags, struct store **out, struct cf_e
 		err_set(err, e, "cannot open database %s: %s", path,
 			st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
 		store_close(st);
-		return -e;
+		return guard_open_failed(path, err) ? -ESTALE : -e;
 	}
 	sqlite3_extended_result_codes(st->db, 1);
 	sqlite3_busy_timeout(st->db, (flags & STORE_SHORT_WAIT) ? SHORT_BUSY_TIMEOUT_MS : BUSY_TIMEOUT_MS);
@@ -555,6 +563,12 @@ int store_open(const char *path, unsigned flags, struct store **out, struct cf_e
 			store_close(st);
 			return rc;
 		}
+	}
+	/* After the migrations: it covers every table they made. */
+	rc = guard_install(st, err);
+	if (rc) {
+		store_close(st);
+		return rc;
 	}
 	*out = st;
 	return 0;
@@ -825,8 +839,11 @@ int store_revive_service(struct store *st, int64_t id, const struct registration
 
 int store_probe_write(struct store *st)
 {
-	int rc = exec(st, "BEGIN IMMEDIATE");
+	int rc = store_check_file(st, NULL);
 
+	if (rc)
+		return rc;
+	rc = exec(st, "BEGIN IMMEDIATE");
 	if (rc)
 		return rc;
 	return exec(st, "ROLLBACK");
@@ -2968,4 +2985,299 @@ int store_fail_queued_ops(struct store *st, int64_t me, const char *reason,
 		(*failed)++;
 	}
 	return rc == -ENOENT ? 0 : rc;
+}
+
+/* ---- The database file stays the one this daemon opened ---- */
+
+/* What a connection knows of the file it opened. SQLite keeps an open
+ * file open when it is deleted (rm state.db*) or replaced (a copy moved
+ * over it, a restore) and says nothing: writes go on into a file nobody
+ * else reads, and are lost. So every write transaction first checks, with
+ * one stat(), that the path still names that file. */
+struct file_guard {
+	dev_t dev;
+	ino_t ino;
+	bool checked;  /* in the write transaction under way */
+	char path[];   /* absolute, as SQLite opened it; "" for a memory database */
+};
+
+static _Atomic(store_lost_fn) lost_handler;
+static atomic_flag lost_logged = ATOMIC_FLAG_INIT;
+
+void store_set_lost_handler(store_lost_fn fn)
+{
+	atomic_store(&lost_handler, fn);
+}
+
+/* This process can no longer serve: logged once, and the handler told
+ * (the daemon stops, and its service manager starts it again). */
+static void lost(const char *why)
+{
+	store_lost_fn fn = atomic_load(&lost_handler);
+
+	if (!atomic_flag_test_and_set(&lost_logged))
+		log_error("%s", why);
+	if (fn)
+		fn();
+}
+
+/* Whether `path` still names the file (dev, ino): 0, or -ESTALE with the
+ * words in msg, logged, and the daemon told. */
+static int guard_check(const char *path, dev_t dev, ino_t ino, char *msg, size_t size)
+{
+	char why[PATH_MAX + 256];
+	struct stat sb;
+	const char *what;
+
+	if (!path[0])
+		return 0;
+	if (stat(path, &sb) == 0) {
+		if (sb.st_dev == dev && sb.st_ino == ino)
+			return 0;
+		what = "another file is there now";
+	} else if (errno == ENOENT || errno == ENOTDIR) {
+		what = "nothing is there now";
+	} else {
+		return 0; /* cannot tell (ENOMEM, EACCES): SQLite's own error, if any, comes next */
+	}
+	snprintf(msg, size,
+		 "database file %s was deleted or replaced while this daemon ran; restart it", path);
+	snprintf(why, sizeof(why), "%s (this daemon opened inode %llu; %s); writes are refused",
+		 msg, (unsigned long long)ino, what);
+	lost(why);
+	return -ESTALE;
+}
+
+/* The daemon's database (store_pin_file): every connection it opens later,
+ * each thread's own, must find the same file at the path. Set before the
+ * threads start. */
+static struct {
+	char *given;  /* the path as store_open had it */
+	char *file;   /* absolute, as SQLite opened it */
+	dev_t dev;
+	ino_t ino;
+} pinned;
+
+void store_pin_file(struct store *st)
+{
+	const char *file = sqlite3_db_filename(st->db, "main");
+	struct stat sb;
+
+	if (pinned.given || !file || !file[0] || stat(file, &sb) != 0)
+		return;
+	pinned.given = strdup(st->path);
+	pinned.file = strdup(file);
+	if (!pinned.given || !pinned.file) {
+		free(pinned.given);
+		free(pinned.file);
+		pinned.given = pinned.file = NULL;
+		return;
+	}
+	pinned.dev = sb.st_dev;
+	pinned.ino = sb.st_ino;
+}
+
+/* A connection of the pinned file failed to open: -ESTALE (with the
+ * words, and the daemon told) when that is because the file is gone. */
+static int guard_open_failed(const char *path, struct cf_err *err)
+{
+	char msg[PATH_MAX + 128];
+
+	if (!pinned.given || strcmp(path, pinned.given) != 0 ||
+	    guard_check(pinned.file, pinned.dev, pinned.ino, msg, sizeof(msg)) == 0)
+		return 0;
+	err_set(err, ESTALE, "%s", msg);
+	return -ESTALE;
+}
+
+/* cinderfs_file_check(): NULL, or an error when the file was deleted or
+ * replaced. Without an argument (the triggers) once per write
+ * transaction; with one, always. */
+static void guard_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	struct file_guard *g = sqlite3_user_data(ctx);
+	char msg[PATH_MAX + 128];
+
+	(void)argv;
+	if (argc == 0 && g->checked) {
+		sqlite3_result_null(ctx);
+		return;
+	}
+	if (guard_check(g->path, g->dev, g->ino, msg, sizeof(msg)) != 0) {
+		/* SQLITE_ERROR (EIO to the callers), not an I/O error code:
+		 * only the statement is undone, and the caller's own
+		 * rollback finds its transaction still open. */
+		sqlite3_result_error(ctx, msg, -1);
+		return;
+	}
+	g->checked = argc == 0;
+	sqlite3_result_null(ctx);
+}
+
+static int guard_commit(void *arg)
+{
+	((struct file_guard *)arg)->checked = false;
+	return 0;
+}
+
+static void guard_rollback(void *arg)
+{
+	((struct file_guard *)arg)->checked = false;
+}
+
+/* Installed by store_open: the check, and a BEFORE trigger on every table
+ * that calls it, so that every write path in this file is covered without
+ * each having to remember (TEMP: this connection's own, nothing in the
+ * file). A row about to be written is the start of a write transaction
+ * that would change something; the write is refused before it is made. */
+static int guard_install(struct store *st, struct cf_err *err)
+{
+	static const char *const ops[] = { "INSERT", "UPDATE", "DELETE" };
+	const char *file = sqlite3_db_filename(st->db, "main");
+	struct file_guard *g;
+	sqlite3_stmt *tables = NULL;
+	sqlite3_str *sql;
+	char *text;
+	int moved = 0, rc;
+
+	if (!file)
+		file = "";
+	g = malloc(sizeof(*g) + strlen(file) + 1);
+	if (!g)
+		return err_set(err, ENOMEM, "out of memory opening %s", st->path);
+	strcpy(g->path, file);
+	g->checked = false;
+	if (file[0]) {
+		struct stat sb;
+
+		/* The path's file, and SQLite's own check that it is the one
+		 * it opened: nothing replaced it in between. */
+		if (stat(file, &sb) != 0 ||
+		    sqlite3_file_control(st->db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) != SQLITE_OK ||
+		    moved) {
+			free(g);
+			return err_set(err, ESTALE, "database file %s was deleted or replaced while it "
+				       "was being opened", file);
+		}
+		g->dev = sb.st_dev;
+		g->ino = sb.st_ino;
+		/* A thread's connection opened after the daemon's file was
+		 * replaced: refused, not served from the new file. */
+		if (pinned.file && strcmp(file, pinned.file) == 0 &&
+		    (g->dev != pinned.dev || g->ino != pinned.ino)) {
+			char msg[PATH_MAX + 128];
+
+			guard_check(pinned.file, pinned.dev, pinned.ino, msg, sizeof(msg));
+			free(g);
+			return err_set(err, ESTALE, "%s", msg);
+		}
+	}
+	/* The connection frees g when it closes (and on failure here). */
+	if (sqlite3_create_function_v2(st->db, "cinderfs_file_check", -1, SQLITE_UTF8, g, guard_fn,
+				       NULL, NULL, free) != SQLITE_OK)
+		return err_set(err, ENOMEM, "cannot set up database %s: %s", st->path,
+			       sqlite3_errmsg(st->db));
+	sqlite3_commit_hook(st->db, guard_commit, g);
+	sqlite3_rollback_hook(st->db, guard_rollback, g);
+	if (!file[0])
+		return 0;
+	sql = sqlite3_str_new(st->db);
+	rc = sqlite3_prepare_v2(st->db, "SELECT name FROM main.sqlite_master WHERE type = 'table' "
+				"AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'", -1, &tables, NULL);
+	while (rc == SQLITE_OK && sqlite3_step(tables) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(tables, 0);
+
+		for (size_t i = 0; name && i < sizeof(ops) / sizeof(ops[0]); i++)
+			sqlite3_str_appendf(sql, "CREATE TEMP TRIGGER IF NOT EXISTS \"cinderfs_guard_%w_%s\" "
+					    "BEFORE %s ON main.\"%w\" BEGIN SELECT cinderfs_file_check(); "
+					    "END;\n", name, ops[i], ops[i], name);
+	}
+	rc = sqlite3_finalize(tables);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_str_errcode(sql);
+	text = sqlite3_str_finish(sql); /* NULL when empty: a new file has no tables yet */
+	if (rc == SQLITE_OK && text)
+		rc = sqlite3_exec(st->db, text, NULL, NULL, NULL);
+	sqlite3_free(text);
+	if (rc != SQLITE_OK)
+		return err_set(err, -sqlite_errno(rc), "cannot set up database %s: %s", st->path,
+			       sqlite3_errmsg(st->db));
+	return 0;
+}
+
+int store_check_file(struct store *st, struct cf_err *err)
+{
+	sqlite3_stmt *stmt;
+	int rc = sqlite3_prepare_v2(st->db, "SELECT cinderfs_file_check(1)", -1, &stmt, NULL);
+
+	if (rc == SQLITE_OK && sqlite3_step(stmt) == SQLITE_ROW) {
+		sqlite3_finalize(stmt);
+		return 0;
+	}
+	err_set(err, ESTALE, "%s", sqlite3_errmsg(st->db));
+	sqlite3_finalize(stmt);
+	return -ESTALE;
+}
+
+/* ---- Who the file belongs to ---- */
+
+/* Mode bits a database must not have: it holds CHAP secrets
+ * (volumes.provider_auth), for root and the admin group to read only. */
+#define DB_MODE 0640
+#define DB_TOO_OPEN (S_IWGRP | S_IRWXO)
+
+static void warn_if_open(const char *path)
+{
+	struct stat sb;
+
+	if (stat(path, &sb) == 0 && (sb.st_mode & DB_TOO_OPEN))
+		log_warning("database file %s has mode %04o: %s; it holds CHAP secrets "
+			    "(volumes.provider_auth): chmod %04o %s", path,
+			    (unsigned)(sb.st_mode & 07777),
+			    (sb.st_mode & S_IRWXO) ? "any user may use it" : "its group may write it",
+			    DB_MODE, path);
+}
+
+int store_prepare_file(const char *path, gid_t group, struct cf_err *err)
+{
+	char side[PATH_MAX];
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, DB_MODE);
+
+	if (fd >= 0) {
+		/* fchmod: the mode whatever the umask. SQLite gives the -wal
+		 * and -shm it makes this file's mode, and (as root) its owner. */
+		int e = 0;
+
+		if (geteuid() == 0 && fchown(fd, 0, group) != 0)
+			e = errno;
+		else if (geteuid() != 0 && fchown(fd, (uid_t)-1, group) != 0)
+			log_debug("database %s: not in group %u: left in this user's group", path,
+				  (unsigned)group);
+		if (!e && fchmod(fd, DB_MODE) != 0)
+			e = errno;
+		close(fd);
+		if (e) {
+			unlink(path);
+			return err_set(err, e, "cannot give new database %s its owner and mode: %s", path,
+				       strerror(e));
+		}
+		return 0;
+	}
+	if (errno != EEXIST)
+		return err_set(err, errno, "cannot open database %s: %s", path, strerror(errno));
+	warn_if_open(path);
+	snprintf(side, sizeof(side), "%s-wal", path);
+	warn_if_open(side);
+	snprintf(side, sizeof(side), "%s-shm", path);
+	warn_if_open(side);
+	return 0;
+}
+
+/* ---- The heartbeat ---- */
+
+int store_beat(struct store *st, int64_t service_id, const struct timespec *now)
+{
+	int rc = store_check_file(st, NULL);
+
+	return rc ? rc : store_heartbeat(st, service_id, now);
 }

@@ -406,3 +406,33 @@ int store_set_export_location(struct store *st, const char *id, const char *loca
  * them. */
 int store_fail_queued_ops(struct store *st, int64_t me, const char *reason,
 			  const struct timespec *now, int *failed);
+
+/* ---- A database file that stays the same ---- */
+
+#include <sys/types.h>
+
+/* Called (from any thread, possibly more than once) when this process can
+ * no longer serve: its database file was deleted or replaced. The reason
+ * is logged first. NULL: none. */
+typedef void (*store_lost_fn)(void);
+void store_set_lost_handler(store_lost_fn fn);
+
+/* Whether the path still names the file this connection opened: -ESTALE,
+ * "database file X was deleted or replaced while this daemon ran; restart
+ * it", when not. Every write transaction checks the same before its first
+ * row (its statement then fails with those words, as EIO). */
+int store_check_file(struct store *st, struct cf_err *err);
+
+/* Before the first store_open of a daemon: a missing database file is
+ * created mode 0640, owned by root and `group` (SQLite gives its -wal and
+ * -shm the same); an existing one, or its -wal or -shm, more open than
+ * that is named in a warning. */
+int store_prepare_file(const char *path, gid_t group, struct cf_err *err);
+
+/* store_heartbeat, after store_check_file: -ESTALE (the lost handler
+ * told) when the file was deleted or replaced. */
+int store_beat(struct store *st, int64_t service_id, const struct timespec *now);
+/* The daemon's own database, opened by `st`: every connection opened to
+ * the same path from now on must find the same file (else store_open
+ * fails with -ESTALE, as store_check_file). Once, before the threads. */
+void store_pin_file(struct store *st);

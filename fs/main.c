@@ -55,11 +55,20 @@ static int prepare_database(const struct options *o, const struct registration *
 		log_error("cannot create /var/lib/cinderfs: %s", strerror(errno));
 		return -errno;
 	}
+	/* Root's and the admin group's only, wherever it is: it holds CHAP
+	 * secrets. */
+	rc = store_prepare_file(o->db_path, o->admin_gid, &err);
+	if (rc) {
+		log_error("%s", err.msg);
+		return rc;
+	}
 	rc = store_open(o->db_path, STORE_CREATE | STORE_MIGRATE, &st, &err);
 	if (rc) {
 		log_error("%s", err.msg);
 		return rc;
 	}
+	/* The file every thread's connection must find there later. */
+	store_pin_file(st);
 	if (!o->control_only) {
 		rc = store_register(st, reg, now, service_id, &err);
 		if (rc)
@@ -72,6 +81,100 @@ static int prepare_database(const struct options *o, const struct registration *
 	/* Not carried across fork(): the threads open their own connections. */
 	store_close(st);
 	return rc;
+}
+
+/* The database file was deleted or replaced: the daemon stops with status 1 (its service manager starts
+ * it again, on the file that is there now). Not at once: LOST_GRACE_MS
+ * later, so that the requests under way, the one that found it among
+ * them, end with their own error rather than a connection the unmount
+ * aborted (and a lookup refused with ESTALE, which the kernel asks once
+ * more, is refused again). The loop ends on a SIGTERM to the main thread,
+ * sent only while libfuse's handler is in place. */
+#define LOST_GRACE_MS 1000
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	pthread_t main_thread, stopper;
+	bool armed, lost;
+} lost = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void database_lost(void)
+{
+	pthread_mutex_lock(&lost.lock);
+	if (lost.armed && !lost.lost) {
+		lost.lost = true;
+		pthread_cond_broadcast(&lost.wake);
+	}
+	pthread_mutex_unlock(&lost.lock);
+}
+
+static void *stop_when_lost(void *arg)
+{
+	struct timespec deadline;
+
+	(void)arg;
+	pthread_mutex_lock(&lost.lock);
+	while (lost.armed && !lost.lost)
+		pthread_cond_wait(&lost.wake, &lost.lock);
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += LOST_GRACE_MS / 1000;
+	deadline.tv_nsec += (LOST_GRACE_MS % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	while (lost.armed &&
+	       pthread_cond_timedwait(&lost.wake, &lost.lock, &deadline) != ETIMEDOUT)
+		;
+	if (lost.armed && lost.lost) {
+		log_error("stopping: this daemon can no longer serve (see above); start it again");
+		pthread_kill(lost.main_thread, SIGTERM);
+	}
+	pthread_mutex_unlock(&lost.lock);
+	return NULL;
+}
+
+static int arm_lost(void)
+{
+	pthread_condattr_t attr;
+	int rc;
+
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&lost.wake, &attr);
+	pthread_condattr_destroy(&attr);
+	lost.main_thread = pthread_self();
+	lost.armed = true;
+	rc = pthread_create(&lost.stopper, NULL, stop_when_lost, NULL);
+	if (rc) {
+		lost.armed = false;
+		return -rc;
+	}
+	store_set_lost_handler(database_lost);
+	return 0;
+}
+
+/* Before libfuse's SIGTERM handler goes: a SIGTERM after it would kill
+ * the process. Returns whether the daemon was lost. */
+static bool disarm_lost(void)
+{
+	bool was_lost;
+
+	store_set_lost_handler(NULL);
+	pthread_mutex_lock(&lost.lock);
+	if (!lost.armed) {
+		was_lost = lost.lost;
+		pthread_mutex_unlock(&lost.lock);
+		return was_lost;
+	}
+	lost.armed = false;
+	was_lost = lost.lost;
+	pthread_cond_broadcast(&lost.wake);
+	pthread_mutex_unlock(&lost.lock);
+	pthread_join(lost.stopper, NULL);
+	pthread_cond_destroy(&lost.wake);
+	return was_lost;
 }
 
 /* How often a worker looks for jobs queued by other daemons: well within
@@ -194,6 +297,10 @@ static int serve(const struct options *o, const struct registration *reg, int64_
 		log_error("cannot install signal handlers");
 		goto out_unmount;
 	}
+	if (arm_lost() != 0) {
+		log_error("cannot start the thread that stops a daemon whose database was lost");
+		goto out_signals;
+	}
 	/* Threads start after fuse_daemonize(): a fork keeps none of them. */
 	if (watch_start(o->db_path, WATCH_POLL_MS, &fs_poll_notifier, o->wait_max, &watch) != 0) {
 		log_error("cannot start the thread that wakes readers of wait");
@@ -250,6 +357,8 @@ out_heartbeat:
 	fs_release_all(&cfg);
 	watch_stop(watch);
 out_signals:
+	if (disarm_lost())
+		rc = 1;
 	fuse_remove_signal_handlers(fuse_get_session(fuse));
 out_unmount:
 	fuse_unmount(fuse);
