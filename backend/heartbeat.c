@@ -125,7 +125,7 @@ static int beat(struct heartbeat *hb)
 	 * all heartbeat_clock needs to know. Both check first that the
 	 * database file is still the one opened. */
 	rc = hb->service_id ? store_beat(hb->st, hb->service_id, &now) : store_probe_write(hb->st);
-	if (rc == -ESTALE)
+	if (rc == -ESTALE || rc == -EOWNERDEAD)
 		return rc; /* the store said why; the daemon stops */
 	if (rc == -ENOENT) {
 		struct registration reg = {
@@ -164,13 +164,17 @@ static void *heartbeat_main(void *arg)
 {
 	struct heartbeat *hb = arg;
 	struct timespec deadline;
-	bool failed = false;
+	bool failed = false, first = true;
 	int rc;
 
 	pthread_mutex_lock(&hb->lock);
 	while (!hb->stopping) {
 		clock_gettime(CLOCK_MONOTONIC, &deadline);
-		if (failed) {
+		/* The first beat at once: it records this process's pid (the
+		 * registration's was the parent's, gone once daemonized). */
+		if (first) {
+			first = false;
+		} else if (failed) {
 			deadline.tv_nsec += RETRY_MS * 1000000L;
 			deadline.tv_sec += deadline.tv_nsec / 1000000000L;
 			deadline.tv_nsec %= 1000000000L;
@@ -185,9 +189,9 @@ static void *heartbeat_main(void *arg)
 		pthread_mutex_unlock(&hb->lock);
 		rc = beat(hb);
 		pthread_mutex_lock(&hb->lock);
-		/* The file is no longer this daemon's: it stops, and beats
-		 * into neither meanwhile. */
-		if (rc == -ESTALE)
+		/* The file or the row is no longer this daemon's: it stops,
+		 * and beats into neither meanwhile. */
+		if (rc == -ESTALE || rc == -EOWNERDEAD)
 			break;
 		failed = rc != 0;
 	}

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -735,10 +736,13 @@ int store_register(struct store *st, const struct registration *reg,
 	STMT cluster = NULL;
 	char stamp[DBTIME_LEN];
 	bool inserted = false;
+	/* Inside the caller's transaction when one is open
+	 * (store_register_instance): then the caller commits. */
+	bool own_tx = sqlite3_get_autocommit(st->db) != 0;
 	int rc;
 
 	dbtime_format(now, stamp);
-	if (exec(st, "BEGIN IMMEDIATE"))
+	if (own_tx && exec(st, "BEGIN IMMEDIATE"))
 		return err_set(err, EBUSY, "cannot lock database %s to register %s: %s", st->path,
 			       reg->host, sqlite3_errmsg(st->db));
 	rc = stmt_get(st, Q_SERVICE_BY_HOST_BINARY, &find);
@@ -797,7 +801,7 @@ int store_register(struct store *st, const struct registration *reg,
 			goto fail;
 		}
 	}
-	if (exec(st, "COMMIT")) {
+	if (own_tx && exec(st, "COMMIT")) {
 		rc = -EIO;
 		goto fail;
 	}
@@ -3273,11 +3277,284 @@ int store_prepare_file(const char *path, gid_t group, struct cf_err *err)
 	return 0;
 }
 
-/* ---- The heartbeat ---- */
+/* ---- One daemon per worker ---- */
+
+/* This process's instance (one worker per process): made at registration,
+ * read by the heartbeat thread after it started. */
+static struct {
+	char uuid[UUID_LEN];
+	char hostname[NAME_LEN];
+	char boot_id[UUID_LEN];
+	char started_at[DBTIME_LEN];
+	int lock_fd;
+} self = { .lock_fd = -1 };
+
+/* Liveness of an instance on this machine: it holds a read lock on one
+ * byte of the database file, far past anything SQLite locks, chosen by
+ * its UUID, for as long as its process lives (an open file description
+ * lock: shared with the child fuse_daemonize forks, released by nothing
+ * but the process's end). A pid alone would not do: the pid recorded at
+ * registration is the parent's, which exits once daemonized, and pids are
+ * reused. */
+#define INSTANCE_LOCK_BASE ((off_t)1 << 62)
+
+static off_t instance_lock_offset(const char *uuid)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	for (const char *p = uuid; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	return INSTANCE_LOCK_BASE + (off_t)h;
+}
+
+static void read_boot_id(char out[UUID_LEN])
+{
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+
+	out[0] = '\0';
+	if (f) {
+		if (fgets(out, UUID_LEN, f))
+			out[strcspn(out, "\n")] = '\0';
+		fclose(f);
+	}
+}
+
+static void instance_init(struct store *st, const struct timespec *now)
+{
+	const char *file = sqlite3_db_filename(st->db, "main");
+	uuid_t uu;
+
+	if (self.uuid[0])
+		return;
+	uuid_generate(uu);
+	uuid_unparse_lower(uu, self.uuid);
+	if (gethostname(self.hostname, sizeof(self.hostname)) != 0)
+		snprintf(self.hostname, sizeof(self.hostname), "unknown");
+	self.hostname[sizeof(self.hostname) - 1] = '\0';
+	read_boot_id(self.boot_id);
+	dbtime_format(now, self.started_at);
+	/* Never closed: closing any descriptor of the file would drop the
+	 * POSIX locks SQLite's connections in this process hold on it. */
+	self.lock_fd = file && file[0] ? open(file, O_RDONLY | O_CLOEXEC) : -1;
+	if (self.lock_fd >= 0) {
+		struct flock fl = {
+			.l_type = F_RDLCK, .l_whence = SEEK_SET,
+			.l_start = instance_lock_offset(self.uuid), .l_len = 1,
+		};
+		if (fcntl(self.lock_fd, F_OFD_SETLK, &fl) != 0) {
+			log_warning("database %s: cannot take this daemon's instance lock (%s): a "
+				    "daemon started after this one will judge it by its pid", file,
+				    strerror(errno));
+			close(self.lock_fd);
+			self.lock_fd = -1;
+		}
+	}
+}
+
+/* Whether the instance `uuid` (pid `pid`) of this machine still runs. */
+static bool instance_running(const char *uuid, long long pid)
+{
+	struct flock fl = {
+		.l_type = F_WRLCK, .l_whence = SEEK_SET,
+		.l_start = instance_lock_offset(uuid), .l_len = 1,
+	};
+
+	if (self.lock_fd >= 0 && fcntl(self.lock_fd, F_OFD_GETLK, &fl) == 0)
+		return fl.l_type != F_UNLCK;
+	return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+}
+
+struct instance_row {
+	char uuid[UUID_LEN];
+	long long pid;
+	char hostname[NAME_LEN];
+	char boot_id[UUID_LEN];
+	char beat[DBTIME_LEN]; /* services.updated_at */
+};
+
+/* The instance serving services row `id`: 0, -ENOENT when none is
+ * recorded. */
+static int instance_of(struct store *st, int64_t id, struct instance_row *out)
+{
+	sqlite3_stmt *stmt;
+	int rc = prep(st, "SELECT i.instance, i.pid, i.hostname, i.boot_id, s.updated_at "
+			  "FROM worker_instances i JOIN services s ON s.id = i.service_id "
+			  "WHERE i.service_id = ?1", &stmt);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, id);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		out->pid = sqlite3_column_int64(stmt, 1);
+		rc = column_text(stmt, 0, out->uuid, sizeof(out->uuid)) ||
+			column_text(stmt, 2, out->hostname, sizeof(out->hostname)) ||
+			column_text(stmt, 3, out->boot_id, sizeof(out->boot_id)) ||
+			column_text(stmt, 4, out->beat, sizeof(out->beat)) ? -EOVERFLOW : 0;
+	} else {
+		rc = rc == SQLITE_DONE ? -ENOENT : db_fail(st, rc, "read a worker's instance");
+	}
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+static int instance_write(struct store *st, int64_t id, const char *stamp)
+{
+	sqlite3_stmt *stmt;
+	int rc = prep(st, "INSERT INTO worker_instances (service_id, instance, pid, hostname, boot_id, "
+			  "started_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
+			  "ON CONFLICT (service_id) DO UPDATE SET instance = ?2, pid = ?3, hostname = ?4, "
+			  "boot_id = ?5, started_at = ?6, updated_at = ?7", &stmt);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, id);
+	sqlite3_bind_text(stmt, 2, self.uuid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)getpid());
+	sqlite3_bind_text(stmt, 4, self.hostname, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 5, self.boot_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 6, self.started_at, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 7, stamp, -1, SQLITE_STATIC);
+	return step_finalize(st, stmt, "record this worker's instance");
+}
+
+static long long seconds_since(const char *stamp, const struct timespec *now)
+{
+	struct timespec t;
+
+	if (dbtime_parse(stamp, &t) != 0 || t.tv_sec > now->tv_sec)
+		return 0;
+	return (long long)(now->tv_sec - t.tv_sec);
+}
+
+int store_register_instance(struct store *st, const struct registration *reg, int down_time,
+			    const struct timespec *now, int64_t *service_id, struct cf_err *err)
+{
+	struct instance_row other;
+	char stamp[DBTIME_LEN];
+	int64_t id = 0;
+	int rc;
+
+	instance_init(st, now);
+	dbtime_format(now, stamp);
+	if (exec(st, "BEGIN IMMEDIATE"))
+		return err_set(err, EBUSY, "cannot lock database %s to register %s: %s", st->path,
+			       reg->host, sqlite3_errmsg(st->db));
+	{
+		STMT find = NULL;
+
+		rc = stmt_get(st, Q_SERVICE_BY_HOST_BINARY, &find);
+		if (rc)
+			goto fail;
+		sqlite3_bind_text(find, 1, reg->host, -1, SQLITE_STATIC);
+		sqlite3_bind_text(find, 2, reg->binary, -1, SQLITE_STATIC);
+		rc = sqlite3_step(find);
+		if (rc == SQLITE_ROW)
+			id = sqlite3_column_int64(find, 0);
+		else if (rc != SQLITE_DONE) {
+			rc = db_fail(st, rc, "find service");
+			goto fail;
+		}
+	}
+	rc = id ? instance_of(st, id, &other) : -ENOENT;
+	if (rc && rc != -ENOENT)
+		goto fail;
+	/* A row no instance is recorded for (made by Cinder, a test, an
+	 * older cinderfs) is taken as Cinder takes it; so is one whose
+	 * heartbeat is older than service_down_time (its daemon is down:
+	 * if it is only stopped, it stops for good when it sees it lost
+	 * the row). A fresh one is refused unless its daemon, on this
+	 * machine, is no longer running. */
+	if (rc == 0 && strcmp(other.uuid, self.uuid) != 0) {
+		long long ago = seconds_since(other.beat, now);
+		bool here = self.boot_id[0] && strcmp(other.boot_id, self.boot_id) == 0 &&
+			strcmp(other.hostname, self.hostname) == 0;
+
+		if (!liveness_worker_is_up(other.beat, now, down_time)) {
+			log_warning("worker %s (%s): taking it over from cinderfs pid %lld on %s "
+				    "(instance %s), whose last heartbeat was %lld s ago", reg->host,
+				    reg->binary, other.pid, other.hostname, other.uuid, ago);
+		} else if (here && !instance_running(other.uuid, other.pid)) {
+			log_info("worker %s (%s): cinderfs pid %lld (instance %s), which served it, is "
+				 "no longer running; taking its place", reg->host, reg->binary,
+				 other.pid, other.uuid);
+		} else {
+			rollback(st);
+			if (here)
+				return err_set(err, EBUSY,
+					       "worker %s (%s) is already served by cinderfs pid %lld on "
+					       "this machine (%s, instance %s), whose last heartbeat was "
+					       "%lld s ago; stop that daemon first", reg->host,
+					       reg->binary, other.pid, other.hostname, other.uuid, ago);
+			return err_set(err, EBUSY,
+				       "worker %s (%s) is already served by cinderfs pid %lld on machine "
+				       "%s (instance %s), whose last heartbeat was %lld s ago; stop that "
+				       "daemon first, or, if that machine is gone, start this one once "
+				       "its heartbeat is older than service_down_time (%d s)", reg->host,
+				       reg->binary, other.pid, other.hostname, other.uuid, ago,
+				       down_time);
+		}
+	}
+	/* Inside this transaction: no second daemon registers in between. */
+	rc = store_register(st, reg, now, service_id, err);
+	if (rc)
+		return rc; /* rolled back, words in err */
+	rc = instance_write(st, *service_id, stamp);
+	if (rc)
+		goto fail;
+	if (exec(st, "COMMIT")) {
+		rc = -EIO;
+		goto fail;
+	}
+	return 0;
+fail:
+	return tx_fail(st, err, "cannot register %s (%s) in %s", reg->host, reg->binary, st->path);
+}
 
 int store_beat(struct store *st, int64_t service_id, const struct timespec *now)
 {
+	struct instance_row other;
+	char stamp[DBTIME_LEN];
 	int rc = store_check_file(st, NULL);
 
-	return rc ? rc : store_heartbeat(st, service_id, now);
+	if (rc)
+		return rc;
+	if (!self.uuid[0])
+		return store_heartbeat(st, service_id, now);
+	dbtime_format(now, stamp);
+	rc = exec(st, "BEGIN IMMEDIATE");
+	if (rc)
+		return rc;
+	rc = instance_of(st, service_id, &other);
+	if (rc == 0 && strcmp(other.uuid, self.uuid) != 0) {
+		char why[1024];
+
+		rollback(st);
+		snprintf(why, sizeof(why),
+			 "worker %lld was taken over by cinderfs pid %lld on %s (instance %s) while "
+			 "this daemon (instance %s) did not send its heartbeat; this one stops",
+			 (long long)service_id, other.pid, other.hostname, other.uuid, self.uuid);
+		lost(why);
+		return -EOWNERDEAD;
+	}
+	if (rc && rc != -ENOENT) {
+		rollback(st);
+		return rc;
+	}
+	/* The row gone (-ENOENT) is the caller's to bring back: what is
+	 * written here stays. */
+	rc = instance_write(st, service_id, stamp);
+	if (!rc)
+		rc = store_heartbeat(st, service_id, now);
+	if (rc && rc != -ENOENT) {
+		rollback(st);
+		return rc;
+	}
+	if (exec(st, "COMMIT") != 0) {
+		int e = sqlite_errno(sqlite3_extended_errcode(st->db));
+
+		rollback(st);
+		return e ? e : -EIO;
+	}
+	return rc;
 }

@@ -407,13 +407,14 @@ int store_set_export_location(struct store *st, const char *id, const char *loca
 int store_fail_queued_ops(struct store *st, int64_t me, const char *reason,
 			  const struct timespec *now, int *failed);
 
-/* ---- A database file that stays the same ---- */
+/* ---- A database file that stays the same, and one daemon per worker ---- */
 
 #include <sys/types.h>
 
 /* Called (from any thread, possibly more than once) when this process can
- * no longer serve: its database file was deleted or replaced. The reason
- * is logged first. NULL: none. */
+ * no longer serve: its database file was deleted or replaced, or its
+ * worker's row was taken over by another daemon. The reason is logged
+ * first. NULL: none. */
 typedef void (*store_lost_fn)(void);
 void store_set_lost_handler(store_lost_fn fn);
 
@@ -429,8 +430,17 @@ int store_check_file(struct store *st, struct cf_err *err);
  * that is named in a warning. */
 int store_prepare_file(const char *path, gid_t group, struct cf_err *err);
 
-/* store_heartbeat, after store_check_file: -ESTALE (the lost handler
- * told) when the file was deleted or replaced. */
+/* store_register for a daemon: this process becomes the instance serving
+ * the row (worker_instances), unless another instance serves it and is
+ * alive: its heartbeat is within down_time and it runs on another
+ * machine, or on this one and its process still runs. Then -EBUSY, naming
+ * it, and nothing written. */
+int store_register_instance(struct store *st, const struct registration *reg, int down_time,
+			    const struct timespec *now, int64_t *service_id, struct cf_err *err);
+/* store_heartbeat for the instance registered above (plain store_heartbeat
+ * when there is none): -ESTALE when the file was deleted or replaced,
+ * -EOWNERDEAD when another instance took the row over (both also reach
+ * the lost handler), -ENOENT when the row is gone. */
 int store_beat(struct store *st, int64_t service_id, const struct timespec *now);
 /* The daemon's own database, opened by `st`: every connection opened to
  * the same path from now on must find the same file (else store_open

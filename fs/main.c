@@ -70,7 +70,10 @@ static int prepare_database(const struct options *o, const struct registration *
 	/* The file every thread's connection must find there later. */
 	store_pin_file(st);
 	if (!o->control_only) {
-		rc = store_register(st, reg, now, service_id, &err);
+		/* Refused while another daemon serves the same host: it
+		 * would take that one's row, and its start-up cleanup that
+		 * one's operations in flight. */
+		rc = store_register_instance(st, reg, o->service_down_time, now, service_id, &err);
 		if (rc)
 			log_error("%s", err.msg);
 		else
@@ -83,7 +86,8 @@ static int prepare_database(const struct options *o, const struct registration *
 	return rc;
 }
 
-/* The database file was deleted or replaced: the daemon stops with status 1 (its service manager starts
+/* The database file was deleted or replaced, or another daemon took this
+ * worker's row: the daemon stops with status 1 (its service manager starts
  * it again, on the file that is there now). Not at once: LOST_GRACE_MS
  * later, so that the requests under way, the one that found it among
  * them, end with their own error rather than a connection the unmount
