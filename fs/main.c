@@ -76,10 +76,16 @@ static int prepare_database(const struct options *o, const struct registration *
 		rc = store_register_instance(st, reg, o->service_down_time, now, service_id, &err);
 		if (rc)
 			log_error("%s", err.msg);
-		else
+		else {
+			char who[NAME_LEN + 32];
+			snprintf(who, sizeof(who), "%s worker %lld", reg->host, (long long)*service_id);
+			log_set_who(who);
 			log_info("registered worker %lld: host %s, binary %s, cluster %s",
 				 (long long)*service_id, reg->host, reg->binary,
 				 reg->cluster_name ? reg->cluster_name : "(none)");
+		}
+	} else {
+		log_set_who("control-only");
 	}
 	/* Not carried across fork(): the threads open their own connections. */
 	store_close(st);
