@@ -189,6 +189,28 @@ static void test_last_error_is_the_latest_failed_operations(void **state)
 	assert_string_equal(row.last_error, "snapshots need device-mapper");
 }
 
+/* last_error is looked up per volume in every listing: by index, not by
+ * reading every operation ever queued. */
+static void test_last_error_is_found_by_index(void **state)
+{
+	struct testdb *t = *state;
+	sqlite3 *db;
+	sqlite3_stmt *stmt;
+	char plan[1024] = "";
+
+	assert_int_equal(sqlite3_open(t->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "EXPLAIN QUERY PLAN SELECT (SELECT o.error FROM "
+					    "volume_operations o WHERE o.resource_id = v.id AND "
+					    "o.state = 'failed' ORDER BY o.id DESC LIMIT 1) FROM volumes v",
+					    -1, &stmt, NULL), SQLITE_OK);
+	while (sqlite3_step(stmt) == SQLITE_ROW)
+		snprintf(plan + strlen(plan), sizeof(plan) - strlen(plan), "%s;",
+			 (const char *)sqlite3_column_text(stmt, 3));
+	sqlite3_finalize(stmt);
+	sqlite3_close(db);
+	assert_non_null(strstr(plan, "USING INDEX volume_operations_resource (resource_id=?)"));
+}
+
 /* A fake driver: tgtd "lost" every export but V1's. */
 struct fake_tgt {
 	int calls;
@@ -280,6 +302,7 @@ int main(void)
 		T(test_a_worker_whose_driver_did_not_start_refuses_creates),
 		T(test_queued_operations_of_a_driver_that_is_not_ready_end_saying_why),
 		T(test_last_error_is_the_latest_failed_operations),
+		T(test_last_error_is_found_by_index),
 		T(test_the_export_check_restores_this_workers_exports),
 		T(test_log_label_names_the_worker),
 	};
