@@ -157,9 +157,10 @@ check "the stopped worker abandoned what it had lost, and said so" "yes" \
 echo "$TAKER $(id_of "$TAKER")" >>"$TEST_ROOT/live"
 
 ###########################################################################
-log "3. another process holds the write lock for $((DOWN * 2 + 2)) s"
+LOCK_SECONDS=${FAULT_LOCK_SECONDS:-$((DOWN * 2 + 2))}
+log "3. another process holds the write lock for $LOCK_SECONDS s"
 ###########################################################################
-python3 - "$DB" "$((DOWN * 2 + 2))" <<'PY' &
+python3 - "$DB" "$LOCK_SECONDS" <<'PY' &
 import sqlite3, sys, time
 c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
 c.execute("BEGIN EXCLUSIVE")
