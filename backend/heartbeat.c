@@ -30,6 +30,8 @@ static int64_t mono_ms(void)
 	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
+#define RETRY_MS 500
+
 static int64_t wall_ms(void)
 {
 	struct timespec t;
@@ -49,13 +51,22 @@ static int64_t reach;          /* report_interval; 0: no heartbeat in this proce
 static int64_t frozen;         /* where the clock stopped in the last outage, 0: none */
 static int64_t recovered;      /* when beats landed again after it */
 
+/* A beat that lands this much after its time (one failed try and its
+ * retry) ends an outage; a beat a few milliseconds late does not. */
+#define OUTAGE_AFTER_MS (2 * RETRY_MS)
+/* After an outage the clock waits this long at the moment it stopped (its
+ * peers land their own beats, retried every RETRY_MS), then catches up at
+ * CATCH_UP times real speed. */
+#define HOLD_MS 2000
+#define CATCH_UP 4
+
 static void landed(void)
 {
 	int64_t now = wall_ms();
 
 	atomic_store(&last_ok_ms, mono_ms());
 	pthread_mutex_lock(&clock_lock);
-	if (last_ok_wall && reach && now > last_ok_wall + reach) {
+	if (last_ok_wall && reach && now > last_ok_wall + reach + OUTAGE_AFTER_MS) {
 		frozen = last_ok_wall + reach;
 		recovered = now;
 	}
@@ -78,7 +89,7 @@ void heartbeat_clock(struct timespec *out)
 		if (frozen && frozen < t)
 			t = frozen; /* still behind from the outage before */
 	} else if (frozen) {
-		int64_t caught = frozen + 2 * (now - recovered - reach - 1000);
+		int64_t caught = frozen + CATCH_UP * (now - recovered - HOLD_MS);
 		if (caught < frozen)
 			caught = frozen;
 		if (caught >= now)
@@ -97,7 +108,6 @@ int64_t heartbeat_age_ms(void)
 	return last ? mono_ms() - last : 0;
 }
 
-#define RETRY_MS 500
 
 struct heartbeat {
 	pthread_t thread;
@@ -167,19 +177,30 @@ static void *heartbeat_main(void *arg)
 	bool failed = false, first = true;
 	int rc;
 
+	struct timespec now, next;
+
+	clock_gettime(CLOCK_MONOTONIC, &next);
 	pthread_mutex_lock(&hb->lock);
 	while (!hb->stopping) {
-		clock_gettime(CLOCK_MONOTONIC, &deadline);
+		clock_gettime(CLOCK_MONOTONIC, &now);
 		/* The first beat at once: it records this process's pid (the
-		 * registration's was the parent's, gone once daemonized). */
+		 * registration's was the parent's, gone once daemonized).
+		 * Then one every interval, at a fixed rate (not an interval
+		 * after the last one ended), so beats land report_interval
+		 * apart; a failed one is tried again every RETRY_MS. */
 		if (first) {
 			first = false;
+			deadline = now;
 		} else if (failed) {
+			deadline = now;
 			deadline.tv_nsec += RETRY_MS * 1000000L;
 			deadline.tv_sec += deadline.tv_nsec / 1000000000L;
 			deadline.tv_nsec %= 1000000000L;
 		} else {
-			deadline.tv_sec += hb->interval;
+			next.tv_sec += hb->interval;
+			if (next.tv_sec < now.tv_sec) /* fell behind: start again from now */
+				next = now;
+			deadline = next;
 		}
 		while (!hb->stopping &&
 		       pthread_cond_timedwait(&hb->wake, &hb->lock, &deadline) != ETIMEDOUT)
@@ -193,6 +214,8 @@ static void *heartbeat_main(void *arg)
 		 * and beats into neither meanwhile. */
 		if (rc == -ESTALE || rc == -EOWNERDEAD)
 			break;
+		if (rc == 0 && failed) /* the rate starts again from this beat */
+			clock_gettime(CLOCK_MONOTONIC, &next);
 		failed = rc != 0;
 	}
 	pthread_mutex_unlock(&hb->lock);
