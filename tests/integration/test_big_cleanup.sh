@@ -72,5 +72,5 @@ if wait_until 8 op_ended; then ok "restarted, w2 does not run the create it was 
 check "the volume stays in error" "error" "$(sql "SELECT status FROM volumes WHERE id = '$V'")"
 check "the operation says why" "yes" "$(sql "SELECT error FROM volume_operations WHERE resource_id = '$V'" |
 	grep -q "abandoned: cleaned by worker 1" && echo yes || sql "SELECT error FROM volume_operations WHERE resource_id = '$V'")"
-check "and w2's log too" "yes" "$(grep -q 'abandoned: cleaned by worker 1' "$TEST_ROOT/w2.log" && echo yes || echo no)"
+check "and w2's log too" "yes" "$(wait_until 5 grep -q 'abandoned: cleaned by worker 1' "$TEST_ROOT/w2.log" && echo yes || echo no)"
 true

@@ -15,7 +15,7 @@ OPTS=(--cluster c1@lvm --service-down-time 3 --report-interval 1)
 start_worker w1 "${OPTS[@]}" "${STORAGE[@]}"
 start_worker w2 "${OPTS[@]}" "${STORAGE[@]}"
 M=$(mnt w1)
-check_cmd "a worker with a volume group logs the group at start" grep -q "volume group $VG: " "$TEST_ROOT/w1.log"
+check_cmd "a worker with a volume group logs the group at start" wait_until 5 grep -q "volume group $VG: " "$TEST_ROOT/w1.log"
 
 U=0b7c5e38-2a6f-4d4e-9a51-3c1f7d9e2b10
 N=1c8d6f49-3b70-4e5f-8b62-4d208e0f3c21

@@ -200,8 +200,9 @@ check "last_error says why" "yes" \
 	"$(grep -q "^tgtd is not running (control port $TGT_CONTROL_PORT): tgtadm: .*Transport endpoint is not connected\$" \
 		"$M1/volumes/$R1/last_error" && echo yes || cat "$M1/volumes/$R1/last_error")"
 check "and info.json too" "$(cat "$M1/volumes/$R2/last_error")" "$(jq -r .last_error "$M2/volumes/$R2/info.json")"
+# The log line follows the status by a moment (the operation's end).
 check "w1's log says why" "yes" \
-	"$(grep -q "delete_volume of volume $R1: tgtd is not running" "$TEST_ROOT/w1.log" && echo yes || echo no)"
+	"$(wait_until 5 grep -q "delete_volume of volume $R1: tgtd is not running" "$TEST_ROOT/w1.log" && echo yes || echo no)"
 check "the LVs are still there" "2" "$(lvs --noheadings -o lv_name "$VG" | grep -c -e "$R1" -e "$R2")"
 check_cmd "a create while tgtd is down is accepted" bash -c "echo 'name=r3 size=1G' > '$M1/volumes/create'"
 R3=$(id_of r3)
@@ -212,7 +213,7 @@ wait_until 5 has_error "$R3"
 check "its last_error says why" "yes" \
 	"$(grep -q "tgtd is not running" "$M1/volumes/$R3/last_error" && echo yes || cat "$M1/volumes/$R3/last_error")"
 check "w1's log says why" "yes" \
-	"$(grep -q "create_volume of volume $R3: exporting volume $R3 failed: tgtd is not running" \
+	"$(wait_until 5 grep -q "create_volume of volume $R3: exporting volume $R3 failed: tgtd is not running" \
 		"$TEST_ROOT/w1.log" && echo yes || echo no)"
 start_tgtd
 check_cmd "once tgtd is back, rmdir again is accepted" rmdir "$M1/volumes/$R1" "$M1/volumes/$R2" "$M1/volumes/$R3"
