@@ -104,15 +104,23 @@ stop_outside_tx() {
 ###########################################################################
 log "1. the cleaning worker is SIGKILLed in the middle of $ROWS rows"
 ###########################################################################
-D1=$(seed_dead d1 "'c1@lvm'")
-seed_rows "$D1" d1d1d1d1 "$ROWS"
-check_cmd "a cleanup of c1 is accepted" sh -c "echo 'cluster_name=c1@lvm' > '$R'"
-REQ1=$(last_request)
-# At a random point of the cleanup: after 1 to ROWS/2 rows.
-KILL_AT=$((ROWS - 1 - RANDOM % (ROWS / 2)))
-started() { [ "$(taker_of "$REQ1")" != 0 ] && [ "$(rows_left d1d1d1d1)" -le "$KILL_AT" ]; }
-wait_until 10 started
-TAKER=$(name_of "$(taker_of "$REQ1")")
+# cleanup_midway DEAD PREFIX SPEC: a dead member of c1 with ROWS rows, a
+# cleanup of it written through the control mount, and a wait until its
+# taker is at a random point (after 1 to ROWS/2 rows). Sets REQ and TAKER.
+cleanup_midway() {
+	local at dead
+	dead=$(seed_dead "$1" "'c1@lvm'")
+	seed_rows "$dead" "$2" "$ROWS"
+	check_cmd "a cleanup ($3) is accepted" sh -c "echo '$3' > '$R'"
+	REQ=$(last_request)
+	at=$((ROWS - 1 - RANDOM % (ROWS / 2)))
+	midway() { [ "$(taker_of "$REQ")" != 0 ] && [ "$(rows_left "$2")" -le "$at" ]; }
+	wait_until 10 midway "$@"
+	TAKER=$(name_of "$(taker_of "$REQ")")
+}
+
+cleanup_midway d1 d1d1d1d1 'cluster_name=c1@lvm'
+REQ1=$REQ
 not_live "$TAKER"
 kill -STOP "${PIDS[$TAKER]}"
 left=$(rows_left d1d1d1d1)
@@ -131,14 +139,8 @@ echo "$TAKER $(id_of "$TAKER")" >>"$TEST_ROOT/live"
 ###########################################################################
 log "2. the cleaning worker is SIGSTOPped for longer than service_down_time"
 ###########################################################################
-D2=$(seed_dead d2 "'c1@lvm'")
-seed_rows "$D2" d2d2d2d2 "$ROWS"
-check_cmd "a cleanup of d2 is accepted" sh -c "echo 'host=d2@lvm' > '$R'"
-REQ2=$(last_request)
-STOP_AT=$((ROWS - 1 - RANDOM % (ROWS / 2)))
-started2() { [ "$(taker_of "$REQ2")" != 0 ] && [ "$(rows_left d2d2d2d2)" -le "$STOP_AT" ]; }
-wait_until 10 started2
-TAKER=$(name_of "$(taker_of "$REQ2")")
+cleanup_midway d2 d2d2d2d2 'host=d2@lvm'
+REQ2=$REQ
 not_live "$TAKER"
 if stop_outside_tx "$TAKER"; then ok "$TAKER stopped outside a transaction"; else not_ok "$TAKER stopped outside a transaction"; fi
 sleep $((DOWN + 1))
