@@ -6,6 +6,8 @@
  * never wait for a writer, with a busy timeout for writers. */
 #include "store.h"
 
+#include "db.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -16,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <uuid/uuid.h>
@@ -137,42 +138,12 @@ enum stmt_id {
 	"c.id = (SELECT MIN(c2.id) FROM clusters c2 WHERE c2.name = c.name AND c2.deleted = 0)"
 
 /* One definition of up, in SQL as in C: cf_beat_ok is liveness.c's
- * liveness_beat_counts, registered on every connection, so a row written
- * by hand (2026-11-29T08:00:33, a time without seconds, garbage) reads the
- * same in stuck/, in rmdir workers/<id> and in the mount's is_up. NULL
- * (never a heartbeat) is not up. */
+ * liveness_beat_counts (SQLite: registered on every connection by
+ * db_sqlite.c; PostgreSQL: a function of the schema that reads the times
+ * the same way), so a row written by hand reads the same in stuck/, in
+ * rmdir workers/<id> and in the mount's is_up. NULL (never a heartbeat)
+ * is not up. */
 #define BEAT_AT_OR_AFTER(col, bound) "cf_beat_ok(" col ", " bound ")"
-
-static void sql_beat_ok(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-	const char *beat = (const char *)sqlite3_value_text(argv[0]);
-	struct timespec *bound = sqlite3_get_auxdata(ctx, 1);
-
-	(void)argc;
-	/* The bound is the same for every row of a statement: parsed once
-	 * and kept by SQLite with the bound parameter (auxdata). */
-	if (!bound) {
-		const char *text = (const char *)sqlite3_value_text(argv[1]);
-		struct timespec parsed;
-		if (!text || dbtime_parse(text, &parsed) != 0) {
-			sqlite3_result_int(ctx, 0);
-			return;
-		}
-		bound = malloc(sizeof(*bound));
-		if (!bound) {
-			sqlite3_result_error_nomem(ctx);
-			return;
-		}
-		*bound = parsed;
-		sqlite3_set_auxdata(ctx, 1, bound, free);
-		bound = sqlite3_get_auxdata(ctx, 1);
-		if (!bound) { /* SQLite may drop it at once: use ours */
-			sqlite3_result_int(ctx, liveness_beat_counts(beat, &parsed));
-			return;
-		}
-	}
-	sqlite3_result_int(ctx, liveness_beat_counts(beat, bound));
-}
 
 /* Down: no heartbeat yet, or the last one (updated_at) is before ?2, the
  * bound as text; or the owner's row is gone or deleted. */
@@ -195,7 +166,7 @@ static const char *const stmt_sql[Q_COUNT] = {
 		"INSERT INTO services (created_at, updated_at, deleted, host, \"binary\", topic, "
 		"report_count, disabled, availability_zone, rpc_current_version, "
 		"object_current_version, cluster_name, uuid) "
-		"VALUES (?1, ?1, 0, ?2, ?3, ?3, 0, 0, 'nova', ?4, ?4, ?5, ?6)",
+		"VALUES (?1, ?1, 0, ?2, ?3, ?3, 0, 0, 'nova', ?4, ?4, ?5, ?6) RETURNING id",
 	[Q_SERVICE_RESTART] = "UPDATE services SET updated_at = ?1, rpc_current_version = ?2, "
 			      "object_current_version = ?2, cluster_name = ?3 WHERE id = ?4",
 	[Q_HEARTBEAT] = "UPDATE services SET updated_at = ?1, report_count = report_count + 1 "
@@ -228,15 +199,16 @@ static const char *const stmt_sql[Q_COUNT] = {
 		       "AND rpc_current_version IS NOT NULL AND rpc_current_version != ''",
 	[Q_REQUEST_INSERT] =
 		"INSERT INTO cleanup_requests (created_at, spec, filter, result, requester_uid, "
-		"requester_pid, accepted_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+		"requester_pid, accepted_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
 	[Q_JOB_INSERT] =
 		"INSERT INTO cleanup_jobs (request_id, service_id, resource_type, resource_id, until, "
-		"dest_cluster, dest_service, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued')",
+		"dest_cluster, dest_service, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued') "
+		"RETURNING id",
 	[Q_PROGRESS_QUEUE] =
-		"INSERT OR IGNORE INTO cleanup_progress (request_id, job_id, resource_type, resource_id, "
+		"INSERT INTO cleanup_progress (request_id, job_id, resource_type, resource_id, "
 		"state, updated_at) SELECT ?1, ?2, resource_type, resource_id, 'queued', ?5 "
 		"FROM workers WHERE service_id = ?3 AND (?6 IS NULL OR resource_type = ?6) "
-		"AND (?7 IS NULL OR resource_id = ?7) AND updated_at <= ?4",
+		"AND (?7 IS NULL OR resource_id = ?7) AND updated_at <= ?4 ON CONFLICT DO NOTHING",
 	[Q_REQUEST_LAST] = "SELECT " REQUEST_COLUMNS " FROM cleanup_requests ORDER BY id DESC LIMIT 1",
 	[Q_REQUEST_BY_ID] = "SELECT " REQUEST_COLUMNS " FROM cleanup_requests WHERE id = ?1",
 	[Q_REQUESTS] = "SELECT id, created_at FROM cleanup_requests ORDER BY id",
@@ -378,57 +350,29 @@ static const char *const stmt_sql[Q_COUNT] = {
 };
 
 struct store {
-	sqlite3 *db;
-	char *path;
-	sqlite3_stmt *stmts[Q_COUNT];
+	struct db *db;
+	char *path;  /* the database as messages name it */
+	struct db_stmt *stmts[Q_COUNT];
 };
 
-static int sqlite_errno(int rc)
-{
-	switch (rc & 0xff) {
-	case SQLITE_OK:
-	case SQLITE_ROW:
-	case SQLITE_DONE:
-		return 0;
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-		return -EBUSY;
-	case SQLITE_NOMEM:
-		return -ENOMEM;
-	case SQLITE_READONLY:
-	case SQLITE_PERM:
-	case SQLITE_AUTH:
-		return -EACCES;
-	case SQLITE_FULL:
-		return -ENOSPC;
-	case SQLITE_CANTOPEN:
-		return -ENOENT;
-	case SQLITE_CONSTRAINT:
-		return -EEXIST;
-	case SQLITE_TOOBIG:
-		return -EFBIG;
-	case SQLITE_CORRUPT:
-	case SQLITE_NOTADB:
-		return -EUCLEAN;
-	default:
-		return -EIO;
-	}
-}
-
-/* A failed statement is logged with SQLite's words: they are what an
- * operator needs when the file is locked, full or corrupt. */
+/* A failed statement is logged with the engine's words: they are what an
+ * operator needs when the database is locked, full, corrupt or gone. rc
+ * is what db_step returned; a statement that ended where a row was
+ * expected (or the reverse) is not an error of the engine: 0. */
 static int db_fail(struct store *st, int rc, const char *what)
 {
-	log_error("database %s: %s: %s", st->path, what, sqlite3_errmsg(st->db));
-	return sqlite_errno(rc);
+	if (rc >= 0)
+		return 0;
+	log_error("database %s: %s: %s", st->path, what, db_errmsg(st->db));
+	return rc;
 }
 
-static int stmt_get(struct store *st, enum stmt_id id, sqlite3_stmt **out)
+static int stmt_get(struct store *st, enum stmt_id id, struct db_stmt **out)
 {
 	if (!st->stmts[id]) {
-		int rc = sqlite3_prepare_v3(st->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
-					    &st->stmts[id], NULL);
-		if (rc != SQLITE_OK)
+		int rc = db_prepare(st->db, stmt_sql[id], true, &st->stmts[id]);
+
+		if (rc)
 			return db_fail(st, rc, "prepare");
 	}
 	*out = st->stmts[id];
@@ -437,48 +381,46 @@ static int stmt_get(struct store *st, enum stmt_id id, sqlite3_stmt **out)
 
 /* Used with __attribute__((cleanup)): a statement is reset and its bindings
  * cleared however the function using it returns. */
-static void stmt_done(sqlite3_stmt **stmt)
+static void stmt_done(struct db_stmt **stmt)
 {
-	if (*stmt) {
-		sqlite3_reset(*stmt);
-		sqlite3_clear_bindings(*stmt);
-	}
+	if (*stmt)
+		db_reset(*stmt);
 }
-#define STMT __attribute__((cleanup(stmt_done))) sqlite3_stmt *
+#define STMT __attribute__((cleanup(stmt_done))) struct db_stmt *
 
 static int exec(struct store *st, const char *sql)
 {
-	char *msg = NULL;
-	int rc = sqlite3_exec(st->db, sql, NULL, NULL, &msg);
-	if (rc != SQLITE_OK) {
-		log_error("database %s: %s", st->path, msg ? msg : sqlite3_errstr(rc));
-		sqlite3_free(msg);
-		return sqlite_errno(rc);
-	}
-	return 0;
+	return db_exec(st->db, sql);
 }
 
-/* Roll back if a transaction is open: SQLite has already rolled back
- * after some errors (a full disk, a failed COMMIT), and a second ROLLBACK
- * only logs "cannot rollback - no transaction is active". */
+static int begin(struct store *st, enum db_tx kind)
+{
+	return db_begin(st->db, kind);
+}
+
+/* Roll back if a transaction is open (the engine may have ended it). */
 static void rollback(struct store *st)
 {
-	if (sqlite3_get_autocommit(st->db) == 0)
-		exec(st, "ROLLBACK");
+	db_rollback(st->db);
 }
 
-/* A write transaction failed: its errno (ENOSPC stays ENOSPC) and SQLite's
- * words, both taken before the rollback resets them, then the rollback. */
+static int commit(struct store *st)
+{
+	return db_commit(st->db);
+}
+
+/* A write transaction failed: its errno (ENOSPC stays ENOSPC) and the
+ * engine's words, both taken before the rollback resets them, then the
+ * rollback. */
 static int __attribute__((format(printf, 3, 4)))
 tx_fail(struct store *st, struct cf_err *err, const char *fmt, ...)
 {
 	char what[512];
-	int code = sqlite3_extended_errcode(st->db);
-	int e = code == SQLITE_OK || code == SQLITE_ROW || code == SQLITE_DONE ? -EIO : sqlite_errno(code);
+	int e = db_errno(st->db);
 	char msg[256];
 	va_list ap;
 
-	snprintf(msg, sizeof(msg), "%s", code == SQLITE_OK ? "unknown error" : sqlite3_errmsg(st->db));
+	snprintf(msg, sizeof(msg), "%s", db_errmsg(st->db));
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
@@ -486,23 +428,43 @@ tx_fail(struct store *st, struct cf_err *err, const char *fmt, ...)
 	return err_set(err, -e, "%s: %s", what, msg);
 }
 
-static int prep(struct store *st, const char *sql, sqlite3_stmt **stmt);
-static int step_finalize(struct store *st, sqlite3_stmt *stmt, const char *what);
+static int step_done(struct store *st, struct db_stmt *stmt, const char *what)
+{
+	int rc = db_step(stmt);
+
+	return rc == DB_DONE ? 0 : db_fail(st, rc, what);
+}
+
+/* An INSERT ... RETURNING id: the new row's id. */
+static int step_returning_id(struct store *st, struct db_stmt *stmt, const char *what, int64_t *id)
+{
+	int rc = db_step(stmt);
+
+	if (rc != DB_ROW)
+		return rc == DB_DONE ? -EIO : db_fail(st, rc, what);
+	*id = db_column_int(stmt, 0);
+	rc = db_step(stmt);
+	return rc == DB_DONE ? 0 : db_fail(st, rc, what);
+}
+
+static int prep(struct store *st, const char *sql, struct db_stmt **stmt);
+static int step_finalize(struct store *st, struct db_stmt *stmt, const char *what);
 static int write_tx(struct store *st, int (*fn)(struct store *st, void *ctx), void *ctx);
 
-static int bind_text_or_null(sqlite3_stmt *stmt, int idx, const char *text)
+static void bind_text_or_null(struct db_stmt *stmt, int idx, const char *text)
 {
 	if (!text || !*text)
-		return sqlite3_bind_null(stmt, idx);
-	return sqlite3_bind_text(stmt, idx, text, -1, SQLITE_TRANSIENT);
+		db_bind_null(stmt, idx);
+	else
+		db_bind_text(stmt, idx, text);
 }
 
 /* Copy a text column; NULL becomes "". A value longer than Cinder's column
  * size is refused rather than cut, so nothing shows a wrong name. */
-static int column_text(sqlite3_stmt *stmt, int col, char *buf, size_t size)
+static int column_text(struct db_stmt *stmt, int col, char *buf, size_t size)
 {
-	const unsigned char *text = sqlite3_column_text(stmt, col);
-	size_t len = (size_t)sqlite3_column_bytes(stmt, col);
+	const char *text = db_column_text(stmt, col);
+	size_t len = (size_t)db_column_bytes(stmt, col);
 
 	if (!text) {
 		buf[0] = '\0';
@@ -515,58 +477,35 @@ static int column_text(sqlite3_stmt *stmt, int col, char *buf, size_t size)
 	return 0;
 }
 
-static int guard_install(struct store *st, struct cf_err *err);
-static int guard_open_failed(const char *path, struct cf_err *err);
-
 int store_open(const char *path, unsigned flags, struct store **out, struct cf_err *err)
 {
 	struct store *st;
-	int open_flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
 	int rc;
 
-	if (flags & STORE_CREATE)
-		open_flags |= SQLITE_OPEN_CREATE;
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return err_set(err, ENOMEM, "out of memory opening %s", path);
-	st->path = strdup(path);
-	if (!st->path) {
+	rc = db_open(path, flags, &st->db, err);
+	if (rc) {
 		free(st);
+		return rc;
+	}
+	st->path = strdup(db_name(st->db));
+	if (!st->path) {
+		store_close(st);
 		return err_set(err, ENOMEM, "out of memory opening %s", path);
 	}
-	rc = sqlite3_open_v2(path, &st->db, open_flags, NULL);
-	if (rc != SQLITE_OK) {
-		int e = -sqlite_errno(rc);
-		err_set(err, e, "cannot open database %s: %s", path,
-			st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
-		store_close(st);
-		return guard_open_failed(path, err) ? -ESTALE : -e;
-	}
-	sqlite3_extended_result_codes(st->db, 1);
-	sqlite3_busy_timeout(st->db, (flags & STORE_SHORT_WAIT) ? SHORT_BUSY_TIMEOUT_MS : BUSY_TIMEOUT_MS);
-	/* WAL: readers never block the writer, and several daemons share the
-	 * file. synchronous=FULL: an accepted request survives a power cut. */
-	/* mmap: pages come from the OS page cache, shared by every
-	 * connection, without a read() each. */
-	if (exec(st, "PRAGMA journal_mode=WAL") ||
-	    exec(st, (flags & STORE_RELAXED) ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL") ||
-	    exec(st, "PRAGMA mmap_size=268435456") || exec(st, "PRAGMA cache_size=-8192")) {
-		err_set(err, EIO, "cannot set up database %s: %s", path, sqlite3_errmsg(st->db));
-		store_close(st);
-		return -EIO;
-	}
-	/* The one definition of up, for the SQL that lists who is down. */
-	sqlite3_create_function_v2(st->db, "cf_beat_ok", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
-				   sql_beat_ok, NULL, NULL, NULL);
 	if (flags & STORE_MIGRATE) {
-		rc = store_migrate(st, store_migrations, store_migrations_count, err);
+		int count;
+		const struct migration *list = db_migrations(st->db, &count);
+
+		rc = store_migrate(st, list, count, err);
 		if (rc) {
 			store_close(st);
 			return rc;
 		}
 	}
-	/* After the migrations: it covers every table they made. */
-	rc = guard_install(st, err);
+	rc = db_ready(st->db, err);
 	if (rc) {
 		store_close(st);
 		return rc;
@@ -580,8 +519,8 @@ void store_close(struct store *st)
 	if (!st)
 		return;
 	for (int i = 0; i < Q_COUNT; i++)
-		sqlite3_finalize(st->stmts[i]);
-	sqlite3_close(st->db);
+		db_finalize(st->stmts[i]);
+	db_close(st->db);
 	free(st->path);
 	free(st);
 }
@@ -589,22 +528,24 @@ void store_close(struct store *st)
 int store_schema_version(struct store *st, int *version)
 {
 	STMT stmt = NULL;
+	bool exists;
 	int rc;
 
 	/* A file without the table is version 0: new, or not ours yet. */
-	rc = sqlite3_table_column_metadata(st->db, NULL, "schema_version", "version",
-					   NULL, NULL, NULL, NULL, NULL);
-	if (rc != SQLITE_OK) {
+	rc = db_table_exists(st->db, "schema_version", &exists);
+	if (rc)
+		return rc;
+	if (!exists) {
 		*version = 0;
 		return 0;
 	}
 	rc = stmt_get(st, Q_SCHEMA_VERSION, &stmt);
 	if (rc)
 		return rc;
-	rc = sqlite3_step(stmt);
-	if (rc != SQLITE_ROW)
+	rc = db_step(stmt);
+	if (rc != DB_ROW)
 		return db_fail(st, rc, "read schema version");
-	*version = sqlite3_column_int(stmt, 0);
+	*version = db_column_int(stmt, 0);
 	return 0;
 }
 
@@ -615,9 +556,9 @@ int store_migrate(struct store *st, const struct migration *list, int count, str
 	struct timespec ts;
 
 	/* IMMEDIATE: two daemons starting at once on a new file take turns. */
-	if (exec(st, "BEGIN IMMEDIATE"))
+	if (begin(st, DB_TX_WRITE))
 		return err_set(err, EBUSY, "cannot lock database %s to check its schema: %s",
-			       st->path, sqlite3_errmsg(st->db));
+			       st->path, db_errmsg(st->db));
 	rc = exec(st, "CREATE TABLE IF NOT EXISTS schema_version ("
 		      " version INTEGER PRIMARY KEY, -- the migration applied\n"
 		      " name TEXT NOT NULL,          -- its file in backend/schema/\n"
@@ -628,7 +569,7 @@ int store_migrate(struct store *st, const struct migration *list, int count, str
 	if (rc) {
 		rollback(st);
 		return err_set(err, -rc, "cannot read the schema version of %s: %s", st->path,
-			       sqlite3_errmsg(st->db));
+			       db_errmsg(st->db));
 	}
 	if (version > count) {
 		rollback(st);
@@ -641,45 +582,44 @@ int store_migrate(struct store *st, const struct migration *list, int count, str
 	dbtime_format(&ts, now);
 	for (int i = version; i < count; i++) {
 		const struct migration *m = &list[i];
-		sqlite3_stmt *ins = NULL;
+		struct db_stmt *ins = NULL;
 
 		rc = exec(st, m->sql);
 		if (!rc) {
-			rc = sqlite3_prepare_v2(st->db,
-						"INSERT INTO schema_version (version, name, applied_at) "
-						"VALUES (?1, ?2, ?3)", -1, &ins, NULL);
-			if (rc == SQLITE_OK) {
-				sqlite3_bind_int(ins, 1, m->version);
-				sqlite3_bind_text(ins, 2, m->name, -1, SQLITE_STATIC);
-				sqlite3_bind_text(ins, 3, now, -1, SQLITE_STATIC);
-				rc = sqlite3_step(ins) == SQLITE_DONE ? 0 : -EIO;
+			rc = db_prepare(st->db, "INSERT INTO schema_version (version, name, applied_at) "
+					"VALUES (?1, ?2, ?3)", false, &ins);
+			if (rc == 0) {
+				db_bind_int(ins, 1, m->version);
+				db_bind_text(ins, 2, m->name);
+				db_bind_text(ins, 3, now);
+				rc = db_step(ins) == DB_DONE ? 0 : -EIO;
 			} else {
 				rc = -EIO;
 			}
-			sqlite3_finalize(ins);
+			db_finalize(ins);
 		}
 		if (rc) {
 			err_set(err, EIO, "migration %s failed on %s: %s", m->name, st->path,
-				sqlite3_errmsg(st->db));
+				db_errmsg(st->db));
 			rollback(st);
 			return -EIO;
 		}
 		log_info("database %s: applied migration %s", st->path, m->name);
 	}
-	if (exec(st, "COMMIT")) {
+	if (commit(st)) {
 		err_set(err, EIO, "cannot commit the schema of %s: %s", st->path,
-			sqlite3_errmsg(st->db));
+			db_errmsg(st->db));
 		rollback(st);
 		return -EIO;
 	}
 	return 0;
 }
 
-static int read_service(sqlite3_stmt *stmt, struct service *svc)
+static int read_service(struct db_stmt *stmt, struct service *svc)
 {
 	/* Every field is written below: no memset of ~1 KB a row. */
-	svc->id = sqlite3_column_int64(stmt, 0);
-	svc->disabled = sqlite3_column_int(stmt, 4) != 0;
+	svc->id = db_column_int(stmt, 0);
+	svc->disabled = db_column_int(stmt, 4) != 0;
 	if (column_text(stmt, 1, svc->host, sizeof(svc->host)) ||
 	    column_text(stmt, 2, svc->binary, sizeof(svc->binary)) ||
 	    column_text(stmt, 3, svc->cluster_name, sizeof(svc->cluster_name)) ||
@@ -693,11 +633,11 @@ static int read_service(sqlite3_stmt *stmt, struct service *svc)
 	return 0;
 }
 
-static int read_cluster(sqlite3_stmt *stmt, struct cluster *cl)
+static int read_cluster(struct db_stmt *stmt, struct cluster *cl)
 {
 	/* Every field is written below: no memset of ~1 KB a row. */
-	cl->id = sqlite3_column_int64(stmt, 0);
-	cl->disabled = sqlite3_column_int(stmt, 3) != 0;
+	cl->id = db_column_int(stmt, 0);
+	cl->disabled = db_column_int(stmt, 3) != 0;
 	if (column_text(stmt, 1, cl->name, sizeof(cl->name)) ||
 	    column_text(stmt, 2, cl->binary, sizeof(cl->binary)) ||
 	    column_text(stmt, 4, cl->created_at, sizeof(cl->created_at)) ||
@@ -710,10 +650,10 @@ static int read_cluster(sqlite3_stmt *stmt, struct cluster *cl)
 	return 0;
 }
 
-static int read_stuck(sqlite3_stmt *stmt, struct stuck *res)
+static int read_stuck(struct db_stmt *stmt, struct stuck *res)
 {
 	/* Every field is written below: no memset of ~1 KB a row. */
-	res->service_id = sqlite3_column_int64(stmt, 3);
+	res->service_id = db_column_int(stmt, 3);
 	if (column_text(stmt, 0, res->resource_type, sizeof(res->resource_type)) ||
 	    column_text(stmt, 1, res->resource_id, sizeof(res->resource_id)) ||
 	    column_text(stmt, 2, res->status, sizeof(res->status)) ||
@@ -738,30 +678,30 @@ int store_register(struct store *st, const struct registration *reg,
 	bool inserted = false;
 	/* Inside the caller's transaction when one is open
 	 * (store_register_instance): then the caller commits. */
-	bool own_tx = sqlite3_get_autocommit(st->db) != 0;
+	bool own_tx = !db_in_tx(st->db);
 	int rc;
 
 	dbtime_format(now, stamp);
-	if (own_tx && exec(st, "BEGIN IMMEDIATE"))
+	if (own_tx && begin(st, DB_TX_WRITE))
 		return err_set(err, EBUSY, "cannot lock database %s to register %s: %s", st->path,
-			       reg->host, sqlite3_errmsg(st->db));
+			       reg->host, db_errmsg(st->db));
 	rc = stmt_get(st, Q_SERVICE_BY_HOST_BINARY, &find);
 	if (rc)
 		goto fail;
-	sqlite3_bind_text(find, 1, reg->host, -1, SQLITE_STATIC);
-	sqlite3_bind_text(find, 2, reg->binary, -1, SQLITE_STATIC);
-	rc = sqlite3_step(find);
-	if (rc == SQLITE_ROW) {
+	db_bind_text(find, 1, reg->host);
+	db_bind_text(find, 2, reg->binary);
+	rc = db_step(find);
+	if (rc == DB_ROW) {
 		/* A restarted worker takes its row back, as Cinder does. */
-		*service_id = sqlite3_column_int64(find, 0);
+		*service_id = db_column_int(find, 0);
 		rc = stmt_get(st, Q_SERVICE_RESTART, &write);
 		if (rc)
 			goto fail;
-		sqlite3_bind_text(write, 1, stamp, -1, SQLITE_STATIC);
-		sqlite3_bind_text(write, 2, reg->version, -1, SQLITE_STATIC);
+		db_bind_text(write, 1, stamp);
+		db_bind_text(write, 2, reg->version);
 		bind_text_or_null(write, 3, reg->cluster_name);
-		sqlite3_bind_int64(write, 4, *service_id);
-	} else if (rc == SQLITE_DONE) {
+		db_bind_int(write, 4, *service_id);
+	} else if (rc == DB_DONE) {
 		uuid_t uu;
 		char uuid_text[UUID_LEN];
 
@@ -771,37 +711,34 @@ int store_register(struct store *st, const struct registration *reg,
 		rc = stmt_get(st, Q_SERVICE_INSERT, &write);
 		if (rc)
 			goto fail;
-		sqlite3_bind_text(write, 1, stamp, -1, SQLITE_STATIC);
-		sqlite3_bind_text(write, 2, reg->host, -1, SQLITE_STATIC);
-		sqlite3_bind_text(write, 3, reg->binary, -1, SQLITE_STATIC);
-		sqlite3_bind_text(write, 4, reg->version, -1, SQLITE_STATIC);
+		db_bind_text(write, 1, stamp);
+		db_bind_text(write, 2, reg->host);
+		db_bind_text(write, 3, reg->binary);
+		db_bind_text(write, 4, reg->version);
 		bind_text_or_null(write, 5, reg->cluster_name);
-		sqlite3_bind_text(write, 6, uuid_text, -1, SQLITE_TRANSIENT);
+		db_bind_text(write, 6, uuid_text);
 	} else {
 		rc = db_fail(st, rc, "find service");
 		goto fail;
 	}
-	rc = sqlite3_step(write);
-	if (rc != SQLITE_DONE) {
-		rc = db_fail(st, rc, "write service");
+	rc = inserted ? step_returning_id(st, write, "write service", service_id)
+		      : step_done(st, write, "write service");
+	if (rc)
 		goto fail;
-	}
-	if (inserted)
-		*service_id = sqlite3_last_insert_rowid(st->db);
 	if (reg->cluster_name && *reg->cluster_name) {
 		rc = stmt_get(st, Q_CLUSTER_INSERT, &cluster);
 		if (rc)
 			goto fail;
-		sqlite3_bind_text(cluster, 1, stamp, -1, SQLITE_STATIC);
-		sqlite3_bind_text(cluster, 2, reg->cluster_name, -1, SQLITE_STATIC);
-		sqlite3_bind_text(cluster, 3, reg->binary, -1, SQLITE_STATIC);
-		rc = sqlite3_step(cluster);
-		if (rc != SQLITE_DONE) {
+		db_bind_text(cluster, 1, stamp);
+		db_bind_text(cluster, 2, reg->cluster_name);
+		db_bind_text(cluster, 3, reg->binary);
+		rc = db_step(cluster);
+		if (rc != DB_DONE) {
 			rc = db_fail(st, rc, "create cluster");
 			goto fail;
 		}
 	}
-	if (own_tx && exec(st, "COMMIT")) {
+	if (own_tx && commit(st)) {
 		rc = -EIO;
 		goto fail;
 	}
@@ -814,7 +751,7 @@ int store_revive_service(struct store *st, int64_t id, const struct registration
 			 const struct timespec *now)
 {
 	char stamp[DBTIME_LEN];
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	uuid_t uu;
 	char uuid_text[UUID_LEN];
 	int rc;
@@ -831,13 +768,13 @@ int store_revive_service(struct store *st, int64_t id, const struct registration
 		      "rpc_current_version = ?5, object_current_version = ?5, cluster_name = ?6", &stmt);
 	if (rc)
 		return rc;
-	sqlite3_bind_int64(stmt, 1, id);
-	sqlite3_bind_text(stmt, 2, stamp, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 3, reg->host, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 4, reg->binary, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 5, reg->version, -1, SQLITE_STATIC);
+	db_bind_int(stmt, 1, id);
+	db_bind_text(stmt, 2, stamp);
+	db_bind_text(stmt, 3, reg->host);
+	db_bind_text(stmt, 4, reg->binary);
+	db_bind_text(stmt, 5, reg->version);
 	bind_text_or_null(stmt, 6, reg->cluster_name);
-	sqlite3_bind_text(stmt, 7, uuid_text, -1, SQLITE_TRANSIENT);
+	db_bind_text(stmt, 7, uuid_text);
 	return step_finalize(st, stmt, "bring back this worker's row");
 }
 
@@ -847,10 +784,11 @@ int store_probe_write(struct store *st)
 
 	if (rc)
 		return rc;
-	rc = exec(st, "BEGIN IMMEDIATE");
+	rc = begin(st, DB_TX_WRITE);
 	if (rc)
 		return rc;
-	return exec(st, "ROLLBACK");
+	rollback(st);
+	return 0;
 }
 
 int store_heartbeat(struct store *st, int64_t service_id, const struct timespec *now)
@@ -862,12 +800,12 @@ int store_heartbeat(struct store *st, int64_t service_id, const struct timespec 
 	if (rc)
 		return rc;
 	dbtime_format(now, stamp);
-	sqlite3_bind_text(stmt, 1, stamp, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 2, service_id);
-	rc = sqlite3_step(stmt);
-	if (rc != SQLITE_DONE)
+	db_bind_text(stmt, 1, stamp);
+	db_bind_int(stmt, 2, service_id);
+	rc = db_step(stmt);
+	if (rc != DB_DONE)
 		return db_fail(st, rc, "heartbeat");
-	return sqlite3_changes(st->db) == 1 ? 0 : -ENOENT;
+	return db_changes(st->db) == 1 ? 0 : -ENOENT;
 }
 
 int store_get_service(struct store *st, int64_t id, struct service *out)
@@ -877,29 +815,29 @@ int store_get_service(struct store *st, int64_t id, struct service *out)
 
 	if (rc)
 		return rc;
-	sqlite3_bind_int64(stmt, 1, id);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_DONE)
+	db_bind_int(stmt, 1, id);
+	rc = db_step(stmt);
+	if (rc == DB_DONE)
 		return -ENOENT;
-	if (rc != SQLITE_ROW)
+	if (rc != DB_ROW)
 		return db_fail(st, rc, "get service");
 	return read_service(stmt, out);
 }
 
 /* Step through a query's rows, handing each to fn; rows that do not fit
  * (over-long values) are skipped, and fn returning non-zero stops. */
-static int each_service(struct store *st, sqlite3_stmt *stmt, store_service_fn fn, void *ctx)
+static int each_service(struct store *st, struct db_stmt *stmt, store_service_fn fn, void *ctx)
 {
 	struct service svc;
 	int rc;
 
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+	while ((rc = db_step(stmt)) == DB_ROW) {
 		if (read_service(stmt, &svc) != 0)
 			continue;
 		if ((rc = fn(ctx, &svc)) != 0)
 			return rc;
 	}
-	return rc == SQLITE_DONE ? 0 : db_fail(st, rc, "list services");
+	return rc == DB_DONE ? 0 : db_fail(st, rc, "list services");
 }
 
 int store_list_services(struct store *st, store_service_fn fn, void *ctx)
@@ -917,7 +855,7 @@ int store_list_cluster_members(struct store *st, const char *cluster_name,
 
 	if (rc)
 		return rc;
-	sqlite3_bind_text(stmt, 1, cluster_name, -1, SQLITE_STATIC);
+	db_bind_text(stmt, 1, cluster_name);
 	return each_service(st, stmt, fn, ctx);
 }
 
@@ -928,11 +866,11 @@ int store_get_cluster(struct store *st, const char *name, struct cluster *out)
 
 	if (rc)
 		return rc;
-	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_DONE)
+	db_bind_text(stmt, 1, name);
+	rc = db_step(stmt);
+	if (rc == DB_DONE)
 		return -ENOENT;
-	if (rc != SQLITE_ROW)
+	if (rc != DB_ROW)
 		return db_fail(st, rc, "get cluster");
 	return read_cluster(stmt, out);
 }
@@ -945,22 +883,22 @@ int store_list_clusters(struct store *st, store_cluster_fn fn, void *ctx)
 
 	if (rc)
 		return rc;
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+	while ((rc = db_step(stmt)) == DB_ROW) {
 		if (read_cluster(stmt, &cl) != 0)
 			continue;
 		if ((rc = fn(ctx, &cl)) != 0)
 			return rc;
 	}
-	return rc == SQLITE_DONE ? 0 : db_fail(st, rc, "list clusters");
+	return rc == DB_DONE ? 0 : db_fail(st, rc, "list clusters");
 }
 
-static void bind_stuck(sqlite3_stmt *stmt, const char *type, const struct timespec *bound)
+static void bind_stuck(struct db_stmt *stmt, const char *type, const struct timespec *bound)
 {
 	char text[DBTIME_LEN];
 
 	dbtime_format_bound(bound, text);
-	sqlite3_bind_text(stmt, 1, type, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 2, text, -1, SQLITE_TRANSIENT);
+	db_bind_text(stmt, 1, type);
+	db_bind_text(stmt, 2, text);
 }
 
 int store_get_stuck(struct store *st, const char *type, const char *resource_id,
@@ -972,11 +910,11 @@ int store_get_stuck(struct store *st, const char *type, const char *resource_id,
 	if (rc)
 		return rc;
 	bind_stuck(stmt, type, bound);
-	sqlite3_bind_text(stmt, 3, resource_id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_DONE)
+	db_bind_text(stmt, 3, resource_id);
+	rc = db_step(stmt);
+	if (rc == DB_DONE)
 		return -ENOENT;
-	if (rc != SQLITE_ROW)
+	if (rc != DB_ROW)
 		return db_fail(st, rc, "get stuck resource");
 	return read_stuck(stmt, out);
 }
@@ -991,18 +929,18 @@ int store_list_stuck(struct store *st, const char *type, const struct timespec *
 	if (rc)
 		return rc;
 	bind_stuck(stmt, type, bound);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+	while ((rc = db_step(stmt)) == DB_ROW) {
 		if (read_stuck(stmt, &res) != 0)
 			continue;
 		if ((rc = fn(ctx, &res)) != 0)
 			return rc;
 	}
-	return rc == SQLITE_DONE ? 0 : db_fail(st, rc, "list stuck resources");
+	return rc == DB_DONE ? 0 : db_fail(st, rc, "list stuck resources");
 }
 
 /* ---- Cleanup requests ---- */
 
-static void bind_opt_text(sqlite3_stmt *stmt, int idx, const char *text)
+static void bind_opt_text(struct db_stmt *stmt, int idx, const char *text)
 {
 	bind_text_or_null(stmt, idx, text);
 }
@@ -1016,20 +954,20 @@ int store_planner_workers(struct store *st, struct planner_worker **out, size_t 
 
 	if (rc)
 		return rc;
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+	while ((rc = db_step(stmt)) == DB_ROW) {
 		if (array_reserve((void **)&list, &cap, n + 1, sizeof(*list)) != 0) {
 			free(list);
 			return -ENOMEM;
 		}
 		if (read_service(stmt, &list[n].svc) != 0)
 			continue;
-		list[n].cluster_disabled = sqlite3_column_type(stmt, 8) == SQLITE_NULL
-			? TRI_ANY : (sqlite3_column_int(stmt, 8) ? TRI_TRUE : TRI_FALSE);
+		list[n].cluster_disabled = db_column_null(stmt, 8)
+			? TRI_ANY : (db_column_int(stmt, 8) ? TRI_TRUE : TRI_FALSE);
 		/* No worker_state row (a row Cinder or an operator made): able. */
-		list[n].cannot_clean = sqlite3_column_int(stmt, 9) != 0;
+		list[n].cannot_clean = db_column_int(stmt, 9) != 0;
 		n++;
 	}
-	if (rc != SQLITE_DONE) {
+	if (rc != DB_DONE) {
 		free(list);
 		return db_fail(st, rc, "list workers for the planner");
 	}
@@ -1046,17 +984,17 @@ int store_find_pending(struct store *st, const char *resource_id, const char *ty
 
 	if (rc)
 		return rc;
-	sqlite3_bind_text(stmt, 1, resource_id, -1, SQLITE_STATIC);
+	db_bind_text(stmt, 1, resource_id);
 	bind_opt_text(stmt, 2, type);
 	*count = 0;
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+	while ((rc = db_step(stmt)) == DB_ROW) {
 		if ((*count)++ == 0) {
-			*service_id = sqlite3_column_int64(stmt, 0); /* NULL reads as 0: no owner */
+			*service_id = db_column_int(stmt, 0); /* NULL reads as 0: no owner */
 			if (column_text(stmt, 1, type_out, 16) != 0)
 				return -EOVERFLOW;
 		}
 	}
-	return rc == SQLITE_DONE ? 0 : db_fail(st, rc, "find pending resource");
+	return rc == DB_DONE ? 0 : db_fail(st, rc, "find pending resource");
 }
 
 /* Dotted versions compared number by number ("1.10" is newer than "1.9"). */
@@ -1081,21 +1019,15 @@ int store_older_worker(struct store *st, const char *version, bool *older, char 
 	if (rc)
 		return rc;
 	*older = false;
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		const char *v = (const char *)sqlite3_column_text(stmt, 0);
+	while ((rc = db_step(stmt)) == DB_ROW) {
+		const char *v = db_column_text(stmt, 0);
 		if (v && version_cmp(v, version) < 0) {
 			*older = true;
 			column_text(stmt, 1, who, NAME_LEN);
 			return 0;
 		}
 	}
-	return rc == SQLITE_DONE ? 0 : db_fail(st, rc, "read worker versions");
-}
-
-static int step_done(struct store *st, sqlite3_stmt *stmt, const char *what)
-{
-	int rc = sqlite3_step(stmt);
-	return rc == SQLITE_DONE ? 0 : db_fail(st, rc, what);
+	return rc == DB_DONE ? 0 : db_fail(st, rc, "read worker versions");
 }
 
 int store_add_request(struct store *st, const struct new_request *req, int64_t *id,
@@ -1105,30 +1037,28 @@ int store_add_request(struct store *st, const struct new_request *req, int64_t *
 	int rc;
 
 	dbtime_format(&req->until, until);
-	if (exec(st, "BEGIN IMMEDIATE"))
+	if (begin(st, DB_TX_WRITE))
 		return err_set(err, EBUSY, "cannot lock database %s to record the request: %s",
-			       st->path, sqlite3_errmsg(st->db));
+			       st->path, db_errmsg(st->db));
 	{
 		STMT ins = NULL;
 		rc = stmt_get(st, Q_REQUEST_INSERT, &ins);
 		if (!rc) {
-			sqlite3_bind_text(ins, 1, until, -1, SQLITE_STATIC);
-			sqlite3_bind_blob(ins, 2, req->spec_len ? req->spec : "", (int)req->spec_len,
-					  SQLITE_STATIC);
-			sqlite3_bind_text(ins, 3, req->filter_json, -1, SQLITE_STATIC);
-			sqlite3_bind_text(ins, 4, req->result_json, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(ins, 5, req->uid);
-			sqlite3_bind_int64(ins, 6, req->pid);
+			db_bind_text(ins, 1, until);
+			db_bind_blob(ins, 2, req->spec, req->spec_len);
+			db_bind_text(ins, 3, req->filter_json);
+			db_bind_text(ins, 4, req->result_json);
+			db_bind_int(ins, 5, req->uid);
+			db_bind_int(ins, 6, req->pid);
 			if (req->accepted_by)
-				sqlite3_bind_int64(ins, 7, req->accepted_by);
+				db_bind_int(ins, 7, req->accepted_by);
 			else
-				sqlite3_bind_null(ins, 7);
-			rc = step_done(st, ins, "record request");
+				db_bind_null(ins, 7);
+			rc = step_returning_id(st, ins, "record request", id);
 		}
 	}
 	if (rc)
 		goto fail;
-	*id = sqlite3_last_insert_rowid(st->db);
 	for (size_t i = 0; i < req->job_count; i++) {
 		const struct new_job *j = &req->jobs[i];
 		int64_t job_id;
@@ -1137,31 +1067,30 @@ int store_add_request(struct store *st, const struct new_request *req, int64_t *
 			rc = stmt_get(st, Q_JOB_INSERT, &job);
 			if (rc)
 				goto fail;
-			sqlite3_bind_int64(job, 1, *id);
-			sqlite3_bind_int64(job, 2, j->service_id);
+			db_bind_int(job, 1, *id);
+			db_bind_int(job, 2, j->service_id);
 			bind_opt_text(job, 3, j->resource_type);
 			bind_opt_text(job, 4, j->resource_id);
-			sqlite3_bind_text(job, 5, until, -1, SQLITE_STATIC);
+			db_bind_text(job, 5, until);
 			bind_opt_text(job, 6, j->dest_cluster);
 			if (j->dest_service)
-				sqlite3_bind_int64(job, 7, j->dest_service);
+				db_bind_int(job, 7, j->dest_service);
 			else
-				sqlite3_bind_null(job, 7);
-			rc = step_done(st, job, "queue job");
+				db_bind_null(job, 7);
+			rc = step_returning_id(st, job, "queue job", &job_id);
 			if (rc)
 				goto fail;
-			job_id = sqlite3_last_insert_rowid(st->db);
 		}
 		{
 			STMT queue = NULL;
 			rc = stmt_get(st, Q_PROGRESS_QUEUE, &queue);
 			if (rc)
 				goto fail;
-			sqlite3_bind_int64(queue, 1, *id);
-			sqlite3_bind_int64(queue, 2, job_id);
-			sqlite3_bind_int64(queue, 3, j->service_id);
-			sqlite3_bind_text(queue, 4, until, -1, SQLITE_STATIC);
-			sqlite3_bind_text(queue, 5, until, -1, SQLITE_STATIC);
+			db_bind_int(queue, 1, *id);
+			db_bind_int(queue, 2, job_id);
+			db_bind_int(queue, 3, j->service_id);
+			db_bind_text(queue, 4, until);
+			db_bind_text(queue, 5, until);
 			bind_opt_text(queue, 6, j->resource_type);
 			bind_opt_text(queue, 7, j->resource_id);
 			rc = step_done(st, queue, "record queued resources");
@@ -1169,17 +1098,17 @@ int store_add_request(struct store *st, const struct new_request *req, int64_t *
 				goto fail;
 		}
 	}
-	if (exec(st, "COMMIT") == 0)
+	if (commit(st) == 0)
 		return 0;
 	rc = -EIO;
 fail:
 	return tx_fail(st, err, "cannot record the request in %s", st->path);
 }
 
-static char *column_dup(sqlite3_stmt *stmt, int col, size_t *len)
+static char *column_dup(struct db_stmt *stmt, int col, size_t *len)
 {
-	const void *data = sqlite3_column_blob(stmt, col);
-	size_t n = (size_t)sqlite3_column_bytes(stmt, col);
+	size_t n;
+	const void *data = db_column_blob(stmt, col, &n);
 	char *copy = malloc(n + 1);
 
 	if (!copy)
@@ -1192,20 +1121,20 @@ static char *column_dup(sqlite3_stmt *stmt, int col, size_t *len)
 	return copy;
 }
 
-static int read_request(sqlite3_stmt *stmt, struct request_row *r)
+static int read_request(struct db_stmt *stmt, struct request_row *r)
 {
 	memset(r, 0, sizeof(*r));
-	r->id = sqlite3_column_int64(stmt, 0);
+	r->id = db_column_int(stmt, 0);
 	column_text(stmt, 1, r->created_at, sizeof(r->created_at));
 	r->spec = column_dup(stmt, 2, &r->spec_len);
 	r->filter = column_dup(stmt, 3, NULL);
 	r->result = column_dup(stmt, 4, NULL);
-	r->uid = sqlite3_column_int64(stmt, 5);
-	r->pid = sqlite3_column_int64(stmt, 6);
-	r->accepted_by = sqlite3_column_int64(stmt, 7);
-	r->generation = sqlite3_column_int64(stmt, 8);
+	r->uid = db_column_int(stmt, 5);
+	r->pid = db_column_int(stmt, 6);
+	r->accepted_by = db_column_int(stmt, 7);
+	r->generation = db_column_int(stmt, 8);
 	column_text(stmt, 9, r->cancelled_at, sizeof(r->cancelled_at));
-	r->cancelled_by = sqlite3_column_int64(stmt, 10);
+	r->cancelled_by = db_column_int(stmt, 10);
 	if (!r->spec || !r->filter || !r->result) {
 		store_request_free(r);
 		return -ENOMEM;
@@ -1221,12 +1150,12 @@ void store_request_free(struct request_row *r)
 	r->spec = r->filter = r->result = NULL;
 }
 
-static int one_request(struct store *st, sqlite3_stmt *stmt, struct request_row *out)
+static int one_request(struct store *st, struct db_stmt *stmt, struct request_row *out)
 {
-	int rc = sqlite3_step(stmt);
-	if (rc == SQLITE_DONE)
+	int rc = db_step(stmt);
+	if (rc == DB_DONE)
 		return -ENOENT;
-	if (rc != SQLITE_ROW)
+	if (rc != DB_ROW)
 		return db_fail(st, rc, "read request");
 	return read_request(stmt, out);
 }
@@ -1245,7 +1174,7 @@ int store_get_request(struct store *st, int64_t id, struct request_row *out)
 
 	if (rc)
 		return rc;
-	sqlite3_bind_int64(stmt, 1, id);
+	db_bind_int(stmt, 1, id);
 	return one_request(st, stmt, out);
 }
 
@@ -1256,14 +1185,14 @@ int store_request_watch(struct store *st, int64_t id, int64_t *generation, int64
 
 	if (rc)
 		return rc;
-	sqlite3_bind_int64(stmt, 1, id);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_DONE)
+	db_bind_int(stmt, 1, id);
+	rc = db_step(stmt);
+	if (rc == DB_DONE)
 		return -ENOENT;
-	if (rc != SQLITE_ROW)
+	if (rc != DB_ROW)
 		return db_fail(st, rc, "read a request's generation");
-	*generation = sqlite3_column_int64(stmt, 0);
-	*unfinished = sqlite3_column_int64(stmt, 1);
+	*generation = db_column_int(stmt, 0);
+	*unfinished = db_column_int(stmt, 1);
 	return 0;
 }
 
@@ -1274,12 +1203,12 @@ int store_list_requests(struct store *st, store_request_fn fn, void *ctx)
 
 	if (rc)
 		return rc;
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		rc = fn(ctx, sqlite3_column_int64(stmt, 0), (const char *)sqlite3_column_text(stmt, 1));
+	while ((rc = db_step(stmt)) == DB_ROW) {
+		rc = fn(ctx, db_column_int(stmt, 0), db_column_text(stmt, 1));
 		if (rc)
 			return rc;
 	}
-	return rc == SQLITE_DONE ? 0 : db_fail(st, rc, "list requests");
+	return rc == DB_DONE ? 0 : db_fail(st, rc, "list requests");
 }
 
 struct prune_ctx {
@@ -1306,19 +1235,19 @@ static int prune_tx(struct store *st, void *arg)
 	struct prune_ctx *c = arg;
 
 	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
-		sqlite3_stmt *stmt;
+		struct db_stmt *stmt;
 		int rc = prep(st, steps[i], &stmt);
 		if (rc)
 			return rc;
 		if (i == 2) {
-			sqlite3_bind_int(stmt, 1, c->keep);
+			db_bind_int(stmt, 1, c->keep);
 			bind_text_or_null(stmt, 2, c->oldest);
 		}
 		rc = step_finalize(st, stmt, "prune history");
 		if (rc)
 			return rc;
 		if (i == 5)
-			c->pruned = sqlite3_changes(st->db);
+			c->pruned = db_changes(st->db);
 	}
 	return 0;
 }
@@ -1338,22 +1267,22 @@ int store_prune_requests(struct store *st, int keep, int max_age_days, const str
 	return rc ? rc : c.pruned;
 }
 
-static void read_job(sqlite3_stmt *stmt, struct job *j)
+static void read_job(struct db_stmt *stmt, struct job *j)
 {
 	memset(j, 0, sizeof(*j));
-	j->id = sqlite3_column_int64(stmt, 0);
-	j->request_id = sqlite3_column_int64(stmt, 1);
-	j->service_id = sqlite3_column_int64(stmt, 2);
+	j->id = db_column_int(stmt, 0);
+	j->request_id = db_column_int(stmt, 1);
+	j->service_id = db_column_int(stmt, 2);
 	column_text(stmt, 3, j->resource_type, sizeof(j->resource_type));
 	column_text(stmt, 4, j->resource_id, sizeof(j->resource_id));
 	column_text(stmt, 5, j->until, sizeof(j->until));
 	column_text(stmt, 6, j->dest_cluster, sizeof(j->dest_cluster));
-	j->dest_service = sqlite3_column_int64(stmt, 7);
+	j->dest_service = db_column_int(stmt, 7);
 	column_text(stmt, 8, j->state, sizeof(j->state));
-	j->taken_by = sqlite3_column_int64(stmt, 9);
+	j->taken_by = db_column_int(stmt, 9);
 	if (column_text(stmt, 10, j->error, sizeof(j->error)) != 0)
 		snprintf(j->error, sizeof(j->error), "%.*s...", (int)sizeof(j->error) - 8,
-			 (const char *)sqlite3_column_text(stmt, 10));
+			 db_column_text(stmt, 10));
 }
 
 int store_take_job(struct store *st, int64_t me, const char *my_cluster,
@@ -1370,14 +1299,14 @@ int store_take_job(struct store *st, int64_t me, const char *my_cluster,
 			rc = stmt_get(st, Q_JOB_NEXT, &next);
 			if (rc)
 				return rc;
-			sqlite3_bind_int64(next, 1, me);
+			db_bind_int(next, 1, me);
 			bind_opt_text(next, 2, my_cluster);
-			rc = sqlite3_step(next);
-			if (rc == SQLITE_DONE)
+			rc = db_step(next);
+			if (rc == DB_DONE)
 				return -ENOENT;
-			if (rc != SQLITE_ROW)
+			if (rc != DB_ROW)
 				return db_fail(st, rc, "find a job");
-			id = sqlite3_column_int64(next, 0);
+			id = db_column_int(next, 0);
 		}
 		{
 			/* Taken only if still queued: of two workers racing for
@@ -1386,15 +1315,15 @@ int store_take_job(struct store *st, int64_t me, const char *my_cluster,
 			rc = stmt_get(st, Q_JOB_TAKE, &take);
 			if (rc)
 				return rc;
-			sqlite3_bind_int64(take, 1, me);
-			sqlite3_bind_text(take, 2, stamp, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(take, 3, id);
-			rc = sqlite3_step(take);
-			if (rc == SQLITE_ROW) {
+			db_bind_int(take, 1, me);
+			db_bind_text(take, 2, stamp);
+			db_bind_int(take, 3, id);
+			rc = db_step(take);
+			if (rc == DB_ROW) {
 				read_job(take, out);
 				return step_done(st, take, "take a job");
 			}
-			if (rc != SQLITE_DONE)
+			if (rc != DB_DONE)
 				return db_fail(st, rc, "take a job");
 		}
 	}
@@ -1405,14 +1334,14 @@ int store_take_job(struct store *st, int64_t me, const char *my_cluster,
  * taken first, so the transaction never fails half-way for a lock. */
 static int write_tx(struct store *st, int (*fn)(struct store *st, void *ctx), void *ctx)
 {
-	int rc = exec(st, "BEGIN IMMEDIATE");
+	int rc = begin(st, DB_TX_WRITE);
 
 	if (rc)
 		return rc;
 	rc = fn(st, ctx);
 	if (rc == 0)
-		rc = exec(st, "COMMIT");
-	if (rc && sqlite3_get_autocommit(st->db) == 0)
+		rc = commit(st);
+	if (rc && db_in_tx(st->db))
 		rollback(st);
 	return rc;
 }
@@ -1433,31 +1362,31 @@ static int finish_job_tx(struct store *st, void *arg)
 
 	if (rc)
 		return rc;
-	sqlite3_bind_int64(fin, 1, c->job_id);
-	sqlite3_bind_text(fin, 2, c->state, -1, SQLITE_STATIC);
+	db_bind_int(fin, 1, c->job_id);
+	db_bind_text(fin, 2, c->state);
 	bind_opt_text(fin, 3, c->error);
-	sqlite3_bind_text(fin, 4, c->stamp, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(fin, 5, c->me);
+	db_bind_text(fin, 4, c->stamp);
+	db_bind_int(fin, 5, c->me);
 	rc = step_done(st, fin, "finish a job");
 	if (rc)
 		return rc;
-	if (sqlite3_changes(st->db) == 0)
+	if (db_changes(st->db) == 0)
 		return -ESTALE;
 	/* What the job never reached is settled with it: no entry of an
 	 * ended job stays queued or claimed. */
 	rc = stmt_get(st, done ? Q_JOB_SETTLE_DONE : Q_JOB_SETTLE_FAILED, &settle);
 	if (rc)
 		return rc;
-	sqlite3_bind_int64(settle, 1, c->job_id);
-	sqlite3_bind_int64(settle, 2, c->me);
-	sqlite3_bind_text(settle, 3, c->stamp, -1, SQLITE_STATIC);
+	db_bind_int(settle, 1, c->job_id);
+	db_bind_int(settle, 2, c->me);
+	db_bind_text(settle, 3, c->stamp);
 	if (!done) {
 		char detail[NAME_LEN + 32];
 		snprintf(detail, sizeof(detail), "the job %s: %s",
 			 strcmp(c->state, "cancelled") == 0 ? "was cancelled" : "failed",
 			 c->error ? c->error : "?");
-		sqlite3_bind_text(settle, 4, detail, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(settle, 5, c->state, -1, SQLITE_STATIC);
+		db_bind_text(settle, 4, detail);
+		db_bind_text(settle, 5, c->state);
 	}
 	return step_done(st, settle, "settle a job's resources");
 }
@@ -1482,14 +1411,14 @@ int store_note_progress(struct store *st, int64_t request_id, int64_t job_id, co
 	if (rc)
 		return rc;
 	dbtime_format(now, stamp);
-	sqlite3_bind_int64(stmt, 1, request_id);
-	sqlite3_bind_int64(stmt, 2, job_id);
-	sqlite3_bind_text(stmt, 3, type, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 4, resource_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 5, state, -1, SQLITE_STATIC);
+	db_bind_int(stmt, 1, request_id);
+	db_bind_int(stmt, 2, job_id);
+	db_bind_text(stmt, 3, type);
+	db_bind_text(stmt, 4, resource_id);
+	db_bind_text(stmt, 5, state);
 	bind_opt_text(stmt, 6, detail);
-	sqlite3_bind_int64(stmt, 7, worker_id);
-	sqlite3_bind_text(stmt, 8, stamp, -1, SQLITE_STATIC);
+	db_bind_int(stmt, 7, worker_id);
+	db_bind_text(stmt, 8, stamp);
 	return step_done(st, stmt, "note progress");
 }
 
@@ -1500,12 +1429,12 @@ int store_job_hold(struct store *st, int64_t job_id, int64_t me, bool *mine, boo
 
 	if (rc)
 		return rc;
-	sqlite3_bind_int64(stmt, 1, job_id);
-	sqlite3_bind_int64(stmt, 2, me);
-	rc = sqlite3_step(stmt);
-	*mine = rc == SQLITE_ROW && sqlite3_column_int(stmt, 0) != 0;
-	*cancelled = rc == SQLITE_ROW && sqlite3_column_int(stmt, 1) != 0;
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(st, rc, "check a job's holder");
+	db_bind_int(stmt, 1, job_id);
+	db_bind_int(stmt, 2, me);
+	rc = db_step(stmt);
+	*mine = rc == DB_ROW && db_column_int(stmt, 0) != 0;
+	*cancelled = rc == DB_ROW && db_column_int(stmt, 1) != 0;
+	return rc == DB_ROW || rc == DB_DONE ? 0 : db_fail(st, rc, "check a job's holder");
 }
 
 int store_list_jobs(struct store *st, int64_t request_id, store_job_fn fn, void *ctx)
@@ -1516,13 +1445,13 @@ int store_list_jobs(struct store *st, int64_t request_id, store_job_fn fn, void 
 
 	if (rc)
 		return rc;
-	sqlite3_bind_int64(stmt, 1, request_id);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+	db_bind_int(stmt, 1, request_id);
+	while ((rc = db_step(stmt)) == DB_ROW) {
 		read_job(stmt, &j);
 		if ((rc = fn(ctx, &j)) != 0)
 			return rc;
 	}
-	return rc == SQLITE_DONE ? 0 : db_fail(st, rc, "list jobs");
+	return rc == DB_DONE ? 0 : db_fail(st, rc, "list jobs");
 }
 
 int store_rows_to_clean(struct store *st, int64_t service_id, const char *type, const char *id,
@@ -1535,20 +1464,20 @@ int store_rows_to_clean(struct store *st, int64_t service_id, const char *type, 
 
 	if (rc)
 		return rc;
-	sqlite3_bind_int64(stmt, 1, service_id);
+	db_bind_int(stmt, 1, service_id);
 	bind_opt_text(stmt, 2, type);
 	bind_opt_text(stmt, 3, id);
-	sqlite3_bind_text(stmt, 4, until, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+	db_bind_text(stmt, 4, until);
+	while ((rc = db_step(stmt)) == DB_ROW) {
 		struct worker_row *r;
 		if (array_reserve((void **)&rows, &cap, n + 1, sizeof(*rows)) != 0) {
 			free(rows);
 			return -ENOMEM;
 		}
 		r = &rows[n];
-		r->id = sqlite3_column_int64(stmt, 0);
-		r->service_id = sqlite3_column_int64(stmt, 4);
-		r->race_preventer = sqlite3_column_int64(stmt, 5);
+		r->id = db_column_int(stmt, 0);
+		r->service_id = db_column_int(stmt, 4);
+		r->race_preventer = db_column_int(stmt, 5);
 		if (column_text(stmt, 1, r->resource_type, sizeof(r->resource_type)) ||
 		    column_text(stmt, 2, r->resource_id, sizeof(r->resource_id)) ||
 		    column_text(stmt, 3, r->status, sizeof(r->status)) ||
@@ -1556,7 +1485,7 @@ int store_rows_to_clean(struct store *st, int64_t service_id, const char *type, 
 			continue;
 		n++;
 	}
-	if (rc != SQLITE_DONE) {
+	if (rc != DB_DONE) {
 		free(rows);
 		return db_fail(st, rc, "read rows to clean");
 	}
@@ -1580,14 +1509,14 @@ static int set_progress_stmt(struct store *st, int64_t request_id, int64_t job_i
 
 	if (rc)
 		return rc;
-	sqlite3_bind_int64(stmt, 1, request_id);
-	sqlite3_bind_int64(stmt, 2, job_id);
-	sqlite3_bind_text(stmt, 3, type, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 4, resource_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 5, state, -1, SQLITE_STATIC);
+	db_bind_int(stmt, 1, request_id);
+	db_bind_int(stmt, 2, job_id);
+	db_bind_text(stmt, 3, type);
+	db_bind_text(stmt, 4, resource_id);
+	db_bind_text(stmt, 5, state);
 	bind_opt_text(stmt, 6, detail);
-	sqlite3_bind_int64(stmt, 7, worker_id);
-	sqlite3_bind_text(stmt, 8, stamp, -1, SQLITE_STATIC);
+	db_bind_int(stmt, 7, worker_id);
+	db_bind_text(stmt, 8, stamp);
 	return step_done(st, stmt, "record progress");
 }
 
@@ -1600,17 +1529,17 @@ static int claim_tx(struct store *st, void *arg)
 
 	if (rc)
 		return rc;
-	sqlite3_bind_int64(stmt, 1, c->me);
-	sqlite3_bind_text(stmt, 2, c->stamp, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 3, row->id);
-	sqlite3_bind_text(stmt, 4, row->status, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 5, row->service_id);
-	sqlite3_bind_int64(stmt, 6, row->race_preventer);
-	sqlite3_bind_text(stmt, 7, row->updated_at, -1, SQLITE_STATIC);
+	db_bind_int(stmt, 1, c->me);
+	db_bind_text(stmt, 2, c->stamp);
+	db_bind_int(stmt, 3, row->id);
+	db_bind_text(stmt, 4, row->status);
+	db_bind_int(stmt, 5, row->service_id);
+	db_bind_int(stmt, 6, row->race_preventer);
+	db_bind_text(stmt, 7, row->updated_at);
 	rc = step_done(st, stmt, "claim a row");
 	if (rc)
 		return rc;
-	if (sqlite3_changes(st->db) != 1)
+	if (db_changes(st->db) != 1)
 		return -EAGAIN;
 	if (!c->request_id)
 		return 0;
@@ -1646,12 +1575,12 @@ static int apply_change(struct store *st, const struct store_change *ch, const c
 
 	if (rc)
 		return rc;
-	sqlite3_bind_text(stmt, 1, ch->id, -1, SQLITE_STATIC);
+	db_bind_text(stmt, 1, ch->id);
 	if (ch->kind == CHANGE_VOLUME_STATUS || ch->kind == CHANGE_SNAPSHOT_STATUS) {
-		sqlite3_bind_text(stmt, 2, ch->status, -1, SQLITE_STATIC);
-		sqlite3_bind_text(stmt, 3, stamp, -1, SQLITE_STATIC);
+		db_bind_text(stmt, 2, ch->status);
+		db_bind_text(stmt, 3, stamp);
 	} else {
-		sqlite3_bind_text(stmt, 2, stamp, -1, SQLITE_STATIC);
+		db_bind_text(stmt, 2, stamp);
 	}
 	return step_done(st, stmt, "change a resource");
 }
@@ -1671,16 +1600,16 @@ static int end_tx(struct store *st, void *arg)
 		rc = stmt_get(st, Q_ROW_HOLDER, &who);
 		if (rc)
 			return rc;
-		sqlite3_bind_int64(who, 1, row->id);
-		rc = sqlite3_step(who);
-		if (rc == SQLITE_DONE) {
+		db_bind_int(who, 1, row->id);
+		rc = db_step(who);
+		if (rc == DB_DONE) {
 			c->holder = 0;
 			return -ESTALE;
 		}
-		if (rc != SQLITE_ROW)
+		if (rc != DB_ROW)
 			return db_fail(st, rc, "check a claim");
-		c->holder = sqlite3_column_int64(who, 0);
-		if (c->holder != e->me || sqlite3_column_int64(who, 1) != row->race_preventer + 1)
+		c->holder = db_column_int(who, 0);
+		if (c->holder != e->me || db_column_int(who, 1) != row->race_preventer + 1)
 			return -ESTALE;
 	}
 	for (size_t i = 0; i < e->n_changes; i++)
@@ -1691,17 +1620,17 @@ static int end_tx(struct store *st, void *arg)
 		rc = stmt_get(st, Q_ROW_DELETE, &del);
 		if (rc)
 			return rc;
-		sqlite3_bind_int64(del, 1, row->id);
+		db_bind_int(del, 1, row->id);
 		rc = step_done(st, del, "delete a row");
 	} else {
 		STMT back = NULL;
 		rc = stmt_get(st, Q_ROW_GIVE_BACK, &back);
 		if (rc)
 			return rc;
-		sqlite3_bind_int64(back, 1, row->service_id);
-		sqlite3_bind_text(back, 2, row->updated_at, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(back, 3, row->id);
-		sqlite3_bind_int64(back, 4, e->me);
+		db_bind_int(back, 1, row->service_id);
+		db_bind_text(back, 2, row->updated_at);
+		db_bind_int(back, 3, row->id);
+		db_bind_int(back, 4, e->me);
 		rc = step_done(st, back, "give a row back");
 	}
 	if (rc)
@@ -1719,12 +1648,12 @@ static int end_tx(struct store *st, void *arg)
 			return rc;
 		snprintf(detail, sizeof(detail), "by its owner (worker %lld) at its start: %.1100s",
 			 (long long)e->me, e->detail ? e->detail : "");
-		sqlite3_bind_text(mine, 1, row->resource_type, -1, SQLITE_STATIC);
-		sqlite3_bind_text(mine, 2, row->resource_id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(mine, 3, e->state, -1, SQLITE_STATIC);
-		sqlite3_bind_text(mine, 4, detail, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(mine, 5, e->me);
-		sqlite3_bind_text(mine, 6, c->stamp, -1, SQLITE_STATIC);
+		db_bind_text(mine, 1, row->resource_type);
+		db_bind_text(mine, 2, row->resource_id);
+		db_bind_text(mine, 3, e->state);
+		db_bind_text(mine, 4, detail);
+		db_bind_int(mine, 5, e->me);
+		db_bind_text(mine, 6, c->stamp);
 		return step_done(st, mine, "settle other requests' entries");
 	}
 	return 0;
@@ -1743,7 +1672,7 @@ int store_end_row(struct store *st, const struct row_end *e, const struct timesp
 	return rc;
 }
 
-static int read_snapshot(sqlite3_stmt *stmt, struct snapshot *s)
+static int read_snapshot(struct db_stmt *stmt, struct snapshot *s)
 {
 	if (column_text(stmt, 0, s->id, sizeof(s->id)) ||
 	    column_text(stmt, 1, s->volume_id, sizeof(s->volume_id)) ||
@@ -1759,13 +1688,13 @@ int store_get_volume(struct store *st, const char *id, struct volume *out)
 
 	if (rc)
 		return rc;
-	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_DONE)
+	db_bind_text(stmt, 1, id);
+	rc = db_step(stmt);
+	if (rc == DB_DONE)
 		return -ENOENT;
-	if (rc != SQLITE_ROW)
+	if (rc != DB_ROW)
 		return db_fail(st, rc, "get volume");
-	out->size = sqlite3_column_int64(stmt, 4);
+	out->size = db_column_int(stmt, 4);
 	if (column_text(stmt, 0, out->id, sizeof(out->id)) ||
 	    column_text(stmt, 1, out->status, sizeof(out->status)) ||
 	    column_text(stmt, 2, out->attach_status, sizeof(out->attach_status)) ||
@@ -1785,11 +1714,11 @@ int store_service_binary(struct store *st, int64_t id, char out[NAME_LEN])
 	if (rc)
 		return rc;
 	out[0] = '\0';
-	sqlite3_bind_int64(stmt, 1, id);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_DONE)
+	db_bind_int(stmt, 1, id);
+	rc = db_step(stmt);
+	if (rc == DB_DONE)
 		return 0;
-	if (rc != SQLITE_ROW)
+	if (rc != DB_ROW)
 		return db_fail(st, rc, "get a worker's binary");
 	return column_text(stmt, 0, out, NAME_LEN);
 }
@@ -1802,13 +1731,13 @@ int store_backend_is_mine(struct store *st, int64_t me, const char *host,
 
 	if (rc)
 		return rc;
-	sqlite3_bind_int64(stmt, 1, me);
-	sqlite3_bind_text(stmt, 2, host, -1, SQLITE_STATIC);
+	db_bind_int(stmt, 1, me);
+	db_bind_text(stmt, 2, host);
 	bind_text_or_null(stmt, 3, cluster_name);
-	rc = sqlite3_step(stmt);
-	if (rc != SQLITE_ROW)
+	rc = db_step(stmt);
+	if (rc != DB_ROW)
 		return db_fail(st, rc, "check a resource's backend");
-	*mine = sqlite3_column_int(stmt, 0) != 0;
+	*mine = db_column_int(stmt, 0) != 0;
 	return 0;
 }
 
@@ -1819,11 +1748,11 @@ int store_get_snapshot(struct store *st, const char *id, struct snapshot *out)
 
 	if (rc)
 		return rc;
-	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_DONE)
+	db_bind_text(stmt, 1, id);
+	rc = db_step(stmt);
+	if (rc == DB_DONE)
 		return -ENOENT;
-	if (rc != SQLITE_ROW)
+	if (rc != DB_ROW)
 		return db_fail(st, rc, "get snapshot");
 	return read_snapshot(stmt, out);
 }
@@ -1837,14 +1766,14 @@ int store_list_volume_snapshots(struct store *st, const char *volume_id, store_s
 
 	if (rc)
 		return rc;
-	sqlite3_bind_text(stmt, 1, volume_id, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+	db_bind_text(stmt, 1, volume_id);
+	while ((rc = db_step(stmt)) == DB_ROW) {
 		if (read_snapshot(stmt, &snap) != 0)
 			continue;
 		if ((rc = fn(ctx, &snap)) != 0)
 			return rc;
 	}
-	return rc == SQLITE_DONE ? 0 : db_fail(st, rc, "list snapshots");
+	return rc == DB_DONE ? 0 : db_fail(st, rc, "list snapshots");
 }
 
 int store_set_progress(struct store *st, int64_t request_id, int64_t job_id, const char *type,
@@ -1866,30 +1795,30 @@ int store_list_progress(struct store *st, int64_t request_id, store_progress_fn 
 
 	if (rc)
 		return rc;
-	sqlite3_bind_int64(stmt, 1, request_id);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+	db_bind_int(stmt, 1, request_id);
+	while ((rc = db_step(stmt)) == DB_ROW) {
 		memset(&p, 0, sizeof(p));
-		p.job_id = sqlite3_column_int64(stmt, 0);
-		p.worker_id = sqlite3_column_int64(stmt, 5);
+		p.job_id = db_column_int(stmt, 0);
+		p.worker_id = db_column_int(stmt, 5);
 		column_text(stmt, 1, p.resource_type, sizeof(p.resource_type));
 		column_text(stmt, 2, p.resource_id, sizeof(p.resource_id));
 		column_text(stmt, 3, p.state, sizeof(p.state));
 		if (column_text(stmt, 4, p.detail, sizeof(p.detail)) != 0)
 			snprintf(p.detail, sizeof(p.detail), "%.1000s...",
-				 (const char *)sqlite3_column_text(stmt, 4));
+				 db_column_text(stmt, 4));
 		column_text(stmt, 6, p.updated_at, sizeof(p.updated_at));
 		if ((rc = fn(ctx, &p)) != 0)
 			return rc;
 	}
-	return rc == SQLITE_DONE ? 0 : db_fail(st, rc, "list progress");
+	return rc == DB_DONE ? 0 : db_fail(st, rc, "list progress");
 }
 
 /* ---- Volumes and snapshots for the mount ---- */
 
-static int read_volume_row(sqlite3_stmt *stmt, struct volume_row *r)
+static int read_volume_row(struct db_stmt *stmt, struct volume_row *r)
 {
-	r->size = sqlite3_column_int64(stmt, 2);
-	r->worker_id = sqlite3_column_int64(stmt, 4);
+	r->size = db_column_int(stmt, 2);
+	r->worker_id = db_column_int(stmt, 4);
 	if (column_text(stmt, 0, r->id, sizeof(r->id)) ||
 	    column_text(stmt, 1, r->display_name, sizeof(r->display_name)) ||
 	    column_text(stmt, 3, r->status, sizeof(r->status)) ||
@@ -1900,7 +1829,7 @@ static int read_volume_row(sqlite3_stmt *stmt, struct volume_row *r)
 		return -EOVERFLOW;
 	/* An error is words for people: cut rather than hide the row. */
 	snprintf(r->last_error, sizeof(r->last_error), "%s",
-		 sqlite3_column_text(stmt, 9) ? (const char *)sqlite3_column_text(stmt, 9) : "");
+		 db_column_text(stmt, 9) ? db_column_text(stmt, 9) : "");
 	/* Cinder's provider_location: "ip:port,tid IQN lun". */
 	r->target_iqn[0] = '\0';
 	sscanf(r->provider_location, "%*s %255s", r->target_iqn);
@@ -1914,11 +1843,11 @@ static int one_volume_row(struct store *st, enum stmt_id q, const char *id, stru
 
 	if (rc)
 		return rc;
-	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_DONE)
+	db_bind_text(stmt, 1, id);
+	rc = db_step(stmt);
+	if (rc == DB_DONE)
 		return -ENOENT;
-	if (rc != SQLITE_ROW)
+	if (rc != DB_ROW)
 		return db_fail(st, rc, "get volume or snapshot");
 	return read_volume_row(stmt, out);
 }
@@ -1931,13 +1860,13 @@ static int each_volume_row(struct store *st, enum stmt_id q, store_volume_fn fn,
 
 	if (rc)
 		return rc;
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+	while ((rc = db_step(stmt)) == DB_ROW) {
 		if (read_volume_row(stmt, &row) != 0)
 			continue;
 		if ((rc = fn(ctx, &row)) != 0)
 			return rc;
 	}
-	return rc == SQLITE_DONE ? 0 : db_fail(st, rc, "list volumes or snapshots");
+	return rc == DB_DONE ? 0 : db_fail(st, rc, "list volumes or snapshots");
 }
 
 int store_get_volume_row(struct store *st, const char *id, struct volume_row *out)
@@ -1963,17 +1892,18 @@ int store_list_snapshot_rows(struct store *st, store_volume_fn fn, void *ctx)
 /* ---- Volume operations ---- */
 
 /* One-off statements of the write paths: prepared, run, finalized. */
-static int prep(struct store *st, const char *sql, sqlite3_stmt **stmt)
+static int prep(struct store *st, const char *sql, struct db_stmt **stmt)
 {
-	int rc = sqlite3_prepare_v2(st->db, sql, -1, stmt, NULL);
-	return rc == SQLITE_OK ? 0 : db_fail(st, rc, "prepare");
+	int rc = db_prepare(st->db, sql, false, stmt);
+
+	return rc ? db_fail(st, rc, "prepare") : 0;
 }
 
-static int step_finalize(struct store *st, sqlite3_stmt *stmt, const char *what)
+static int step_finalize(struct store *st, struct db_stmt *stmt, const char *what)
 {
-	int rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : db_fail(st, rc, what);
+	int rc = db_step(stmt);
+	db_finalize(stmt);
+	return rc == DB_DONE || rc == DB_ROW ? 0 : db_fail(st, rc, what);
 }
 
 /* The operations row of a resource: taken over if one exists (the
@@ -1981,7 +1911,7 @@ static int step_finalize(struct store *st, sqlite3_stmt *stmt, const char *what)
 static int take_over_row(struct store *st, const char *type, const char *id, const char *status,
 			 int64_t owner, const char *stamp)
 {
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	int rc = prep(st, "INSERT INTO workers (created_at, updated_at, deleted, resource_type, "
 			  "resource_id, status, service_id, race_preventer) VALUES (?1, ?1, 0, ?2, ?3, "
 			  "?4, ?5, 0) ON CONFLICT (resource_type, resource_id) DO UPDATE SET "
@@ -1989,26 +1919,26 @@ static int take_over_row(struct store *st, const char *type, const char *id, con
 			  "race_preventer = race_preventer + 1", &stmt);
 	if (rc)
 		return rc;
-	sqlite3_bind_text(stmt, 1, stamp, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 2, type, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 3, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 4, status, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 5, owner);
+	db_bind_text(stmt, 1, stamp);
+	db_bind_text(stmt, 2, type);
+	db_bind_text(stmt, 3, id);
+	db_bind_text(stmt, 4, status);
+	db_bind_int(stmt, 5, owner);
 	return step_finalize(st, stmt, "record the operation");
 }
 
 static int add_op(struct store *st, const char *kind, const char *id, int64_t worker,
 		  const char *stamp)
 {
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	int rc = prep(st, "INSERT INTO volume_operations (created_at, kind, resource_id, service_id) "
 			  "VALUES (?1, ?2, ?3, ?4)", &stmt);
 	if (rc)
 		return rc;
-	sqlite3_bind_text(stmt, 1, stamp, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 2, kind, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 3, id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 4, worker);
+	db_bind_text(stmt, 1, stamp);
+	db_bind_text(stmt, 2, kind);
+	db_bind_text(stmt, 3, id);
+	db_bind_int(stmt, 4, worker);
 	return step_finalize(st, stmt, "queue the operation");
 }
 
@@ -2018,12 +1948,12 @@ int store_add_volume(struct store *st, const struct new_volume *v, const struct 
 		     struct cf_err *err)
 {
 	char stamp[DBTIME_LEN];
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	int rc;
 
 	dbtime_format(now, stamp);
-	if (exec(st, "BEGIN IMMEDIATE"))
-		return err_set(err, EBUSY, "cannot lock database %s: %s", st->path, sqlite3_errmsg(st->db));
+	if (begin(st, DB_TX_WRITE))
+		return err_set(err, EBUSY, "cannot lock database %s: %s", st->path, db_errmsg(st->db));
 	/* Checked under the write lock that the insert takes: two creates
 	 * (through any mounts) never both count the same free space. */
 	rc = volume_fits(st, v, err);
@@ -2036,18 +1966,18 @@ int store_add_volume(struct store *st, const struct new_volume *v, const struct 
 		      "'creating', 'detached', ?6)", &stmt);
 	if (rc)
 		goto fail;
-	sqlite3_bind_text(stmt, 1, v->id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 2, stamp, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 3, v->host, -1, SQLITE_STATIC);
+	db_bind_text(stmt, 1, v->id);
+	db_bind_text(stmt, 2, stamp);
+	db_bind_text(stmt, 3, v->host);
 	bind_text_or_null(stmt, 4, v->cluster_name);
-	sqlite3_bind_int64(stmt, 5, v->size_gib);
+	db_bind_int(stmt, 5, v->size_gib);
 	bind_text_or_null(stmt, 6, v->display_name);
 	rc = step_finalize(st, stmt, "record the volume");
 	if (!rc)
 		rc = take_over_row(st, "Volume", v->id, "creating", v->service_id, stamp);
 	if (!rc)
 		rc = add_op(st, "create_volume", v->id, v->service_id, stamp);
-	if (!rc && exec(st, "COMMIT") == 0)
+	if (!rc && commit(st) == 0)
 		return 0;
 fail:
 	return tx_fail(st, err, "cannot record volume %s in %s", v->id, st->path);
@@ -2058,27 +1988,27 @@ int store_request_volume_delete(struct store *st, const char *id, const struct t
 {
 	char stamp[DBTIME_LEN], status[64] = "";
 	int64_t worker = 0, snapshots = 0;
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	int rc;
 
 	dbtime_format(now, stamp);
-	if (exec(st, "BEGIN IMMEDIATE"))
-		return err_set(err, EBUSY, "cannot lock database %s: %s", st->path, sqlite3_errmsg(st->db));
+	if (begin(st, DB_TX_WRITE))
+		return err_set(err, EBUSY, "cannot lock database %s: %s", st->path, db_errmsg(st->db));
 	rc = prep(st, "SELECT v.status, " WORKER_OF("v.host") ", (SELECT count(*) FROM snapshots s "
 		      "WHERE s.volume_id = v.id AND s.deleted = 0) FROM volumes v "
 		      "WHERE v.id = ?1 AND v.deleted = 0", &stmt);
 	if (rc)
 		goto fail;
-	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
-	if (sqlite3_step(stmt) != SQLITE_ROW) {
-		sqlite3_finalize(stmt);
+	db_bind_text(stmt, 1, id);
+	if (db_step(stmt) != DB_ROW) {
+		db_finalize(stmt);
 		rollback(st);
 		return err_set(err, ENOENT, "There is no volume %s.", id);
 	}
 	column_text(stmt, 0, status, sizeof(status));
-	worker = sqlite3_column_int64(stmt, 1);
-	snapshots = sqlite3_column_int64(stmt, 2);
-	sqlite3_finalize(stmt);
+	worker = db_column_int(stmt, 1);
+	snapshots = db_column_int(stmt, 2);
+	db_finalize(stmt);
 	/* Cinder's rules: not while it has snapshots, only from a settled status. */
 	if (snapshots) {
 		rollback(st);
@@ -2099,14 +2029,14 @@ int store_request_volume_delete(struct store *st, const char *id, const struct t
 		      "WHERE id = ?1", &stmt);
 	if (rc)
 		goto fail;
-	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 2, stamp, -1, SQLITE_STATIC);
+	db_bind_text(stmt, 1, id);
+	db_bind_text(stmt, 2, stamp);
 	rc = step_finalize(st, stmt, "mark deleting");
 	if (!rc)
 		rc = take_over_row(st, "Volume", id, "deleting", worker, stamp);
 	if (!rc)
 		rc = add_op(st, "delete_volume", id, worker, stamp);
-	if (!rc && exec(st, "COMMIT") == 0)
+	if (!rc && commit(st) == 0)
 		return 0;
 fail:
 	return tx_fail(st, err, "cannot record the deletion of %s", id);
@@ -2114,65 +2044,65 @@ fail:
 
 int store_take_volume_op(struct store *st, int64_t me, const char *skip, struct volume_op *out)
 {
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	int rc = prep(st, "UPDATE volume_operations SET state = 'running' WHERE id = (SELECT id FROM "
 			  "volume_operations WHERE service_id = ?1 AND state = 'queued' AND "
 			  "(?2 IS NULL OR kind != ?2) ORDER BY id LIMIT 1) "
 			  "AND state = 'queued' RETURNING id, kind, resource_id", &stmt);
 	if (rc)
 		return rc;
-	sqlite3_bind_int64(stmt, 1, me);
+	db_bind_int(stmt, 1, me);
 	bind_text_or_null(stmt, 2, skip);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW) {
-		out->id = sqlite3_column_int64(stmt, 0);
+	rc = db_step(stmt);
+	if (rc == DB_ROW) {
+		out->id = db_column_int(stmt, 0);
 		column_text(stmt, 1, out->kind, sizeof(out->kind));
 		column_text(stmt, 2, out->resource_id, sizeof(out->resource_id));
-		sqlite3_step(stmt);
-		sqlite3_finalize(stmt);
+		db_step(stmt);
+		db_finalize(stmt);
 		return 0;
 	}
-	sqlite3_finalize(stmt);
-	return rc == SQLITE_DONE ? -ENOENT : db_fail(st, rc, "take a volume operation");
+	db_finalize(stmt);
+	return rc == DB_DONE ? -ENOENT : db_fail(st, rc, "take a volume operation");
 }
 
 int store_take_volume_ops(struct store *st, int64_t me, const char *kind, struct volume_op *out,
 			  size_t max, size_t *count)
 {
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	int rc = prep(st, "UPDATE volume_operations SET state = 'running' WHERE id IN (SELECT id FROM "
 			  "volume_operations WHERE service_id = ?1 AND kind = ?2 AND state = 'queued' "
 			  "ORDER BY id LIMIT ?3) AND state = 'queued' RETURNING id, kind, resource_id", &stmt);
 	if (rc)
 		return rc;
-	sqlite3_bind_int64(stmt, 1, me);
-	sqlite3_bind_text(stmt, 2, kind, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)max);
+	db_bind_int(stmt, 1, me);
+	db_bind_text(stmt, 2, kind);
+	db_bind_int(stmt, 3, (int64_t)max);
 	*count = 0;
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW && *count < max) {
+	while ((rc = db_step(stmt)) == DB_ROW && *count < max) {
 		struct volume_op *op = &out[(*count)++];
-		op->id = sqlite3_column_int64(stmt, 0);
+		op->id = db_column_int(stmt, 0);
 		column_text(stmt, 1, op->kind, sizeof(op->kind));
 		column_text(stmt, 2, op->resource_id, sizeof(op->resource_id));
 	}
-	sqlite3_finalize(stmt);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : db_fail(st, rc, "take volume operations");
+	db_finalize(stmt);
+	return rc == DB_DONE || rc == DB_ROW ? 0 : db_fail(st, rc, "take volume operations");
 }
 
 int store_finish_volume_op(struct store *st, int64_t op_id, const char *error,
 			   const struct timespec *now)
 {
 	char stamp[DBTIME_LEN];
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	int rc = prep(st, "UPDATE volume_operations SET state = ?2, error = ?3, finished_at = ?4 "
 			  "WHERE id = ?1", &stmt);
 	if (rc)
 		return rc;
 	dbtime_format(now, stamp);
-	sqlite3_bind_int64(stmt, 1, op_id);
-	sqlite3_bind_text(stmt, 2, error ? "failed" : "done", -1, SQLITE_STATIC);
+	db_bind_int(stmt, 1, op_id);
+	db_bind_text(stmt, 2, error ? "failed" : "done");
 	bind_text_or_null(stmt, 3, error);
-	sqlite3_bind_text(stmt, 4, stamp, -1, SQLITE_STATIC);
+	db_bind_text(stmt, 4, stamp);
 	return step_finalize(st, stmt, "finish a volume operation");
 }
 
@@ -2180,22 +2110,22 @@ int store_finish_volume_op(struct store *st, int64_t op_id, const char *error,
 static int operation_holder(struct store *st, const char *type, const char *id, int64_t *holder,
 			    char status[64])
 {
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	int rc = prep(st, "SELECT service_id, status FROM workers WHERE resource_type = ?1 AND "
 			  "resource_id = ?2", &stmt);
 
 	if (rc)
 		return rc;
-	sqlite3_bind_text(stmt, 1, type, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 2, id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(stmt);
-	*holder = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
+	db_bind_text(stmt, 1, type);
+	db_bind_text(stmt, 2, id);
+	rc = db_step(stmt);
+	*holder = rc == DB_ROW ? db_column_int(stmt, 0) : 0;
 	if (status)
 		status[0] = '\0';
-	if (rc == SQLITE_ROW && status)
+	if (rc == DB_ROW && status)
 		column_text(stmt, 1, status, 64);
-	sqlite3_finalize(stmt);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(st, rc, "read an operations row");
+	db_finalize(stmt);
+	return rc == DB_ROW || rc == DB_DONE ? 0 : db_fail(st, rc, "read an operations row");
 }
 
 int store_operation_holder(struct store *st, const char *type, const char *id, int64_t *holder,
@@ -2206,19 +2136,19 @@ int store_operation_holder(struct store *st, const char *type, const char *id, i
 
 int store_who_cleaned(struct store *st, const char *type, const char *id, int64_t *worker)
 {
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	int rc = prep(st, "SELECT worker_id FROM cleanup_progress WHERE resource_type = ?1 AND "
 			  "resource_id = ?2 AND state IN ('cleaned', 'skipped') AND worker_id IS NOT NULL "
 			  "ORDER BY id DESC LIMIT 1", &stmt);
 
 	if (rc)
 		return rc;
-	sqlite3_bind_text(stmt, 1, type, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 2, id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(stmt);
-	*worker = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
-	sqlite3_finalize(stmt);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(st, rc, "find who cleaned");
+	db_bind_text(stmt, 1, type);
+	db_bind_text(stmt, 2, id);
+	rc = db_step(stmt);
+	*worker = rc == DB_ROW ? db_column_int(stmt, 0) : 0;
+	db_finalize(stmt);
+	return rc == DB_ROW || rc == DB_DONE ? 0 : db_fail(st, rc, "find who cleaned");
 }
 
 /* The end of an operation, only while this worker still holds its row: a
@@ -2229,12 +2159,12 @@ static int finish_with(struct store *st, int64_t me, const char *sql, const char
 		       const struct timespec *now)
 {
 	char stamp[DBTIME_LEN];
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	int64_t holder;
 	int rc;
 
 	dbtime_format(now, stamp);
-	if ((rc = exec(st, "BEGIN IMMEDIATE")) != 0)
+	if ((rc = begin(st, DB_TX_WRITE)) != 0)
 		return rc;
 	rc = operation_holder(st, type, id, &holder, NULL);
 	if (!rc && holder != me)
@@ -2242,10 +2172,10 @@ static int finish_with(struct store *st, int64_t me, const char *sql, const char
 	if (!rc)
 		rc = prep(st, sql, &stmt);
 	if (!rc) {
-		sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(stmt, 2, stamp, -1, SQLITE_STATIC);
+		db_bind_text(stmt, 1, id);
+		db_bind_text(stmt, 2, stamp);
 		if (status)
-			sqlite3_bind_text(stmt, 3, status, -1, SQLITE_STATIC);
+			db_bind_text(stmt, 3, status);
 		if (location || auth) {
 			bind_text_or_null(stmt, 4, location);
 			bind_text_or_null(stmt, 5, auth);
@@ -2255,13 +2185,13 @@ static int finish_with(struct store *st, int64_t me, const char *sql, const char
 	/* The operation is over: its row goes with the status change. */
 	if (!rc && (rc = prep(st, "DELETE FROM workers WHERE resource_type = ?2 AND "
 				  "resource_id = ?1 AND service_id = ?3", &stmt)) == 0) {
-		sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(stmt, 2, type, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(stmt, 3, me);
+		db_bind_text(stmt, 1, id);
+		db_bind_text(stmt, 2, type);
+		db_bind_int(stmt, 3, me);
 		rc = step_finalize(st, stmt, "remove the operations row");
 	}
 	if (!rc)
-		rc = exec(st, "COMMIT");
+		rc = commit(st);
 	if (rc)
 		rollback(st);
 	return rc;
@@ -2302,7 +2232,7 @@ int store_finish_snapshot_delete(struct store *st, int64_t me, const char *id,
 int store_fail_interrupted_ops(struct store *st, int64_t me, const struct timespec *now)
 {
 	char stamp[DBTIME_LEN];
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	int rc = prep(st, "UPDATE volume_operations SET state = 'failed', finished_at = ?2, error = "
 			  "'interrupted: the worker stopped during it; its cleanup at start settled the "
 			  "resource' WHERE service_id = ?1 AND state = 'running'", &stmt);
@@ -2310,8 +2240,8 @@ int store_fail_interrupted_ops(struct store *st, int64_t me, const struct timesp
 	if (rc)
 		return rc;
 	dbtime_format(now, stamp);
-	sqlite3_bind_int64(stmt, 1, me);
-	sqlite3_bind_text(stmt, 2, stamp, -1, SQLITE_STATIC);
+	db_bind_int(stmt, 1, me);
+	db_bind_text(stmt, 2, stamp);
 	return step_finalize(st, stmt, "fail interrupted operations");
 }
 
@@ -2320,26 +2250,26 @@ int store_add_snapshot(struct store *st, const char *id, const char *volume_id, 
 {
 	char stamp[DBTIME_LEN], status[64] = "";
 	int64_t worker = 0, size = 0;
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	int rc;
 
 	dbtime_format(now, stamp);
-	if (exec(st, "BEGIN IMMEDIATE"))
-		return err_set(err, EBUSY, "cannot lock database %s: %s", st->path, sqlite3_errmsg(st->db));
+	if (begin(st, DB_TX_WRITE))
+		return err_set(err, EBUSY, "cannot lock database %s: %s", st->path, db_errmsg(st->db));
 	rc = prep(st, "SELECT v.status, " WORKER_OF("v.host") ", v.size FROM volumes v "
 		      "WHERE v.id = ?1 AND v.deleted = 0", &stmt);
 	if (rc)
 		goto fail;
-	sqlite3_bind_text(stmt, 1, volume_id, -1, SQLITE_STATIC);
-	if (sqlite3_step(stmt) != SQLITE_ROW) {
-		sqlite3_finalize(stmt);
+	db_bind_text(stmt, 1, volume_id);
+	if (db_step(stmt) != DB_ROW) {
+		db_finalize(stmt);
 		rollback(st);
 		return err_set(err, ENOENT, "There is no volume %s.", volume_id);
 	}
 	column_text(stmt, 0, status, sizeof(status));
-	worker = sqlite3_column_int64(stmt, 1);
-	size = sqlite3_column_int64(stmt, 2);
-	sqlite3_finalize(stmt);
+	worker = db_column_int(stmt, 1);
+	size = db_column_int(stmt, 2);
+	db_finalize(stmt);
 	if (strcmp(status, "available") != 0) {
 		rollback(st);
 		return err_set(err, EBUSY, "Volume %s is %s; snapshots are taken of available volumes.",
@@ -2355,17 +2285,17 @@ int store_add_snapshot(struct store *st, const char *id, const char *volume_id, 
 		      "'creating', '0%', ?5)", &stmt);
 	if (rc)
 		goto fail;
-	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 2, stamp, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 3, volume_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 4, size);
+	db_bind_text(stmt, 1, id);
+	db_bind_text(stmt, 2, stamp);
+	db_bind_text(stmt, 3, volume_id);
+	db_bind_int(stmt, 4, size);
 	bind_text_or_null(stmt, 5, name);
 	rc = step_finalize(st, stmt, "record the snapshot");
 	if (!rc)
 		rc = take_over_row(st, "Snapshot", id, "creating", worker, stamp);
 	if (!rc)
 		rc = add_op(st, "create_snapshot", id, worker, stamp);
-	if (!rc && exec(st, "COMMIT") == 0)
+	if (!rc && commit(st) == 0)
 		return 0;
 fail:
 	return tx_fail(st, err, "cannot record snapshot %s", id);
@@ -2376,25 +2306,25 @@ int store_request_snapshot_delete(struct store *st, const char *id, const struct
 {
 	char stamp[DBTIME_LEN], status[64] = "";
 	int64_t worker = 0;
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	int rc;
 
 	dbtime_format(now, stamp);
-	if (exec(st, "BEGIN IMMEDIATE"))
-		return err_set(err, EBUSY, "cannot lock database %s: %s", st->path, sqlite3_errmsg(st->db));
+	if (begin(st, DB_TX_WRITE))
+		return err_set(err, EBUSY, "cannot lock database %s: %s", st->path, db_errmsg(st->db));
 	rc = prep(st, "SELECT sn.status, (SELECT " WORKER_OF("v.host") " FROM volumes v WHERE "
 		      "v.id = sn.volume_id) FROM snapshots sn WHERE sn.id = ?1 AND sn.deleted = 0", &stmt);
 	if (rc)
 		goto fail;
-	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
-	if (sqlite3_step(stmt) != SQLITE_ROW) {
-		sqlite3_finalize(stmt);
+	db_bind_text(stmt, 1, id);
+	if (db_step(stmt) != DB_ROW) {
+		db_finalize(stmt);
 		rollback(st);
 		return err_set(err, ENOENT, "There is no snapshot %s.", id);
 	}
 	column_text(stmt, 0, status, sizeof(status));
-	worker = sqlite3_column_int64(stmt, 1);
-	sqlite3_finalize(stmt);
+	worker = db_column_int(stmt, 1);
+	db_finalize(stmt);
 	if (strcmp(status, "available") && strcmp(status, "error") && strcmp(status, "error_deleting")) {
 		rollback(st);
 		return err_set(err, EBUSY, "Snapshot %s is %s; it can be deleted when available or in error.",
@@ -2407,14 +2337,14 @@ int store_request_snapshot_delete(struct store *st, const char *id, const struct
 	rc = prep(st, "UPDATE snapshots SET status = 'deleting', updated_at = ?2 WHERE id = ?1", &stmt);
 	if (rc)
 		goto fail;
-	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 2, stamp, -1, SQLITE_STATIC);
+	db_bind_text(stmt, 1, id);
+	db_bind_text(stmt, 2, stamp);
 	rc = step_finalize(st, stmt, "mark deleting");
 	if (!rc)
 		rc = take_over_row(st, "Snapshot", id, "deleting", worker, stamp);
 	if (!rc)
 		rc = add_op(st, "delete_snapshot", id, worker, stamp);
-	if (!rc && exec(st, "COMMIT") == 0)
+	if (!rc && commit(st) == 0)
 		return 0;
 fail:
 	return tx_fail(st, err, "cannot record the deletion of snapshot %s", id);
@@ -2424,7 +2354,7 @@ int store_set_capacity(struct store *st, int64_t me, const char *vg, uint64_t si
 		       uint64_t free_bytes, const struct timespec *now)
 {
 	char stamp[DBTIME_LEN];
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	int rc = prep(st, "INSERT INTO worker_capacity (service_id, volume_group, size_bytes, "
 			  "free_bytes, updated_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (service_id) "
 			  "DO UPDATE SET volume_group = ?2, size_bytes = ?3, free_bytes = ?4, "
@@ -2432,11 +2362,11 @@ int store_set_capacity(struct store *st, int64_t me, const char *vg, uint64_t si
 	if (rc)
 		return rc;
 	dbtime_format(now, stamp);
-	sqlite3_bind_int64(stmt, 1, me);
-	sqlite3_bind_text(stmt, 2, vg, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)size);
-	sqlite3_bind_int64(stmt, 4, (sqlite3_int64)free_bytes);
-	sqlite3_bind_text(stmt, 5, stamp, -1, SQLITE_STATIC);
+	db_bind_int(stmt, 1, me);
+	db_bind_text(stmt, 2, vg);
+	db_bind_int(stmt, 3, (int64_t)size);
+	db_bind_int(stmt, 4, (int64_t)free_bytes);
+	db_bind_text(stmt, 5, stamp);
 	return step_finalize(st, stmt, "record capacity");
 }
 
@@ -2444,29 +2374,29 @@ int store_remove_service(struct store *st, int64_t id, const struct timespec *bo
 			 const struct timespec *now, struct cf_err *err)
 {
 	char stamp[DBTIME_LEN], limit[DBTIME_LEN], host[NAME_LEN] = "";
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	long long owned;
 	bool up;
 	int rc;
 
 	dbtime_format(now, stamp);
 	dbtime_format_bound(bound, limit);
-	if (exec(st, "BEGIN IMMEDIATE"))
-		return err_set(err, EBUSY, "cannot lock database %s: %s", st->path, sqlite3_errmsg(st->db));
+	if (begin(st, DB_TX_WRITE))
+		return err_set(err, EBUSY, "cannot lock database %s: %s", st->path, db_errmsg(st->db));
 	rc = prep(st, "SELECT host, " BEAT_AT_OR_AFTER("updated_at", "?2") " FROM services "
 		      "WHERE id = ?1 AND deleted = 0", &stmt);
 	if (rc)
 		goto fail;
-	sqlite3_bind_int64(stmt, 1, id);
-	sqlite3_bind_text(stmt, 2, limit, -1, SQLITE_STATIC);
-	if (sqlite3_step(stmt) != SQLITE_ROW) {
-		sqlite3_finalize(stmt);
+	db_bind_int(stmt, 1, id);
+	db_bind_text(stmt, 2, limit);
+	if (db_step(stmt) != DB_ROW) {
+		db_finalize(stmt);
 		rollback(st);
 		return err_set(err, ENOENT, "There is no worker %lld.", (long long)id);
 	}
 	column_text(stmt, 0, host, sizeof(host));
-	up = sqlite3_column_int(stmt, 1) != 0;
-	sqlite3_finalize(stmt);
+	up = db_column_int(stmt, 1) != 0;
+	db_finalize(stmt);
 	if (up) {
 		rollback(st);
 		return err_set(err, EBUSY, "Worker %lld (%s) is up; stop it first: it counts as down "
@@ -2477,9 +2407,9 @@ int store_remove_service(struct store *st, int64_t id, const struct timespec *bo
 	rc = prep(st, "SELECT count(*) FROM workers WHERE service_id = ?1", &stmt);
 	if (rc)
 		goto fail;
-	sqlite3_bind_int64(stmt, 1, id);
-	owned = sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
-	sqlite3_finalize(stmt);
+	db_bind_int(stmt, 1, id);
+	owned = db_step(stmt) == DB_ROW ? db_column_int(stmt, 0) : 0;
+	db_finalize(stmt);
 	if (owned) {
 		rollback(st);
 		return err_set(err, EBUSY, "Worker %lld (%s) still owns %lld operation(s) in flight; "
@@ -2490,10 +2420,10 @@ int store_remove_service(struct store *st, int64_t id, const struct timespec *bo
 		  &stmt);
 	if (rc)
 		goto fail;
-	sqlite3_bind_int64(stmt, 1, id);
-	sqlite3_bind_text(stmt, 2, stamp, -1, SQLITE_STATIC);
+	db_bind_int(stmt, 1, id);
+	db_bind_text(stmt, 2, stamp);
 	rc = step_finalize(st, stmt, "remove a worker");
-	if (!rc && exec(st, "COMMIT") == 0) {
+	if (!rc && commit(st) == 0) {
 		log_info("worker %lld (%s) removed", (long long)id, host);
 		return 0;
 	}
@@ -2513,10 +2443,10 @@ int store_set_worker_state(struct store *st, int64_t me, bool can_clean, const c
 	if (rc)
 		return rc;
 	dbtime_format(now, stamp);
-	sqlite3_bind_int64(stmt, 1, me);
-	sqlite3_bind_int(stmt, 2, can_clean ? 1 : 0);
+	db_bind_int(stmt, 1, me);
+	db_bind_int(stmt, 2, can_clean ? 1 : 0);
 	bind_opt_text(stmt, 3, can_clean ? NULL : reason);
-	sqlite3_bind_text(stmt, 4, stamp, -1, SQLITE_STATIC);
+	db_bind_text(stmt, 4, stamp);
 	return step_done(st, stmt, "record whether this worker can clean");
 }
 
@@ -2547,11 +2477,11 @@ static int requeue_tx(struct store *st, const struct orphan *o, const char *stam
 		rc = stmt_get(st, Q_JOB_REQUEUE, &job);
 		if (rc)
 			return rc;
-		sqlite3_bind_int64(job, 1, o->job_id);
-		sqlite3_bind_int64(job, 2, o->taker);
-		sqlite3_bind_text(job, 3, why, -1, SQLITE_TRANSIENT);
+		db_bind_int(job, 1, o->job_id);
+		db_bind_int(job, 2, o->taker);
+		db_bind_text(job, 3, why);
 		rc = step_done(st, job, "requeue a job");
-		if (rc || sqlite3_changes(st->db) == 0)
+		if (rc || db_changes(st->db) == 0)
 			return rc ? rc : -EAGAIN; /* someone else did it first */
 	}
 	{
@@ -2559,10 +2489,10 @@ static int requeue_tx(struct store *st, const struct orphan *o, const char *stam
 		rc = stmt_get(st, Q_ROWS_REQUEUE, &rows);
 		if (rc)
 			return rc;
-		sqlite3_bind_int64(rows, 1, o->job_id);
-		sqlite3_bind_int64(rows, 2, o->taker);
-		sqlite3_bind_int64(rows, 3, o->service_id);
-		sqlite3_bind_text(rows, 4, o->until, -1, SQLITE_STATIC);
+		db_bind_int(rows, 1, o->job_id);
+		db_bind_int(rows, 2, o->taker);
+		db_bind_int(rows, 3, o->service_id);
+		db_bind_text(rows, 4, o->until);
 		rc = step_done(st, rows, "give back a dead taker's rows");
 		if (rc)
 			return rc;
@@ -2572,9 +2502,9 @@ static int requeue_tx(struct store *st, const struct orphan *o, const char *stam
 		rc = stmt_get(st, Q_PROGRESS_REQUEUE, &prog);
 		if (rc)
 			return rc;
-		sqlite3_bind_int64(prog, 1, o->job_id);
-		sqlite3_bind_text(prog, 2, why, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(prog, 3, stamp, -1, SQLITE_STATIC);
+		db_bind_int(prog, 1, o->job_id);
+		db_bind_text(prog, 2, why);
+		db_bind_text(prog, 3, stamp);
 		return step_done(st, prog, "requeue a job's resources");
 	}
 }
@@ -2593,21 +2523,21 @@ static int fail_job_tx(struct store *st, int64_t job_id, const char *why, const 
 
 	if (rc)
 		return rc;
-	sqlite3_bind_int64(job, 1, job_id);
-	sqlite3_bind_text(job, 2, why, -1, SQLITE_STATIC);
-	sqlite3_bind_text(job, 3, stamp, -1, SQLITE_STATIC);
+	db_bind_int(job, 1, job_id);
+	db_bind_text(job, 2, why);
+	db_bind_text(job, 3, stamp);
 	rc = step_done(st, job, "fail a job");
-	if (rc || sqlite3_changes(st->db) == 0)
+	if (rc || db_changes(st->db) == 0)
 		return rc ? rc : -EAGAIN;
 	rc = stmt_get(st, Q_JOB_SETTLE_FAILED, &settle);
 	if (rc)
 		return rc;
 	snprintf(detail, sizeof(detail), "the job failed: %s", why);
-	sqlite3_bind_int64(settle, 1, job_id);
-	sqlite3_bind_null(settle, 2);
-	sqlite3_bind_text(settle, 3, stamp, -1, SQLITE_STATIC);
-	sqlite3_bind_text(settle, 4, detail, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(settle, 5, "failed", -1, SQLITE_STATIC);
+	db_bind_int(settle, 1, job_id);
+	db_bind_null(settle, 2);
+	db_bind_text(settle, 3, stamp);
+	db_bind_text(settle, 4, detail);
+	db_bind_text(settle, 5, "failed");
 	return step_done(st, settle, "settle a failed job's resources");
 }
 
@@ -2624,8 +2554,8 @@ static int recover_tx(struct store *st, void *arg)
 		rc = stmt_get(st, Q_JOBS_ORPHANED, &find);
 		if (rc)
 			return rc;
-		sqlite3_bind_text(find, 1, c->bound, -1, SQLITE_STATIC);
-		while ((rc = sqlite3_step(find)) == SQLITE_ROW) {
+		db_bind_text(find, 1, c->bound);
+		while ((rc = db_step(find)) == DB_ROW) {
 			struct orphan *o;
 			if (array_reserve((void **)&orphans, &cap_orphans, n_orphans + 1,
 					  sizeof(*orphans)) != 0) {
@@ -2633,13 +2563,13 @@ static int recover_tx(struct store *st, void *arg)
 				return -ENOMEM;
 			}
 			o = &orphans[n_orphans++];
-			o->job_id = sqlite3_column_int64(find, 0);
-			o->taker = sqlite3_column_int64(find, 1);
-			o->service_id = sqlite3_column_int64(find, 2);
+			o->job_id = db_column_int(find, 0);
+			o->taker = db_column_int(find, 1);
+			o->service_id = db_column_int(find, 2);
 			column_text(find, 3, o->until, sizeof(o->until));
-			o->request_id = sqlite3_column_int64(find, 4);
+			o->request_id = db_column_int(find, 4);
 		}
-		if (rc != SQLITE_DONE) {
+		if (rc != DB_DONE) {
 			free(orphans);
 			return db_fail(st, rc, "find jobs whose taker is down");
 		}
@@ -2663,19 +2593,19 @@ static int recover_tx(struct store *st, void *arg)
 		rc = stmt_get(st, Q_JOBS_UNDELIVERABLE, &find);
 		if (rc)
 			return rc;
-		sqlite3_bind_text(find, 1, c->bound, -1, SQLITE_STATIC);
-		while ((rc = sqlite3_step(find)) == SQLITE_ROW) {
+		db_bind_text(find, 1, c->bound);
+		while ((rc = db_step(find)) == DB_ROW) {
 			struct undeliverable *u;
 			if (array_reserve((void **)&stuck, &cap_stuck, n_stuck + 1, sizeof(*stuck)) != 0) {
 				free(stuck);
 				return -ENOMEM;
 			}
 			u = &stuck[n_stuck++];
-			u->job_id = sqlite3_column_int64(find, 0);
-			u->dest_service = sqlite3_column_int64(find, 1);
+			u->job_id = db_column_int(find, 0);
+			u->dest_service = db_column_int(find, 1);
 			column_text(find, 2, u->dest_cluster, sizeof(u->dest_cluster));
 		}
-		if (rc != SQLITE_DONE) {
+		if (rc != DB_DONE) {
 			free(stuck);
 			return db_fail(st, rc, "find jobs nobody can take");
 		}
@@ -2734,9 +2664,9 @@ static int cancel_tx(struct store *st, void *arg)
 		rc = stmt_get(st, Q_REQUEST_CANCEL, &req);
 		if (rc)
 			return rc;
-		sqlite3_bind_int64(req, 1, c->id);
-		sqlite3_bind_text(req, 2, c->stamp, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(req, 3, c->uid);
+		db_bind_int(req, 1, c->id);
+		db_bind_text(req, 2, c->stamp);
+		db_bind_int(req, 3, c->uid);
 		rc = step_done(st, req, "cancel a request");
 		if (rc)
 			return rc;
@@ -2746,22 +2676,22 @@ static int cancel_tx(struct store *st, void *arg)
 		rc = stmt_get(st, Q_JOBS_CANCEL, &jobs);
 		if (rc)
 			return rc;
-		sqlite3_bind_int64(jobs, 1, c->id);
-		sqlite3_bind_text(jobs, 2, c->stamp, -1, SQLITE_STATIC);
-		sqlite3_bind_text(jobs, 3, why, -1, SQLITE_TRANSIENT);
+		db_bind_int(jobs, 1, c->id);
+		db_bind_text(jobs, 2, c->stamp);
+		db_bind_text(jobs, 3, why);
 		rc = step_done(st, jobs, "cancel a request's jobs");
 		if (rc)
 			return rc;
-		c->cancelled = sqlite3_changes(st->db);
+		c->cancelled = db_changes(st->db);
 	}
 	{
 		STMT prog = NULL;
 		rc = stmt_get(st, Q_PROGRESS_CANCEL, &prog);
 		if (rc)
 			return rc;
-		sqlite3_bind_int64(prog, 1, c->id);
-		sqlite3_bind_text(prog, 2, c->stamp, -1, SQLITE_STATIC);
-		sqlite3_bind_text(prog, 3, why, -1, SQLITE_TRANSIENT);
+		db_bind_int(prog, 1, c->id);
+		db_bind_text(prog, 2, c->stamp);
+		db_bind_text(prog, 3, why);
 		return step_done(st, prog, "cancel a request's resources");
 	}
 }
@@ -2793,7 +2723,7 @@ static int worker_not_ready(struct store *st, const struct new_volume *v, bool *
 			    char *reason, size_t reason_size)
 {
 	char started[DBTIME_LEN] = "";
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	int rc = prep(st, "SELECT reason FROM worker_state WHERE service_id = ?1 AND can_clean = 0 "
 			  "AND (?2 IS NULL OR updated_at >= ?2)", &stmt);
 
@@ -2801,15 +2731,15 @@ static int worker_not_ready(struct store *st, const struct new_volume *v, bool *
 		return rc;
 	if (v->started)
 		dbtime_format(v->started, started);
-	sqlite3_bind_int64(stmt, 1, v->service_id);
+	db_bind_int(stmt, 1, v->service_id);
 	bind_text_or_null(stmt, 2, started);
-	rc = sqlite3_step(stmt);
-	*not_ready = rc == SQLITE_ROW;
+	rc = db_step(stmt);
+	*not_ready = rc == DB_ROW;
 	reason[0] = '\0';
-	if (rc == SQLITE_ROW && sqlite3_column_text(stmt, 0))
-		snprintf(reason, reason_size, "%s", (const char *)sqlite3_column_text(stmt, 0));
-	sqlite3_finalize(stmt);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(st, rc, "read the worker's state");
+	if (rc == DB_ROW && db_column_text(stmt, 0))
+		snprintf(reason, reason_size, "%s", db_column_text(stmt, 0));
+	db_finalize(stmt);
+	return rc == DB_ROW || rc == DB_DONE ? 0 : db_fail(st, rc, "read the worker's state");
 }
 
 /* Whether a new volume fits, inside store_add_volume's transaction. The
@@ -2825,7 +2755,7 @@ static int volume_fits(struct store *st, const struct new_volume *v, struct cf_e
 {
 	char vg[NAME_LEN] = "", measured[DBTIME_LEN] = "", reason[512];
 	long long free_bytes = 0, used_gib = 0, avail;
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	bool not_ready;
 	int rc;
 
@@ -2844,18 +2774,18 @@ static int volume_fits(struct store *st, const struct new_volume *v, struct cf_e
 	if (rc)
 		return tx_fail(st, err, "cannot read the free space of worker %lld",
 			       (long long)v->service_id);
-	sqlite3_bind_int64(stmt, 1, v->service_id);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW) {
+	db_bind_int(stmt, 1, v->service_id);
+	rc = db_step(stmt);
+	if (rc == DB_ROW) {
 		column_text(stmt, 0, vg, sizeof(vg));
-		free_bytes = sqlite3_column_int64(stmt, 1);
+		free_bytes = db_column_int(stmt, 1);
 		column_text(stmt, 2, measured, sizeof(measured));
 	}
-	sqlite3_finalize(stmt);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	db_finalize(stmt);
+	if (rc != DB_ROW && rc != DB_DONE)
 		return tx_fail(st, err, "cannot read the free space of worker %lld",
 			       (long long)v->service_id);
-	if (rc == SQLITE_DONE)
+	if (rc == DB_DONE)
 		return err_set(err, EAGAIN, "Worker %lld (%s) has not measured its volume group yet (its "
 			       "storage driver is starting); try again in a moment.",
 			       (long long)v->service_id, v->host);
@@ -2868,13 +2798,13 @@ static int volume_fits(struct store *st, const struct new_volume *v, struct cf_e
 		      HOST_OF("v.host") " IN " SHARING_HOSTS ")", &stmt);
 	if (rc)
 		return tx_fail(st, err, "cannot count what volume group %s holds", vg);
-	sqlite3_bind_text(stmt, 1, vg, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 2, measured, -1, SQLITE_STATIC);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW)
-		used_gib = sqlite3_column_int64(stmt, 0);
-	sqlite3_finalize(stmt);
-	if (rc != SQLITE_ROW)
+	db_bind_text(stmt, 1, vg);
+	db_bind_text(stmt, 2, measured);
+	rc = db_step(stmt);
+	if (rc == DB_ROW)
+		used_gib = db_column_int(stmt, 0);
+	db_finalize(stmt);
+	if (rc != DB_ROW)
 		return tx_fail(st, err, "cannot count what volume group %s holds", vg);
 	avail = free_bytes - used_gib * 1073741824LL;
 	if (avail < v->size_gib * 1073741824LL)
@@ -2886,13 +2816,13 @@ static int volume_fits(struct store *st, const struct new_volume *v, struct cf_e
 void store_worker_label(struct store *st, int64_t id, char *out, size_t size)
 {
 	char host[NAME_LEN] = "";
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 
 	if (prep(st, "SELECT host FROM services WHERE id = ?1", &stmt) == 0) {
-		sqlite3_bind_int64(stmt, 1, id);
-		if (sqlite3_step(stmt) == SQLITE_ROW)
+		db_bind_int(stmt, 1, id);
+		if (db_step(stmt) == DB_ROW)
 			column_text(stmt, 0, host, sizeof(host));
-		sqlite3_finalize(stmt);
+		db_finalize(stmt);
 	}
 	if (host[0])
 		snprintf(out, size, "worker %lld (%s)", (long long)id, host);
@@ -2904,7 +2834,7 @@ int store_list_exports(struct store *st, int64_t me, struct export_record **out,
 {
 	struct export_record *recs = NULL;
 	size_t cap = 0, n = 0;
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	/* Its host, or its host and a '#pool': two ranges of the host index
 	 * ('$' sorts right after '#'). */
 	int rc = prep(st, "SELECT v.id, v.provider_location, v.provider_auth FROM services s "
@@ -2917,12 +2847,12 @@ int store_list_exports(struct store *st, int64_t me, struct export_record **out,
 	*count = 0;
 	if (rc)
 		return rc;
-	sqlite3_bind_int64(stmt, 1, me);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+	db_bind_int(stmt, 1, me);
+	while ((rc = db_step(stmt)) == DB_ROW) {
 		struct export_record *r;
 
 		if (array_reserve((void **)&recs, &cap, n + 1, sizeof(*recs)) != 0) {
-			sqlite3_finalize(stmt);
+			db_finalize(stmt);
 			free(recs);
 			return -ENOMEM;
 		}
@@ -2934,8 +2864,8 @@ int store_list_exports(struct store *st, int64_t me, struct export_record **out,
 			continue; /* not one of ours: no UUID, or longer than Cinder's columns */
 		n++;
 	}
-	sqlite3_finalize(stmt);
-	if (rc != SQLITE_DONE) {
+	db_finalize(stmt);
+	if (rc != DB_DONE) {
 		free(recs);
 		return db_fail(st, rc, "list the exports of a worker");
 	}
@@ -2948,16 +2878,16 @@ int store_set_export_location(struct store *st, const char *id, const char *loca
 			      const struct timespec *now)
 {
 	char stamp[DBTIME_LEN];
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	int rc = prep(st, "UPDATE volumes SET provider_location = ?2, updated_at = ?3 WHERE id = ?1 "
 			  "AND deleted = 0 AND status IN ('available', 'in-use')", &stmt);
 
 	if (rc)
 		return rc;
 	dbtime_format(now, stamp);
-	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 2, location, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 3, stamp, -1, SQLITE_STATIC);
+	db_bind_text(stmt, 1, id);
+	db_bind_text(stmt, 2, location);
+	db_bind_text(stmt, 3, stamp);
 	return step_finalize(st, stmt, "record a restored export");
 }
 
@@ -2989,292 +2919,6 @@ int store_fail_queued_ops(struct store *st, int64_t me, const char *reason,
 		(*failed)++;
 	}
 	return rc == -ENOENT ? 0 : rc;
-}
-
-/* ---- The database file stays the one this daemon opened ---- */
-
-/* What a connection knows of the file it opened. SQLite keeps an open
- * file open when it is deleted (rm state.db*) or replaced (a copy moved
- * over it, a restore) and says nothing: writes go on into a file nobody
- * else reads, and are lost. So every write transaction first checks, with
- * one stat(), that the path still names that file. */
-struct file_guard {
-	dev_t dev;
-	ino_t ino;
-	bool checked;  /* in the write transaction under way */
-	char path[];   /* absolute, as SQLite opened it; "" for a memory database */
-};
-
-static _Atomic(store_lost_fn) lost_handler;
-static atomic_flag lost_logged = ATOMIC_FLAG_INIT;
-
-void store_set_lost_handler(store_lost_fn fn)
-{
-	atomic_store(&lost_handler, fn);
-}
-
-/* This process can no longer serve: logged once, and the handler told
- * (the daemon stops, and its service manager starts it again). */
-static void lost(const char *why)
-{
-	store_lost_fn fn = atomic_load(&lost_handler);
-
-	if (!atomic_flag_test_and_set(&lost_logged))
-		log_error("%s", why);
-	if (fn)
-		fn();
-}
-
-/* Whether `path` still names the file (dev, ino): 0, or -ESTALE with the
- * words in msg, logged, and the daemon told. */
-static int guard_check(const char *path, dev_t dev, ino_t ino, char *msg, size_t size)
-{
-	char why[PATH_MAX + 256];
-	struct stat sb;
-	const char *what;
-
-	if (!path[0])
-		return 0;
-	if (stat(path, &sb) == 0) {
-		if (sb.st_dev == dev && sb.st_ino == ino)
-			return 0;
-		what = "another file is there now";
-	} else if (errno == ENOENT || errno == ENOTDIR) {
-		what = "nothing is there now";
-	} else {
-		return 0; /* cannot tell (ENOMEM, EACCES): SQLite's own error, if any, comes next */
-	}
-	snprintf(msg, size,
-		 "database file %s was deleted or replaced while this daemon ran; restart it", path);
-	snprintf(why, sizeof(why), "%s (this daemon opened inode %llu; %s); writes are refused",
-		 msg, (unsigned long long)ino, what);
-	lost(why);
-	return -ESTALE;
-}
-
-/* The daemon's database (store_pin_file): every connection it opens later,
- * each thread's own, must find the same file at the path. Set before the
- * threads start. */
-static struct {
-	char *given;  /* the path as store_open had it */
-	char *file;   /* absolute, as SQLite opened it */
-	dev_t dev;
-	ino_t ino;
-} pinned;
-
-void store_pin_file(struct store *st)
-{
-	const char *file = sqlite3_db_filename(st->db, "main");
-	struct stat sb;
-
-	if (pinned.given || !file || !file[0] || stat(file, &sb) != 0)
-		return;
-	pinned.given = strdup(st->path);
-	pinned.file = strdup(file);
-	if (!pinned.given || !pinned.file) {
-		free(pinned.given);
-		free(pinned.file);
-		pinned.given = pinned.file = NULL;
-		return;
-	}
-	pinned.dev = sb.st_dev;
-	pinned.ino = sb.st_ino;
-}
-
-/* A connection of the pinned file failed to open: -ESTALE (with the
- * words, and the daemon told) when that is because the file is gone. */
-static int guard_open_failed(const char *path, struct cf_err *err)
-{
-	char msg[PATH_MAX + 128];
-
-	if (!pinned.given || strcmp(path, pinned.given) != 0 ||
-	    guard_check(pinned.file, pinned.dev, pinned.ino, msg, sizeof(msg)) == 0)
-		return 0;
-	err_set(err, ESTALE, "%s", msg);
-	return -ESTALE;
-}
-
-/* cinderfs_file_check(): NULL, or an error when the file was deleted or
- * replaced. Without an argument (the triggers) once per write
- * transaction; with one, always. */
-static void guard_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-	struct file_guard *g = sqlite3_user_data(ctx);
-	char msg[PATH_MAX + 128];
-
-	(void)argv;
-	if (argc == 0 && g->checked) {
-		sqlite3_result_null(ctx);
-		return;
-	}
-	if (guard_check(g->path, g->dev, g->ino, msg, sizeof(msg)) != 0) {
-		/* SQLITE_ERROR (EIO to the callers), not an I/O error code:
-		 * only the statement is undone, and the caller's own
-		 * rollback finds its transaction still open. */
-		sqlite3_result_error(ctx, msg, -1);
-		return;
-	}
-	g->checked = argc == 0;
-	sqlite3_result_null(ctx);
-}
-
-static int guard_commit(void *arg)
-{
-	((struct file_guard *)arg)->checked = false;
-	return 0;
-}
-
-static void guard_rollback(void *arg)
-{
-	((struct file_guard *)arg)->checked = false;
-}
-
-/* Installed by store_open: the check, and a BEFORE trigger on every table
- * that calls it, so that every write path in this file is covered without
- * each having to remember (TEMP: this connection's own, nothing in the
- * file). A row about to be written is the start of a write transaction
- * that would change something; the write is refused before it is made. */
-static int guard_install(struct store *st, struct cf_err *err)
-{
-	static const char *const ops[] = { "INSERT", "UPDATE", "DELETE" };
-	const char *file = sqlite3_db_filename(st->db, "main");
-	struct file_guard *g;
-	sqlite3_stmt *tables = NULL;
-	sqlite3_str *sql;
-	char *text;
-	int moved = 0, rc;
-
-	if (!file)
-		file = "";
-	g = malloc(sizeof(*g) + strlen(file) + 1);
-	if (!g)
-		return err_set(err, ENOMEM, "out of memory opening %s", st->path);
-	strcpy(g->path, file);
-	g->checked = false;
-	if (file[0]) {
-		struct stat sb;
-
-		/* The path's file, and SQLite's own check that it is the one
-		 * it opened: nothing replaced it in between. */
-		if (stat(file, &sb) != 0 ||
-		    sqlite3_file_control(st->db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) != SQLITE_OK ||
-		    moved) {
-			free(g);
-			return err_set(err, ESTALE, "database file %s was deleted or replaced while it "
-				       "was being opened", file);
-		}
-		g->dev = sb.st_dev;
-		g->ino = sb.st_ino;
-		/* A thread's connection opened after the daemon's file was
-		 * replaced: refused, not served from the new file. */
-		if (pinned.file && strcmp(file, pinned.file) == 0 &&
-		    (g->dev != pinned.dev || g->ino != pinned.ino)) {
-			char msg[PATH_MAX + 128];
-
-			guard_check(pinned.file, pinned.dev, pinned.ino, msg, sizeof(msg));
-			free(g);
-			return err_set(err, ESTALE, "%s", msg);
-		}
-	}
-	/* The connection frees g when it closes (and on failure here). */
-	if (sqlite3_create_function_v2(st->db, "cinderfs_file_check", -1, SQLITE_UTF8, g, guard_fn,
-				       NULL, NULL, free) != SQLITE_OK)
-		return err_set(err, ENOMEM, "cannot set up database %s: %s", st->path,
-			       sqlite3_errmsg(st->db));
-	sqlite3_commit_hook(st->db, guard_commit, g);
-	sqlite3_rollback_hook(st->db, guard_rollback, g);
-	if (!file[0])
-		return 0;
-	sql = sqlite3_str_new(st->db);
-	rc = sqlite3_prepare_v2(st->db, "SELECT name FROM main.sqlite_master WHERE type = 'table' "
-				"AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'", -1, &tables, NULL);
-	while (rc == SQLITE_OK && sqlite3_step(tables) == SQLITE_ROW) {
-		const char *name = (const char *)sqlite3_column_text(tables, 0);
-
-		for (size_t i = 0; name && i < sizeof(ops) / sizeof(ops[0]); i++)
-			sqlite3_str_appendf(sql, "CREATE TEMP TRIGGER IF NOT EXISTS \"cinderfs_guard_%w_%s\" "
-					    "BEFORE %s ON main.\"%w\" BEGIN SELECT cinderfs_file_check(); "
-					    "END;\n", name, ops[i], ops[i], name);
-	}
-	rc = sqlite3_finalize(tables);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_str_errcode(sql);
-	text = sqlite3_str_finish(sql); /* NULL when empty: a new file has no tables yet */
-	if (rc == SQLITE_OK && text)
-		rc = sqlite3_exec(st->db, text, NULL, NULL, NULL);
-	sqlite3_free(text);
-	if (rc != SQLITE_OK)
-		return err_set(err, -sqlite_errno(rc), "cannot set up database %s: %s", st->path,
-			       sqlite3_errmsg(st->db));
-	return 0;
-}
-
-int store_check_file(struct store *st, struct cf_err *err)
-{
-	sqlite3_stmt *stmt;
-	int rc = sqlite3_prepare_v2(st->db, "SELECT cinderfs_file_check(1)", -1, &stmt, NULL);
-
-	if (rc == SQLITE_OK && sqlite3_step(stmt) == SQLITE_ROW) {
-		sqlite3_finalize(stmt);
-		return 0;
-	}
-	err_set(err, ESTALE, "%s", sqlite3_errmsg(st->db));
-	sqlite3_finalize(stmt);
-	return -ESTALE;
-}
-
-/* ---- Who the file belongs to ---- */
-
-/* Mode bits a database must not have: it holds CHAP secrets
- * (volumes.provider_auth), for root and the admin group to read only. */
-#define DB_MODE 0640
-#define DB_TOO_OPEN (S_IWGRP | S_IRWXO)
-
-static void warn_if_open(const char *path)
-{
-	struct stat sb;
-
-	if (stat(path, &sb) == 0 && (sb.st_mode & DB_TOO_OPEN))
-		log_warning("database file %s has mode %04o: %s; it holds CHAP secrets "
-			    "(volumes.provider_auth): chmod %04o %s", path,
-			    (unsigned)(sb.st_mode & 07777),
-			    (sb.st_mode & S_IRWXO) ? "any user may use it" : "its group may write it",
-			    DB_MODE, path);
-}
-
-int store_prepare_file(const char *path, gid_t group, struct cf_err *err)
-{
-	char side[PATH_MAX];
-	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, DB_MODE);
-
-	if (fd >= 0) {
-		/* fchmod: the mode whatever the umask. SQLite gives the -wal
-		 * and -shm it makes this file's mode, and (as root) its owner. */
-		int e = 0;
-
-		if (geteuid() == 0 && fchown(fd, 0, group) != 0)
-			e = errno;
-		else if (geteuid() != 0 && fchown(fd, (uid_t)-1, group) != 0)
-			log_debug("database %s: not in group %u: left in this user's group", path,
-				  (unsigned)group);
-		if (!e && fchmod(fd, DB_MODE) != 0)
-			e = errno;
-		close(fd);
-		if (e) {
-			unlink(path);
-			return err_set(err, e, "cannot give new database %s its owner and mode: %s", path,
-				       strerror(e));
-		}
-		return 0;
-	}
-	if (errno != EEXIST)
-		return err_set(err, errno, "cannot open database %s: %s", path, strerror(errno));
-	warn_if_open(path);
-	snprintf(side, sizeof(side), "%s-wal", path);
-	warn_if_open(side);
-	snprintf(side, sizeof(side), "%s-shm", path);
-	warn_if_open(side);
-	return 0;
 }
 
 /* ---- One daemon per worker ---- */
@@ -3321,7 +2965,7 @@ static void read_boot_id(char out[UUID_LEN])
 
 static void instance_init(struct store *st, const struct timespec *now)
 {
-	const char *file = sqlite3_db_filename(st->db, "main");
+	const char *file = db_file(st->db);
 	uuid_t uu;
 
 	if (self.uuid[0])
@@ -3376,31 +3020,31 @@ struct instance_row {
  * recorded. */
 static int instance_of(struct store *st, int64_t id, struct instance_row *out)
 {
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	int rc = prep(st, "SELECT i.instance, i.pid, i.hostname, i.boot_id, s.updated_at "
 			  "FROM worker_instances i JOIN services s ON s.id = i.service_id "
 			  "WHERE i.service_id = ?1", &stmt);
 
 	if (rc)
 		return rc;
-	sqlite3_bind_int64(stmt, 1, id);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW) {
-		out->pid = sqlite3_column_int64(stmt, 1);
+	db_bind_int(stmt, 1, id);
+	rc = db_step(stmt);
+	if (rc == DB_ROW) {
+		out->pid = db_column_int(stmt, 1);
 		rc = column_text(stmt, 0, out->uuid, sizeof(out->uuid)) ||
 			column_text(stmt, 2, out->hostname, sizeof(out->hostname)) ||
 			column_text(stmt, 3, out->boot_id, sizeof(out->boot_id)) ||
 			column_text(stmt, 4, out->beat, sizeof(out->beat)) ? -EOVERFLOW : 0;
 	} else {
-		rc = rc == SQLITE_DONE ? -ENOENT : db_fail(st, rc, "read a worker's instance");
+		rc = rc == DB_DONE ? -ENOENT : db_fail(st, rc, "read a worker's instance");
 	}
-	sqlite3_finalize(stmt);
+	db_finalize(stmt);
 	return rc;
 }
 
 static int instance_write(struct store *st, int64_t id, const char *stamp)
 {
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	int rc = prep(st, "INSERT INTO worker_instances (service_id, instance, pid, hostname, boot_id, "
 			  "started_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
 			  "ON CONFLICT (service_id) DO UPDATE SET instance = ?2, pid = ?3, hostname = ?4, "
@@ -3408,13 +3052,13 @@ static int instance_write(struct store *st, int64_t id, const char *stamp)
 
 	if (rc)
 		return rc;
-	sqlite3_bind_int64(stmt, 1, id);
-	sqlite3_bind_text(stmt, 2, self.uuid, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)getpid());
-	sqlite3_bind_text(stmt, 4, self.hostname, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 5, self.boot_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 6, self.started_at, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 7, stamp, -1, SQLITE_STATIC);
+	db_bind_int(stmt, 1, id);
+	db_bind_text(stmt, 2, self.uuid);
+	db_bind_int(stmt, 3, (int64_t)getpid());
+	db_bind_text(stmt, 4, self.hostname);
+	db_bind_text(stmt, 5, self.boot_id);
+	db_bind_text(stmt, 6, self.started_at);
+	db_bind_text(stmt, 7, stamp);
 	return step_finalize(st, stmt, "record this worker's instance");
 }
 
@@ -3437,21 +3081,21 @@ int store_register_instance(struct store *st, const struct registration *reg, in
 
 	instance_init(st, now);
 	dbtime_format(now, stamp);
-	if (exec(st, "BEGIN IMMEDIATE"))
+	if (begin(st, DB_TX_WRITE))
 		return err_set(err, EBUSY, "cannot lock database %s to register %s: %s", st->path,
-			       reg->host, sqlite3_errmsg(st->db));
+			       reg->host, db_errmsg(st->db));
 	{
 		STMT find = NULL;
 
 		rc = stmt_get(st, Q_SERVICE_BY_HOST_BINARY, &find);
 		if (rc)
 			goto fail;
-		sqlite3_bind_text(find, 1, reg->host, -1, SQLITE_STATIC);
-		sqlite3_bind_text(find, 2, reg->binary, -1, SQLITE_STATIC);
-		rc = sqlite3_step(find);
-		if (rc == SQLITE_ROW)
-			id = sqlite3_column_int64(find, 0);
-		else if (rc != SQLITE_DONE) {
+		db_bind_text(find, 1, reg->host);
+		db_bind_text(find, 2, reg->binary);
+		rc = db_step(find);
+		if (rc == DB_ROW)
+			id = db_column_int(find, 0);
+		else if (rc != DB_DONE) {
 			rc = db_fail(st, rc, "find service");
 			goto fail;
 		}
@@ -3502,7 +3146,7 @@ int store_register_instance(struct store *st, const struct registration *reg, in
 	rc = instance_write(st, *service_id, stamp);
 	if (rc)
 		goto fail;
-	if (exec(st, "COMMIT")) {
+	if (commit(st)) {
 		rc = -EIO;
 		goto fail;
 	}
@@ -3522,7 +3166,7 @@ int store_beat(struct store *st, int64_t service_id, const struct timespec *now)
 	if (!self.uuid[0])
 		return store_heartbeat(st, service_id, now);
 	dbtime_format(now, stamp);
-	rc = exec(st, "BEGIN IMMEDIATE");
+	rc = begin(st, DB_TX_WRITE);
 	if (rc)
 		return rc;
 	rc = instance_of(st, service_id, &other);
@@ -3534,7 +3178,7 @@ int store_beat(struct store *st, int64_t service_id, const struct timespec *now)
 			 "worker %lld was taken over by cinderfs pid %lld on %s (instance %s) while "
 			 "this daemon (instance %s) did not send its heartbeat; this one stops",
 			 (long long)service_id, other.pid, other.hostname, other.uuid, self.uuid);
-		lost(why);
+		db_lost(why);
 		return -EOWNERDEAD;
 	}
 	if (rc && rc != -ENOENT) {
@@ -3550,11 +3194,50 @@ int store_beat(struct store *st, int64_t service_id, const struct timespec *now)
 		rollback(st);
 		return rc;
 	}
-	if (exec(st, "COMMIT") != 0) {
-		int e = sqlite_errno(sqlite3_extended_errcode(st->db));
+	if (commit(st) != 0) {
+		int e = db_errno(st->db);
 
 		rollback(st);
 		return e ? e : -EIO;
 	}
 	return rc;
+}
+
+/* ---- The SQLite file (nothing to do on PostgreSQL) ---- */
+
+void store_set_lost_handler(store_lost_fn fn)
+{
+	db_set_lost_handler(fn);
+}
+
+void store_pin_file(struct store *st)
+{
+	db_pin_file(st->db);
+}
+
+int store_check_file(struct store *st, struct cf_err *err)
+{
+	return db_check_file(st->db, err);
+}
+
+int store_prepare_file(const char *path, gid_t group, struct cf_err *err)
+{
+	return db_prepare_file(path, group, err);
+}
+
+/* ---- Named locks ---- */
+
+int store_lock_name(struct store *st, const char *name)
+{
+	int rc = db_lock_name(st->db, name);
+
+	if (rc)
+		log_warning("database %s: cannot take the lock %s: %s", st->path, name,
+			    db_errmsg(st->db));
+	return rc;
+}
+
+void store_unlock_name(struct store *st, const char *name)
+{
+	db_unlock_name(st->db, name);
 }

@@ -56,6 +56,17 @@ int store_register(struct store *st, const struct registration *reg,
 /* Whether a write could be made now: the write lock taken and let go,
  * nothing written. */
 int store_probe_write(struct store *st);
+
+/* A lock shared by every daemon of the database, by name (e.g. a volume
+ * group's, around each LVM metadata command of a cluster whose hosts
+ * share the group): held by this connection until store_unlock_name, or
+ * until the connection ends (a host that dies or is cut off holds
+ * nothing). PostgreSQL: an advisory lock; waits while another host holds
+ * it, -EBUSY after the connection's lock wait (10 s). SQLite: nothing to
+ * take (one machine; LVM's own lock files serialize it). Which engine runs
+ * is not the caller's concern. */
+int store_lock_name(struct store *st, const char *name);
+void store_unlock_name(struct store *st, const char *name);
 int store_heartbeat(struct store *st, int64_t service_id, const struct timespec *now);
 
 /* Remove a retired worker's row (what `cinder-manage service remove`

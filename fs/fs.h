@@ -20,6 +20,7 @@ struct watch_notifier;
 
 struct fs_config {
 	const char *db_path;
+	int db_connections;       /* the mount's pool of database connections */
 	int service_down_time;
 	gid_t admin_gid;
 	struct timespec started; /* mtime of the fixed directories */

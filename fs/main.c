@@ -252,6 +252,7 @@ static int serve(const struct options *o, const struct registration *reg, int64_
 		.cleanup = &cleanup,
 		.scratch = &scratch,
 		.wait_timeout = o->wait_timeout,
+		.db_connections = o->db_pool_size,
 		.host = reg->host,
 		.cluster_name = reg->cluster_name,
 		.has_storage = o->volume_group != NULL,

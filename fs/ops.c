@@ -23,6 +23,7 @@
 #include "paths.h"
 #include "scratch.h"
 #include "store.h"
+#include "store_pool.h"
 #include "view.h"
 #include "volumes.h"
 #include "watch.h"
@@ -159,42 +160,47 @@ static const char *call_path(const char *path, const struct fuse_file_info *fi)
 	return o->magic == HANDLE_MAGIC || o->magic == LISTING_MAGIC ? o->path : NULL;
 }
 
-/* One SQLite connection per FUSE thread, opened on first use and closed
- * when the thread ends (libfuse ends idle threads). */
-static pthread_key_t store_key;
-static pthread_once_t store_key_once = PTHREAD_ONCE_INIT;
+/* The mount's database connections: a few, shared by the FUSE threads,
+ * each borrowed for one operation (a thread keeping its own would keep
+ * ~30 open per daemon, libfuse never retiring its threads). */
+/* A borrower waits at most this long for a connection. */
+#define POOL_WAIT_MS 30000
 
-static void store_key_free(void *st)
+static struct store_pool *pool;
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+
+static void pool_make(void)
 {
-	store_close(st);
+	const struct fs_config *cfg = config();
+
+	if (store_pool_new(cfg->db_path, 0, cfg->db_connections, &pool) != 0)
+		pool = NULL;
 }
 
-static void store_key_make(void)
-{
-	pthread_key_create(&store_key, store_key_free);
-}
-
-/* err (may be NULL) says why the database could not be opened. */
+/* err (may be NULL) says why no connection could be had. */
 static int thread_store(struct store **out, struct cf_err *err)
 {
-	struct store *st;
+	struct cf_err why;
+	int rc;
 
-	pthread_once(&store_key_once, store_key_make);
-	st = pthread_getspecific(store_key);
-	if (!st) {
-		struct cf_err why;
-		int rc = store_open(config()->db_path, 0, &st, &why);
-		if (rc) {
-			log_error("%s", why.msg);
-			if (err)
-				*err = why;
-			return rc;
-		}
-		pthread_setspecific(store_key, st);
-	}
-	*out = st;
-	return 0;
+	pthread_once(&pool_once, pool_make);
+	if (!pool)
+		return err_set(err ? err : &why, ENOMEM, "out of memory");
+	rc = store_pool_get(pool, POOL_WAIT_MS, out, &why);
+	if (rc && err)
+		*err = why;
+	return rc;
 }
+
+static void store_return(struct store **st)
+{
+	if (*st) {
+		store_pool_put(pool, *st);
+		*st = NULL;
+	}
+}
+/* A borrowed connection, given back when the variable goes out of scope. */
+#define BORROWED __attribute__((cleanup(store_return)))
 
 static void view_now(struct view_ctx *ctx)
 {
@@ -463,7 +469,7 @@ static int fs_getattr(const char *path, struct stat *stbuf, struct fuse_file_inf
 	struct path_match m;
 	union object obj;
 	struct view_ctx ctx;
-	struct store *st;
+	BORROWED struct store *st = NULL;
 	int rc;
 
 	struct handle *h = file_of(fi);
@@ -497,7 +503,7 @@ static int fs_readlink(const char *path, char *buf, size_t size)
 	struct path_match m;
 	union object obj;
 	struct view_ctx ctx;
-	struct store *st;
+	BORROWED struct store *st = NULL;
 	int rc = resolve(path, &m, &obj, &ctx, &st);
 
 	if (rc)
@@ -706,7 +712,7 @@ static int list_dir(const char *path, struct listing *list)
 	union object obj;
 	struct view_ctx ctx;
 	struct dir_fill d = { .list = list, .ctx = &ctx, .type = NT_DIR };
-	struct store *st;
+	BORROWED struct store *st = NULL;
 	struct timespec bound;
 	const struct path_rule *child;
 	const char *name;
@@ -956,7 +962,7 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 	struct path_match m;
 	union object obj;
 	struct view_ctx ctx;
-	struct store *st;
+	BORROWED struct store *st = NULL;
 	struct handle *h;
 	int rc = resolve(path, &m, &obj, &ctx, &st);
 
@@ -1058,7 +1064,7 @@ static int wait_done(struct handle *h)
 {
 	const struct fs_config *cfg = config();
 	struct cf_err err = { "" };
-	struct store *st;
+	BORROWED struct store *st = NULL;
 	struct timespec deadline, mtime;
 	int64_t generation, unfinished;
 	bool waited;
@@ -1086,6 +1092,7 @@ static int wait_done(struct handle *h)
 		deadline.tv_sec += cfg->wait_timeout;
 		log_debug("request %lld: a reader waits for %lld job(s)", (long long)h->request_id,
 			  (long long)unfinished);
+		store_return(&st); /* not held while waiting */
 		rc = watch_wait(cfg->watch, h->request_id, &deadline, request_interrupted);
 		if (rc == -ETIMEDOUT)
 			return refuse("/cleanup", rc, "cleanup/history/%0*lld/wait: request %lld still "
@@ -1098,6 +1105,8 @@ static int wait_done(struct handle *h)
 				      "already wait (the limit, cleanup_wait_max); try again later",
 				      HISTORY_NAME_WIDTH, (long long)h->request_id);
 	}
+	if (rc == 0 && !st)
+		rc = thread_store(&st, &err);
 	if (rc == 0)
 		rc = cleanup_render_progress(st, h->request_id, &text, &len, &mtime);
 	if (rc)
@@ -1124,7 +1133,7 @@ static int wait_done(struct handle *h)
 static int progress_again(struct handle *h)
 {
 	struct cf_err err = { "" };
-	struct store *st;
+	BORROWED struct store *st = NULL;
 	struct timespec mtime;
 	int64_t generation, unfinished;
 	char *text;
@@ -1228,7 +1237,7 @@ static int fs_poll(const char *path, struct fuse_file_info *fi, struct fuse_poll
 {
 	struct handle *h = file_of(fi);
 	unsigned rev = POLLIN | POLLRDNORM;
-	struct store *st;
+	BORROWED struct store *st = NULL;
 	int64_t generation, unfinished, seen;
 	bool waited;
 	int rc;
@@ -1356,7 +1365,7 @@ static int fs_rename(const char *from, const char *to, unsigned int flags)
 	struct fuse_context *fc = fuse_get_context();
 	struct path_match a, b;
 	struct cf_err err = { "" };
-	struct store *st;
+	BORROWED struct store *st = NULL;
 	char *spec;
 	size_t len;
 	int rc;
@@ -1400,7 +1409,7 @@ static int fs_rmdir(const char *path)
 {
 	struct path_match m;
 	struct cf_err err = { "" };
-	struct store *st;
+	BORROWED struct store *st = NULL;
 	int rc = paths_match(path, &m);
 
 	if (rc)
@@ -1600,7 +1609,7 @@ static int fs_write(const char *path, const char *buf, size_t size, off_t off,
 	const struct handle *h = file_of(fi);
 	struct fuse_context *fc = fuse_get_context();
 	struct cf_err err = { "" };
-	struct store *st;
+	BORROWED struct store *st = NULL;
 	int rc;
 
 	if (h && h->temp) {

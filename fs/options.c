@@ -23,6 +23,7 @@ enum setting_kind {
 	SET_SECONDS,    /* a positive whole number of seconds */
 	SET_COUNT,      /* a whole number, 0 or more */
 	SET_WAITERS,    /* a whole number from 1 to WAIT_MAX_LIMIT */
+	SET_POOL,       /* a whole number from 1 to POOL_MAX_LIMIT */
 	SET_HELPER,     /* tgtadm or none */
 	SET_BSTYPE,     /* rdwr or null */
 	SET_WORD,       /* non-empty, no spaces (target_prefix) */
@@ -64,6 +65,7 @@ static const struct setting settings[] = {
 	{ "DEFAULT", "target_ip_address", "target-ip-address", SET_WORD, AT(target_ip_address) },
 	{ "DEFAULT", "target_port", "target-port", SET_COUNT, AT(target_port) },
 	{ "database", "connection", NULL, SET_CONNECTION, AT(db_path) },
+	{ "database", "max_pool_size", "db-pool-size", SET_POOL, AT(db_pool_size) },
 	{ NULL, "db", "db", SET_PATH, AT(db_path) },
 };
 #define SETTINGS_COUNT ((int)(sizeof(settings) / sizeof(settings[0])))
@@ -77,7 +79,9 @@ void options_usage(FILE *out)
 		"A Cinder volume worker with a FUSE control filesystem at MOUNTPOINT.\n"
 		"\n"
 		"  --config FILE            INI file (default " DEFAULT_CONFIG_PATH " when it exists)\n"
-		"  --db PATH                the SQLite file (default " DEFAULT_DB_PATH ")\n"
+		"  --db PATH|URI            the SQLite file (default " DEFAULT_DB_PATH "), or a\n"
+		"                           PostgreSQL database: postgresql://USER@HOST[:PORT]/DB\n"
+		"  --db-pool-size N         database connections the mount shares (default 4)\n"
 		"  --host NAME              this worker's host (default <hostname>@lvm)\n"
 		"  --cluster NAME           the cluster it belongs to (default: none)\n"
 		"  --binary NAME            cinder-volume (default) or cinder-scheduler\n"
@@ -169,6 +173,12 @@ static int set_text(char **slot, const char *v)
 }
 
 /* Apply one value; `origin` says where it came from, for the message. */
+/* A PostgreSQL database (a libpq URI); anything else is an SQLite file. */
+static bool is_postgresql(const char *v)
+{
+	return strncmp(v, "postgresql://", 13) == 0 || strncmp(v, "postgres://", 11) == 0;
+}
+
 static int apply(struct options *o, const struct setting *s, const char *v, const char *origin,
 		 struct cf_err *err)
 {
@@ -211,6 +221,11 @@ static int apply(struct options *o, const struct setting *s, const char *v, cons
 				       "waiting reader holds one of the daemon's threads)", origin, v,
 				       WAIT_MAX_LIMIT);
 		return 0;
+	case SET_POOL:
+		if (parse_whole(v, 1, POOL_MAX_LIMIT, slot) != 0)
+			return err_set(err, EINVAL, "%s: '%s' is not a whole number from 1 to %d", origin,
+				       v, POOL_MAX_LIMIT);
+		return 0;
 	case SET_HELPER:
 		if (strcmp(v, "tgtadm") != 0 && strcmp(v, "none") != 0)
 			return err_set(err, EINVAL, "%s: '%s' is not a target helper cinderfs has: use "
@@ -235,9 +250,12 @@ static int apply(struct options *o, const struct setting *s, const char *v, cons
 			return err_set(err, EINVAL, "%s: the path is empty", origin);
 		return set_text(slot, v);
 	case SET_CONNECTION:
+		if (is_postgresql(v))
+			return set_text(slot, v);
 		if (strncmp(v, "sqlite:///", 10) != 0 || v[10] == '\0')
 			return err_set(err, EINVAL, "%s: '%s' is not supported: cinderfs takes "
-				       "sqlite:///RELATIVE or sqlite:////ABSOLUTE/PATH", origin, v);
+				       "sqlite:///RELATIVE, sqlite:////ABSOLUTE/PATH or "
+				       "postgresql://USER@HOST[:PORT]/DATABASE[?...]", origin, v);
 		return set_text(slot, v + 10);
 	}
 	return -EINVAL;
@@ -314,6 +332,7 @@ static int set_defaults(struct options *o)
 	o->temp_files = 64;
 	o->wait_timeout = 600;
 	o->wait_max = 16;
+	o->db_pool_size = 4;
 	o->command_timeout = 120;
 	o->target_port = 3260;
 	o->admin_gid = 0;
@@ -351,8 +370,15 @@ static int make_absolute(char **path, struct cf_err *err)
 {
 	char cwd[PATH_MAX], *abs;
 
-	if ((*path)[0] == '/')
+	if ((*path)[0] == '/' || is_postgresql(*path))
 		return 0;
+	if (strncmp(*path, "sqlite:///", 10) == 0 && (*path)[10]) {
+		/* --db sqlite:///PATH: the path (relative to here unless it
+		 * starts with '/', as in cinder.conf). */
+		memmove(*path, *path + 10, strlen(*path + 10) + 1);
+		if ((*path)[0] == '/')
+			return 0;
+	}
 	if (!getcwd(cwd, sizeof(cwd)))
 		return err_set(err, errno, "cannot read the current directory: %s", strerror(errno));
 	if (asprintf(&abs, "%s/%s", cwd, *path) < 0)

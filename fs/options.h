@@ -12,6 +12,7 @@
 #define DEFAULT_DB_PATH "/var/lib/cinderfs/cinderfs.db"
 #define DEFAULT_VOLUMES_DIR "/var/lib/cinderfs/volumes"
 #define WAIT_MAX_LIMIT 200
+#define POOL_MAX_LIMIT 64
 
 struct options {
 	char *config_path;   /* the INI file read, NULL when none */
@@ -28,6 +29,7 @@ struct options {
 	int temp_files;      /* temporary files and lock directories in cleanup/ */
 	int wait_timeout;    /* seconds a read of cleanup/history/<n>/wait may block */
 	int wait_max;        /* readers that may block in wait at once */
+	int db_pool_size;    /* connections the mount's threads share */
 	/* Storage: the LVM/tgt driver when volume_group is set. */
 	char *volume_group;  /* NULL: no storage driver */
 	char *target_helper; /* "tgtadm" or "none" */

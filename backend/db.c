@@ -1,0 +1,263 @@
+/* db.h's functions: the engine is picked once, by the setting, at db_open;
+ * every other call goes through the connection's method table
+ * (db_engine.h). */
+#include "db_engine.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "log.h"
+
+/* TEMPORARY while db_pg.c is written. */
+#pragma weak db_engine_pg
+
+static bool starts_with(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+enum db_kind db_kind_of(const char *setting)
+{
+	static const char *const pg_starts[] = {
+		"postgresql://", "postgres://", "host=", "hostaddr=",
+		"dbname=", "service=", "user=", "port=",
+	};
+
+	if (!setting)
+		return DB_SQLITE;
+	setting += strspn(setting, " \t");
+	for (size_t i = 0; i < sizeof(pg_starts) / sizeof(pg_starts[0]); i++)
+		if (starts_with(setting, pg_starts[i]))
+			return DB_POSTGRESQL;
+	return DB_SQLITE;
+}
+
+int db_open(const char *setting, unsigned flags, struct db **out, struct cf_err *err)
+{
+	const struct db_engine *e =
+		db_kind_of(setting) == DB_POSTGRESQL ? &db_engine_pg : &db_engine_sqlite;
+
+	*out = NULL;
+	if (!e || !e->open)
+		return err_set(err, ENOSYS, "database %s: this build has no engine for it", setting);
+	return e->open(setting, flags, out, err);
+}
+
+int db_ready(struct db *db, struct cf_err *err)
+{
+	return db->engine->ready ? db->engine->ready(db, err) : 0;
+}
+
+void db_close(struct db *db)
+{
+	if (db)
+		db->engine->close(db);
+}
+
+enum db_kind db_kind(const struct db *db)
+{
+	return db->engine->kind;
+}
+
+const char *db_name(const struct db *db)
+{
+	return db->engine->name(db);
+}
+
+const char *db_file(const struct db *db)
+{
+	return db->engine->file(db);
+}
+
+const struct migration *db_migrations(const struct db *db, int *count)
+{
+	return db->engine->migrations(db, count);
+}
+
+int db_table_exists(struct db *db, const char *name, bool *exists)
+{
+	return db->engine->table_exists(db, name, exists);
+}
+
+int db_begin(struct db *db, enum db_tx kind)
+{
+	return db->engine->begin(db, kind);
+}
+
+int db_commit(struct db *db)
+{
+	return db->engine->commit(db);
+}
+
+void db_rollback(struct db *db)
+{
+	db->engine->rollback(db);
+}
+
+bool db_in_tx(const struct db *db)
+{
+	return db->engine->in_tx(db);
+}
+
+int db_exec(struct db *db, const char *sql)
+{
+	return db->engine->exec(db, sql);
+}
+
+int db_prepare(struct db *db, const char *sql, bool keep, struct db_stmt **out)
+{
+	return db->engine->prepare(db, sql, keep, out);
+}
+
+void db_finalize(struct db_stmt *s)
+{
+	if (s)
+		s->db->engine->finalize(s);
+}
+
+void db_reset(struct db_stmt *s)
+{
+	s->db->engine->reset(s);
+}
+
+void db_bind_int(struct db_stmt *s, int idx, int64_t v)
+{
+	s->db->engine->bind_int(s, idx, v);
+}
+
+void db_bind_text(struct db_stmt *s, int idx, const char *v)
+{
+	s->db->engine->bind_text(s, idx, v);
+}
+
+void db_bind_blob(struct db_stmt *s, int idx, const void *v, size_t len)
+{
+	s->db->engine->bind_blob(s, idx, v, len);
+}
+
+void db_bind_null(struct db_stmt *s, int idx)
+{
+	s->db->engine->bind_null(s, idx);
+}
+
+int db_step(struct db_stmt *s)
+{
+	return s->db->engine->step(s);
+}
+
+int64_t db_column_int(struct db_stmt *s, int col)
+{
+	return s->db->engine->column_int(s, col);
+}
+
+const char *db_column_text(struct db_stmt *s, int col)
+{
+	return s->db->engine->column_text(s, col);
+}
+
+size_t db_column_bytes(struct db_stmt *s, int col)
+{
+	return s->db->engine->column_bytes(s, col);
+}
+
+bool db_column_null(struct db_stmt *s, int col)
+{
+	return s->db->engine->column_null(s, col);
+}
+
+const void *db_column_blob(struct db_stmt *s, int col, size_t *len)
+{
+	return s->db->engine->column_blob(s, col, len);
+}
+
+int64_t db_changes(struct db *db)
+{
+	return db->engine->changes(db);
+}
+
+const char *db_errmsg(const struct db *db)
+{
+	return db->engine->errmsg(db);
+}
+
+int db_errno(const struct db *db)
+{
+	return db->engine->errno_(db);
+}
+
+int db_check_file(struct db *db, struct cf_err *err)
+{
+	return db->engine->check_file ? db->engine->check_file(db, err) : 0;
+}
+
+void db_pin_file(struct db *db)
+{
+	if (db->engine->pin_file)
+		db->engine->pin_file(db);
+}
+
+int db_prepare_file(const char *setting, gid_t group, struct cf_err *err)
+{
+	if (db_kind_of(setting) != DB_SQLITE)
+		return 0;
+	if (starts_with(setting, "sqlite:///"))
+		setting += 10;
+	return db_sqlite_prepare_file(setting, group, err);
+}
+
+/* ---- A daemon that can no longer serve ---- */
+
+static _Atomic(db_lost_fn) lost_handler;
+static atomic_flag lost_logged = ATOMIC_FLAG_INIT;
+
+void db_set_lost_handler(db_lost_fn fn)
+{
+	atomic_store(&lost_handler, fn);
+}
+
+/* This process can no longer serve: logged once, and the handler told
+ * (the daemon stops, and its service manager starts it again). */
+void db_lost(const char *why)
+{
+	db_lost_fn fn = atomic_load(&lost_handler);
+
+	if (!atomic_flag_test_and_set(&lost_logged))
+		log_error("%s", why);
+	if (fn)
+		fn();
+}
+
+/* ---- Named locks across hosts ---- */
+
+/* PostgreSQL: a session-level advisory lock keyed by the name's hash,
+ * released by db_unlock_name or by the server when the connection ends (a
+ * host that dies holds nothing). SQLite: nothing (one machine, where the
+ * locked resource has its own locks: LVM's lock files). */
+int db_lock_name(struct db *db, const char *name)
+{
+	struct db_stmt *s;
+	int rc;
+
+	if (db_kind(db) != DB_POSTGRESQL)
+		return 0;
+	rc = db_prepare(db, "SELECT pg_advisory_lock(hashtextextended(?1, 0))", false, &s);
+	if (rc)
+		return rc;
+	db_bind_text(s, 1, name);
+	rc = db_step(s);
+	db_finalize(s);
+	return rc < 0 ? rc : 0;
+}
+
+void db_unlock_name(struct db *db, const char *name)
+{
+	struct db_stmt *s;
+
+	if (db_kind(db) != DB_POSTGRESQL ||
+	    db_prepare(db, "SELECT pg_advisory_unlock(hashtextextended(?1, 0))", false, &s) != 0)
+		return;
+	db_bind_text(s, 1, name);
+	db_step(s);
+	db_finalize(s);
+}
