@@ -31,6 +31,49 @@ static int run(struct lvm *l, const char *const argv[], struct run_result *res, 
 	return l->runner.run(l->runner.ctx, argv, res, err);
 }
 
+/* The volume group's lock, around every change of its metadata (lvm.h):
+ * its name in name. A lock that cannot be taken is -ENOLCK, whatever the
+ * reason, so that no caller mistakes it for LVM's own answer (-EBUSY is
+ * "has snapshots" to a delete). */
+static int lock_vg(struct lvm *l, char *name, size_t size, struct cf_err *err)
+{
+	struct cf_err why = { "" };
+	int rc;
+
+	snprintf(name, size, "lvm:%s", l->vg);
+	if (!l->lock.lock)
+		return 0;
+	rc = l->lock.lock(l->lock.ctx, name, &why);
+	if (rc == 0)
+		return 0;
+	return err_set(err, ENOLCK, "volume group %s: no LVM command run: the lock %s that its "
+		       "hosts share cannot be taken: %.700s", l->vg, name,
+		       why.msg[0] ? why.msg : strerror(rc < 0 ? -rc : EIO));
+}
+
+static void unlock_vg(struct lvm *l, const char *name)
+{
+	if (l->lock.lock && l->lock.unlock)
+		l->lock.unlock(l->lock.ctx, name);
+}
+
+/* One command that changes the metadata, under the lock; when the lock
+ * is refused, res is empty (nothing ran). */
+static int run_locked(struct lvm *l, const char *const argv[], struct run_result *res,
+		      struct cf_err *err)
+{
+	char name[NAME_LEN + 8];
+	int rc = lock_vg(l, name, sizeof(name), err);
+
+	if (rc) {
+		*res = (struct run_result){ -1, NULL, NULL };
+		return rc;
+	}
+	rc = run(l, argv, res, err);
+	unlock_vg(l, name);
+	return rc;
+}
+
 static uint64_t parse_bytes(const char *text)
 {
 	return text ? strtoull(text, NULL, 10) : 0;
@@ -143,7 +186,7 @@ int lvm_create_volume(struct lvm *l, const char *uuid, long long size_gib, struc
 	snprintf(size, sizeof(size), "%lldg", size_gib);
 	{
 		const char *const argv[] = { "lvcreate", "-n", name, "-L", size, l->vg, NULL };
-		rc = run(l, argv, &res, err);
+		rc = run_locked(l, argv, &res, err);
 	}
 	rc = map_lvcreate_error(rc, &res, err);
 	run_result_free(&res);
@@ -162,7 +205,7 @@ int lvm_extend_volume(struct lvm *l, const char *uuid, long long size_gib, struc
 	snprintf(size, sizeof(size), "%lldg", size_gib);
 	{
 		const char *const argv[] = { "lvextend", "-L", size, path, NULL };
-		rc = run(l, argv, &res, err);
+		rc = run_locked(l, argv, &res, err);
 	}
 	rc = map_lvcreate_error(rc, &res, err);
 	run_result_free(&res);
@@ -205,12 +248,18 @@ int lvm_delete_volumes(struct lvm *l, const char *const uuids[], size_t count, s
 	struct existing e = { .wanted = uuids, .wanted_count = count };
 	const char **argv = NULL;
 	char (*paths)[NAME_LEN * 2] = NULL;
+	char lock[NAME_LEN + 8];
 	struct run_result res;
 	int rc = 0;
 
 	for (size_t i = 0; i < count && rc == 0; i++)
 		rc = check_uuid(uuids[i], err);
 	if (rc || count == 0)
+		return rc;
+	/* The lvs that decides the lvremove reads under the same lock: what
+	 * it finds (which exist, none an origin) still holds at the remove. */
+	rc = lock_vg(l, lock, sizeof(lock), err);
+	if (rc)
 		return rc;
 	/* One lvs for all of them: which exist, and whether one is busy. */
 	rc = lvm_list(l, note_lv, &e, err);
@@ -237,6 +286,7 @@ int lvm_delete_volumes(struct lvm *l, const char *const uuids[], size_t count, s
 	rc = run(l, argv, &res, err);
 	run_result_free(&res);
 out:
+	unlock_vg(l, lock);
 	free(argv);
 	free(paths);
 	free(e.names);
@@ -259,7 +309,7 @@ int lvm_create_snapshot(struct lvm *l, const char *snapshot_uuid, const char *vo
 	snprintf(size, sizeof(size), "%lldg", size_gib);
 	{
 		const char *const argv[] = { "lvcreate", "-s", "-n", name, "-L", size, origin, NULL };
-		rc = run(l, argv, &res, err);
+		rc = run_locked(l, argv, &res, err);
 	}
 	rc = map_lvcreate_error(rc, &res, err);
 	if (rc == -EOPNOTSUPP && err) {
@@ -283,7 +333,7 @@ int lvm_delete_snapshot(struct lvm *l, const char *snapshot_uuid, struct cf_err 
 	lv_path(l, SNAPSHOT_PREFIX, snapshot_uuid, path, sizeof(path));
 	{
 		const char *const argv[] = { "lvremove", "-f", path, NULL };
-		rc = run(l, argv, &res, err);
+		rc = run_locked(l, argv, &res, err);
 	}
 	/* Already gone counts as removed (LVM exits 5 with "Failed to find"). */
 	if (rc == -EIO && res.err && strstr(res.err, "Failed to find logical volume")) {

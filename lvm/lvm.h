@@ -12,9 +12,23 @@
 #include "model.h"
 #include "run.h"
 
+/* The lock every command that changes the volume group's metadata runs
+ * under (lvcreate, lvextend, lvremove), named "lvm:<vg>": hosts that share
+ * one volume group on shared storage, with activation off and no
+ * lvmlockd, would otherwise each write the metadata over the other's
+ * (LVM's own lock files are per machine). lock returns 0, or -errno with
+ * its words in err: then the command is not run. No lock function: the
+ * commands run unlocked (one machine, or a test). */
+struct lvm_lock {
+	int (*lock)(void *ctx, const char *name, struct cf_err *err);
+	void (*unlock)(void *ctx, const char *name);
+	void *ctx;
+};
+
 struct lvm {
 	struct runner runner;
 	char vg[NAME_LEN];
+	struct lvm_lock lock;
 };
 
 struct lv_info {
@@ -35,7 +49,11 @@ int lvm_list(struct lvm *l, lvm_lv_fn fn, void *ctx, struct cf_err *err);
 /* Parse `lvs --reportformat json` output (exposed for the tests). */
 int lvm_parse_lvs(const char *json, lvm_lv_fn fn, void *ctx, struct cf_err *err);
 
-/* -ENOSPC when the volume group is short of space. */
+/* The functions that change metadata fail with -ENOLCK, running nothing,
+ * when the lock cannot be taken (the database unreachable, the lock held
+ * elsewhere too long): the words say which lock and why.
+ *
+ * -ENOSPC when the volume group is short of space. */
 int lvm_create_volume(struct lvm *l, const char *uuid, long long size_gib, struct cf_err *err);
 int lvm_extend_volume(struct lvm *l, const char *uuid, long long size_gib, struct cf_err *err);
 

@@ -16,6 +16,7 @@ void lvm_driver_init(struct lvm_driver *d, const struct lvm_driver_config *cfg)
 	d->run.lvm_system_dir = cfg->lvm_system_dir;
 	d->lvm.runner = run_system(&d->run);
 	snprintf(d->lvm.vg, sizeof(d->lvm.vg), "%s", cfg->volume_group);
+	d->lvm.lock = cfg->lock;
 	d->tgt.runner = run_system(&d->run);
 	d->tgt.control_port = cfg->tgt_control_port;
 	snprintf(d->tgt.target_prefix, sizeof(d->tgt.target_prefix), "%s", cfg->target_prefix);

@@ -17,6 +17,10 @@ struct lvm_driver_config {
 	int command_timeout;        /* seconds */
 	const char *target_ip_address;
 	int target_port;
+	/* Taken around every command that changes the volume group's
+	 * metadata (lvm.h): the lock of every host that shares the group.
+	 * All zero: none. */
+	struct lvm_lock lock;
 };
 
 struct lvm_driver {

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "lvm.h"
+#include "lvm_driver.h"
 
 #define A "0b7c5e38-2a6f-4d4e-9a51-3c1f7d9e2b10"
 #define B "1c8d6f49-3b70-4e5f-8b62-4d208e0f3c21"
@@ -40,7 +41,18 @@ struct recorder {
 	char calls[8][512];
 	int count;
 	const struct scripted *script; /* one per call, in order */
+	/* Every command, lock and unlock in order ("lock(lvm:vg0) lvcreate
+	 * unlock(lvm:vg0)"), and whether the lock is held now. */
+	char events[1024];
+	bool held;
+	int lock_rc;                   /* what the fake lock answers */
 };
+
+static void event(struct recorder *r, const char *what)
+{
+	snprintf(r->events + strlen(r->events), sizeof(r->events) - strlen(r->events), "%s%s",
+		 r->events[0] ? " " : "", what);
+}
 
 static int record(void *ctx, const char *const argv[], struct run_result *res, struct cf_err *err)
 {
@@ -48,6 +60,7 @@ static int record(void *ctx, const char *const argv[], struct run_result *res, s
 	const struct scripted *s = &r->script[r->count];
 	char *line = r->calls[r->count++];
 
+	event(r, argv[0]);
 	line[0] = '\0';
 	for (int i = 0; argv[i]; i++)
 		snprintf(line + strlen(line), 512 - strlen(line), "%s%s", i ? " " : "", argv[i]);
@@ -65,6 +78,42 @@ static struct lvm make(struct recorder *r, const struct scripted *script)
 	memset(r, 0, sizeof(*r));
 	r->script = script;
 	snprintf(l.vg, sizeof(l.vg), "vg0");
+	return l;
+}
+
+/* The fake lock: counts in the event log, refuses with lock_rc. */
+static int fake_lock(void *ctx, const char *name, struct cf_err *err)
+{
+	struct recorder *r = ctx;
+	char what[128];
+
+	assert_false(r->held); /* never taken twice */
+	snprintf(what, sizeof(what), "lock(%s)", name);
+	event(r, what);
+	if (r->lock_rc)
+		return err_set(err, -r->lock_rc, "database postgresql://db1/cinder: server closed the "
+			       "connection unexpectedly");
+	r->held = true;
+	return 0;
+}
+
+static void fake_unlock(void *ctx, const char *name)
+{
+	struct recorder *r = ctx;
+	char what[128];
+
+	assert_true(r->held); /* only what was taken */
+	r->held = false;
+	snprintf(what, sizeof(what), "unlock(%s)", name);
+	event(r, what);
+}
+
+static struct lvm make_locked(struct recorder *r, const struct scripted *script, int lock_rc)
+{
+	struct lvm l = make(r, script);
+
+	r->lock_rc = lock_rc;
+	l.lock = (struct lvm_lock){ fake_lock, fake_unlock, r };
 	return l;
 }
 
@@ -224,6 +273,128 @@ static void test_parse_real_lvs_output(void **state)
 	assert_int_equal(lvm_parse_lvs("{\"report\":[]}", collect, out, &err), -EIO);
 }
 
+static void test_every_metadata_change_runs_under_the_vg_lock(void **state)
+{
+	static const struct scripted script[] = {
+		{ 0, NULL, NULL }, { 0, NULL, NULL }, { 0, NULL, NULL }, { 0, NULL, NULL },
+		{ 0, lvs_sample, NULL }, { 0, NULL, NULL },
+	};
+	struct recorder r;
+	struct lvm l = make_locked(&r, script, 0);
+	struct cf_err err;
+	(void)state;
+
+	assert_int_equal(lvm_create_volume(&l, A, 1, &err), 0);
+	assert_int_equal(lvm_extend_volume(&l, A, 2, &err), 0);
+	assert_int_equal(lvm_create_snapshot(&l, C, A, 1, &err), 0);
+	assert_int_equal(lvm_delete_snapshot(&l, C, &err), 0);
+	/* The lvs that decides the lvremove is under the same hold. */
+	assert_int_equal(lvm_delete_volumes(&l, (const char *const[]){ A, B }, 2, &err), 0);
+	assert_string_equal(r.events,
+			    "lock(lvm:vg0) lvcreate unlock(lvm:vg0) "
+			    "lock(lvm:vg0) lvextend unlock(lvm:vg0) "
+			    "lock(lvm:vg0) lvcreate unlock(lvm:vg0) "
+			    "lock(lvm:vg0) lvremove unlock(lvm:vg0) "
+			    "lock(lvm:vg0) lvs lvremove unlock(lvm:vg0)");
+	assert_false(r.held);
+}
+
+static void test_reads_alone_take_no_lock(void **state)
+{
+	static const char vgs[] = "{\"report\":[{\"vg\":[{\"vg_name\":\"vg0\",\"vg_size\":\"4096\","
+				  "\"vg_free\":\"1024\"}]}]}";
+	static const struct scripted script[] = { { 0, vgs, NULL }, { 0, lvs_sample, NULL } };
+	struct recorder r;
+	struct lvm l = make_locked(&r, script, 0);
+	struct cf_err err;
+	uint64_t size, free_bytes;
+	char out[512] = "";
+	(void)state;
+
+	assert_int_equal(lvm_vg_space(&l, &size, &free_bytes, &err), 0);
+	assert_int_equal(lvm_list(&l, collect, out, &err), 0);
+	assert_string_equal(r.events, "vgs lvs");
+}
+
+static void test_a_failed_command_still_lets_the_lock_go(void **state)
+{
+	static const struct scripted script[] = {
+		{ EIO, NULL, "  Volume group \"vg0\" has insufficient free space (63 extents): 2560 required." },
+		{ 0, "{\"report\":[{\"lv\":[{\"lv_name\":\"volume-" A "\",\"lv_size\":\"1\",\"origin\":\"\",\"lv_attr\":\"owi-a-s---\"},"
+		     "{\"lv_name\":\"_snapshot-" C "\",\"lv_size\":\"1\",\"origin\":\"volume-" A "\",\"lv_attr\":\"swi-a-s---\"}]}]}", NULL },
+		{ EIO, NULL, "  Volume group \"vg0\" not found" },
+	};
+	struct recorder r;
+	struct lvm l = make_locked(&r, script, 0);
+	struct cf_err err;
+	(void)state;
+
+	assert_int_equal(lvm_create_volume(&l, A, 10, &err), -ENOSPC);
+	assert_int_equal(lvm_delete_volumes(&l, (const char *const[]){ A }, 1, &err), -EBUSY);
+	assert_int_equal(lvm_delete_volumes(&l, (const char *const[]){ B }, 1, &err), -ENODEV);
+	assert_string_equal(r.events, "lock(lvm:vg0) lvcreate unlock(lvm:vg0) "
+			    "lock(lvm:vg0) lvs unlock(lvm:vg0) lock(lvm:vg0) lvs unlock(lvm:vg0)");
+	assert_false(r.held);
+}
+
+/* Unreachable database or a lock held elsewhere too long: nothing runs,
+ * and the errno is ENOLCK whatever the lock said (-EBUSY would read as
+ * "has snapshots" to a delete and set the volume back to available). */
+static void test_a_refused_lock_runs_no_command(void **state)
+{
+	static const struct scripted none[] = { { 0, NULL, NULL } };
+	static const int refusals[] = { -ENOTCONN, -EBUSY };
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++) {
+		struct recorder r;
+		struct lvm l = make_locked(&r, none, refusals[i]);
+		struct cf_err err = { "" };
+
+		assert_int_equal(lvm_create_volume(&l, A, 1, &err), -ENOLCK);
+		assert_string_equal(err.msg, "volume group vg0: no LVM command run: the lock lvm:vg0 "
+				    "that its hosts share cannot be taken: database postgresql://db1/"
+				    "cinder: server closed the connection unexpectedly");
+		assert_int_equal(lvm_extend_volume(&l, A, 2, &err), -ENOLCK);
+		assert_int_equal(lvm_create_snapshot(&l, C, A, 1, &err), -ENOLCK);
+		assert_int_equal(lvm_delete_snapshot(&l, C, &err), -ENOLCK);
+		assert_int_equal(lvm_delete_volumes(&l, (const char *const[]){ A }, 1, &err), -ENOLCK);
+		assert_int_equal(r.count, 0);
+		assert_string_equal(r.events, "lock(lvm:vg0) lock(lvm:vg0) lock(lvm:vg0) "
+				    "lock(lvm:vg0) lock(lvm:vg0)");
+	}
+}
+
+/* The driver hands its configured lock to every LVM call. */
+static void test_the_driver_runs_lvm_under_its_configured_lock(void **state)
+{
+	static const struct scripted script[] = { { 0, NULL, NULL }, { 0, NULL, NULL } };
+	struct recorder r;
+	struct lvm_driver d;
+	struct lvm_driver_config cfg = {
+		.volume_group = "vg0", .target_helper = "none", .target_prefix = "iqn.x:",
+		.volumes_dir = "/nonexistent", .bstype = "null", .command_timeout = 5,
+		.lock = { fake_lock, fake_unlock, &r },
+	};
+	struct volume vol = { .id = A, .size = 1 };
+	struct driver drv;
+	struct cf_err err;
+	(void)state;
+
+	memset(&r, 0, sizeof(r));
+	r.script = script;
+	lvm_driver_init(&d, &cfg);
+	d.lvm.runner = (struct runner){ record, &r };
+	drv = lvm_driver(&d);
+	assert_int_equal(drv.ops->create_volume(drv.ctx, &vol, &err), 0);
+	assert_int_equal(drv.ops->delete_snapshot(drv.ctx, &(struct snapshot){ .id = C }, &err), 0);
+	assert_string_equal(r.events, "lock(lvm:vg0) lvcreate unlock(lvm:vg0) "
+			    "lock(lvm:vg0) lvremove unlock(lvm:vg0)");
+	r.lock_rc = -ENOTCONN;
+	assert_int_equal(drv.ops->create_volume(drv.ctx, &vol, &err), -ENOLCK);
+	assert_int_equal(r.count, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -237,6 +408,11 @@ int main(void)
 		cmocka_unit_test(test_deleting_a_snapshot_that_is_gone_succeeds),
 		cmocka_unit_test(test_missing_volume_group_is_enodev),
 		cmocka_unit_test(test_parse_real_lvs_output),
+		cmocka_unit_test(test_every_metadata_change_runs_under_the_vg_lock),
+		cmocka_unit_test(test_reads_alone_take_no_lock),
+		cmocka_unit_test(test_a_failed_command_still_lets_the_lock_go),
+		cmocka_unit_test(test_a_refused_lock_runs_no_command),
+		cmocka_unit_test(test_the_driver_runs_lvm_under_its_configured_lock),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
