@@ -203,9 +203,46 @@ static void wake_jobs(void *ctx)
 	jobs_wake(*(struct jobs **)ctx);
 }
 
+/* The lock around every LVM metadata command (lvm.h): the volume group's
+ * name lock in the database, shared by every host of the cluster, on a
+ * connection of its own (the lock is the connection's; opened at the
+ * first command, and again after one that could not be opened); the
+ * mutex because the driver runs in more than one thread, and a lock a
+ * connection holds is held for all of them. */
+struct vg_lock {
+	pthread_mutex_t mutex;
+	const char *db_path;
+	struct store *st;
+};
+
+static int take_vg_lock(void *ctx, const char *name, struct cf_err *err)
+{
+	struct vg_lock *vl = ctx;
+	int rc = 0;
+
+	pthread_mutex_lock(&vl->mutex);
+	if (!vl->st)
+		rc = store_open(vl->db_path, STORE_RELAXED, &vl->st, err);
+	if (rc == 0 && (rc = store_lock_name(vl->st, name)) != 0)
+		err_set(err, -rc, "%s", rc == -EBUSY ? "another host held it past the lock wait" :
+			rc == -ENOTCONN ? "the database cannot be reached" : strerror(-rc));
+	if (rc)
+		pthread_mutex_unlock(&vl->mutex);
+	return rc;
+}
+
+static void let_go_vg_lock(void *ctx, const char *name)
+{
+	struct vg_lock *vl = ctx;
+
+	store_unlock_name(vl->st, name);
+	pthread_mutex_unlock(&vl->mutex);
+}
+
 /* The storage driver: LVM and tgt when a volume group is configured,
  * else none (the database side of each step only). */
-static int storage_driver(const struct options *o, struct lvm_driver *lvm, struct driver *out)
+static int storage_driver(const struct options *o, struct lvm_driver *lvm, struct vg_lock *vl,
+			  struct driver *out)
 {
 	struct lvm_driver_config cfg;
 
@@ -224,6 +261,7 @@ static int storage_driver(const struct options *o, struct lvm_driver *lvm, struc
 		.bstype = o->tgt_bstype, .tgt_control_port = o->tgt_control_port,
 		.lvm_system_dir = o->lvm_system_dir, .command_timeout = o->command_timeout,
 		.target_ip_address = o->target_ip_address, .target_port = o->target_port,
+		.lock = { take_vg_lock, let_go_vg_lock, vl },
 	};
 	lvm_driver_init(lvm, &cfg);
 	*out = lvm_driver(lvm);
@@ -234,6 +272,7 @@ static int serve(const struct options *o, const struct registration *reg, int64_
 		 const struct timespec *started)
 {
 	struct lvm_driver lvm;
+	struct vg_lock vg_lock = { .mutex = PTHREAD_MUTEX_INITIALIZER, .db_path = o->db_path };
 	struct driver drv;
 	struct control_state cleanup = { .lock = PTHREAD_MUTEX_INITIALIZER };
 	struct control_state volume_errors = { .lock = PTHREAD_MUTEX_INITIALIZER };
@@ -275,7 +314,7 @@ static int serve(const struct options *o, const struct registration *reg, int64_
 	cleanup.changed = cfg.started;
 	volume_errors.changed = cfg.started;
 	snapshot_errors.changed = cfg.started;
-	if (storage_driver(o, &lvm, &drv) != 0)
+	if (storage_driver(o, &lvm, &vg_lock, &drv) != 0)
 		return 1;
 	/* The largest a temporary file need be is the largest spec. */
 	scratch_init(&scratch, (size_t)o->temp_files, FILTER_MAX_BYTES);
@@ -378,6 +417,8 @@ out_destroy:
 out_args:
 	fuse_opt_free_args(&args);
 	scratch_destroy(&scratch);
+	if (vg_lock.st)
+		store_close(vg_lock.st);
 	return rc;
 }
 
