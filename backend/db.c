@@ -261,3 +261,49 @@ void db_unlock_name(struct db *db, const char *name)
 	db_step(s);
 	db_finalize(s);
 }
+
+/* ---- The server's clock ---- */
+
+/* PostgreSQL: the server's clock, in microseconds since the epoch
+ * (clock_timestamp: now, not the transaction's start). -ENOTSUP on
+ * SQLite: the file's clock is this machine's. */
+int db_server_time_us(struct db *db, int64_t *us)
+{
+	struct db_stmt *s;
+	int rc;
+
+	if (db_kind(db) != DB_POSTGRESQL)
+		return -ENOTSUP;
+	rc = db_prepare(db, "SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint",
+			false, &s);
+	if (rc)
+		return rc;
+	rc = db_step(s);
+	if (rc == DB_ROW)
+		*us = db_column_int(s, 0);
+	db_finalize(s);
+	return rc == DB_ROW ? 0 : rc < 0 ? rc : -EIO;
+}
+
+/* ---- Notifications ---- */
+
+int db_notify(struct db *db)
+{
+	if (db_kind(db) != DB_POSTGRESQL)
+		return -ENOTSUP;
+	return db_exec(db, "NOTIFY cinderfs");
+}
+
+int db_listen(struct db *db)
+{
+	if (db_kind(db) != DB_POSTGRESQL || !db->engine->wait_notify)
+		return -ENOTSUP;
+	return db_exec(db, "LISTEN cinderfs");
+}
+
+int db_wait_notify(struct db *db, int timeout_ms)
+{
+	if (!db->engine->wait_notify)
+		return -ENOTSUP;
+	return db->engine->wait_notify(db, timeout_ms);
+}

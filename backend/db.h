@@ -120,6 +120,18 @@ int64_t db_changes(struct db *db);
 const char *db_errmsg(const struct db *db);
 int db_errno(const struct db *db);
 
+/* Notifications between daemons (PostgreSQL LISTEN/NOTIFY on channel
+ * "cinderfs"): db_notify queues one, sent when the transaction commits;
+ * db_listen subscribes this connection; db_wait_notify waits up to
+ * timeout_ms: 1 one came, 0 none, -errno. -ENOTSUP on SQLite (poll). */
+int db_notify(struct db *db);
+int db_listen(struct db *db);
+int db_wait_notify(struct db *db, int timeout_ms);
+
+/* The server's clock in microseconds since the epoch; -ENOTSUP on
+ * SQLite (this machine's clock is the file's). */
+int db_server_time_us(struct db *db, int64_t *us);
+
 /* A lock across every daemon of the database, by name, held by this
  * connection until db_unlock_name (or until the connection ends): waits
  * up to the connection's lock wait, then -EBUSY. Nothing on SQLite. */

@@ -46,6 +46,11 @@ struct db_engine {
 	int (*check_file)(struct db *db, struct cf_err *err);
 	/* Optional (NULL: nothing to do). */
 	void (*pin_file)(struct db *db);
+	/* Optional (NULL: the engine has no notifications; callers poll):
+	 * wait up to timeout_ms for a notification on a channel this
+	 * connection LISTENs to: 1 one came (all pending ones consumed), 0
+	 * none, -errno (-ENOTCONN: the connection is gone). */
+	int (*wait_notify)(struct db *db, int timeout_ms);
 };
 
 /* The first member of every engine's struct db and struct db_stmt. */

@@ -4,6 +4,8 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -119,7 +121,36 @@ bool dbtime_to_iso(const char *text, char out[DBTIME_LEN])
 	return true;
 }
 
+/* The database server's clock minus this machine's, in microseconds
+ * (dbtime_set_offset): 0 on SQLite, where the file is on this machine. */
+static _Atomic int64_t offset_us;
+
+void dbtime_set_offset(int64_t us)
+{
+	atomic_store(&offset_us, us);
+}
+
+int64_t dbtime_offset(void)
+{
+	return atomic_load(&offset_us);
+}
+
 void dbtime_now(struct timespec *out)
 {
+	int64_t off = atomic_load(&offset_us);
+
 	clock_gettime(CLOCK_REALTIME, out);
+	if (off) {
+		int64_t ns = (int64_t)out->tv_nsec + (off % 1000000) * 1000;
+
+		out->tv_sec += (time_t)(off / 1000000);
+		if (ns < 0) {
+			ns += 1000000000;
+			out->tv_sec--;
+		} else if (ns >= 1000000000) {
+			ns -= 1000000000;
+			out->tv_sec++;
+		}
+		out->tv_nsec = (long)ns;
+	}
 }

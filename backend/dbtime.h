@@ -3,6 +3,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <time.h>
 
 #define DBTIME_LEN 32 /* room for 'YYYY-MM-DD HH:MM:SS.ffffff' and a NUL */
@@ -23,4 +24,10 @@ void dbtime_format_bound(const struct timespec *t, char out[DBTIME_LEN]);
  * is NULL, empty or not a time. */
 bool dbtime_to_iso(const char *text, char out[DBTIME_LEN]);
 
+/* Now, on the clock of the database: this machine's real-time clock
+ * plus the offset measured against the database server (store_sync_clock
+ * on PostgreSQL), so that every host writes and judges heartbeats on one
+ * clock however skewed its own is. */
 void dbtime_now(struct timespec *out);
+void dbtime_set_offset(int64_t us);
+int64_t dbtime_offset(void);

@@ -35,7 +35,7 @@ static int64_t mono_ms(void)
 static int64_t wall_ms(void)
 {
 	struct timespec t;
-	clock_gettime(CLOCK_REALTIME, &t);
+	dbtime_now(&t); /* the database's clock */
 	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
@@ -129,6 +129,9 @@ static int beat(struct heartbeat *hb)
 	struct timespec now;
 	int rc;
 
+	/* PostgreSQL: the server's clock, measured again at every beat. A
+	 * failed measure keeps the last one; the beat then says why. */
+	store_sync_clock(hb->st);
 	dbtime_now(&now);
 	/* A control-only daemon has no row to beat: it checks that the
 	 * database would take a beat (its write lock can be had), which is

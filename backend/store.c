@@ -352,6 +352,7 @@ static const char *const stmt_sql[Q_COUNT] = {
 struct store {
 	struct db *db;
 	char *path;  /* the database as messages name it */
+	bool tx_writes; /* a DB_TX_WRITE transaction is open */
 	struct db_stmt *stmts[Q_COUNT];
 };
 
@@ -395,17 +396,33 @@ static int exec(struct store *st, const char *sql)
 
 static int begin(struct store *st, enum db_tx kind)
 {
-	return db_begin(st->db, kind);
+	int rc = db_begin(st->db, kind);
+
+	st->tx_writes = rc == 0 && kind == DB_TX_WRITE;
+	return rc;
 }
 
 /* Roll back if a transaction is open (the engine may have ended it). */
 static void rollback(struct store *st)
 {
+	st->tx_writes = false;
 	db_rollback(st->db);
 }
 
+/* A write transaction tells the other daemons' listeners (PostgreSQL:
+ * NOTIFY, delivered only if the commit lands; nothing on SQLite, where
+ * they poll): a request, a job or its end may be in it. Heartbeats are
+ * row transactions and wake nobody. */
 static int commit(struct store *st)
 {
+	if (st->tx_writes) {
+		int rc;
+
+		st->tx_writes = false;
+		rc = db_notify(st->db);
+		if (rc && rc != -ENOTSUP)
+			return rc;
+	}
 	return db_commit(st->db);
 }
 
@@ -3240,4 +3257,54 @@ int store_lock_name(struct store *st, const char *name)
 void store_unlock_name(struct store *st, const char *name)
 {
 	db_unlock_name(st->db, name);
+}
+
+/* ---- One clock for every host ---- */
+
+static int64_t realtime_us(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
+int store_sync_clock(struct store *st)
+{
+	int64_t before = realtime_us(), server, after, offset, old;
+	int rc = db_server_time_us(st->db, &server);
+
+	if (rc == -ENOTSUP)
+		return 0;
+	if (rc)
+		return rc;
+	after = realtime_us();
+	if (after - before > 1000000)
+		return -ETIMEDOUT;
+	offset = server - (before + after) / 2;
+	old = dbtime_offset();
+	/* Logged when it moves by more than a second: a host whose clock
+	 * drifts (or was set) is worth knowing about. */
+	if (llabs(offset - old) > 1000000)
+		log_info("database %s: its clock is %+.3f s from this host's; times are the "
+			 "database's", st->path, (double)offset / 1e6);
+	dbtime_set_offset(offset);
+	return 0;
+}
+
+/* ---- Notifications ---- */
+
+bool store_notifies(const char *setting)
+{
+	return db_kind_of(setting) == DB_POSTGRESQL;
+}
+
+int store_listen(struct store *st)
+{
+	return db_listen(st->db);
+}
+
+int store_wait_notify(struct store *st, int timeout_ms)
+{
+	return db_wait_notify(st->db, timeout_ms);
 }

@@ -66,6 +66,20 @@ int store_probe_write(struct store *st);
  * take (one machine; LVM's own lock files serialize it). Which engine runs
  * is not the caller's concern. */
 int store_lock_name(struct store *st, const char *name);
+/* Measure the database server's clock against this machine's and make
+ * dbtime_now follow it (PostgreSQL; nothing on SQLite): heartbeats are
+ * written and judged on one clock, however skewed a host's own is. A
+ * measure whose round trip took longer than a second is not used. */
+int store_sync_clock(struct store *st);
+
+/* Wake-ups between daemons: every write transaction's commit notifies
+ * (PostgreSQL NOTIFY); a connection that store_listen'ed waits for one
+ * with store_wait_notify: 1 one came, 0 timeout_ms passed, -errno
+ * (-ENOTCONN: reconnect, listen again, and re-read everything: what was
+ * sent meanwhile is lost). -ENOTSUP on SQLite: poll instead. */
+bool store_notifies(const char *setting);
+int store_listen(struct store *st);
+int store_wait_notify(struct store *st, int timeout_ms);
 void store_unlock_name(struct store *st, const char *name);
 int store_heartbeat(struct store *st, int64_t service_id, const struct timespec *now);
 

@@ -20,6 +20,7 @@
 #include "lvm_driver.h"
 #include "log.h"
 #include "mountpoint.h"
+#include "notify.h"
 #include "options.h"
 #include "scratch.h"
 #include "store.h"
@@ -69,6 +70,9 @@ static int prepare_database(const struct options *o, const struct registration *
 	}
 	/* The file every thread's connection must find there later. */
 	store_pin_file(st);
+	/* PostgreSQL: from here on, times are the database server's. */
+	if (store_sync_clock(st) == 0)
+		dbtime_now(now);
 	if (!o->control_only) {
 		/* Refused while another daemon serves the same host: it
 		 * would take that one's row, and its start-up cleanup that
@@ -194,6 +198,20 @@ static bool disarm_lost(void)
 /* How often the watch thread reads the requests someone waits on. */
 #define WATCH_POLL_MS 100
 
+/* With notifications from the other daemons (PostgreSQL), both threads are
+ * woken by them and read on their own only this often, as a fallback. */
+#define NOTIFIED_POLL_MS 1000
+
+static void notified_jobs(void *ctx)
+{
+	jobs_wake(ctx);
+}
+
+static void notified_watch(void *ctx)
+{
+	watch_kick(ctx);
+}
+
 /* libfuse's own default: threads for every other request, besides the
  * ones readers of wait hold. */
 #define FUSE_THREADS 10
@@ -280,6 +298,8 @@ static int serve(const struct options *o, const struct registration *reg, int64_
 	struct jobs *jobs = NULL;
 	struct scratch scratch;
 	struct watch *watch = NULL;
+	struct notify *notify = NULL;
+	bool notified;
 	struct fs_config cfg = {
 		.db_path = o->db_path,
 		.service_down_time = o->service_down_time,
@@ -352,7 +372,9 @@ static int serve(const struct options *o, const struct registration *reg, int64_
 		goto out_signals;
 	}
 	/* Threads start after fuse_daemonize(): a fork keeps none of them. */
-	if (watch_start(o->db_path, WATCH_POLL_MS, &fs_poll_notifier, o->wait_max, &watch) != 0) {
+	notified = notify_supported(o->db_path);
+	if (watch_start(o->db_path, notified ? NOTIFIED_POLL_MS : WATCH_POLL_MS, &fs_poll_notifier,
+			o->wait_max, &watch) != 0) {
 		log_error("cannot start the thread that wakes readers of wait");
 		goto out_signals;
 	}
@@ -373,7 +395,7 @@ static int serve(const struct options *o, const struct registration *reg, int64_
 			.cluster_name = reg->cluster_name,
 			.driver = drv,
 			.started = *started,
-			.poll_ms = JOBS_POLL_MS,
+			.poll_ms = notified ? NOTIFIED_POLL_MS : JOBS_POLL_MS,
 			.keep_requests = o->history_keep,
 			.max_age_days = o->history_max_age,
 			.down_time = o->service_down_time,
@@ -381,6 +403,17 @@ static int serve(const struct options *o, const struct registration *reg, int64_
 		rc = jobs_start(&jc, &jobs);
 		if (rc) {
 			log_error("cannot start the backend thread: %s", strerror(-rc));
+			rc = 1;
+			goto out_heartbeat;
+		}
+	}
+	if (notified) {
+		struct notify_target targets[2] = { { notified_watch, watch }, { notified_jobs, jobs } };
+
+		rc = notify_start(o->db_path, targets, jobs ? 2 : 1, &notify);
+		if (rc) {
+			log_error("cannot start the thread that listens to the other daemons: %s",
+				  strerror(-rc));
 			rc = 1;
 			goto out_heartbeat;
 		}
@@ -401,6 +434,7 @@ static int serve(const struct options *o, const struct registration *reg, int64_
 	log_info("stopping: unmounting %s", o->mountpoint);
 	fuse_loop_cfg_destroy(loop_cfg);
 out_heartbeat:
+	notify_stop(notify);
 	jobs_stop(jobs);
 	heartbeat_stop(hb);
 	/* FUSE's threads have ended: nobody waits, nothing more to notify. */

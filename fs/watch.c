@@ -41,6 +41,7 @@ struct watch {
 	size_t count, cap;
 	int waiting, max_waiters;
 	bool stop;
+	bool kicked;             /* watch_kick: read now, not at the interval */
 	int interval_ms;
 	struct watch_notifier nt;
 	struct store *st;
@@ -181,10 +182,11 @@ static void *run(void *arg)
 		/* A kick (a new entry) only ends the idle wait above; while
 		 * anything is watched, passes come every interval. */
 		deadline_in(&t, w->interval_ms);
-		while (!w->stop && w->count) {
+		while (!w->stop && w->count && !w->kicked) {
 			if (pthread_cond_timedwait(&w->kick, &w->lock, &t) == ETIMEDOUT)
 				break;
 		}
+		w->kicked = false;
 	}
 	pthread_mutex_unlock(&w->lock);
 	return NULL;
@@ -226,6 +228,14 @@ int watch_start(const char *db_path, int interval_ms, const struct watch_notifie
 	}
 	*out = w;
 	return 0;
+}
+
+void watch_kick(struct watch *w)
+{
+	pthread_mutex_lock(&w->lock);
+	w->kicked = true;
+	pthread_cond_signal(&w->kick);
+	pthread_mutex_unlock(&w->lock);
 }
 
 void watch_stop(struct watch *w)

@@ -23,6 +23,8 @@ struct watch_notifier {
 int watch_start(const char *db_path, int interval_ms, const struct watch_notifier *notifier,
 		int max_waiters, struct watch **out);
 void watch_stop(struct watch *w);
+/* Read the database now (a notification said a job may have ended). */
+void watch_kick(struct watch *w);
 
 /* Block until request `id` has no queued or running job (0), the
  * deadline (CLOCK_MONOTONIC) passes (-ETIMEDOUT), interrupted() says the
