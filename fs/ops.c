@@ -1663,30 +1663,127 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	return fuse_get_context()->private_data;
 }
 
+/* The database unreachable (PostgreSQL over a network that dropped) is
+ * EIO to the caller, with the engine's words in the log: ENOTCONN would
+ * read as "Transport endpoint is not connected", which on a FUSE mount
+ * means the daemon is gone, and it is not. */
+static int db_errno_to_caller(int rc)
+{
+	return rc == -ENOTCONN || rc == -ECONNREFUSED || rc == -EHOSTUNREACH ? -EIO : rc;
+}
+
+static int w_getattr(const char *path, struct stat *stbuf, struct fuse_file_info *fi)
+{
+	return db_errno_to_caller(fs_getattr(path, stbuf, fi));
+}
+
+static int w_readlink(const char *path, char *buf, size_t size)
+{
+	return db_errno_to_caller(fs_readlink(path, buf, size));
+}
+
+static int w_opendir(const char *path, struct fuse_file_info *fi)
+{
+	return db_errno_to_caller(fs_opendir(path, fi));
+}
+
+static int w_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t offset,
+		     struct fuse_file_info *fi, enum fuse_readdir_flags flags)
+{
+	return db_errno_to_caller(fs_readdir(path, buf, filler, offset, fi, flags));
+}
+
+static int w_open(const char *path, struct fuse_file_info *fi)
+{
+	return db_errno_to_caller(fs_open(path, fi));
+}
+
+static int w_read(const char *path, char *buf, size_t size, off_t offset, struct fuse_file_info *fi)
+{
+	return db_errno_to_caller(fs_read(path, buf, size, offset, fi));
+}
+
+static int w_write(const char *path, const char *buf, size_t size, off_t off,
+		   struct fuse_file_info *fi)
+{
+	return db_errno_to_caller(fs_write(path, buf, size, off, fi));
+}
+
+static int w_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	return db_errno_to_caller(fs_create(path, mode, fi));
+}
+
+static int w_mkdir(const char *path, mode_t mode)
+{
+	return db_errno_to_caller(fs_mkdir(path, mode));
+}
+
+static int w_unlink(const char *path)
+{
+	return db_errno_to_caller(fs_unlink(path));
+}
+
+static int w_rmdir(const char *path)
+{
+	return db_errno_to_caller(fs_rmdir(path));
+}
+
+static int w_rename(const char *from, const char *to, unsigned int flags)
+{
+	return db_errno_to_caller(fs_rename(from, to, flags));
+}
+
+static int w_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+{
+	return db_errno_to_caller(fs_truncate(path, size, fi));
+}
+
+static int w_poll(const char *path, struct fuse_file_info *fi, struct fuse_pollhandle *ph,
+		  unsigned *reventsp)
+{
+	return db_errno_to_caller(fs_poll(path, fi, ph, reventsp));
+}
+
+static int w_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	return db_errno_to_caller(fs_chmod(path, mode, fi));
+}
+
+static int w_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
+{
+	return db_errno_to_caller(fs_chown(path, uid, gid, fi));
+}
+
+static int w_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
+{
+	return db_errno_to_caller(fs_utimens(path, tv, fi));
+}
+
 const struct fuse_operations fs_ops = {
 	.init = fs_init,
-	.getattr = fs_getattr,
-	.readlink = fs_readlink,
-	.opendir = fs_opendir,
-	.readdir = fs_readdir,
+	.getattr = w_getattr,
+	.readlink = w_readlink,
+	.opendir = w_opendir,
+	.readdir = w_readdir,
 	.releasedir = fs_releasedir,
-	.open = fs_open,
-	.read = fs_read,
+	.open = w_open,
+	.read = w_read,
 	.release = fs_release,
 	.fsync = fs_fsync,
-	.poll = fs_poll,
+	.poll = w_poll,
 	.statfs = fs_statfs,
-	.write = fs_write,
-	.create = fs_create,
-	.mkdir = fs_mkdir,
+	.write = w_write,
+	.create = w_create,
+	.mkdir = w_mkdir,
 	.mknod = deny_mknod,
-	.unlink = fs_unlink,
-	.rmdir = fs_rmdir,
+	.unlink = w_unlink,
+	.rmdir = w_rmdir,
 	.symlink = deny_symlink,
 	.link = deny_link,
-	.rename = fs_rename,
-	.chmod = fs_chmod,
-	.chown = fs_chown,
-	.truncate = fs_truncate,
-	.utimens = fs_utimens,
+	.rename = w_rename,
+	.chmod = w_chmod,
+	.chown = w_chown,
+	.truncate = w_truncate,
+	.utimens = w_utimens,
 };
