@@ -31,7 +31,7 @@ static int run(struct lvm *l, const char *const argv[], struct run_result *res, 
 	return l->runner.run(l->runner.ctx, argv, res, err);
 }
 
-/* The volume group's lock, around every change of its metadata (lvm.h):
+/* The volume group's lock, around every command on it (lvm.h):
  * its name in name. A lock that cannot be taken is -ENOLCK, whatever the
  * reason, so that no caller mistakes it for LVM's own answer (-EBUSY is
  * "has snapshots" to a delete). */
@@ -57,8 +57,8 @@ static void unlock_vg(struct lvm *l, const char *name)
 		l->lock.unlock(l->lock.ctx, name);
 }
 
-/* One command that changes the metadata, under the lock; when the lock
- * is refused, res is empty (nothing ran). */
+/* One command, under the lock; when the lock is refused, res is empty
+ * (nothing ran). */
 static int run_locked(struct lvm *l, const char *const argv[], struct run_result *res,
 		      struct cf_err *err)
 {
@@ -114,7 +114,8 @@ int lvm_parse_lvs(const char *json, lvm_lv_fn fn, void *ctx, struct cf_err *err)
 	return rc;
 }
 
-int lvm_list(struct lvm *l, lvm_lv_fn fn, void *ctx, struct cf_err *err)
+/* lvs, the lock already held. */
+static int list_lvs(struct lvm *l, lvm_lv_fn fn, void *ctx, struct cf_err *err)
 {
 	const char *const argv[] = { "lvs", "--reportformat", "json", "--units", "b", "--nosuffix",
 				     "-o", "lv_name,lv_size,origin,lv_attr", l->vg, NULL };
@@ -129,13 +130,25 @@ int lvm_list(struct lvm *l, lvm_lv_fn fn, void *ctx, struct cf_err *err)
 	return rc;
 }
 
+int lvm_list(struct lvm *l, lvm_lv_fn fn, void *ctx, struct cf_err *err)
+{
+	char lock[NAME_LEN + 8];
+	int rc = lock_vg(l, lock, sizeof(lock), err);
+
+	if (rc)
+		return rc;
+	rc = list_lvs(l, fn, ctx, err);
+	unlock_vg(l, lock);
+	return rc;
+}
+
 int lvm_vg_space(struct lvm *l, uint64_t *size, uint64_t *free_bytes, struct cf_err *err)
 {
 	const char *const argv[] = { "vgs", "--reportformat", "json", "--units", "b", "--nosuffix",
 				     "-o", "vg_name,vg_size,vg_free", l->vg, NULL };
 	struct run_result res;
 	json_t *root, *vg;
-	int rc = run(l, argv, &res, err);
+	int rc = run_locked(l, argv, &res, err);
 
 	if (rc) {
 		if (res.err && strstr(res.err, "not found"))
@@ -262,7 +275,7 @@ int lvm_delete_volumes(struct lvm *l, const char *const uuids[], size_t count, s
 	if (rc)
 		return rc;
 	/* One lvs for all of them: which exist, and whether one is busy. */
-	rc = lvm_list(l, note_lv, &e, err);
+	rc = list_lvs(l, note_lv, &e, err);
 	if (rc)
 		goto out;
 	if (e.busy[0]) {

@@ -12,12 +12,17 @@
 #include "model.h"
 #include "run.h"
 
-/* The lock every command that changes the volume group's metadata runs
- * under (lvcreate, lvextend, lvremove), named "lvm:<vg>": hosts that share
- * one volume group on shared storage, with activation off and no
- * lvmlockd, would otherwise each write the metadata over the other's
- * (LVM's own lock files are per machine). lock returns 0, or -errno with
- * its words in err: then the command is not run. No lock function: the
+/* The lock every LVM command on the volume group runs under, named
+ * "lvm:<vg>": hosts that share one volume group on shared storage, with
+ * activation off and no lvmlockd, would otherwise each write the metadata
+ * over the other's (LVM's own lock files are per machine), and a read
+ * while another host writes can find no volume group at all (a checksum
+ * error in the metadata area), which at start leaves a worker without its
+ * driver. Reads take it too, as lvmlockd's shared lock would. lock
+ * returns 0, or -errno with its words in err: then no command is run,
+ * and the function that wanted it fails with -ENOLCK, whatever the
+ * reason (the database unreachable, the lock held elsewhere past the
+ * wait), its words naming the lock and why. No lock function: the
  * commands run unlocked (one machine, or a test). */
 struct lvm_lock {
 	int (*lock)(void *ctx, const char *name, struct cf_err *err);
@@ -49,11 +54,7 @@ int lvm_list(struct lvm *l, lvm_lv_fn fn, void *ctx, struct cf_err *err);
 /* Parse `lvs --reportformat json` output (exposed for the tests). */
 int lvm_parse_lvs(const char *json, lvm_lv_fn fn, void *ctx, struct cf_err *err);
 
-/* The functions that change metadata fail with -ENOLCK, running nothing,
- * when the lock cannot be taken (the database unreachable, the lock held
- * elsewhere too long): the words say which lock and why.
- *
- * -ENOSPC when the volume group is short of space. */
+/* -ENOSPC when the volume group is short of space. */
 int lvm_create_volume(struct lvm *l, const char *uuid, long long size_gib, struct cf_err *err);
 int lvm_extend_volume(struct lvm *l, const char *uuid, long long size_gib, struct cf_err *err);
 

@@ -299,7 +299,8 @@ static void test_every_metadata_change_runs_under_the_vg_lock(void **state)
 	assert_false(r.held);
 }
 
-static void test_reads_alone_take_no_lock(void **state)
+/* A read while another host writes can find no volume group at all. */
+static void test_reads_run_under_the_lock_too(void **state)
 {
 	static const char vgs[] = "{\"report\":[{\"vg\":[{\"vg_name\":\"vg0\",\"vg_size\":\"4096\","
 				  "\"vg_free\":\"1024\"}]}]}";
@@ -313,7 +314,11 @@ static void test_reads_alone_take_no_lock(void **state)
 
 	assert_int_equal(lvm_vg_space(&l, &size, &free_bytes, &err), 0);
 	assert_int_equal(lvm_list(&l, collect, out, &err), 0);
-	assert_string_equal(r.events, "vgs lvs");
+	assert_string_equal(r.events, "lock(lvm:vg0) vgs unlock(lvm:vg0) lock(lvm:vg0) lvs unlock(lvm:vg0)");
+	r.lock_rc = -ENOTCONN;
+	assert_int_equal(lvm_vg_space(&l, &size, &free_bytes, &err), -ENOLCK);
+	assert_int_equal(lvm_list(&l, collect, out, &err), -ENOLCK);
+	assert_int_equal(r.count, 2);
 }
 
 static void test_a_failed_command_still_lets_the_lock_go(void **state)
@@ -409,7 +414,7 @@ int main(void)
 		cmocka_unit_test(test_missing_volume_group_is_enodev),
 		cmocka_unit_test(test_parse_real_lvs_output),
 		cmocka_unit_test(test_every_metadata_change_runs_under_the_vg_lock),
-		cmocka_unit_test(test_reads_alone_take_no_lock),
+		cmocka_unit_test(test_reads_run_under_the_lock_too),
 		cmocka_unit_test(test_a_failed_command_still_lets_the_lock_go),
 		cmocka_unit_test(test_a_refused_lock_runs_no_command),
 		cmocka_unit_test(test_the_driver_runs_lvm_under_its_configured_lock),
