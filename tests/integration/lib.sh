@@ -1,9 +1,17 @@
-# Shared harness for the integration tests: real daemons on a real SQLite
-# file, mounted in a temp dir, driven with the tools operators use.
+# Shared harness for the integration tests: real daemons on a real
+# database, mounted in a temp dir, driven with the tools operators use.
+#
+# The engine is CINDERFS_TEST_ENGINE: sqlite (the default: a file in the
+# test's directory) or postgresql (a database of the test's own, made on
+# the server whose URL is CINDERFS_TEST_PG_URL: run the test under
+# tests/with-postgresql, as `meson test --setup postgresql` does). $DB is
+# what every daemon gets as --db, and `sql` runs SQL on it; both engines
+# take the same SQL and print the same text.
 #
 # Everything a test makes lives under one `mktemp -d` (prefix
 # cinderfs-test.), and the EXIT trap unmounts and removes it, on success
-# and on failure alike. Nothing outside that directory is touched.
+# and on failure alike; its PostgreSQL databases and servers are dropped
+# and stopped. Nothing else is touched.
 
 set -uo pipefail
 
@@ -12,12 +20,20 @@ if [ "$(id -u)" != 0 ]; then
 	echo "SKIP: the integration tests mount FUSE filesystems and run as root"
 	exit 77
 fi
-for tool in sqlite3 jq mountpoint fusermount3; do
+ENGINE=${CINDERFS_TEST_ENGINE:-sqlite}
+case $ENGINE in
+sqlite) DB_TOOLS=(sqlite3) ;;
+postgresql)
+	DB_TOOLS=(psql)
+	: "${CINDERFS_TEST_PG_URL:?CINDERFS_TEST_ENGINE=postgresql needs a server: run the test under tests/with-postgresql (meson test --setup postgresql does)}"
+	;;
+*) echo "FAIL: CINDERFS_TEST_ENGINE is '$ENGINE': sqlite or postgresql"; exit 1 ;;
+esac
+for tool in "${DB_TOOLS[@]}" jq mountpoint fusermount3; do
 	command -v "$tool" >/dev/null || { echo "FAIL: $tool is not installed"; exit 1; }
 done
 
 TEST_ROOT=$(mktemp -d "${TMPDIR:-/tmp}/cinderfs-test.XXXXXX")
-DB=$TEST_ROOT/state.db
 PASSED=0
 FAILED=0
 declare -A PIDS=()
@@ -78,7 +94,76 @@ elapsed_ms() {
 	echo $((($(date +%s%N) - start) / 1000000))
 }
 
-sql() { sqlite3 -cmd '.timeout 5000' "$DB" "$@"; }
+# sql STATEMENTS...: run SQL on $DB; rows print unaligned, one a line,
+# columns separated by '|', NULL as nothing, on both engines (psql runs
+# each argument's statements as one transaction). Only SQL both engines
+# take: times as literals from db_time, no PRAGMA, no sqlite_master.
+sql() {
+	if [ "$ENGINE" = sqlite ]; then
+		sqlite3 -cmd '.timeout 5000' "$DB" "$@"
+	else
+		local stmt args=()
+		for stmt; do args+=(-c "$stmt"); done
+		pg_sql "$DB" "${args[@]}"
+	fi
+}
+
+# db_time [WHEN]: the UTC time WHEN ('now' by default; '-1 hour', '-50
+# minutes', as date -d takes them) as the daemon writes times
+# ('2026-11-25 18:41:54.123456'), for SQL to take as a literal.
+db_time() { date -u -d "${1:-now}" +'%Y-%m-%d %H:%M:%S.%6N'; }
+
+# ms_between EARLIER LATER: milliseconds from one db_time-shaped time to
+# the other; nothing (and false) when either is not a time.
+ms_between() {
+	local a b
+	[ -n "$1" ] && [ -n "$2" ] && a=$(date -u -d "$1" +%s%N 2>/dev/null) &&
+		b=$(date -u -d "$2" +%s%N 2>/dev/null) || return 1
+	echo $(((b - a) / 1000000))
+}
+
+# seq_uuid PREFIX: SQL for the UUID PREFIX-0000-4000-8000-<i in 12 digits>,
+# i a row of a WITH RECURSIVE n(i) (printf() is SQLite's, lpad() PG's).
+seq_uuid() { printf "'%s-0000-4000-8000-' || substr(CAST(1000000000000 + i AS TEXT), 2)" "$1"; }
+
+# db_connection: $DB as the config file's [database] connection.
+db_connection() {
+	if [ "$ENGINE" = sqlite ]; then printf 'sqlite:///%s\n' "$DB"; else printf '%s\n' "$DB"; fi
+}
+
+# only_on ENGINE WHAT: true on that engine; on the other, says which checks
+# are skipped there and why (WHAT), and is false.
+only_on() {
+	[ "$ENGINE" = "$1" ] && return 0
+	log "SKIP on $ENGINE: $2"
+	return 1
+}
+
+# db_integrity: "ok" when the database is whole, else what is wrong.
+# SQLite: PRAGMA integrity_check. PostgreSQL: amcheck (a superuser adds it
+# to the test's database): every table's heap, and every B-tree index
+# against its table (heapallindexed).
+db_integrity() {
+	if [ "$ENGINE" = sqlite ]; then
+		sql 'PRAGMA integrity_check'
+		return
+	fi
+	local su
+	su=$(pg_superuser "$DB")
+	[ -n "$su" ] || { echo "no superuser of $(pg_url_part server "$DB") may connect: amcheck needs one"; return 1; }
+	pg_sql "$(pg_url "$DB" "$su" "$(pg_url_part db "$DB")")" -c 'CREATE EXTENSION IF NOT EXISTS amcheck' -c "DO \$\$
+		DECLARE r record;
+		BEGIN
+			FOR r IN SELECT c.oid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+				JOIN pg_am a ON a.oid = c.relam
+				WHERE a.amname = 'btree' AND c.relpersistence = 'p' AND i.indisvalid AND i.indisready
+			LOOP
+				PERFORM bt_index_check(r.oid, true);
+			END LOOP;
+		END \$\$" -c "SELECT COALESCE(string_agg(c.relname || ' block ' || v.blkno || ': ' || v.msg, '; '), 'ok')
+		FROM pg_class c CROSS JOIN LATERAL verify_heapam(c.oid) v
+		WHERE c.relkind = 'r' AND c.relpersistence = 'p'" 2>&1
+}
 
 # start_daemon NAME [OPTIONS...]: a daemon in the foreground, mounted at
 # $TEST_ROOT/NAME, its stderr in $TEST_ROOT/NAME.log.
@@ -197,6 +282,149 @@ stop_tgtd() {
 	rm -f "/var/run/tgtd/socket.$TGT_CONTROL_PORT" "/var/run/tgtd/socket.$TGT_CONTROL_PORT.lock"
 }
 
+###########################################################################
+# PostgreSQL
+###########################################################################
+PG_BIN=$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)
+declare -A PG_SERVER_PORT=()
+
+# pg_sql URL ARGS...: psql on URL, printing as sql does. Its sessions are
+# named cinderfs-test (application_name), so that they can be told from
+# the daemons'.
+pg_sql() {
+	local url=$1
+	shift
+	PGAPPNAME=cinderfs-test PGCONNECT_TIMEOUT=10 PGOPTIONS='-c client_min_messages=warning' \
+		psql -X -q -At -F'|' -v ON_ERROR_STOP=1 "$url" "$@"
+}
+
+# pg_url_part PART URL: user, server (host:port), db or params (?...) of
+# a postgresql:// URL.
+pg_url_part() {
+	[[ $2 =~ ^postgres(ql)?://(([^@/]*)@)?([^/?]*)(/([^?]*))?(\?.*)?$ ]] ||
+		{ echo "not a postgresql:// URL: $2" >&2; return 1; }
+	case $1 in
+	user) printf '%s\n' "${BASH_REMATCH[3]%%:*}" ;;
+	server) printf '%s\n' "${BASH_REMATCH[4]}" ;;
+	db) printf '%s\n' "${BASH_REMATCH[6]}" ;;
+	params) printf '%s\n' "${BASH_REMATCH[7]}" ;;
+	esac
+}
+
+# pg_url BASE USER DATABASE: BASE's server, as USER, database DATABASE.
+pg_url() {
+	local server params
+	server=$(pg_url_part server "$1") && params=$(pg_url_part params "$1") || return 1
+	printf 'postgresql://%s@%s/%s%s\n' "$2" "$server" "$3" "$params"
+}
+
+# pg_superuser URL: a superuser of URL's server that may connect (trust):
+# postgres, or URL's own user; nothing when there is none.
+pg_superuser() {
+	local who
+	for who in postgres "$(pg_url_part user "$1")"; do
+		if [ "$(pg_sql "$(pg_url "$1" "$who" "$(pg_url_part db "$1")")" \
+			-c 'SELECT rolsuper FROM pg_roles WHERE rolname = current_user' 2>/dev/null)" = t ]; then
+			echo "$who"
+			return 0
+		fi
+	done
+}
+
+# use_db NAME [SERVER_URL]: daemons started from here on, and sql, use a
+# new, empty database of their own: $TEST_ROOT/NAME/state.db, or database
+# cinderfs_test_<run>_NAME on the PostgreSQL server of SERVER_URL
+# (CINDERFS_TEST_PG_URL by default), owned by that URL's user and dropped
+# at exit.
+use_db() {
+	if [ "$ENGINE" = sqlite ]; then
+		mkdir -p "$TEST_ROOT/$1"
+		DB=$TEST_ROOT/$1/state.db
+		return 0
+	fi
+	local base=${2:-$CINDERFS_TEST_PG_URL} name owner admin su
+	name=cinderfs_test_$(basename "$TEST_ROOT" | tr -dc 'a-zA-Z0-9' | tr 'A-Z' 'a-z' | tail -c 6)_$$_$1
+	owner=$(pg_url_part user "$base")
+	su=$(pg_superuser "$base")
+	admin=$(pg_url "$base" "${su:-$owner}" "$(pg_url_part db "$base")")
+	if ! pg_sql "$admin" -c "CREATE DATABASE \"$name\" OWNER \"$owner\""; then
+		echo "FAIL: cannot create database $name on $(pg_url_part server "$base")"
+		exit 1
+	fi
+	# A private server's databases go with it.
+	[ "$base" != "$CINDERFS_TEST_PG_URL" ] || on_exit pg_drop_db "$admin" "$name"
+	DB=$(pg_url "$base" "$owner" "$name")
+}
+pg_drop_db() { pg_sql "$1" -c "DROP DATABASE IF EXISTS \"$2\" WITH (FORCE)"; }
+
+# pg_server_start NAME: a PostgreSQL server of the test's own, in
+# $TEST_ROOT/NAME: made on the first call (initdb as postgres, trust on
+# 127.0.0.1 only, role and database cinderfs as tests/with-postgresql
+# makes them, a free port), started again on later calls when it is
+# stopped, on the same port. Its URL is PG_SERVER_URL[NAME]; it is stopped at exit.
+declare -A PG_SERVER_URL=()
+pg_server_start() {
+	local name=$1 dir=$TEST_ROOT/$1 port try
+	if [ -z "${PG_SERVER_PORT[$name]:-}" ]; then
+		command -v runuser >/dev/null || { echo "FAIL: runuser is not installed"; exit 1; }
+		chmod o+x "$TEST_ROOT" # the server runs as postgres
+		mkdir -p "$dir"
+		chown postgres: "$dir"
+		chmod 700 "$dir"
+		ln -sf "$dir/server.log" "$TEST_ROOT/$name.log"
+		# As tests/with-postgresql makes its server: ICU's en-US where
+		# there is ICU, room for every daemon's pool of connections.
+		if ! runuser -u postgres -- "$PG_BIN/initdb" -D "$dir/data" -U postgres -A trust --no-sync \
+			-E UTF8 --locale=C.UTF-8 --locale-provider=icu --icu-locale=en-US >"$dir/initdb.log" 2>&1 &&
+		   ! { rm -rf "$dir/data"; runuser -u postgres -- "$PG_BIN/initdb" -D "$dir/data" -U postgres \
+			-A trust --no-sync -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1; }; then
+			echo "FAIL: initdb of $name"; cat "$dir/initdb.log"; exit 1
+		fi
+		printf '%s\n' 'max_connections = 300' "log_line_prefix = '%m [%p] %q%u@%d '" |
+			runuser -u postgres -- tee -a "$dir/data/postgresql.conf" >/dev/null
+		on_exit pg_server_stop "$name" immediate
+		for try in 1 2 3 4 5; do
+			port=$((20000 + RANDOM % 12000))
+			ss -Htln "sport = :$port" | grep -q . && continue
+			PG_SERVER_PORT[$name]=$port
+			pg_ctl_start "$name" && break
+			PG_SERVER_PORT[$name]=
+		done
+		[ -n "${PG_SERVER_PORT[$name]}" ] || { echo "FAIL: $name did not start"; cat "$dir/server.log"; exit 1; }
+		PG_SERVER_URL[$name]=postgresql://cinderfs@127.0.0.1:${PG_SERVER_PORT[$name]}/cinderfs
+		pg_sql "postgresql://postgres@127.0.0.1:${PG_SERVER_PORT[$name]}/postgres" \
+			-c 'CREATE ROLE cinderfs LOGIN' -c 'CREATE DATABASE cinderfs OWNER cinderfs' ||
+			{ echo "FAIL: cannot make role cinderfs on $name"; exit 1; }
+	elif ! runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/data" status >/dev/null; then
+		pg_ctl_start "$name" || { echo "FAIL: $name did not start again"; tail -20 "$dir/server.log"; exit 1; }
+	fi
+}
+pg_ctl_start() {
+	runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$TEST_ROOT/$1/data" -l "$TEST_ROOT/$1/server.log" -w -t 30 \
+		-o "-p ${PG_SERVER_PORT[$1]} -k $TEST_ROOT/$1 -c listen_addresses=127.0.0.1" start >/dev/null
+}
+
+# pg_server_stop NAME [MODE]: stop it (pg_ctl's mode: fast by default).
+pg_server_stop() {
+	[ -e "$TEST_ROOT/$1/data/postmaster.pid" ] || return 0
+	runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$TEST_ROOT/$1/data" -m "${2:-fast}" -w -t 30 stop >/dev/null
+}
+
+# db_in_tx PID: whether the daemon PID has a transaction open on $DB
+# (SQLite: holds the write lock; PostgreSQL: any of its sessions, found by
+# their client ports, is inside a transaction).
+db_in_tx() {
+	if [ "$ENGINE" = sqlite ]; then
+		! sqlite3 -cmd '.timeout 300' "$DB" "BEGIN IMMEDIATE; ROLLBACK;" >/dev/null 2>&1
+		return
+	fi
+	local ports
+	ports=$(ss -Htnp state established "dport = :$(pg_url_part server "$DB" | sed 's/.*://')" |
+		grep -F "pid=$1," | awk '{ n = split($3, a, ":"); print a[n] }' | paste -sd, -)
+	[ -n "$ports" ] || return 1
+	[ "$(sql "SELECT count(*) FROM pg_stat_activity WHERE client_port IN ($ports) AND xact_start IS NOT NULL")" != 0 ]
+}
+
 mnt() { printf '%s/%s' "$TEST_ROOT" "$1"; }
 
 # A sanitizer or UBSan report in any daemon's log fails the test.
@@ -244,3 +472,10 @@ cleanup() {
 trap cleanup EXIT
 # A test stopped from outside (meson's timeout sends SIGTERM) still cleans up.
 trap 'exit 143' TERM INT
+
+# The test's database.
+if [ "$ENGINE" = sqlite ]; then
+	DB=$TEST_ROOT/state.db
+else
+	use_db main
+fi

@@ -19,22 +19,23 @@ start_worker w1 "${OPTS[@]}" "${STORAGE[@]}"
 M=$(mnt w1)
 VER=$(sql "SELECT rpc_current_version FROM services WHERE host = 'w1@lvm'")
 
+HOUR_AGO=$(db_time '-1 hour')
 DEAD=$(sql "INSERT INTO services (created_at, updated_at, deleted, host, \"binary\", topic, report_count,
 	disabled, availability_zone, rpc_current_version, object_current_version, cluster_name)
-	VALUES (datetime('now', '-1 hour'), datetime('now', '-1 hour'), 0, 'w9@lvm', 'cinder-volume',
-	'cinder-volume', 0, 0, 'nova', '$VER', '$VER', 'c1@lvm'); SELECT last_insert_rowid();")
+	VALUES ('$HOUR_AGO', '$HOUR_AGO', 0, 'w9@lvm', 'cinder-volume',
+	'cinder-volume', 0, 0, 'nova', '$VER', '$VER', 'c1@lvm') RETURNING id")
 uuid_of() { printf 'b16b16b1-0000-4000-8000-%012d' "$1"; }
 for i in $(seq 1 "$REAL"); do
 	lvcreate -q -n "volume-$(uuid_of "$i")" -L 4m "$VG" >/dev/null 2>&1 || echo "# lvcreate $i failed"
 done
 sql "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $N)
 	INSERT INTO volumes (id, status, attach_status, size, host, cluster_name, deleted, created_at)
-	SELECT printf('b16b16b1-0000-4000-8000-%012d', i), 'deleting', 'detached', 1, 'w9@lvm',
-	'c1@lvm', 0, datetime('now', '-1 hour') FROM n;
+	SELECT $(seq_uuid b16b16b1), 'deleting', 'detached', 1, 'w9@lvm',
+	'c1@lvm', 0, '$HOUR_AGO' FROM n;
 	WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $N)
 	INSERT INTO workers (resource_type, resource_id, status, service_id, created_at, updated_at)
-	SELECT 'Volume', printf('b16b16b1-0000-4000-8000-%012d', i), 'deleting', $DEAD,
-	datetime('now', '-1 hour'), datetime('now', '-1 hour') FROM n;"
+	SELECT 'Volume', $(seq_uuid b16b16b1), 'deleting', $DEAD,
+	'$HOUR_AGO', '$HOUR_AGO' FROM n;"
 check "before: $REAL of the volumes have an LV" "$REAL" "$(lvs --noheadings -o lv_name "$VG" | wc -l)"
 
 check_cmd "a cleanup of w9 is accepted" sh -c "echo 'host=w9@lvm' > '$M/cleanup/request'"
@@ -54,12 +55,13 @@ start_worker w2 "${OPTS[@]}"
 W2=$(sql "SELECT id FROM services WHERE host = 'w2@lvm'")
 kill -KILL "${PIDS[w2]}"; wait "${PIDS[w2]}" 2>/dev/null; unset 'PIDS[w2]'
 V=c0c0c0c0-0000-4000-8000-000000000001
+PAST=$(db_time '-1 minute')
 sql "INSERT INTO volumes (id, status, attach_status, size, host, cluster_name, deleted, created_at)
-	VALUES ('$V', 'creating', 'detached', 1, 'w2@lvm', 'c1@lvm', 0, datetime('now', '-1 minute'));
+	VALUES ('$V', 'creating', 'detached', 1, 'w2@lvm', 'c1@lvm', 0, '$PAST');
 	INSERT INTO workers (resource_type, resource_id, status, service_id, created_at, updated_at)
-	VALUES ('Volume', '$V', 'creating', $W2, datetime('now', '-1 minute'), datetime('now', '-1 minute'));
+	VALUES ('Volume', '$V', 'creating', $W2, '$PAST', '$PAST');
 	INSERT INTO volume_operations (created_at, kind, resource_id, service_id)
-	VALUES (datetime('now', '-1 minute'), 'create_volume', '$V', $W2);"
+	VALUES ('$PAST', 'create_volume', '$V', $W2);"
 down() { [ "$(cat "$M/workers/$W2/is_up")" = false ]; }
 wait_until 8 down
 check_cmd "a cleanup of w2 is accepted" sh -c "echo 'host=w2@lvm' > '$M/cleanup/request'"

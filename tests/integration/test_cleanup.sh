@@ -19,18 +19,19 @@ S_NEW=2d9e7a5a-4c81-4f60-9c73-5e319f1a4d32
 V_OWN=3eaf8b6b-5d92-4071-8d84-6f42a02b5e43
 # What the dying workers were doing: n3 (id 3) deleting one volume and
 # creating another and a snapshot; u1 (id 4) creating a volume.
+NOW=$(db_time)
 sql "INSERT INTO volumes (id, status, attach_status, size, host, deleted, created_at) VALUES
-	('$V_DEL', 'deleting', 'detached', 1, 'n3@lvm', 0, datetime('now')),
-	('$V_NEW', 'creating', 'detached', 1, 'n3@lvm', 0, datetime('now')),
-	('$V_OWN', 'creating', 'detached', 1, 'u1@lvm', 0, datetime('now'));
+	('$V_DEL', 'deleting', 'detached', 1, 'n3@lvm', 0, '$NOW'),
+	('$V_NEW', 'creating', 'detached', 1, 'n3@lvm', 0, '$NOW'),
+	('$V_OWN', 'creating', 'detached', 1, 'u1@lvm', 0, '$NOW');
 INSERT INTO snapshots (id, volume_id, status, deleted, created_at) VALUES
-	('$S_NEW', '$V_DEL', 'deleting', 0, datetime('now'));
+	('$S_NEW', '$V_DEL', 'deleting', 0, '$NOW');
 UPDATE snapshots SET status = 'creating', volume_id = '$V_NEW';
 INSERT INTO workers (resource_type, resource_id, status, service_id, created_at, updated_at) VALUES
-	('Volume', '$V_DEL', 'deleting', 3, datetime('now'), datetime('now')),
-	('Volume', '$V_NEW', 'creating', 3, datetime('now'), datetime('now')),
-	('Snapshot', '$S_NEW', 'creating', 3, datetime('now'), datetime('now')),
-	('Volume', '$V_OWN', 'creating', 4, datetime('now'), datetime('now'));"
+	('Volume', '$V_DEL', 'deleting', 3, '$NOW', '$NOW'),
+	('Volume', '$V_NEW', 'creating', 3, '$NOW', '$NOW'),
+	('Snapshot', '$S_NEW', 'creating', 3, '$NOW', '$NOW'),
+	('Volume', '$V_OWN', 'creating', 4, '$NOW', '$NOW');"
 
 check "before any request, result is empty lists" '{"cleaning":[],"unavailable":[]}' "$(jq -c . "$M/cleanup/result")"
 check "before any request, request is empty" "" "$(cat "$R")"
@@ -72,8 +73,9 @@ check "history lists the request" "00000001" "$(ls "$M/cleanup/history")"
 P=$M/cleanup/history/00000001/progress.json
 done_state() { [ "$(jq -r .state "$P")" = done ]; }
 if wait_until 5 done_state; then ok "the request's work is done"; else not_ok "the request's work is done" "$(cat "$P")"; fi
-taken=$(sql "SELECT CAST((julianday(taken_at) - julianday(created_at)) * 86400000 AS INTEGER)
+IFS='|' read -r taken_at created_at < <(sql "SELECT taken_at, created_at
 	FROM cleanup_jobs j JOIN cleanup_requests r ON r.id = j.request_id WHERE r.id = 1")
+taken=$(ms_between "$created_at" "$taken_at")
 check "a live peer took the job within one second" "yes" "$([ "$taken" -le 1000 ] && echo yes || echo "no: $taken ms")"
 check "the job was taken by a live member of c1" "yes" \
 	"$(case $(sql 'SELECT taken_by FROM cleanup_jobs WHERE request_id = 1') in 1|2) echo yes;; *) echo no;; esac)"
@@ -106,10 +108,10 @@ check "history lists newest last (ls)" "00000004" "$(ls "$M/cleanup/history" | t
 # Two peers racing over the same rows clean each row exactly once.
 sql "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 40)
 	INSERT INTO volumes (id, status, attach_status, size, deleted)
-	SELECT printf('aaaaaaaa-0000-4000-8000-%012d', i), 'creating', 'detached', 1, 0 FROM n;
+	SELECT $(seq_uuid aaaaaaaa), 'creating', 'detached', 1, 0 FROM n;
 	WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 40)
 	INSERT INTO workers (resource_type, resource_id, status, service_id, updated_at)
-	SELECT 'Volume', printf('aaaaaaaa-0000-4000-8000-%012d', i), 'creating', 3, '2026-01-01 00:00:00' FROM n;"
+	SELECT 'Volume', $(seq_uuid aaaaaaaa), 'creating', 3, '2026-01-01 00:00:00' FROM n;"
 echo 'cluster_name=c1@lvm' > "$R" & w1=$!
 echo 'host=n3@lvm' > "$(mnt n2)/cleanup/request" & w2=$!
 wait "$w1" "$w2"

@@ -25,12 +25,13 @@ IQN=iqn.2010-10.org.openstack:volume-$U
 lvcreate -q -n "volume-$U" -L 1g "$VG" >/dev/null 2>&1
 lvcreate -q -n "volume-$N" -L 1g "$VG" >/dev/null 2>&1
 VOLUMES_DIR=$VOLS TGT_BSTYPE=null "$TGT_CHECK" create "$U" "/dev/$VG/volume-$U"
+NOW=$(db_time)
 sql "INSERT INTO volumes (id, status, attach_status, size, host, cluster_name, deleted, created_at) VALUES
-	('$U', 'deleting', 'detached', 1, 'w2@lvm', 'c1@lvm', 0, datetime('now')),
-	('$N', 'creating', 'detached', 1, 'w2@lvm', 'c1@lvm', 0, datetime('now'));
+	('$U', 'deleting', 'detached', 1, 'w2@lvm', 'c1@lvm', 0, '$NOW'),
+	('$N', 'creating', 'detached', 1, 'w2@lvm', 'c1@lvm', 0, '$NOW');
 	INSERT INTO workers (resource_type, resource_id, status, service_id, created_at, updated_at) VALUES
-	('Volume', '$U', 'deleting', 2, datetime('now'), datetime('now')),
-	('Volume', '$N', 'creating', 2, datetime('now'), datetime('now'));"
+	('Volume', '$U', 'deleting', 2, '$NOW', '$NOW'),
+	('Volume', '$N', 'creating', 2, '$NOW', '$NOW');"
 targets() { tgtadm -C "$TGT_CONTROL_PORT" --lld iscsi --mode target --op show | grep -c "^Target .*: $IQN\$"; }
 check "before: the target is served" "1" "$(targets)"
 check "before: both LVs exist" "2" "$(lvs --noheadings -o lv_name "$VG" | wc -l)"

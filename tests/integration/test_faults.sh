@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Faults, injected: the worker cleaning 2,000 rows is SIGKILLed, or
 # SIGSTOPped for longer than service_down_time; another process holds the
-# database's write lock; a worker's services row is removed under it; the
+# database's write lock (PostgreSQL: every table locked against writes);
+# a worker's services row is removed under it; the
 # only worker that may take a job stops before taking it. After each, the
 # invariants: every accepted request ends (done or failed), every row is
 # cleaned exactly once, no live worker (one whose process was never
@@ -24,7 +25,7 @@ C=$(mnt ctl)
 R=$C/cleanup/request
 VER=$(sql "SELECT rpc_current_version FROM services WHERE host = 'n1@lvm'")
 id_of() { sql "SELECT id FROM services WHERE host = '$1@lvm' AND deleted = 0"; }
-name_of() { sql "SELECT substr(host, 1, instr(host, '@') - 1) FROM services WHERE id = $1"; }
+name_of() { local host; host=$(sql "SELECT host FROM services WHERE id = $1"); echo "${host%%@*}"; }
 
 # The sampler: every 0.5 s, every worker named in $TEST_ROOT/live (never
 # stopped) must read is_up true through the control mount; each false is
@@ -53,21 +54,24 @@ not_live() { sed -i "/^$1 /d" "$TEST_ROOT/live"; }
 # seed_dead NAME CLUSTER N: a dead worker (heartbeat an hour ago) owning N
 # operations in flight, creating volumes; prints its id.
 seed_dead() {
+	local ago
+	ago=$(db_time '-1 hour')
 	sql "INSERT INTO services (created_at, updated_at, deleted, host, \"binary\", topic, report_count,
 		disabled, availability_zone, rpc_current_version, object_current_version, cluster_name)
-		VALUES (datetime('now', '-1 hour'), datetime('now', '-1 hour'), 0, '$1@lvm', 'cinder-volume',
-		'cinder-volume', 0, 0, 'nova', '$VER', '$VER', $2);
-	SELECT last_insert_rowid();"
+		VALUES ('$ago', '$ago', 0, '$1@lvm', 'cinder-volume',
+		'cinder-volume', 0, 0, 'nova', '$VER', '$VER', $2) RETURNING id"
 }
 seed_rows() {
+	local ago
+	ago=$(db_time '-1 hour')
 	sql "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $3)
 		INSERT INTO volumes (id, status, attach_status, size, host, deleted, created_at)
-		SELECT printf('$2-0000-4000-8000-%012d', i), 'creating', 'detached', 1, NULL, 0,
-		datetime('now', '-1 hour') FROM n;
+		SELECT $(seq_uuid "$2"), 'creating', 'detached', 1, NULL, 0,
+		'$ago' FROM n;
 	WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $3)
 		INSERT INTO workers (resource_type, resource_id, status, service_id, created_at, updated_at)
-		SELECT 'Volume', printf('$2-0000-4000-8000-%012d', i), 'creating', $1,
-		datetime('now', '-1 hour'), datetime('now', '-1 hour') FROM n;"
+		SELECT 'Volume', $(seq_uuid "$2"), 'creating', $1,
+		'$ago', '$ago' FROM n;"
 }
 rows_left() { sql "SELECT count(*) FROM workers WHERE resource_id LIKE '$1-%'"; }
 state_of() { jq -r .state "$C/cleanup/history/$1/progress.json" 2>/dev/null; }
@@ -92,7 +96,7 @@ stop_outside_tx() {
 	local pid=${PIDS[$1]} i
 	for i in $(seq 1 40); do
 		kill -STOP "$pid"
-		if sqlite3 -cmd '.timeout 300' "$DB" "BEGIN IMMEDIATE; ROLLBACK;" >/dev/null 2>&1; then
+		if ! db_in_tx "$pid"; then
 			return 0
 		fi
 		kill -CONT "$pid"
@@ -162,13 +166,23 @@ echo "$TAKER $(id_of "$TAKER")" >>"$TEST_ROOT/live"
 LOCK_SECONDS=${FAULT_LOCK_SECONDS:-$((DOWN * 2 + 2))}
 log "3. another process holds the write lock for $LOCK_SECONDS s"
 ###########################################################################
-python3 - "$DB" "$LOCK_SECONDS" <<'PY' &
+if [ "$ENGINE" = sqlite ]; then
+	python3 - "$DB" "$LOCK_SECONDS" <<'PY' &
 import sqlite3, sys, time
 c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
 c.execute("BEGIN EXCLUSIVE")
 time.sleep(float(sys.argv[2]))
 c.execute("ROLLBACK")
 PY
+else
+	# SQLite's EXCLUSIVE under WAL: every writer waits, readers go on.
+	# PostgreSQL's: each table locked IN EXCLUSIVE MODE (only plain
+	# SELECTs pass), by a psql session in an open transaction.
+	TABLES=$(sql "SELECT string_agg(quote_ident(tablename), ', ') FROM pg_tables WHERE schemaname = current_schema()")
+	log "locked: $TABLES"
+	pg_sql "$DB" -c "BEGIN" -c "LOCK TABLE $TABLES IN EXCLUSIVE MODE" -c "SELECT pg_sleep($LOCK_SECONDS)" \
+		-c "ROLLBACK" >/dev/null &
+fi
 LOCKER=$!
 wait "$LOCKER"
 check "the lock was held and let go" "0" "$?"
@@ -192,10 +206,11 @@ log "5. the only worker that may take a job stops before taking it"
 ###########################################################################
 U1=$(id_of u1)
 V_U=e0e0e0e0-0000-4000-8000-000000000001
+HOUR_AGO=$(db_time '-1 hour')
 sql "INSERT INTO volumes (id, status, attach_status, size, deleted, created_at)
-	VALUES ('$V_U', 'creating', 'detached', 1, 0, datetime('now', '-1 hour'));
+	VALUES ('$V_U', 'creating', 'detached', 1, 0, '$HOUR_AGO');
 INSERT INTO workers (resource_type, resource_id, status, service_id, created_at, updated_at)
-	VALUES ('Volume', '$V_U', 'creating', $U1, datetime('now', '-1 hour'), datetime('now', '-1 hour'));"
+	VALUES ('Volume', '$V_U', 'creating', $U1, '$HOUR_AGO', '$HOUR_AGO');"
 not_live u1
 if stop_outside_tx u1; then ok "u1 stopped outside a transaction"; else not_ok "u1 stopped outside a transaction"; fi
 check_cmd "a cleanup of u1, up a moment ago, is accepted" sh -c "echo 'host=u1@lvm is_up=true' > '$R'"
@@ -314,7 +329,7 @@ check "no job is left queued or running" "0" \
 unended=""
 for n in $(ls "$C/cleanup/history"); do ended "$n" || unended="$unended $n:$(state_of "$n")"; done
 check "every accepted request ended" "" "$unended"
-check "the database passes its integrity check" "ok" "$(sql 'PRAGMA integrity_check')"
+check "the database passes its integrity check" "ok" "$(db_integrity)"
 # The round's figures, for bench/faults.
 log "figures: rows=$ROWS kills=2 stops=$((1 + 3 + 3 + 1)) requests=$(sql 'SELECT count(*) FROM cleanup_requests')" \
 	"samples=$(cat "$TEST_ROOT/samples") violations=$(grep -c . "$TEST_ROOT/violations")"

@@ -21,9 +21,17 @@ check "a bad config key is named with file and line" \
 	"cinderfs: config $TEST_ROOT/bad.conf line 3: unknown key 'report_intervall' in [DEFAULT]" "$out"
 check "--version prints the version" "0" "$("$CINDERFS" --version >/dev/null; echo $?)"
 check_cmd "--help documents --control-only" sh -c "'$CINDERFS' --help | grep -q -- --control-only"
-out=$("$CINDERFS" -f --db "$TEST_ROOT/missing-dir/state.db" "$M" 2>&1); rc=$?
+# SQLite: a file in a directory that does not exist; PostgreSQL: a
+# database that does not exist on the test's server.
+if [ "$ENGINE" = sqlite ]; then
+	BAD_DB=$TEST_ROOT/missing-dir/state.db
+else
+	BAD_DB=$(pg_url "$DB" "$(pg_url_part user "$DB")" "$(pg_url_part db "$DB")_missing")
+fi
+out=$("$CINDERFS" -f --db "$BAD_DB" "$M" 2>&1); rc=$?
 check "an unopenable database exits 1" "1" "$rc"
-check_cmd "and says which file and why" sh -c "echo '$out' | grep -q 'cannot open database $TEST_ROOT/missing-dir/state.db'"
+check "and says which database and why" "yes" \
+	"$(grep -qF "cannot open database $BAD_DB" <<<"$out" && echo yes || echo "$out")"
 out=$("$CINDERFS" -f --db "$DB" "$TEST_ROOT/no-such-mountpoint" 2>&1); rc=$?
 check "a missing mountpoint exits 1" "1" "$rc"
 check_cmd "and says so" sh -c "echo '$out' | grep -q 'mountpoint $TEST_ROOT/no-such-mountpoint: No such file or directory'"
@@ -36,7 +44,7 @@ cluster = c1@lvm
 service_down_time = 5
 report_interval = 1
 [database]
-connection = sqlite:///$DB
+connection = $(db_connection)
 CONF
 start_daemon w --config "$TEST_ROOT/good.conf"
 check "the config names the worker" "node1@lvm c1@lvm" "$(cat "$M/workers/1/host" "$M/workers/1/cluster_name" | xargs)"
@@ -65,7 +73,7 @@ check "the worker's row stays after SIGTERM" "1 0" "$(sql 'SELECT count(*), max(
 start_daemon admin --control-only --service-down-time 5 --report-interval 1
 A=$(mnt admin)
 sql "INSERT INTO services (id, host, \"binary\", created_at, updated_at, rpc_current_version)
-	VALUES (9, 'old@lvm', 'cinder-volume', datetime('now'), datetime('now'), '0.9')"
+	VALUES (9, 'old@lvm', 'cinder-volume', '$(db_time)', '$(db_time)', '0.9')"
 check_fails "rmdir of a worker that is up is EBUSY" "Device or resource busy" rmdir "$A/workers/9"
 check_fails "cleanup is blocked by the old worker as an upgrade" "Device or resource busy" \
 	bash -c "echo > '$A/cleanup/request'"

@@ -25,17 +25,16 @@ OVER=$(sql "SELECT object_current_version FROM services WHERE host = 'n1@lvm' AN
 [ -n "$VER" ] || { echo "FAIL: n1 reports no rpc_current_version"; exit 1; }
 
 # seed_service HOST BINARY CLUSTER CREATED UPDATED [DISABLED]: a services
-# row; CLUSTER, CREATED and UPDATED are SQL (NULL, 'c1@lvm', datetime(...)).
+# row; CLUSTER, CREATED and UPDATED are SQL (NULL, 'c1@lvm', '$(db_time)').
 # Prints the new row's id.
 seed_service() {
 	sql "INSERT INTO services (created_at, updated_at, deleted, host, \"binary\", topic,
 		report_count, disabled, availability_zone, rpc_current_version, object_current_version,
 		cluster_name)
-	VALUES ($4, $5, 0, '$1', '$2', '$2', 0, ${6:-0}, 'nova', '$VER', '$OVER', $3);
-	SELECT last_insert_rowid();"
+	VALUES ($4, $5, 0, '$1', '$2', '$2', 0, ${6:-0}, 'nova', '$VER', '$OVER', $3) RETURNING id"
 }
-HOUR_AGO="datetime('now', '-1 hour')"
-PAST="datetime('now', '-1 minute')"
+HOUR_AGO="'$(db_time '-1 hour')'"
+PAST="'$(db_time '-1 minute')'"
 
 # put TEXT: TEXT and a newline to cleanup/request in one write() (bash's
 # echo: a refused write shows its errno, where dash's says "I/O error").
@@ -68,13 +67,13 @@ no_jobs_running() {
 # created_at still has `is_up: true` select it (doc/cleanup.md section 2).
 ###########################################################################
 V_FR=a0000000-0000-4000-8000-000000000001
-FRESH=$(seed_service fresh@lvm cinder-volume NULL "datetime('now')" NULL)
+FRESH=$(seed_service fresh@lvm cinder-volume NULL "'$(db_time)'" NULL)
 sql "INSERT INTO volumes (id, status, attach_status, size, host, deleted, created_at) VALUES
 	('$V_FR', 'creating', 'detached', 1, 'fresh@lvm', 0, $PAST);
 INSERT INTO workers (resource_type, resource_id, status, service_id, created_at, updated_at) VALUES
 	('Volume', '$V_FR', 'creating', $FRESH, $PAST, $PAST);"
 # Each check below needs created_at within service_down_time: renew it.
-renew() { sql "UPDATE services SET created_at = datetime('now') WHERE id = $1"; }
+renew() { sql "UPDATE services SET created_at = '$(db_time)' WHERE id = $1"; }
 
 renew "$FRESH"
 check "a never-heartbeated worker: workers/<id>/is_up is false" "false" "$(cat "$M/workers/$FRESH/is_up")"
@@ -93,7 +92,7 @@ check "no job is queued for it" "0" "$(sql "SELECT count(*) FROM cleanup_jobs WH
 # A cluster whose members are one never-heartbeated (m1) and one long dead.
 sql "INSERT INTO clusters (created_at, updated_at, deleted, name, \"binary\", disabled, race_preventer)
 	VALUES ($HOUR_AGO, $HOUR_AGO, 0, 'cx@lvm', 'cinder-volume', 0, 0)"
-M1=$(seed_service m1@lvm cinder-volume "'cx@lvm'" "datetime('now')" NULL)
+M1=$(seed_service m1@lvm cinder-volume "'cx@lvm'" "'$(db_time)'" NULL)
 M2=$(seed_service m2@lvm cinder-volume "'cx@lvm'" "$HOUR_AGO" "$HOUR_AGO")
 renew "$M1"
 check "clusters/cx@lvm/is_up is false (m1 never sent a heartbeat)" "false" "$(cat "$M/clusters/cx@lvm/is_up")"
@@ -226,8 +225,8 @@ sql "INSERT INTO volumes (id, status, attach_status, size, host, deleted, create
 	('$V7', 'deleting', 'detached', 1, 'd2@lvm#pool', 0, $HOUR_AGO);
 INSERT INTO snapshots (id, volume_id, status, deleted, created_at) VALUES
 	('$S2D', '$VP', 'deleting', 0, $HOUR_AGO),
-	('$S3A', '$V3', 'deleting', 0, datetime('now', '-50 minutes')),
-	('$S3B', '$V3', 'error', 0, datetime('now', '-40 minutes')),
+	('$S3A', '$V3', 'deleting', 0, '$(db_time '-50 minutes')'),
+	('$S3B', '$V3', 'error', 0, '$(db_time '-40 minutes')'),
 	('$S6', '$VP', 'creating', 0, $PAST);
 INSERT INTO workers (resource_type, resource_id, status, service_id, created_at, updated_at) VALUES
 	('Volume', '$V1', 'available', $D1, $PAST, $PAST),

@@ -65,9 +65,10 @@ check "volumes/, snapshots/ and workers/ are writable by root and the admin grou
 	"drwxrwx--- drwxrwx--- drwxrwx---" "$(stat -c %A "$M/volumes" "$M/snapshots" "$M/workers" | xargs)"
 V1=3f1c2d4e-5a6b-4c7d-8e9f-0a1b2c3d4e5f
 V2=4a2d3e5f-6b7c-4d8e-9fa0-1b2c3d4e5f60
+NOW=$(db_time)
 sql "INSERT INTO volumes (id, display_name, size, status, attach_status, host, deleted, created_at, updated_at)
-	VALUES ('$V1', 'v1', 1, 'available', 'detached', 'w@lvm', 0, datetime('now'), datetime('now')),
-	       ('$V2', 'v2', 1, 'available', 'detached', 'w@lvm', 0, datetime('now'), datetime('now'));
+	VALUES ('$V1', 'v1', 1, 'available', 'detached', 'w@lvm', 0, '$NOW', '$NOW'),
+	       ('$V2', 'v2', 1, 'available', 'detached', 'w@lvm', 0, '$NOW', '$NOW');
 	INSERT INTO services (id, host, \"binary\", created_at, updated_at, rpc_current_version)
 	VALUES (9, 'old@lvm', 'cinder-volume', '2026-01-01 00:00:00', '2026-01-01 00:00:00', '0.9');"
 volume_row() { sql "SELECT status || ' ' || deleted FROM volumes WHERE id = '$1'"; }

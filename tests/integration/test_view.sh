@@ -33,12 +33,13 @@ V2=1c8d6f49-3b70-4e5f-8b62-4d208e0f3c21
 S1=2d9e7a5a-4c81-4f60-9c73-5e319f1a4d32
 VA=3eaf8b6b-5d92-4071-8d84-6f42a02b5e43
 VN=4fb09c7c-6ea3-4182-9e95-7053b13c6f54
+NOW=$(db_time)
 sql "INSERT INTO workers (resource_type, resource_id, status, service_id, created_at, updated_at) VALUES
-	('Volume', '$V1', 'deleting', 3, datetime('now'), datetime('now')),
-	('Volume', '$V2', 'creating', 3, datetime('now'), '2026-11-25 12:00:00.000000'),
-	('Snapshot', '$S1', 'creating', 3, datetime('now'), datetime('now')),
-	('Volume', '$VA', 'creating', 1, datetime('now'), datetime('now')),
-	('Volume', '$VN', 'creating', NULL, datetime('now'), datetime('now'));"
+	('Volume', '$V1', 'deleting', 3, '$NOW', '$NOW'),
+	('Volume', '$V2', 'creating', 3, '$NOW', '2026-11-25 12:00:00.000000'),
+	('Snapshot', '$S1', 'creating', 3, '$NOW', '$NOW'),
+	('Volume', '$VA', 'creating', 1, '$NOW', '$NOW'),
+	('Volume', '$VN', 'creating', NULL, '$NOW', '$NOW');"
 check "nothing is stuck while every owner is up" "" "$(ls "$M/stuck/volume")"
 
 kill -KILL "${PIDS[n3]}"
@@ -106,7 +107,7 @@ check "tar's copy of a value file matches" "deleting" \
 check "the README says what the mount is" "1" "$(grep -c '^cinderfs: ' "$M/README")"
 
 # A change made through the shared database (by another daemon, or by an
-# operator with sqlite3) shows within one second, removals included.
+# operator with sqlite3 or psql) shows within one second, removals included.
 sql "DELETE FROM workers WHERE resource_id = '$V2';"
 t=$(elapsed_ms sh -c "! ls '$M/stuck/volume' | grep -q $V2")
 check "a removed stuck resource leaves the listing within 1 s" "yes" "$([ "$t" != timeout ] && [ "$t" -le 1000 ] && echo yes || echo "no ($t ms)")"

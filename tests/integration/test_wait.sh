@@ -25,10 +25,11 @@ on_exit fusermount3 -u -z "$BG"
 wait_until 5 mountpoint -q "$BG" || { echo "FAIL: $BG is not mounted"; exit 1; }
 
 V=0b7c5e38-2a6f-4d4e-9a51-3c1f7d9e2b10
+PAST=$(db_time '-1 minute')
 sql "INSERT INTO volumes (id, status, attach_status, size, host, deleted, created_at) VALUES
-	('$V', 'creating', 'detached', 1, 'n2@lvm', 0, datetime('now'));
+	('$V', 'creating', 'detached', 1, 'n2@lvm', 0, '$(db_time)');
 INSERT INTO workers (resource_type, resource_id, status, service_id, created_at, updated_at) VALUES
-	('Volume', '$V', 'creating', 2, datetime('now', '-1 minute'), datetime('now', '-1 minute'));"
+	('Volume', '$V', 'creating', 2, '$PAST', '$PAST');"
 
 # A request with nothing to do has ended at once.
 echo 'cluster_name=c1@lvm' >"$M/cleanup/request"
