@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "log.h"
@@ -34,6 +35,10 @@
 #define OID_NUMERIC 1700
 
 #define MAX_PARAMS 99
+/* `?N IS NULL` tests a statement may have, each answered by the engine
+ * (see rewrite_placeholders). */
+#define MAX_NULL_TESTS 32
+#define MAX_SENT (MAX_PARAMS + MAX_NULL_TESTS)
 /* Server-side statements one kept statement may own, one per set of bound
  * types (a parameter bound NULL is typed by the server, text otherwise);
  * past this, it runs unprepared. */
@@ -45,8 +50,10 @@
 
 /* libpq settings a database setting may give, and what they are when it
  * does not: a network that drops packets ends a connection in seconds,
- * never hangs a thread (tcp_user_timeout: data left unacknowledged, where
- * keepalives do not apply). */
+ * never hangs a thread. Keepalives give up on a silent peer after 5 + 2 x
+ * 3 s; tcp_user_timeout gives up as soon on data left unacknowledged,
+ * where keepalives do not apply (a statement sent to a host that is
+ * gone). */
 static const char *const conn_defaults[][2] = {
 	{ "application_name", "cinderfs" },
 	{ "client_encoding", "UTF8" },
@@ -55,7 +62,7 @@ static const char *const conn_defaults[][2] = {
 	{ "keepalives_idle", "5" },
 	{ "keepalives_interval", "2" },
 	{ "keepalives_count", "3" },
-	{ "tcp_user_timeout", "15000" },
+	{ "tcp_user_timeout", "11000" },
 };
 #define N_CONN_DEFAULTS (sizeof(conn_defaults) / sizeof(conn_defaults[0]))
 
@@ -88,7 +95,13 @@ struct pg_param {
 /* A server-side statement: its name and the types it was made for. */
 struct pg_variant {
 	char name[32];
-	char sig[MAX_PARAMS + 1];
+	char sig[MAX_SENT + 1];
+};
+
+/* `?N IS NULL` (or IS NOT NULL), sent as a boolean parameter of its own. */
+struct pg_null_test {
+	int param;           /* N */
+	bool negated;        /* IS NOT NULL */
 };
 
 /* A column of the current row, decoded (bytea comes as hex text). */
@@ -102,7 +115,9 @@ struct pg_stmt {
 	char *sql;           /* with $N */
 	bool keep;
 	int nparams;         /* the largest N */
-	bool used[MAX_PARAMS + 1];
+	bool used[MAX_PARAMS + 1];    /* ?N appears other than in a null test */
+	struct pg_null_test null_tests[MAX_NULL_TESTS]; /* $nparams+1... */
+	int n_null_tests;
 	struct pg_param *params;      /* [nparams] */
 	struct pg_variant *variants;  /* keep: on the server, for `generation` */
 	int nvariants;
@@ -708,11 +723,80 @@ static bool ident_char(char c)
 	       c == '_' || (unsigned char)c >= 0x80;
 }
 
+static bool word_at(const char *p, const char *word)
+{
+	size_t n = strlen(word);
+
+	return !strncasecmp(p, word, n) && !ident_char(p[n]);
+}
+
+static const char *skip_space(const char *p)
+{
+	return p + strspn(p, " \t\r\n");
+}
+
+/* Whether `?N` at [start, end) is a whole null test `?N IS [NOT] NULL`:
+ * nothing before it that binds tighter than IS (an operand of an operator
+ * before it would make it `(x op ?N) IS NULL`), nothing after it but the
+ * end of a condition. Sets *after past NULL. */
+static bool null_test_at(const char *sql, const char *start, const char *end, bool *negated,
+			 const char **after)
+{
+	static const char *const before[] = { "AND", "OR", "NOT", "WHERE", "WHEN", "THEN", "ELSE",
+					      "SELECT", "ON", "HAVING" };
+	static const char *const behind[] = { "AND", "OR", "THEN", "ELSE", "END", "WHEN", "ORDER",
+					      "GROUP", "LIMIT", "HAVING", "FROM", "WHERE", "RETURNING",
+					      "UNION" };
+	const char *p = start, *q;
+	bool ok = false;
+
+	while (p > sql && strchr(" \t\r\n", p[-1]))
+		p--;
+	if (p == sql || p[-1] == '(' || p[-1] == ',') {
+		ok = true;
+	} else {
+		const char *w = p;
+
+		while (w > sql && ident_char(w[-1]))
+			w--;
+		for (size_t i = 0; i < sizeof(before) / sizeof(before[0]) && w < p; i++)
+			if ((size_t)(p - w) == strlen(before[i]) && word_at(w, before[i]))
+				ok = true;
+	}
+	if (!ok)
+		return false;
+	q = skip_space(end);
+	if (!word_at(q, "IS"))
+		return false;
+	q = skip_space(q + 2);
+	*negated = word_at(q, "NOT");
+	if (*negated)
+		q = skip_space(q + 3);
+	if (!word_at(q, "NULL"))
+		return false;
+	*after = q + 4;
+	q = skip_space(*after);
+	if (!*q || *q == ')' || *q == ',' || *q == ';')
+		return true;
+	for (size_t i = 0; i < sizeof(behind) / sizeof(behind[0]); i++)
+		if (word_at(q, behind[i]))
+			return true;
+	return false;
+}
+
 /* SQLite's placeholders in PostgreSQL's spelling: ?N is $N (N 1..99), a
  * bare ? is one past the largest so far, as in SQLite. Literals ('...',
  * E'...'), quoted identifiers, dollar-quoted strings and comments are
- * copied as they are: a '?' in them is not a parameter. */
-static int rewrite_placeholders(struct pg_stmt *s, const char *sql, char *why, size_t why_size)
+ * copied as they are: a '?' in them is not a parameter.
+ *
+ * A null test of a parameter, `(?2 IS NULL OR kind = ?2)`, is answered
+ * here: PostgreSQL types a parameter where it first appears, and cannot
+ * from IS NULL (a NULL bound there fails, "could not determine data type
+ * of parameter"). `?2 IS NULL` becomes a boolean parameter of its own,
+ * numbered after the others (`base`: the largest N, from a first pass),
+ * whose value the engine knows from the binding. */
+static int rewrite_placeholders(struct pg_stmt *s, const char *sql, int base, char *why,
+				size_t why_size)
 {
 	char *o = malloc(strlen(sql) * 2 + 1);
 	const char *p = sql;
@@ -721,7 +805,11 @@ static int rewrite_placeholders(struct pg_stmt *s, const char *sql, char *why, s
 		snprintf(why, why_size, "out of memory");
 		return -ENOMEM;
 	}
+	free(s->sql);
 	s->sql = o;
+	s->nparams = 0;
+	s->n_null_tests = 0;
+	memset(s->used, 0, sizeof(s->used));
 	while (*p) {
 		if (*p == '\'') {
 			/* E'...' takes backslash escapes; '' is a quote either way. */
@@ -780,6 +868,8 @@ static int rewrite_placeholders(struct pg_stmt *s, const char *sql, char *why, s
 			o += close - p;
 			p = close;
 		} else if (*p == '?') {
+			const char *start = p, *after;
+			bool negated;
 			long n;
 
 			p++;
@@ -796,9 +886,19 @@ static int rewrite_placeholders(struct pg_stmt *s, const char *sql, char *why, s
 					 MAX_PARAMS);
 				return -EINVAL;
 			}
-			s->used[n] = true;
 			if (n > s->nparams)
 				s->nparams = (int)n;
+			if (s->n_null_tests < MAX_NULL_TESTS &&
+			    null_test_at(sql, start, p, &negated, &after)) {
+				struct pg_null_test *t = &s->null_tests[s->n_null_tests++];
+
+				t->param = (int)n;
+				t->negated = negated;
+				o += sprintf(o, "$%d", base + s->n_null_tests);
+				p = after;
+				continue;
+			}
+			s->used[n] = true;
 			o += sprintf(o, "$%ld", n);
 		} else {
 			*o++ = *p++;
@@ -869,7 +969,10 @@ static int pg_prepare(struct db *d, const char *sql, bool keep, struct db_stmt *
 	s->db = d;
 	s->keep = keep;
 	s->row = -1;
-	rc = rewrite_placeholders(s, sql, why, sizeof(why));
+	/* Twice: the null tests are numbered after the largest ?N. */
+	rc = rewrite_placeholders(s, sql, MAX_PARAMS, why, sizeof(why));
+	if (!rc)
+		rc = rewrite_placeholders(s, sql, s->nparams, why, sizeof(why));
 	if (rc) {
 		pg_finalize((struct db_stmt *)s);
 		return set_error(db, rc, "%s in: %s", why, sql);
@@ -953,14 +1056,20 @@ static void pg_bind_null(struct db_stmt *st_, int idx)
 /* The types of the parameters as bound, for the server: a NULL is
  * typed by where it stands (OID 0), or as text where nothing says
  * (null_as_text, after the server could not tell: SELECT ?1). A ?N the
- * statement never names is text. */
-static void param_types(const struct pg_stmt *s, bool null_as_text, Oid *types, char *sig)
+ * statement never names (or names only in null tests) is text; the null
+ * tests are booleans. sig: one letter each, what a server-side statement
+ * is made for. */
+static int param_types(const struct pg_stmt *s, bool null_as_text, Oid *types, char *sig)
 {
+	int n = s->nparams;
+
 	for (int i = 0; i < s->nparams; i++) {
 		char t = s->params[i].type ? s->params[i].type : 'n';
 
 		if (!s->used[i + 1])
 			t = 'x';
+		else if (t == 'n' && null_as_text)
+			t = 'N';
 		sig[i] = t;
 		switch (t) {
 		case 'i':
@@ -970,18 +1079,19 @@ static void param_types(const struct pg_stmt *s, bool null_as_text, Oid *types, 
 			types[i] = OID_BYTEA;
 			break;
 		case 'n':
-			types[i] = null_as_text ? OID_TEXT : OID_UNKNOWN;
+			types[i] = OID_UNKNOWN;
 			break;
 		default:
 			types[i] = OID_TEXT;
 			break;
 		}
 	}
-	sig[s->nparams] = '\0';
-	if (null_as_text)
-		for (int i = 0; i < s->nparams; i++)
-			if (sig[i] == 'n')
-				sig[i] = 'N';
+	for (int i = 0; i < s->n_null_tests; i++) {
+		sig[n] = '?';
+		types[n++] = OID_BOOL;
+	}
+	sig[n] = '\0';
+	return n;
 }
 
 static bool result_ok(const PGresult *res)
@@ -1001,7 +1111,7 @@ static bool result_is(const PGresult *res, const char *state)
 /* A kept statement's server-side statement for these types: made on
  * first use on this connection. NULL with *res set when the server
  * refused it; NULL without when the statement has too many already. */
-static const struct pg_variant *variant(struct pg_stmt *s, const Oid *types, const char *sig,
+static const struct pg_variant *variant(struct pg_stmt *s, int n, const Oid *types, const char *sig,
 					PGresult **res)
 {
 	struct pg_db *db = PDB(s->db);
@@ -1023,7 +1133,7 @@ static const struct pg_variant *variant(struct pg_stmt *s, const Oid *types, con
 	v = &s->variants[s->nvariants];
 	snprintf(v->name, sizeof(v->name), "cf%" PRIu64, ++db->next_name);
 	snprintf(v->sig, sizeof(v->sig), "%s", sig);
-	*res = PQprepare(db->conn, v->name, s->sql, s->nparams, types);
+	*res = PQprepare(db->conn, v->name, s->sql, n, types);
 	if (PQresultStatus(*res) != PGRES_COMMAND_OK)
 		return NULL;
 	PQclear(*res);
@@ -1036,12 +1146,12 @@ static const struct pg_variant *variant(struct pg_stmt *s, const Oid *types, con
 static PGresult *run_once(struct pg_stmt *s, bool null_as_text)
 {
 	struct pg_db *db = PDB(s->db);
-	const char *values[MAX_PARAMS];
-	int lengths[MAX_PARAMS], formats[MAX_PARAMS];
-	Oid types[MAX_PARAMS];
-	char sig[MAX_PARAMS + 1];
+	const char *values[MAX_SENT];
+	int lengths[MAX_SENT], formats[MAX_SENT];
+	Oid types[MAX_SENT];
+	char sig[MAX_SENT + 1];
+	int n = param_types(s, null_as_text, types, sig);
 
-	param_types(s, null_as_text, types, sig);
 	for (int i = 0; i < s->nparams; i++) {
 		const struct pg_param *p = &s->params[i];
 
@@ -1051,16 +1161,25 @@ static PGresult *run_once(struct pg_stmt *s, bool null_as_text)
 		lengths[i] = p->length;
 		formats[i] = p->type == 'b' ? 1 : 0;
 	}
+	for (int i = 0; i < s->n_null_tests; i++) {
+		const struct pg_null_test *t = &s->null_tests[i];
+		char type = s->params[t->param - 1].type;
+		bool is_null = type == 0 || type == 'n';
+
+		values[s->nparams + i] = is_null != t->negated ? "t" : "f";
+		lengths[s->nparams + i] = 1;
+		formats[s->nparams + i] = 0;
+	}
 	if (s->keep) {
 		PGresult *res;
-		const struct pg_variant *v = variant(s, types, sig, &res);
+		const struct pg_variant *v = variant(s, n, types, sig, &res);
 
 		if (v)
-			return PQexecPrepared(db->conn, v->name, s->nparams, values, lengths, formats, 0);
+			return PQexecPrepared(db->conn, v->name, n, values, lengths, formats, 0);
 		if (res)
 			return res;
 	}
-	return PQexecParams(db->conn, s->sql, s->nparams, types, values, lengths, formats, 0);
+	return PQexecParams(db->conn, s->sql, n, types, values, lengths, formats, 0);
 }
 
 static int run(struct pg_stmt *s)

@@ -258,6 +258,70 @@ static void test_placeholders_outside_literals_only(void **state)
 	db_finalize(s);
 }
 
+static void test_bare_placeholders_count_as_sqlite_does(void **state)
+{
+	struct fixture *f = *state;
+	/* A bare ? is one past the largest so far: 1, then 3, then 4. */
+	struct db_stmt *s = prepare_ok(f->db, "SELECT ?, ?3, ?", false);
+
+	db_bind_int(s, 1, 1);
+	db_bind_int(s, 2, 2);
+	db_bind_int(s, 3, 3);
+	db_bind_int(s, 4, 4);
+	assert_int_equal(step_ok(f->db, s), DB_ROW);
+	assert_int_equal(db_column_int(s, 0), 1);
+	assert_int_equal(db_column_int(s, 1), 3);
+	assert_int_equal(db_column_int(s, 2), 4);
+	db_finalize(s);
+}
+
+/* The store's idiom for an optional filter, in a transaction (where a
+ * statement the server refuses cannot be tried again). */
+static void test_null_tests_of_parameters_in_a_transaction(void **state)
+{
+	struct fixture *f = *state;
+	static const struct {
+		const char *name; /* NULL: bind NULL */
+		bool n_given;
+		int64_t want;
+	} cases[] = {
+		{ NULL, false, 3 }, { "b", false, 1 }, { NULL, true, 1 }, { "a", true, 1 }, { "b", true, 0 },
+	};
+	struct db_stmt *s, *concat;
+
+	make_table(f);
+	insert_row(f, "a", 1);
+	insert_row(f, "b", 2);
+	insert_row(f, "c", 3);
+	s = prepare_ok(f->db, "SELECT count(*) FROM t WHERE (?1 IS NULL OR name = ?1) AND "
+			      "(?2 IS NOT NULL AND n = 1 OR ?2 IS NULL) AND NOT ?3 IS NULL", true);
+	/* Not a null test of ?1: the test is of 'x' || ?1. */
+	concat = prepare_ok(f->db, "SELECT 'x' || ?1 IS NULL, ?2 = 1 IS NULL", true);
+	assert_int_equal(db_begin(f->db, DB_TX_READ), 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		db_bind_text(s, 1, cases[i].name);
+		if (cases[i].n_given)
+			db_bind_int(s, 2, 7);
+		else
+			db_bind_null(s, 2);
+		db_bind_text(s, 3, "");
+		assert_int_equal(step_ok(f->db, s), DB_ROW);
+		if (db_column_int(s, 0) != cases[i].want)
+			fail_msg("case %zu: %lld rows, not %lld", i, (long long)db_column_int(s, 0),
+				 (long long)cases[i].want);
+		db_reset(s);
+	}
+	db_bind_text(concat, 1, "a");
+	db_bind_null(concat, 2);
+	assert_int_equal(step_ok(f->db, concat), DB_ROW);
+	assert_int_equal(db_column_int(concat, 0), 0);
+	assert_int_equal(db_column_int(concat, 1), 1);
+	assert_true(db_in_tx(f->db));
+	assert_int_equal(db_commit(f->db), 0);
+	db_finalize(concat);
+	db_finalize(s);
+}
+
 static void test_values_come_back_as_bound(void **state)
 {
 	struct fixture *f = *state;
@@ -878,6 +942,8 @@ int main(void)
 	};
 	const struct CMUnitTest with_db[] = {
 		BOTH(test_placeholders_outside_literals_only),
+		BOTH(test_bare_placeholders_count_as_sqlite_does),
+		BOTH(test_null_tests_of_parameters_in_a_transaction),
 		BOTH(test_values_come_back_as_bound),
 		BOTH(test_booleans_read_as_integers),
 		BOTH(test_a_null_nothing_types_reads_back),
