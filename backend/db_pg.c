@@ -44,9 +44,10 @@
  * past this, it runs unprepared. */
 #define MAX_VARIANTS 8
 
-/* DB_TX_WRITE's transaction-level advisory lock: "cinderfs" in ASCII, so
- * that it reads as ours in pg_locks (objid 1701080691, classid 1667853924). */
-#define WRITE_LOCK_KEY "7163014640285411187"
+/* DB_TX_WRITE's transaction-level advisory lock: the bytes of "cinderfs"
+ * as a 64-bit number, so that it reads as ours in pg_locks (classid
+ * 1667853924 "cind", objid 1701996147 "erfs"). */
+#define WRITE_LOCK_KEY "7163378059787265651"
 
 /* libpq settings a database setting may give, and what they are when it
  * does not: a network that drops packets ends a connection in seconds,
@@ -309,17 +310,9 @@ static bool idle_connection_dead(struct pg_db *db)
 
 	if (db->doomed || PQstatus(db->conn) != CONNECTION_OK || p.fd < 0)
 		return true;
-	if (poll(&p, 1, 0) > 0) {
-		PGnotify *n;
-
-		if (!PQconsumeInput(db->conn))
-			return true;
-		/* Notifications on a connection that is not waiting for them
-		 * (db_wait_notify consumes its own): nobody reads them. */
-		if (!PQisBusy(db->conn))
-			while ((n = PQnotifies(db->conn)) != NULL)
-				PQfreemem(n);
-	}
+	/* Notifications read here stay queued for db_wait_notify. */
+	if (poll(&p, 1, 0) > 0 && !PQconsumeInput(db->conn))
+		return true;
 	return db->doomed || PQstatus(db->conn) != CONNECTION_OK;
 }
 
