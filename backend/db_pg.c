@@ -127,6 +127,7 @@ struct pg_stmt {
 	int nrows;
 	int row;             /* the current row; -1 before the first */
 	bool done;           /* DB_DONE was returned */
+	bool bind_failed;    /* out of memory binding: the next step fails */
 	struct pg_cell *cells; /* [PQnfields], of the current row */
 	int ncells;
 };
@@ -925,6 +926,7 @@ static void drop_result(struct pg_stmt *s)
 
 static void clear_params(struct pg_stmt *s)
 {
+	s->bind_failed = false;
 	for (int i = 0; i < s->nparams; i++) {
 		free(s->params[i].value);
 		s->params[i].value = NULL;
@@ -1020,25 +1022,29 @@ static void pg_bind_text(struct db_stmt *st_, int idx, const char *v)
 	if (!p || !v)
 		return;
 	p->value = strdup(v);
-	if (p->value) {
-		p->type = 't';
-		p->length = (int)strlen(v);
+	if (!p->value) {
+		PST(st_)->bind_failed = true;
+		return;
 	}
+	p->type = 't';
+	p->length = (int)strlen(v);
 }
 
 static void pg_bind_blob(struct db_stmt *st_, int idx, const void *v, size_t len)
 {
 	struct pg_param *p = param(PST(st_), idx);
 
-	if (!p || len > (size_t)INT32_MAX)
+	if (!p)
 		return;
-	p->value = malloc(len ? len : 1);
-	if (p->value) {
-		if (len)
-			memcpy(p->value, v, len);
-		p->type = 'b';
-		p->length = (int)len;
+	p->value = len <= (size_t)INT32_MAX ? malloc(len ? len : 1) : NULL;
+	if (!p->value) {
+		PST(st_)->bind_failed = true;
+		return;
 	}
+	if (len)
+		memcpy(p->value, v, len);
+	p->type = 'b';
+	p->length = (int)len;
 }
 
 static void pg_bind_null(struct db_stmt *st_, int idx)
@@ -1179,8 +1185,11 @@ static int run(struct pg_stmt *s)
 {
 	struct pg_db *db = PDB(s->db);
 	PGresult *res;
-	int rc = usable(db);
+	int rc;
 
+	if (s->bind_failed)
+		return set_error(db, -ENOMEM, "out of memory binding a parameter");
+	rc = usable(db);
 	if (rc)
 		return rc;
 	res = run_once(s, false);

@@ -836,6 +836,14 @@ static void test_reconnects_after_the_server_ends_the_session(void **state)
 	assert_string_equal(db_column_text(kept, 0), "a");
 	db_reset(kept);
 	assert_true(backend_pid(f->db) != pid);
+	/* Made again on the server, not run unprepared. */
+	{
+		struct db_stmt *s = prepare_ok(f->db, "SELECT count(*) FROM pg_prepared_statements", false);
+
+		assert_int_equal(step_ok(f->db, s), DB_ROW);
+		assert_true(db_column_int(s, 0) >= 1);
+		db_finalize(s);
+	}
 
 	/* Inside one: the transaction is lost, said so, and the call after
 	 * that reconnects. */
@@ -890,6 +898,16 @@ static void test_name_has_no_password(void **state)
 	assert_int_equal(db_open(conninfo, 0, &db, &err), 0);
 	assert_null(strstr(db_name(db), "s3"));
 	assert_non_null(strstr(db_name(db), "user=cinderfs"));
+	db_close(db);
+
+	/* Several hosts, the first one down, and a read-write session asked
+	 * for: libpq's own business, passed through. */
+	snprintf(url, sizeof(url), "postgresql://cinderfs:s3cret@%s:1,%s:%s/%s?target_session_attrs=read-write",
+		 host, host, port, f->dbname);
+	if (db_open(url, 0, &db, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_null(strstr(db_name(db), "s3cret"));
+	assert_non_null(strstr(db_name(db), "target_session_attrs=read-write"));
 	db_close(db);
 }
 
