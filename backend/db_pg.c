@@ -80,6 +80,8 @@ struct pg_db {
 	bool tx_open;
 	/* The server said the session ends (a FATAL while idle). */
 	bool doomed;
+	/* Reconnecting, logged once until a connection is made again. */
+	bool reconnecting;
 	int64_t changes;
 	int err;             /* -errno of the last failure, 0 after a success */
 	char errmsg[512];
@@ -168,22 +170,22 @@ static int sqlstate_errno(const char *state)
 }
 
 /* One line: newlines (libpq's multi-line messages) become "; ", the
- * trailing one goes. */
+ * indentation after them and the trailing one go. */
 static void one_line(char *out, size_t size, const char *text)
 {
 	size_t n = 0;
 
 	for (const char *p = text ? text : ""; *p && n + 1 < size; p++) {
 		if (*p == '\n') {
-			if (!p[1])
-				break;
-			if (n + 3 >= size)
+			while (p[1] == '\t' || p[1] == ' ')
+				p++;
+			if (!p[1] || n + 3 >= size)
 				break;
 			out[n++] = ';';
 			out[n++] = ' ';
 			continue;
 		}
-		out[n++] = *p;
+		out[n++] = *p == '\t' ? ' ' : *p;
 	}
 	while (n > 0 && (out[n - 1] == ' ' || out[n - 1] == ';'))
 		n--;
@@ -258,7 +260,7 @@ static int result_failed(struct pg_db *db, PGresult *res)
  * transaction from none). */
 static void track_tx(struct pg_db *db)
 {
-	if (PQstatus(db->conn) == CONNECTION_OK) {
+	if (!db->doomed && PQstatus(db->conn) == CONNECTION_OK) {
 		PGTransactionStatusType ts = PQtransactionStatus(db->conn);
 
 		db->tx_open = ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR;
@@ -311,8 +313,9 @@ static bool idle_connection_dead(struct pg_db *db)
 
 	if (db->doomed || PQstatus(db->conn) != CONNECTION_OK || p.fd < 0)
 		return true;
-	/* Notifications read here stay queued for db_wait_notify. */
-	if (poll(&p, 1, 0) > 0 && !PQconsumeInput(db->conn))
+	/* PQisBusy parses what PQconsumeInput read: a FATAL (on_notice
+	 * dooms the session); notifications stay queued for db_wait_notify. */
+	if (poll(&p, 1, 0) > 0 && (!PQconsumeInput(db->conn) || PQisBusy(db->conn)))
 		return true;
 	return db->doomed || PQstatus(db->conn) != CONNECTION_OK;
 }
@@ -321,7 +324,9 @@ static int reconnect(struct pg_db *db)
 {
 	int rc;
 
-	log_warning("database %s: connection lost; connecting again", db->name);
+	if (!db->reconnecting)
+		log_warning("database %s: connection lost; connecting again", db->name);
+	db->reconnecting = true;
 	PQreset(db->conn);
 	db->generation++;
 	db->doomed = false;
@@ -335,6 +340,7 @@ static int reconnect(struct pg_db *db)
 	rc = set_session(db);
 	if (rc)
 		return rc;
+	db->reconnecting = false;
 	log_info("database %s: connected again", db->name);
 	return 0;
 }
@@ -667,7 +673,7 @@ static bool pg_in_tx(const struct db *d)
 	const struct pg_db *db = CPDB(d);
 	PGTransactionStatusType ts;
 
-	if (!db->tx_open || PQstatus(db->conn) != CONNECTION_OK)
+	if (!db->tx_open || db->doomed || PQstatus(db->conn) != CONNECTION_OK)
 		return false;
 	ts = PQtransactionStatus(db->conn);
 	return ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR;
