@@ -174,8 +174,13 @@ start_daemon() {
 	"$CINDERFS" -f --db "$DB" "$@" "$TEST_ROOT/$name" 2>"$TEST_ROOT/$name.log" &
 	PIDS[$name]=$!
 	# The log's "serving" line, not just mountpoint: a stale mount left at
-	# the same place is a mountpoint too.
-	if ! wait_until 10 grep -q "serving .* at $TEST_ROOT/$name" "$TEST_ROOT/$name.log" ||
+	# the same place is a mountpoint too. One that exited says so at once.
+	serving_or_gone() {
+		grep -q "serving .* at $TEST_ROOT/$1" "$TEST_ROOT/$1.log" ||
+			! kill -0 "${PIDS[$1]}" 2>/dev/null || grep -q '^State:.*Z' "/proc/${PIDS[$1]}/status"
+	}
+	if ! wait_until 10 serving_or_gone "$name" ||
+	   ! grep -q "serving .* at $TEST_ROOT/$name" "$TEST_ROOT/$name.log" ||
 	   ! wait_until 5 mountpoint -q "$TEST_ROOT/$name"; then
 		echo "FAIL: $name did not mount; its log:"
 		cat "$TEST_ROOT/$name.log"

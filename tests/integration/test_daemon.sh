@@ -226,8 +226,10 @@ if only_on postgresql "the PostgreSQL server's faults (sessions ended, server st
 		not_ok "a cleanup written while the server is stopped fails" \
 			"expected Transport endpoint is not connected or Input/output error" "actual: $out"
 	fi
-	check "cleanup/error names the database" "yes" \
-		"$(grep -qF "$DB" "$(mnt gctl)/cleanup/error" && echo yes || cat "$(mnt gctl)/cleanup/error")"
+	log "cleanup/error: $(cat "$(mnt gctl)/cleanup/error" 2>&1)"
+	check "the daemon logs why, naming the database" "yes" \
+		"$(grep -qF "cannot connect to database $DB: connection to server at \"127.0.0.1\", port $(pg_url_part server "$DB" | sed 's/.*://') failed: Connection refused" \
+			"$TEST_ROOT/gctl.log" && echo yes || tail -3 "$TEST_ROOT/gctl.log")"
 	sleep 2 # heartbeats fail meanwhile, and must not take the daemons down
 	check "both daemons still run while the server is stopped" "yes yes" "$(running g1 gctl)"
 	check "the worker logs that its heartbeat failed" "yes" \

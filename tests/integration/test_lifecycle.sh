@@ -25,13 +25,15 @@ check_cmd "--help documents --control-only" sh -c "'$CINDERFS' --help | grep -q 
 # database that does not exist on the test's server.
 if [ "$ENGINE" = sqlite ]; then
 	BAD_DB=$TEST_ROOT/missing-dir/state.db
+	WHY="cannot open database $BAD_DB"
 else
 	BAD_DB=$(pg_url "$DB" "$(pg_url_part user "$DB")" "$(pg_url_part db "$DB")_missing")
+	WHY="cannot connect to database $BAD_DB: connection to server at \"127.0.0.1\", port $(pg_url_part server "$DB" | sed 's/.*://') failed: FATAL:  database \"$(pg_url_part db "$BAD_DB")\" does not exist"
 fi
 out=$("$CINDERFS" -f --db "$BAD_DB" "$M" 2>&1); rc=$?
 check "an unopenable database exits 1" "1" "$rc"
 check "and says which database and why" "yes" \
-	"$(grep -qF "cannot open database $BAD_DB" <<<"$out" && echo yes || echo "$out")"
+	"$(grep -qF "$WHY" <<<"$out" && echo yes || echo "$out")"
 out=$("$CINDERFS" -f --db "$DB" "$TEST_ROOT/no-such-mountpoint" 2>&1); rc=$?
 check "a missing mountpoint exits 1" "1" "$rc"
 check_cmd "and says so" sh -c "echo '$out' | grep -q 'mountpoint $TEST_ROOT/no-such-mountpoint: No such file or directory'"
