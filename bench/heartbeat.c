@@ -97,6 +97,16 @@ static size_t n_open;           /* workers[0..n_open) are open and registered */
 static size_t n_allocated;
 static int64_t step_start_us, step_end_us, give_up_us;
 
+/* Connections open now (a refused step leaves some past n_open). */
+static size_t open_connections(void)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < n_allocated; i++)
+		n += workers[i].st != NULL;
+	return n;
+}
+
 static int64_t mono_us(void)
 {
 	struct timespec t;
@@ -651,7 +661,7 @@ int main(int argc, char **argv)
 			refused = strstr(stop_why, "too many clients") ||
 				  strstr(stop_why, "connection slots are reserved");
 			printf("%8ld stopped: %zu connections open, the next refused: %s\n",
-			       opt.steps[k], n_open + 1, stop_why);
+			       opt.steps[k], open_connections() + 1, stop_why);
 			break;
 		}
 		measured++;
@@ -688,8 +698,8 @@ int main(int argc, char **argv)
 		printf("answer,%s,0: every step had a late beat\n", engine);
 	if (refused)
 		printf("limit,%s: the server's max_connections (the ramp stopped at %zu "
-		       "connections: %zu workers and this program's own)\n", engine, n_open + 1,
-		       n_open);
+		       "connections: %zu workers and this program's own)\n", engine,
+		       open_connections() + 1, open_connections());
 	else if (stop_why[0])
 		printf("limit,%s: %s\n", engine, stop_why);
 
