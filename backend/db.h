@@ -50,9 +50,9 @@ struct db;
 struct db_stmt;
 
 /* Which engine a database setting names: a postgresql:// or postgres://
- * URI, or libpq's key=value form starting with "host=", "dbname=" or
- * "service=", is PostgreSQL; anything else is SQLite (a path, or
- * sqlite:///path). */
+ * URI, or libpq's key=value form starting with "host=", "hostaddr=",
+ * "dbname=", "service=", "user=" or "port=", is PostgreSQL; anything
+ * else is SQLite (a path, or sqlite:///path). */
 enum db_kind db_kind_of(const char *setting);
 
 int db_open(const char *setting, unsigned flags, struct db **out, struct cf_err *err);
@@ -84,7 +84,9 @@ bool db_in_tx(const struct db *db);
 int db_exec(struct db *db, const char *sql);
 
 /* keep: prepared once for the life of the connection (the store's
- * catalog); otherwise finalized by the caller after one use. */
+ * catalog); otherwise finalized by the caller after one use. PostgreSQL
+ * prepares at the first step (the parameters' types are those bound), so
+ * an error in the SQL shows there. */
 int db_prepare(struct db *db, const char *sql, bool keep, struct db_stmt **out);
 void db_finalize(struct db_stmt *s);
 /* Ready to bind and run again; the bindings cleared. */
@@ -115,8 +117,9 @@ int64_t db_changes(struct db *db);
  * -EBUSY locked (SQLITE_BUSY; lock_timeout), -ENOSPC full, -EEXIST a
  * unique key, -EAGAIN a conflict worth retrying (serialization,
  * deadlock), -ENOTCONN the server is unreachable (the next call
- * reconnects), -ETIMEDOUT a statement timeout, -EACCES, -EUCLEAN corrupt,
- * -EIO otherwise. */
+ * reconnects; what the session held, its transaction, named locks and
+ * LISTEN, is gone), -ETIMEDOUT a statement timeout, -EACCES, -EROFS a
+ * read-only standby, -ENOMEM, -EUCLEAN corrupt, -EIO otherwise. */
 const char *db_errmsg(const struct db *db);
 int db_errno(const struct db *db);
 

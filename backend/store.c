@@ -180,10 +180,12 @@ static const char *const stmt_sql[Q_COUNT] = {
 			     "SELECT ?1, ?1, 0, ?2, ?3, 0, 0 WHERE NOT EXISTS (SELECT 1 FROM clusters "
 			     "WHERE name = ?2 AND \"binary\" = ?3 AND deleted = 0)",
 	[Q_STUCK_ONE] = STUCK_SELECT("w.resource_type = ?1 AND w.resource_id = ?3"),
-	/* '+' keeps SQLite off the (resource_type, resource_id) index for the
-	 * listing: a scan of the table reads 100,000 rows in order about five
-	 * times faster than one index probe and table lookup per row. */
-	[Q_STUCK_LIST] = STUCK_SELECT("+w.resource_type = ?1"),
+	/* An expression keeps SQLite off the (resource_type, resource_id)
+	 * index for the listing: a scan of the table reads 100,000 rows in
+	 * order about five times faster than one index probe and table
+	 * lookup per row. (SQLite's unary '+' does the same, but is not SQL
+	 * PostgreSQL takes for text.) */
+	[Q_STUCK_LIST] = STUCK_SELECT("w.resource_type || '' = ?1"),
 	[Q_VOLUME_ROW] = VOLUME_SELECT " AND v.id = ?1",
 	[Q_VOLUME_ROWS] = VOLUME_SELECT,
 	[Q_SNAPSHOT_ROW] = SNAPSHOT_SELECT " AND sn.id = ?1",
@@ -578,7 +580,7 @@ int store_migrate(struct store *st, const struct migration *list, int count, str
 			       st->path, db_errmsg(st->db));
 	rc = exec(st, "CREATE TABLE IF NOT EXISTS schema_version ("
 		      " version INTEGER PRIMARY KEY, -- the migration applied\n"
-		      " name TEXT NOT NULL,          -- its file in backend/schema/\n"
+		      " name TEXT NOT NULL,          -- its file in backend/schema/<dialect>/\n"
 		      " applied_at TEXT NOT NULL     -- when (UTC)\n"
 		      ")");
 	if (!rc)
@@ -801,11 +803,16 @@ int store_probe_write(struct store *st)
 
 	if (rc)
 		return rc;
-	rc = begin(st, DB_TX_WRITE);
+	/* What a beat needs, without writing: SQLite's write lock; on
+	 * PostgreSQL the lock an UPDATE takes on the table (a row-less
+	 * UPDATE waits for anything that would hold a beat up, such as a
+	 * LOCK TABLE, and for no other worker's row). */
+	rc = begin(st, DB_TX_ROW);
 	if (rc)
 		return rc;
+	rc = exec(st, "UPDATE services SET updated_at = updated_at WHERE id = 0");
 	rollback(st);
-	return 0;
+	return rc;
 }
 
 int store_heartbeat(struct store *st, int64_t service_id, const struct timespec *now)
@@ -1237,7 +1244,7 @@ struct prune_ctx {
 static int prune_tx(struct store *st, void *arg)
 {
 	static const char *const steps[] = {
-		"CREATE TEMP TABLE IF NOT EXISTS prune (id INTEGER PRIMARY KEY)",
+		"CREATE TEMP TABLE IF NOT EXISTS prune (id BIGINT PRIMARY KEY)",
 		"DELETE FROM prune",
 		/* Requests whose jobs have all ended (every request ends),
 		 * beyond the newest `keep` or older than the age limit. */
@@ -1933,7 +1940,7 @@ static int take_over_row(struct store *st, const char *type, const char *id, con
 			  "resource_id, status, service_id, race_preventer) VALUES (?1, ?1, 0, ?2, ?3, "
 			  "?4, ?5, 0) ON CONFLICT (resource_type, resource_id) DO UPDATE SET "
 			  "updated_at = ?1, status = ?4, service_id = ?5, "
-			  "race_preventer = race_preventer + 1", &stmt);
+			  "race_preventer = workers.race_preventer + 1", &stmt);
 	if (rc)
 		return rc;
 	db_bind_text(stmt, 1, stamp);
@@ -2812,7 +2819,7 @@ static int volume_fits(struct store *st, const struct new_volume *v, struct cf_e
 		      SHARING_HOSTS " UNION ALL "
 		      "SELECT sn.volume_size FROM snapshots sn JOIN volumes v ON v.id = sn.volume_id "
 		      "WHERE sn.deleted = 0 AND (sn.status = 'creating' OR sn.updated_at > ?2) AND "
-		      HOST_OF("v.host") " IN " SHARING_HOSTS ")", &stmt);
+		      HOST_OF("v.host") " IN " SHARING_HOSTS ") AS used", &stmt);
 	if (rc)
 		return tx_fail(st, err, "cannot count what volume group %s holds", vg);
 	db_bind_text(stmt, 1, vg);
@@ -3176,16 +3183,26 @@ int store_beat(struct store *st, int64_t service_id, const struct timespec *now)
 {
 	struct instance_row other;
 	char stamp[DBTIME_LEN];
-	int rc = store_check_file(st, NULL);
+	int beat, rc = store_check_file(st, NULL);
 
 	if (rc)
 		return rc;
 	if (!self.uuid[0])
 		return store_heartbeat(st, service_id, now);
 	dbtime_format(now, stamp);
-	rc = begin(st, DB_TX_WRITE);
+	/* A row transaction: on PostgreSQL it waits for nothing but this
+	 * worker's own row, so a daemon stalled in a write transaction (the
+	 * one-writer lock held) never makes its peers' beats late. The beat
+	 * is written first: its row lock orders it after any registration
+	 * of the same worker, whose instance is read next. */
+	rc = begin(st, DB_TX_ROW);
 	if (rc)
 		return rc;
+	beat = store_heartbeat(st, service_id, now);
+	if (beat && beat != -ENOENT) {
+		rollback(st);
+		return beat;
+	}
 	rc = instance_of(st, service_id, &other);
 	if (rc == 0 && strcmp(other.uuid, self.uuid) != 0) {
 		char why[1024];
@@ -3205,9 +3222,7 @@ int store_beat(struct store *st, int64_t service_id, const struct timespec *now)
 	/* The row gone (-ENOENT) is the caller's to bring back: what is
 	 * written here stays. */
 	rc = instance_write(st, service_id, stamp);
-	if (!rc)
-		rc = store_heartbeat(st, service_id, now);
-	if (rc && rc != -ENOENT) {
+	if (rc) {
 		rollback(st);
 		return rc;
 	}
@@ -3217,7 +3232,7 @@ int store_beat(struct store *st, int64_t service_id, const struct timespec *now)
 		rollback(st);
 		return e ? e : -EIO;
 	}
-	return rc;
+	return beat;
 }
 
 /* ---- The SQLite file (nothing to do on PostgreSQL) ---- */

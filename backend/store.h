@@ -53,8 +53,9 @@ int store_revive_service(struct store *st, int64_t id, const struct registration
 			 const struct timespec *now);
 int store_register(struct store *st, const struct registration *reg,
 		   const struct timespec *now, int64_t *service_id, struct cf_err *err);
-/* Whether a write could be made now: the write lock taken and let go,
- * nothing written. */
+/* Whether a heartbeat could be written now, nothing written: SQLite's
+ * write lock taken and let go; on PostgreSQL the server answers (a beat
+ * needs only its own row's lock). */
 int store_probe_write(struct store *st);
 
 /* A lock shared by every daemon of the database, by name (e.g. a volume
