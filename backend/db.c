@@ -3,9 +3,11 @@
  * (db_engine.h). */
 #include "db_engine.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <strings.h>
 
 #include "log.h"
 
@@ -78,6 +80,7 @@ int db_table_exists(struct db *db, const char *name, bool *exists)
 
 int db_begin(struct db *db, enum db_tx kind)
 {
+	db->woke = false;
 	return db->engine->begin(db, kind);
 }
 
@@ -101,9 +104,45 @@ int db_exec(struct db *db, const char *sql)
 	return db->engine->exec(db, sql);
 }
 
+/* The tables whose changes wake other daemons (db_wake_tables). */
+static const char *const *wake_tables;
+
+void db_wake_tables(const char *const *names)
+{
+	wake_tables = names;
+}
+
+static bool starts_with_word(const char *sql, const char *word)
+{
+	size_t n = strlen(word);
+
+	sql += strspn(sql, " \t\n");
+	return strncasecmp(sql, word, n) == 0 && !isalnum((unsigned char)sql[n]);
+}
+
+static bool wakes_others(const char *sql)
+{
+	if (!wake_tables || !(starts_with_word(sql, "INSERT") || starts_with_word(sql, "UPDATE") ||
+			      starts_with_word(sql, "DELETE")))
+		return false;
+	for (const char *const *t = wake_tables; *t; t++)
+		if (strstr(sql, *t))
+			return true;
+	return false;
+}
+
 int db_prepare(struct db *db, const char *sql, bool keep, struct db_stmt **out)
 {
-	return db->engine->prepare(db, sql, keep, out);
+	int rc = db->engine->prepare(db, sql, keep, out);
+
+	if (rc == 0)
+		(*out)->wakes = wakes_others(sql);
+	return rc;
+}
+
+bool db_woke(const struct db *db)
+{
+	return db->woke;
 }
 
 void db_finalize(struct db_stmt *s)
@@ -139,7 +178,11 @@ void db_bind_null(struct db_stmt *s, int idx)
 
 int db_step(struct db_stmt *s)
 {
-	return s->db->engine->step(s);
+	int rc = s->db->engine->step(s);
+
+	if (s->wakes && rc >= 0 && !s->db->woke && s->db->engine->changes(s->db) > 0)
+		s->db->woke = true;
+	return rc;
 }
 
 int64_t db_column_int(struct db_stmt *s, int col)

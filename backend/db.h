@@ -128,6 +128,11 @@ int db_errno(const struct db *db);
  * db_listen subscribes this connection; db_wait_notify waits up to
  * timeout_ms: 1 one came, 0 none, -errno. -ENOTSUP on SQLite (poll). */
 int db_notify(struct db *db);
+/* Which tables' changes are worth a notification (a NULL-terminated list,
+ * static): a write transaction that changed a row of one of them
+ * (INSERT, UPDATE or DELETE naming it) is db_woke. */
+void db_wake_tables(const char *const *names);
+bool db_woke(const struct db *db);
 int db_listen(struct db *db);
 int db_wait_notify(struct db *db, int timeout_ms);
 

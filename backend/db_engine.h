@@ -53,9 +53,12 @@ struct db_engine {
 	int (*wait_notify)(struct db *db, int timeout_ms);
 };
 
-/* The first member of every engine's struct db and struct db_stmt. */
-#define DB_HEADER const struct db_engine *engine
-#define DB_STMT_HEADER struct db *db
+/* The first members of every engine's struct db and struct db_stmt (the
+ * engines calloc them; db.c keeps these). */
+#define DB_HEADER const struct db_engine *engine; \
+	bool woke  /* the open transaction changed a row others wait on */
+#define DB_STMT_HEADER struct db *db; \
+	bool wakes /* a write to a table others wait on (db_wake_tables) */
 
 struct db {
 	DB_HEADER;

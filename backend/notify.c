@@ -83,7 +83,8 @@ static void *run(void *arg)
 				continue;
 			}
 			if (down_logged)
-				log_info("notifications from other daemons: listening again");
+				log_info("notifications from other daemons: listening again; reading "
+					 "everything anew");
 			down_logged = false;
 			backoff = BACKOFF_FIRST_MS;
 			atomic_fetch_add(&n->connects, 1);
@@ -94,6 +95,7 @@ static void *run(void *arg)
 		rc = store_wait_notify(st, WAIT_MS);
 		if (rc > 0) {
 			atomic_fetch_add(&n->received, 1);
+			log_debug("a notification from a daemon: looking for work now");
 			wake_all(n);
 		} else if (rc < 0) {
 			log_warning("notifications from other daemons: the connection failed (%s); "

@@ -411,13 +411,20 @@ static void rollback(struct store *st)
 	db_rollback(st->db);
 }
 
-/* A write transaction tells the other daemons' listeners (PostgreSQL:
- * NOTIFY, delivered only if the commit lands; nothing on SQLite, where
- * they poll): a request, a job or its end may be in it. Heartbeats are
- * row transactions and wake nobody. */
+/* What other daemons wait on: requests and their jobs (a worker takes
+ * them), their progress and ends (readers of wait, poll()), volume
+ * operations (the worker that owes them). */
+static const char *const wake_tables[] = {
+	"cleanup_requests", "cleanup_jobs", "cleanup_progress", "volume_operations", NULL,
+};
+
+/* A write transaction that changed a row of those tells the other
+ * daemons' listeners (PostgreSQL: NOTIFY, delivered only if the commit
+ * lands; nothing on SQLite, where they poll). Heartbeats, capacity
+ * measures and housekeeping that found nothing to do wake nobody. */
 static int commit(struct store *st)
 {
-	if (st->tx_writes) {
+	if (st->tx_writes && db_woke(st->db)) {
 		int rc;
 
 		st->tx_writes = false;
@@ -504,6 +511,7 @@ int store_open(const char *path, unsigned flags, struct store **out, struct cf_e
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return err_set(err, ENOMEM, "out of memory opening %s", path);
+	db_wake_tables(wake_tables);
 	rc = db_open(path, flags, &st->db, err);
 	if (rc) {
 		free(st);
