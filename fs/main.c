@@ -233,6 +233,11 @@ struct vg_lock {
 	struct store *st;
 };
 
+/* A connection the server dropped (a restart: the lock went with it) is
+ * made again by the next call: more tries, a second apart, before the
+ * database counts as unreachable. */
+#define VG_LOCK_TRIES 3
+
 static int take_vg_lock(void *ctx, const char *name, struct cf_err *err)
 {
 	struct vg_lock *vl = ctx;
@@ -241,7 +246,10 @@ static int take_vg_lock(void *ctx, const char *name, struct cf_err *err)
 	pthread_mutex_lock(&vl->mutex);
 	if (!vl->st)
 		rc = store_open(vl->db_path, STORE_RELAXED, &vl->st, err);
-	if (rc == 0 && (rc = store_lock_name(vl->st, name)) != 0)
+	for (int try = 1; rc == 0 && (rc = store_lock_name(vl->st, name)) == -ENOTCONN &&
+	     try < VG_LOCK_TRIES; try++)
+		sleep(1);
+	if (rc && vl->st)
 		err_set(err, -rc, "%s", rc == -EBUSY ? "another host held it past the lock wait" :
 			rc == -ENOTCONN ? "the database cannot be reached" : strerror(-rc));
 	if (rc)
