@@ -267,77 +267,32 @@ void db_lost(const char *why)
 		fn();
 }
 
-/* ---- Named locks across hosts ---- */
+/* ---- What only some engines have (db_engine.h's optional methods) ---- */
 
-/* PostgreSQL: a session-level advisory lock keyed by the name's hash,
- * released by db_unlock_name or by the server when the connection ends (a
- * host that dies holds nothing). SQLite: nothing (one machine, where the
- * locked resource has its own locks: LVM's lock files). */
 int db_lock_name(struct db *db, const char *name)
 {
-	struct db_stmt *s;
-	int rc;
-
-	if (db_kind(db) != DB_POSTGRESQL)
-		return 0;
-	rc = db_prepare(db, "SELECT pg_advisory_lock(hashtextextended(?1, 0))", false, &s);
-	if (rc)
-		return rc;
-	db_bind_text(s, 1, name);
-	rc = db_step(s);
-	db_finalize(s);
-	return rc < 0 ? rc : 0;
+	return db->engine->lock_name ? db->engine->lock_name(db, name) : 0;
 }
 
 void db_unlock_name(struct db *db, const char *name)
 {
-	struct db_stmt *s;
-
-	if (db_kind(db) != DB_POSTGRESQL ||
-	    db_prepare(db, "SELECT pg_advisory_unlock(hashtextextended(?1, 0))", false, &s) != 0)
-		return;
-	db_bind_text(s, 1, name);
-	db_step(s);
-	db_finalize(s);
+	if (db->engine->unlock_name)
+		db->engine->unlock_name(db, name);
 }
 
-/* ---- The server's clock ---- */
-
-/* PostgreSQL: the server's clock, in microseconds since the epoch
- * (clock_timestamp: now, not the transaction's start). -ENOTSUP on
- * SQLite: the file's clock is this machine's. */
 int db_server_time_us(struct db *db, int64_t *us)
 {
-	struct db_stmt *s;
-	int rc;
-
-	if (db_kind(db) != DB_POSTGRESQL)
-		return -ENOTSUP;
-	rc = db_prepare(db, "SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint",
-			false, &s);
-	if (rc)
-		return rc;
-	rc = db_step(s);
-	if (rc == DB_ROW)
-		*us = db_column_int(s, 0);
-	db_finalize(s);
-	return rc == DB_ROW ? 0 : rc < 0 ? rc : -EIO;
+	return db->engine->server_time_us ? db->engine->server_time_us(db, us) : -ENOTSUP;
 }
-
-/* ---- Notifications ---- */
 
 int db_notify(struct db *db)
 {
-	if (db_kind(db) != DB_POSTGRESQL)
-		return -ENOTSUP;
-	return db_exec(db, "NOTIFY cinderfs");
+	return db->engine->notify ? db->engine->notify(db) : -ENOTSUP;
 }
 
 int db_listen(struct db *db)
 {
-	if (db_kind(db) != DB_POSTGRESQL || !db->engine->wait_notify)
-		return -ENOTSUP;
-	return db_exec(db, "LISTEN cinderfs");
+	return db->engine->listen ? db->engine->listen(db) : -ENOTSUP;
 }
 
 int db_wait_notify(struct db *db, int timeout_ms)

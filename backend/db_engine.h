@@ -51,6 +51,15 @@ struct db_engine {
 	 * connection LISTENs to: 1 one came (all pending ones consumed), 0
 	 * none, -errno (-ENOTCONN: the connection is gone). */
 	int (*wait_notify)(struct db *db, int timeout_ms);
+	/* Optional: notifications sent at commit (notify) and subscribed to
+	 * (listen); a lock by name across every daemon, held by the
+	 * connection (NULL: nothing to lock, 0); the server's clock (NULL:
+	 * this machine's is the database's). See db.h. */
+	int (*notify)(struct db *db);
+	int (*listen)(struct db *db);
+	int (*lock_name)(struct db *db, const char *name);
+	void (*unlock_name)(struct db *db, const char *name);
+	int (*server_time_us)(struct db *db, int64_t *us);
 };
 
 /* The first members of every engine's struct db and struct db_stmt (the

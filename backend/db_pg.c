@@ -1452,6 +1452,63 @@ static int pg_wait_notify(struct db *d, int timeout_ms)
 	}
 }
 
+/* ---- What PostgreSQL adds ---- */
+
+/* A session-level advisory lock keyed by the name's hash: released by
+ * pg_unlock_name, or by the server when the session ends (a host that
+ * dies or is cut off holds nothing). Waits up to lock_timeout. */
+static int pg_lock_name(struct db *d, const char *name)
+{
+	struct db_stmt *s;
+	int rc = pg_prepare(d, "SELECT pg_advisory_lock(hashtextextended(?1, 0))", false, &s);
+
+	if (rc)
+		return rc;
+	pg_bind_text(s, 1, name);
+	rc = pg_step(s);
+	pg_finalize(s);
+	return rc < 0 ? rc : 0;
+}
+
+static void pg_unlock_name(struct db *d, const char *name)
+{
+	struct db_stmt *s;
+
+	if (pg_prepare(d, "SELECT pg_advisory_unlock(hashtextextended(?1, 0))", false, &s) != 0)
+		return;
+	pg_bind_text(s, 1, name);
+	pg_step(s);
+	pg_finalize(s);
+}
+
+/* The server's clock now (clock_timestamp, not the transaction's start),
+ * in microseconds since the epoch. */
+static int pg_server_time_us(struct db *d, int64_t *us)
+{
+	struct db_stmt *s;
+	int rc = pg_prepare(d, "SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint",
+			    false, &s);
+
+	if (rc)
+		return rc;
+	rc = pg_step(s);
+	if (rc == DB_ROW)
+		*us = pg_column_int(s, 0);
+	pg_finalize(s);
+	return rc == DB_ROW ? 0 : rc < 0 ? rc : -EIO;
+}
+
+/* Sent when the transaction commits, not at all if it rolls back. */
+static int pg_notify(struct db *d)
+{
+	return pg_exec(d, "NOTIFY cinderfs");
+}
+
+static int pg_listen(struct db *d)
+{
+	return pg_exec(d, "LISTEN cinderfs");
+}
+
 const struct db_engine db_engine_pg = {
 	.kind = DB_POSTGRESQL,
 	.open = pg_open,
@@ -1482,4 +1539,9 @@ const struct db_engine db_engine_pg = {
 	.errmsg = pg_errmsg,
 	.errno_ = pg_errno,
 	.wait_notify = pg_wait_notify,
+	.notify = pg_notify,
+	.listen = pg_listen,
+	.lock_name = pg_lock_name,
+	.unlock_name = pg_unlock_name,
+	.server_time_us = pg_server_time_us,
 };
