@@ -1672,9 +1672,22 @@ static int db_errno_to_caller(int rc)
 	return rc == -ENOTCONN || rc == -ECONNREFUSED || rc == -EHOSTUNREACH ? -EIO : rc;
 }
 
+/* The same for a call that changes something (or opens to): the refusal
+ * is also in the directory's error file, as every refusal is. */
+static int db_refusal(const char *what, const char *path, int rc)
+{
+	if (rc != -ENOTCONN && rc != -ECONNREFUSED && rc != -EHOSTUNREACH)
+		return rc;
+	return refuse(path, -EIO, "%s %s: the database cannot be reached (the daemon's log has the "
+		      "server's words); nothing was changed; the daemon reconnects by itself: try "
+		      "again", what, shown(path));
+}
+
+/* A lookup comes before every open: `echo spec > cleanup/request` fails
+ * at its stat when the database is gone, and the refusal is said there. */
 static int w_getattr(const char *path, struct stat *stbuf, struct fuse_file_info *fi)
 {
-	return db_errno_to_caller(fs_getattr(path, stbuf, fi));
+	return db_refusal("stat", path, fs_getattr(path, stbuf, fi));
 }
 
 static int w_readlink(const char *path, char *buf, size_t size)
@@ -1695,7 +1708,7 @@ static int w_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t 
 
 static int w_open(const char *path, struct fuse_file_info *fi)
 {
-	return db_errno_to_caller(fs_open(path, fi));
+	return db_refusal("open", path, fs_open(path, fi));
 }
 
 static int w_read(const char *path, char *buf, size_t size, off_t offset, struct fuse_file_info *fi)
@@ -1711,32 +1724,32 @@ static int w_write(const char *path, const char *buf, size_t size, off_t off,
 
 static int w_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
-	return db_errno_to_caller(fs_create(path, mode, fi));
+	return db_refusal("create", path, fs_create(path, mode, fi));
 }
 
 static int w_mkdir(const char *path, mode_t mode)
 {
-	return db_errno_to_caller(fs_mkdir(path, mode));
+	return db_refusal("mkdir", path, fs_mkdir(path, mode));
 }
 
 static int w_unlink(const char *path)
 {
-	return db_errno_to_caller(fs_unlink(path));
+	return db_refusal("unlink", path, fs_unlink(path));
 }
 
 static int w_rmdir(const char *path)
 {
-	return db_errno_to_caller(fs_rmdir(path));
+	return db_refusal("rmdir", path, fs_rmdir(path));
 }
 
 static int w_rename(const char *from, const char *to, unsigned int flags)
 {
-	return db_errno_to_caller(fs_rename(from, to, flags));
+	return db_refusal("rename", from, fs_rename(from, to, flags));
 }
 
 static int w_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 {
-	return db_errno_to_caller(fs_truncate(path, size, fi));
+	return db_refusal("truncate", path, fs_truncate(path, size, fi));
 }
 
 static int w_poll(const char *path, struct fuse_file_info *fi, struct fuse_pollhandle *ph,
