@@ -286,15 +286,21 @@ static void on_notice(void *arg, const PGresult *res)
 	log_debug("database %s: %s", db->name, line);
 }
 
-/* The session as every statement expects it; again after a reconnect. */
+/* The session as every statement expects it; again after a reconnect.
+ * The server's side of the connection has keepalives and a user timeout
+ * too: a host cut off from the network is found and its session ended in
+ * about 11 s, and with it the locks it held or waited for (a named lock
+ * granted to a dead session would be held by nobody, for good). */
 static int set_session(struct pg_db *db)
 {
-	char sql[512];
+	char sql[640];
 	PGresult *res;
 
 	snprintf(sql, sizeof(sql),
 		 "SET lock_timeout = '%s'; SET idle_in_transaction_session_timeout = '60s'; "
-		 "SET synchronous_commit = %s; SET TimeZone = 'UTC'",
+		 "SET synchronous_commit = %s; SET TimeZone = 'UTC'; "
+		 "SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 2; "
+		 "SET tcp_keepalives_count = 3; SET tcp_user_timeout = 11000",
 		 (db->flags & DB_SHORT_WAIT) ? "1s" : "10s", (db->flags & DB_RELAXED) ? "off" : "on");
 	res = PQexec(db->conn, sql);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)

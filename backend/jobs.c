@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,55 @@ static void own_cleanup(struct jobs *j, struct cleaner *c)
 			 counts.failed, counts.refused);
 }
 
+/* The daemon is stopping: a retry below gives up (what it could not
+ * record is redone by the start-up cleanup of the next start). */
+static atomic_bool quitting;
+
+/* An error of the database that goes away by itself: the server restarted
+ * or unreachable for a while, a lock held, a conflict. */
+static bool transient(int rc)
+{
+	return rc == -ENOTCONN || rc == -EBUSY || rc == -ETIMEDOUT || rc == -EAGAIN ||
+	       rc == -ECONNREFUSED || rc == -EHOSTUNREACH;
+}
+
+/* Sleep before try `n` (from 1): 0.5 s doubling up to 5 s. */
+static void backoff(int n)
+{
+	long ms = 500L << (n < 4 ? n - 1 : 3);
+	struct timespec d;
+
+	if (ms > 5000)
+		ms = 5000;
+	d.tv_sec = ms / 1000;
+	d.tv_nsec = (ms % 1000) * 1000000L;
+	nanosleep(&d, NULL);
+}
+
+/* Recording the end of an operation or a job: tried again until it lands
+ * while the database's trouble is one that passes (the end must never be
+ * lost to a server restart: the row would stay in its ongoing status
+ * under a live worker, which no cleanup reaches), up to FINISH_TRIES for
+ * any other error; never once the daemon stops. -ESTALE (the row is no
+ * longer this worker's) is an answer, not a failure. */
+#define FINISH_TRIES 3
+#define RETRY(call)                                                              \
+	({                                                                       \
+		int r_ = 0;                                                      \
+		for (int try_ = 1;; try_++) {                                    \
+			r_ = (call);                                             \
+			if (r_ == 0 || r_ == -ESTALE || atomic_load(&quitting) ||  \
+			    (!transient(r_) && try_ >= FINISH_TRIES))           \
+				break;                                           \
+			if (try_ == 1 || try_ % 10 == 0)                         \
+				log_warning("recording an end failed (%s, try %d); trying " \
+					    "again until the database takes it",   \
+					    strerror(-r_), try_);                \
+			backoff(try_);                                           \
+		}                                                                \
+		r_;                                                              \
+	})
+
 /* Run every job there is now; false when there was none. */
 static bool run_jobs(struct jobs *j, struct cleaner *c)
 {
@@ -80,6 +130,21 @@ static bool run_jobs(struct jobs *j, struct cleaner *c)
 		} else if (rc == -ECANCELED) {
 			state = "cancelled";
 			snprintf(error, sizeof(error), "cancelled by an admin before it ended");
+		} else if (transient(rc)) {
+			/* The database went away in the middle: what is cleaned
+			 * stays cleaned, the rest goes back to the queue for the
+			 * next taker (this worker, or a peer) to finish. */
+			char why[160];
+
+			snprintf(why, sizeof(why), "given back by worker %lld: the database failed "
+				 "under it (%s)", (long long)j->cfg.service_id, strerror(-rc));
+			dbtime_now(&now);
+			rc = RETRY(store_give_back_job(j->st, &job, j->cfg.service_id, why, &now));
+			log_warning("cleanup request %lld: job %lld: %s after %d cleaned; %s",
+				    (long long)job.request_id, (long long)job.id, why, counts.cleaned,
+				    rc == 0 ? "queued again" : rc == -ESTALE ?
+				    "another worker has it now" : strerror(-rc));
+			continue;
 		} else if (rc) {
 			state = "failed";
 			snprintf(error, sizeof(error), "database error: %s", strerror(-rc));
@@ -87,8 +152,8 @@ static bool run_jobs(struct jobs *j, struct cleaner *c)
 			state = "done";
 		}
 		dbtime_now(&now);
-		rc = store_finish_job(j->st, job.id, j->cfg.service_id, state, error[0] ? error : NULL,
-				      &now);
+		rc = RETRY(store_finish_job(j->st, job.id, j->cfg.service_id, state,
+					    error[0] ? error : NULL, &now));
 		if (rc == -ESTALE)
 			log_warning("cleanup request %lld: job %lld: it went to another worker while this "
 				    "one ran it (this worker was seen as down); that worker's end stands",
@@ -166,21 +231,6 @@ static int finish_result(struct cleaner *c, const char *type, const char *id, in
 	log_warning("%s %s: %s", type, id, err->msg);
 	return -ESTALE;
 }
-
-#define FINISH_TRIES 3
-#define RETRY(call)                                                              \
-	({                                                                       \
-		int r_ = 0;                                                      \
-		for (int try_ = 0; try_ < FINISH_TRIES; try_++) {               \
-			r_ = (call);                                             \
-			if (r_ == 0 || r_ == -ESTALE)                            \
-				break;                                           \
-			log_warning("recording an operation's end failed (%s); trying again", \
-				    strerror(-r_));                              \
-			sleep(1);                                                \
-		}                                                                \
-		r_;                                                              \
-	})
 
 static int create_volume(struct cleaner *c, const struct volume *vol, struct cf_err *err)
 {
@@ -541,6 +591,7 @@ void jobs_stop(struct jobs *j)
 {
 	if (!j)
 		return;
+	atomic_store(&quitting, true);
 	pthread_mutex_lock(&j->lock);
 	j->stopping = true;
 	pthread_cond_signal(&j->wake);

@@ -2497,13 +2497,17 @@ struct recover_ctx {
  * taker had claimed for it goes back to the worker being cleaned, so the
  * next taker reaches it. Should the taker only have been stalled, its own
  * end of those rows finds race_preventer moved and abandons them. */
-static int requeue_tx(struct store *st, const struct orphan *o, const char *stamp)
+static int requeue_tx(struct store *st, const struct orphan *o, const char *stamp,
+		      const char *given_why)
 {
 	char why[160];
 	int rc;
 
-	snprintf(why, sizeof(why), "taken again: worker %lld, which had taken it, is down",
-		 (long long)o->taker);
+	if (given_why)
+		snprintf(why, sizeof(why), "%s", given_why);
+	else
+		snprintf(why, sizeof(why), "taken again: worker %lld, which had taken it, is down",
+			 (long long)o->taker);
 	{
 		STMT job = NULL;
 		rc = stmt_get(st, Q_JOB_REQUEUE, &job);
@@ -2607,7 +2611,7 @@ static int recover_tx(struct store *st, void *arg)
 		}
 	}
 	for (size_t i = 0; i < n_orphans; i++) {
-		rc = requeue_tx(st, &orphans[i], c->stamp);
+		rc = requeue_tx(st, &orphans[i], c->stamp, NULL);
 		if (rc == -EAGAIN)
 			continue;
 		if (rc) {
@@ -3330,4 +3334,35 @@ int store_listen(struct store *st)
 int store_wait_notify(struct store *st, int timeout_ms)
 {
 	return db_wait_notify(st->db, timeout_ms);
+}
+
+/* ---- A job its taker cannot end ---- */
+
+struct give_back_ctx {
+	struct orphan o;
+	char stamp[DBTIME_LEN];
+	char why[160];
+};
+
+static int give_back_tx(struct store *st, void *arg)
+{
+	struct give_back_ctx *c = arg;
+
+	return requeue_tx(st, &c->o, c->stamp, c->why);
+}
+
+int store_give_back_job(struct store *st, const struct job *job, int64_t me, const char *why,
+			const struct timespec *now)
+{
+	struct give_back_ctx c = {
+		.o = { .job_id = job->id, .taker = me, .service_id = job->service_id,
+		       .request_id = job->request_id },
+	};
+	int rc;
+
+	snprintf(c.o.until, sizeof(c.o.until), "%s", job->until);
+	snprintf(c.why, sizeof(c.why), "%s", why);
+	dbtime_format(now, c.stamp);
+	rc = write_tx(st, give_back_tx, &c);
+	return rc == -EAGAIN ? -ESTALE : rc;
 }

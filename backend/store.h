@@ -204,6 +204,14 @@ struct job {
 	char error[NAME_LEN];
 };
 
+/* A job this worker took and cannot finish now (the database went away
+ * in the middle of it): back to the queue, with the rows it had claimed
+ * given back to the worker being cleaned, so that the next taker (this
+ * worker again, or a peer) finishes it. -ESTALE when the job is no longer
+ * this worker's (a peer took it meanwhile). */
+int store_give_back_job(struct store *st, const struct job *job, int64_t me, const char *why,
+			const struct timespec *now);
+
 /* Take the oldest queued job this worker may run (addressed to it, to its
  * cluster, or to anyone), atomically: two workers never take the same job.
  * -ENOENT when there is none. */
