@@ -60,6 +60,23 @@ conns=$(sql "SELECT count(*) FROM pg_stat_activity WHERE datname = current_datab
 check "two daemons keep at most 18 connections" "yes" "$([ "$conns" -le 18 ] && echo yes || echo "no: $conns")"
 log "figures: connections of a worker and a control-only daemon: $conns"
 
+# A multi-host URI, as a primary/standby pair is given (Patroni,
+# pg_auto_failover): the first host refuses connections (a port nobody
+# listens on), libpq goes on to the next, and target_session_attrs asks
+# for the one that takes writes. The daemon serves, and its write lands.
+USER_PART=$(pg_url_part user "$DB")
+SERVER=$(pg_url_part server "$DB")
+DEAD_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+MULTI="postgresql://$USER_PART@127.0.0.1:$DEAD_PORT,$SERVER/$(pg_url_part db "$DB")?target_session_attrs=read-write"
+log "multi-host URI: $MULTI"
+saved_db=$DB
+DB=$MULTI start_daemon pair --control-only
+DB=$saved_db
+seed 33333333-3333-4333-8333-333333333333
+echo 'host=n9@lvm' >"$(mnt pair)/cleanup/request"
+check "through a multi-host URI whose first host is down, a request is served" "done" \
+	"$(timeout 20 jq -r .state "$(mnt pair)/cleanup/history/3/wait")"
+
 check_logs
 echo "$PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]
