@@ -178,6 +178,10 @@ if wait_until 10 restored; then ok "w1 brings the target back ($(($(date +%s) - 
 check "at its tid" "1" "$(show | grep -c "^Target $TID: $IQN\$")"
 check "with its CHAP account bound" "$USER" \
 	"$(show | sed -n "/^Target $TID: /,/^Target /p" | sed -n '/Account information:/{n;p}' | xargs)"
+# The portal of a tgtd just started may take a moment under load: the
+# login is tried for up to 10 s.
+logs_in() { iscsi-ls -s "iscsi://$USER%$PASS@127.0.0.1:$ISCSI_PORT" 2>&1 | grep -q '^Lun:1 '; }
+wait_until 10 logs_in
 check "iscsi-ls logs in with the volume's CHAP credentials" "1" \
 	"$(iscsi-ls -s "iscsi://$USER%$PASS@127.0.0.1:$ISCSI_PORT" 2>&1 | grep -c '^Lun:1 ')"
 check "w2, with nothing exported, restored nothing" "no" \
