@@ -171,6 +171,11 @@ void db_bind_blob(struct db_stmt *s, int idx, const void *v, size_t len)
 	s->db->engine->bind_blob(s, idx, v, len);
 }
 
+void db_bind_text_ref(struct db_stmt *s, int idx, const char *v)
+{
+	s->db->engine->bind_text_ref(s, idx, v);
+}
+
 void db_bind_null(struct db_stmt *s, int idx)
 {
 	s->db->engine->bind_null(s, idx);

@@ -34,7 +34,7 @@
 #define OID_FLOAT8 701
 #define OID_NUMERIC 1700
 
-#define MAX_PARAMS 99
+#define MAX_PARAMS 255
 /* `?N IS NULL` tests a statement may have, each answered by the engine
  * (see rewrite_placeholders). */
 #define MAX_NULL_TESTS 32
@@ -90,7 +90,8 @@ struct pg_db {
 /* What was bound to one ?N. */
 struct pg_param {
 	char type;           /* 0 unbound, 'n' NULL, 'i' int, 't' text, 'b' blob */
-	char *value;         /* text and blob bytes (owned); int: num */
+	char *value;         /* text and blob bytes (owned unless borrowed); int: num */
+	bool borrowed;       /* bound by db_bind_text_ref: the caller's */
 	int length;
 	char num[24];
 };
@@ -939,8 +940,13 @@ static void drop_result(struct pg_stmt *s)
 static void clear_params(struct pg_stmt *s)
 {
 	s->bind_failed = false;
+	/* A statement refused before its parameters were made has none. */
+	if (!s->params)
+		return;
 	for (int i = 0; i < s->nparams; i++) {
-		free(s->params[i].value);
+		if (!s->params[i].borrowed)
+			free(s->params[i].value);
+		s->params[i].borrowed = false;
 		s->params[i].value = NULL;
 		s->params[i].type = 0;
 	}
@@ -1010,7 +1016,9 @@ static struct pg_param *param(struct pg_stmt *s, int idx)
 	if (idx < 1 || idx > s->nparams)
 		return NULL;
 	p = &s->params[idx - 1];
-	free(p->value);
+	if (!p->borrowed)
+		free(p->value);
+	p->borrowed = false;
 	p->value = NULL;
 	p->length = 0;
 	p->type = 'n';
@@ -1040,6 +1048,24 @@ static void pg_bind_text(struct db_stmt *st_, int idx, const char *v)
 	}
 	p->type = 't';
 	p->length = (int)strlen(v);
+}
+
+static void pg_bind_text_ref(struct db_stmt *st_, int idx, const char *v)
+{
+	struct pg_param *p = param(PST(st_), idx);
+	size_t len;
+
+	if (!p || !v)
+		return;
+	len = strlen(v);
+	if (len > (size_t)INT32_MAX) {
+		PST(st_)->bind_failed = true;
+		return;
+	}
+	p->value = (char *)v;
+	p->borrowed = true;
+	p->type = 't';
+	p->length = (int)len;
 }
 
 static void pg_bind_blob(struct db_stmt *st_, int idx, const void *v, size_t len)
@@ -1534,6 +1560,7 @@ const struct db_engine db_engine_pg = {
 	.bind_int = pg_bind_int,
 	.bind_text = pg_bind_text,
 	.bind_blob = pg_bind_blob,
+	.bind_text_ref = pg_bind_text_ref,
 	.bind_null = pg_bind_null,
 	.step = pg_step,
 	.column_int = pg_column_int,

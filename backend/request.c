@@ -5,6 +5,8 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,46 +64,150 @@ static json_t *filter_json(const struct filter *f)
 	return o;
 }
 
-static json_t *service_json(const struct service *s)
+/* The result, written as jansson writes it (JSON_INDENT(2), keys in
+ * order) without a jansson tree: a request over 100,000 workers is some
+ * 13 MB of text, and a tree of it would be twenty times that. */
+struct text {
+	char *s;     /* NULL: only count */
+	size_t len;
+};
+
+static void put(struct text *t, const char *s, size_t n)
 {
-	json_t *o = json_object();
-	json_object_set_new(o, "id", json_integer(s->id));
-	json_object_set_new(o, "host", json_string(s->host));
-	json_object_set_new(o, "binary", json_string(s->binary));
-	json_object_set_new(o, "cluster_name", s->cluster_name[0] ? json_string(s->cluster_name) : json_null());
-	return o;
+	if (t->s)
+		memcpy(t->s + t->len, s, n);
+	t->len += n;
 }
 
-static char *dump(json_t *v)
+static void puts_(struct text *t, const char *s)
 {
-	char *text = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	char *with_newline;
-	size_t len;
+	put(t, s, strlen(s));
+}
 
-	if (!text)
-		return NULL;
-	len = strlen(text);
-	with_newline = realloc(text, len + 2);
-	if (!with_newline) {
-		free(text);
-		return NULL;
+/* A JSON string as jansson escapes it (no flags): '"', '\\' and control
+ * characters; everything else, UTF-8 included, as is. */
+static void put_string(struct text *t, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const char *run = s;
+
+	put(t, "\"", 1);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		char esc[7];
+		size_t n = 2;
+
+		if (c != '"' && c != '\\' && c >= 0x20)
+			continue;
+		put(t, run, (size_t)(s - run));
+		run = s + 1;
+		esc[0] = '\\';
+		switch (c) {
+		case '"': esc[1] = '"'; break;
+		case '\\': esc[1] = '\\'; break;
+		case '\b': esc[1] = 'b'; break;
+		case '\f': esc[1] = 'f'; break;
+		case '\n': esc[1] = 'n'; break;
+		case '\r': esc[1] = 'r'; break;
+		case '\t': esc[1] = 't'; break;
+		default:
+			memcpy(esc + 1, "u00", 3);
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 15];
+			n = 6;
+		}
+		put(t, esc, n);
 	}
-	with_newline[len] = '\n';
-	with_newline[len + 1] = '\0';
-	return with_newline;
+	put(t, run, (size_t)(s - run));
+	put(t, "\"", 1);
+}
+
+static void put_list(struct text *t, const char *key, const struct plan *p, bool cleaning)
+{
+	bool first = true;
+
+	puts_(t, "  \"");
+	puts_(t, key);
+	puts_(t, "\": [");
+	for (size_t i = 0; i < p->count; i++) {
+		const struct plan_entry *e = &p->entries[i];
+		char id[32];
+
+		if (e->cleaning != cleaning)
+			continue;
+		snprintf(id, sizeof(id), "%lld", (long long)e->id);
+		puts_(t, first ? "\n    {\n      \"id\": " : ",\n    {\n      \"id\": ");
+		first = false;
+		puts_(t, id);
+		puts_(t, ",\n      \"host\": ");
+		put_string(t, plan_text(p, e->host));
+		puts_(t, ",\n      \"binary\": ");
+		put_string(t, plan_text(p, e->binary));
+		puts_(t, ",\n      \"cluster_name\": ");
+		if (e->cluster_name)
+			put_string(t, plan_text(p, e->cluster_name));
+		else
+			puts_(t, "null");
+		puts_(t, "\n    }");
+	}
+	puts_(t, first ? "]" : "\n  ]");
+}
+
+static void put_result(struct text *t, const struct plan *p)
+{
+	puts_(t, "{\n");
+	put_list(t, "cleaning", p, true);
+	puts_(t, ",\n");
+	put_list(t, "unavailable", p, false);
+	puts_(t, "\n}\n");
+}
+
+char *request_render_result(const struct plan *p)
+{
+	struct text count = { 0 }, t = { 0 };
+
+	/* Measured first, then written into one allocation of its size. */
+	put_result(&count, p);
+	t.s = malloc(count.len + 1);
+	if (!t.s)
+		return NULL;
+	put_result(&t, p);
+	t.s[t.len] = '\0';
+	return t.s;
+}
+
+struct planning {
+	struct store *st;
+	struct plan *plan;
+};
+
+static int offer(void *ctx, const struct planner_worker *w)
+{
+	return planner_offer(ctx, w);
+}
+
+static void member(void *ctx, const char *cluster_name, const char *updated_at, bool cannot_clean)
+{
+	planner_member(ctx, cluster_name, updated_at, cannot_clean);
+}
+
+static int members(void *ctx, struct plan *p, const char *name)
+{
+	struct planning *pl = ctx;
+	return store_cluster_beats(pl->st, name, member, p);
 }
 
 int request_submit(struct store *st, const struct request_input *in, int64_t *id, char **result,
 		   struct cf_err *err)
 {
 	struct filter f;
-	struct planner_worker *workers = NULL;
-	size_t count = 0, njobs = 0;
+	size_t njobs = 0;
 	struct plan plan = { 0 };
+	struct planning planning = { st, &plan };
 	struct new_job *jobs = NULL;
-	json_t *res = NULL, *fjson = NULL;
+	json_t *fjson = NULL;
 	char *result_text = NULL, *filter_text = NULL, who[NAME_LEN] = "";
-	bool older;
+	bool older, every_row;
 	int rc;
 
 	rc = filter_parse(in->spec, in->len, &f, err);
@@ -119,38 +225,37 @@ int request_submit(struct store *st, const struct request_input *in, int64_t *id
 		return err_set(err, EBUSY, "Cannot perform workers cleanup during system upgrade.");
 	}
 
-	rc = store_planner_workers(st, &workers, &count);
-	if (rc)
+	/* The rows the filter can select, streamed into the plan: a filter
+	 * by id, host or cluster reads what an index finds for it. */
+	rc = planner_begin(&plan, &f, in->up_at.tv_sec ? &in->up_at : &in->now, in->down_time);
+	if (rc == 0)
+		rc = store_plan_candidates(st, &f, offer, &plan, &every_row);
+	if (rc == 0)
+		rc = planner_finish(&plan, every_row, members, &planning);
+	if (rc) {
+		planner_free(&plan);
+		if (rc == -ENOMEM)
+			return err_set(err, ENOMEM, "out of memory planning the cleanup");
 		return err_set(err, -rc, "cannot read the workers: %s", strerror(-rc));
-	rc = planner_plan(&f, workers, count, in->up_at.tv_sec ? &in->up_at : &in->now, in->down_time,
-			  &plan);
-	if (rc)
-		goto out;
+	}
 	jobs = calloc(plan.count ? plan.count : 1, sizeof(*jobs));
-	res = json_object();
 	fjson = filter_json(&f);
-	if (!jobs || !res || !fjson) {
+	if (!jobs || !fjson) {
 		rc = -ENOMEM;
 		goto out;
 	}
-	json_object_set_new(res, "cleaning", json_array());
-	json_object_set_new(res, "unavailable", json_array());
 	for (size_t i = 0; i < plan.count; i++) {
 		const struct plan_entry *e = &plan.entries[i];
-		json_array_append_new(json_object_get(res, e->cleaning ? "cleaning" : "unavailable"),
-				      service_json(e->svc));
+
 		if (!e->cleaning)
 			continue;
-		jobs[njobs] = (struct new_job){
-			.service_id = e->svc->id,
-			.resource_type = f.resource_type[0] ? f.resource_type : NULL,
-			.resource_id = f.resource_id[0] ? f.resource_id : NULL,
-			.dest_cluster = e->dest == DEST_CLUSTER ? e->svc->cluster_name : NULL,
-			.dest_service = e->dest == DEST_SERVICE ? e->svc->id : 0,
+		jobs[njobs++] = (struct new_job){
+			.service_id = e->id,
+			.dest_cluster = e->dest == DEST_CLUSTER ? plan_text(&plan, e->cluster_name) : NULL,
+			.dest_service = e->dest == DEST_SERVICE ? e->id : 0,
 		};
-		njobs++;
 	}
-	result_text = dump(res);
+	result_text = request_render_result(&plan);
 	filter_text = json_dumps(fjson, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	if (!result_text || !filter_text) {
 		rc = -ENOMEM;
@@ -160,8 +265,10 @@ int request_submit(struct store *st, const struct request_input *in, int64_t *id
 		struct new_request req = {
 			.spec = in->spec, .spec_len = in->len, .filter_json = filter_text,
 			.result_json = result_text, .uid = in->uid, .pid = in->pid,
-			.accepted_by = in->accepted_by, .until = in->now, .jobs = jobs,
-			.job_count = njobs,
+			.accepted_by = in->accepted_by, .until = in->now,
+			.resource_type = f.resource_type[0] ? f.resource_type : NULL,
+			.resource_id = f.resource_id[0] ? f.resource_id : NULL,
+			.jobs = jobs, .job_count = njobs,
 		};
 		rc = store_add_request(st, &req, id, err);
 	}
@@ -176,10 +283,8 @@ out:
 		err_set(err, ENOMEM, "out of memory planning the cleanup");
 	free(result_text);
 	free(filter_text);
-	json_decref(res);
 	json_decref(fjson);
 	free(jobs);
 	planner_free(&plan);
-	free(workers);
 	return rc;
 }

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "error.h"
+#include "planner.h"
 #include "store.h"
 
 struct request_input {
@@ -26,6 +27,11 @@ struct request_input {
  * the operator's message in err, having changed nothing. */
 int request_submit(struct store *st, const struct request_input *in, int64_t *id, char **result,
 		   struct cf_err *err);
+
+/* A plan's result document: {"cleaning": [...], "unavailable": [...]}
+ * with two-space indents and a final newline (malloc'd; NULL out of
+ * memory). */
+char *request_render_result(const struct plan *p);
 
 /* The result shown before any request. */
 extern const char request_empty_result[];

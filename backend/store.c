@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -47,11 +48,18 @@ enum stmt_id {
 	Q_VOLUME_ROWS,
 	Q_SNAPSHOT_ROW,
 	Q_SNAPSHOT_ROWS,
-	Q_PLANNER_WORKERS,
+	Q_PLAN_ALL,
+	Q_PLAN_BY_ID,
+	Q_PLAN_BY_HOST,
+	Q_PLAN_BY_CLUSTER,
+	Q_CLUSTER_BEATS,
+	Q_CLUSTER_BEATS_ALL,
 	Q_FIND_PENDING,
 	Q_VERSIONS,
 	Q_REQUEST_INSERT,
-	Q_JOB_INSERT,
+	Q_JOB_INSERT_1,
+	Q_JOB_INSERT_8,
+	Q_JOB_INSERT_64,
 	Q_PROGRESS_QUEUE,
 	Q_REQUEST_LAST,
 	Q_REQUEST_BY_ID,
@@ -125,7 +133,8 @@ enum stmt_id {
 	"FROM snapshots sn WHERE sn.deleted = 0"
 
 #define REQUEST_COLUMNS \
-	"id, created_at, spec, filter, result, requester_uid, requester_pid, accepted_by, generation, " \
+	"id, created_at, spec, filter, result, requester_uid, requester_pid, accepted_by, " \
+	"(SELECT g.generation FROM cleanup_generations g WHERE g.request_id = cleanup_requests.id), " \
 	"cancelled_at, cancelled_by"
 
 #define JOB_COLUMNS \
@@ -144,6 +153,19 @@ enum stmt_id {
  * rmdir workers/<id> and in the mount's is_up. NULL (never a heartbeat)
  * is not up. */
 #define BEAT_AT_OR_AFTER(col, bound) "cf_beat_ok(" col ", " bound ")"
+
+/* The cluster's disabled flag only when the filter asks (?6 = 1): it is
+ * a lookup and a sort for each row. */
+#define PLAN_SELECT \
+	"SELECT services.id, services.host, services.\"binary\", services.cluster_name, " \
+	"services.disabled, services.created_at, services.updated_at, " \
+	"services.rpc_current_version, CASE WHEN ?6 = 1 THEN (SELECT c.disabled FROM clusters c " \
+	"WHERE c.name = services.cluster_name AND c.deleted = 0 ORDER BY c.id LIMIT 1) END, " \
+	"ws.can_clean = 0 FROM services LEFT JOIN worker_state ws ON ws.service_id = services.id " \
+	"WHERE services.deleted = 0"
+#define MEMBER_SELECT \
+	"SELECT services.cluster_name, services.updated_at, ws.can_clean = 0 FROM services " \
+	"LEFT JOIN worker_state ws ON ws.service_id = services.id WHERE services.deleted = 0"
 
 /* Down: no heartbeat yet, or the last one (updated_at) is before ?2, the
  * bound as text; or the owner's row is gone or deleted. */
@@ -190,31 +212,49 @@ static const char *const stmt_sql[Q_COUNT] = {
 	[Q_VOLUME_ROWS] = VOLUME_SELECT,
 	[Q_SNAPSHOT_ROW] = SNAPSHOT_SELECT " AND sn.id = ?1",
 	[Q_SNAPSHOT_ROWS] = SNAPSHOT_SELECT,
-	[Q_PLANNER_WORKERS] =
-		"SELECT " SERVICE_COLUMNS ", (SELECT c.disabled FROM clusters c WHERE c.name = "
-		"services.cluster_name AND c.deleted = 0 ORDER BY c.id LIMIT 1), "
-		"(SELECT ws.can_clean = 0 FROM worker_state ws WHERE ws.service_id = services.id) "
-		"FROM services WHERE deleted = 0 ORDER BY id",
+	/* The services rows a cleanup filter can select (the planner judges
+	 * each exactly): every live one, or those an index finds by id, by
+	 * host or by cluster name. A host or cluster filter matches the value
+	 * itself (?1) and the byte ranges [?2, ?3) and [?4, ?5) of value#...
+	 * and value@... (planner_host_ranges); an empty range is ('', ''). */
+	[Q_PLAN_ALL] = PLAN_SELECT " ORDER BY services.id",
+	[Q_PLAN_BY_ID] = PLAN_SELECT " AND services.id = ?1",
+	[Q_PLAN_BY_HOST] = PLAN_SELECT " AND (services.host = ?1 OR (services.host >= ?2 AND "
+			   "services.host < ?3) OR (services.host >= ?4 AND services.host < ?5)) "
+			   "ORDER BY services.id",
+	[Q_PLAN_BY_CLUSTER] = PLAN_SELECT " AND (services.cluster_name = ?1 OR "
+			      "(services.cluster_name >= ?2 AND services.cluster_name < ?3) OR "
+			      "(services.cluster_name >= ?4 AND services.cluster_name < ?5)) "
+			      "ORDER BY services.id",
+	/* Cluster members' heartbeats, for the planner's cluster liveness. */
+	[Q_CLUSTER_BEATS] = MEMBER_SELECT " AND services.cluster_name = ?1",
+	[Q_CLUSTER_BEATS_ALL] = MEMBER_SELECT " AND services.cluster_name IS NOT NULL AND "
+				"services.cluster_name != ''",
 	[Q_FIND_PENDING] = "SELECT service_id, resource_type FROM workers WHERE resource_id = ?1 "
 			   "AND (?2 IS NULL OR resource_type = ?2) ORDER BY id LIMIT 2",
-	[Q_VERSIONS] = "SELECT DISTINCT rpc_current_version, host FROM services WHERE deleted = 0 "
-		       "AND rpc_current_version IS NOT NULL AND rpc_current_version != ''",
+	/* The workers whose version is not the requester's (?1), normally
+	 * none: an index range each side of it, not a read of every row. */
+	[Q_VERSIONS] = "SELECT rpc_current_version, host FROM services WHERE deleted = 0 AND "
+		       "((rpc_current_version > '' AND rpc_current_version < ?1) OR "
+		       "rpc_current_version > ?1)",
 	[Q_REQUEST_INSERT] =
 		"INSERT INTO cleanup_requests (created_at, spec, filter, result, requester_uid, "
 		"requester_pid, accepted_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
-	[Q_JOB_INSERT] =
-		"INSERT INTO cleanup_jobs (request_id, service_id, resource_type, resource_id, until, "
-		"dest_cluster, dest_service, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued') "
-		"RETURNING id",
+	/* Q_JOB_INSERT_<n>: built by job_insert_sql. */
+	/* Every resource the request's jobs reach, queued, in one statement
+	 * after the jobs: in job order, then the rows' order. */
 	[Q_PROGRESS_QUEUE] =
 		"INSERT INTO cleanup_progress (request_id, job_id, resource_type, resource_id, "
-		"state, updated_at) SELECT ?1, ?2, resource_type, resource_id, 'queued', ?5 "
-		"FROM workers WHERE service_id = ?3 AND (?6 IS NULL OR resource_type = ?6) "
-		"AND (?7 IS NULL OR resource_id = ?7) AND updated_at <= ?4 ON CONFLICT DO NOTHING",
+		"state, updated_at) SELECT j.request_id, j.id, w.resource_type, w.resource_id, "
+		"'queued', ?2 FROM cleanup_jobs j JOIN workers w ON w.service_id = j.service_id "
+		"WHERE j.request_id = ?1 AND (j.resource_type IS NULL OR w.resource_type = "
+		"j.resource_type) AND (j.resource_id IS NULL OR w.resource_id = j.resource_id) "
+		"AND w.updated_at <= j.until ORDER BY j.id, w.id ON CONFLICT DO NOTHING",
 	[Q_REQUEST_LAST] = "SELECT " REQUEST_COLUMNS " FROM cleanup_requests ORDER BY id DESC LIMIT 1",
 	[Q_REQUEST_BY_ID] = "SELECT " REQUEST_COLUMNS " FROM cleanup_requests WHERE id = ?1",
 	[Q_REQUESTS] = "SELECT id, created_at FROM cleanup_requests ORDER BY id",
-	[Q_REQUEST_WATCH] = "SELECT r.generation, (SELECT count(*) FROM cleanup_jobs j WHERE "
+	[Q_REQUEST_WATCH] = "SELECT (SELECT g.generation FROM cleanup_generations g WHERE "
+			    "g.request_id = r.id), (SELECT count(*) FROM cleanup_jobs j WHERE "
 			    "j.request_id = r.id AND j.state IN ('queued', 'running')) "
 			    "FROM cleanup_requests r WHERE r.id = ?1",
 	[Q_JOB_NEXT] = "SELECT id FROM cleanup_jobs WHERE state = 'queued' AND (dest_service = ?1 "
@@ -370,10 +410,46 @@ static int db_fail(struct store *st, int rc, const char *what)
 	return rc;
 }
 
+/* A request's jobs go in by rows of 64, then 8, then 1: three prepared
+ * statements, and at most 14 for the remainder. Each row binds (service_id,
+ * dest_cluster or '', dest_service or 0) after the request's own ?1..?4,
+ * always typed the same, so that each is one server-side statement. */
+enum { JOB_ROWS_MAX = 64 };
+static char job_insert_text[3][256 + JOB_ROWS_MAX * 96];
+static pthread_once_t job_insert_once = PTHREAD_ONCE_INIT;
+
+static void job_insert_make(void)
+{
+	static const int rows[3] = { 1, 8, JOB_ROWS_MAX };
+
+	for (int k = 0; k < 3; k++) {
+		char *out = job_insert_text[k];
+		size_t size = sizeof(job_insert_text[k]);
+		int n = snprintf(out, size, "INSERT INTO cleanup_jobs (request_id, until, resource_type, "
+				 "resource_id, service_id, dest_cluster, dest_service, state) VALUES ");
+		for (int r = 0; r < rows[k]; r++)
+			n += snprintf(out + n, size - (size_t)n, "%s(?1, ?2, ?3, ?4, ?%d, NULLIF(?%d, ''), "
+				      "NULLIF(?%d, 0), 'queued')", r ? ", " : "", 5 + 3 * r, 6 + 3 * r,
+				      7 + 3 * r);
+		/* The buffer is sized for the longest (64 rows of 3-digit ?N). */
+		if ((size_t)n >= size)
+			abort();
+	}
+}
+
+static const char *stmt_text(enum stmt_id id)
+{
+	if (id == Q_JOB_INSERT_1 || id == Q_JOB_INSERT_8 || id == Q_JOB_INSERT_64) {
+		pthread_once(&job_insert_once, job_insert_make);
+		return job_insert_text[id - Q_JOB_INSERT_1];
+	}
+	return stmt_sql[id];
+}
+
 static int stmt_get(struct store *st, enum stmt_id id, struct db_stmt **out)
 {
 	if (!st->stmts[id]) {
-		int rc = db_prepare(st->db, stmt_sql[id], true, &st->stmts[id]);
+		int rc = db_prepare(st->db, stmt_text(id), true, &st->stmts[id]);
 
 		if (rc)
 			return db_fail(st, rc, "prepare");
@@ -977,35 +1053,84 @@ static void bind_opt_text(struct db_stmt *stmt, int idx, const char *text)
 	bind_text_or_null(stmt, idx, text);
 }
 
-int store_planner_workers(struct store *st, struct planner_worker **out, size_t *count)
+static int read_planner_worker(struct db_stmt *stmt, struct planner_worker *w)
 {
-	STMT stmt = NULL;
-	struct planner_worker *list = NULL;
-	size_t n = 0, cap = 0;
-	int rc = stmt_get(st, Q_PLANNER_WORKERS, &stmt);
+	int rc = read_service(stmt, &w->svc);
 
 	if (rc)
 		return rc;
-	while ((rc = db_step(stmt)) == DB_ROW) {
-		if (array_reserve((void **)&list, &cap, n + 1, sizeof(*list)) != 0) {
-			free(list);
-			return -ENOMEM;
-		}
-		if (read_service(stmt, &list[n].svc) != 0)
-			continue;
-		list[n].cluster_disabled = db_column_null(stmt, 8)
-			? TRI_ANY : (db_column_int(stmt, 8) ? TRI_TRUE : TRI_FALSE);
-		/* No worker_state row (a row Cinder or an operator made): able. */
-		list[n].cannot_clean = db_column_int(stmt, 9) != 0;
-		n++;
-	}
-	if (rc != DB_DONE) {
-		free(list);
-		return db_fail(st, rc, "list workers for the planner");
-	}
-	*out = list;
-	*count = n;
+	w->cluster_disabled = db_column_null(stmt, 8)
+		? TRI_ANY : (db_column_int(stmt, 8) ? TRI_TRUE : TRI_FALSE);
+	/* No worker_state row (a row Cinder or an operator made): able. */
+	w->cannot_clean = db_column_int(stmt, 9) != 0;
 	return 0;
+}
+
+static void bind_host_ranges(struct db_stmt *stmt, const char *value)
+{
+	char hash_lo[NAME_LEN + 2], hash_hi[NAME_LEN + 2], at_lo[NAME_LEN + 2], at_hi[NAME_LEN + 2];
+
+	planner_host_ranges(value, hash_lo, hash_hi, at_lo, at_hi);
+	/* Bound as text even when empty: an empty range, one statement. */
+	db_bind_text(stmt, 1, value);
+	db_bind_text(stmt, 2, hash_lo);
+	db_bind_text(stmt, 3, hash_hi);
+	db_bind_text(stmt, 4, at_lo);
+	db_bind_text(stmt, 5, at_hi);
+}
+
+int store_plan_candidates(struct store *st, const struct filter *f, store_planner_fn fn, void *ctx,
+			  bool *every_row)
+{
+	struct planner_worker w;
+	STMT stmt = NULL;
+	int rc;
+
+	*every_row = false;
+	if (f->service_id_matches_none)
+		return 0;
+	if (f->has_service_id) {
+		rc = stmt_get(st, Q_PLAN_BY_ID, &stmt);
+		if (!rc)
+			db_bind_int(stmt, 1, f->service_id);
+	} else if (f->host[0]) {
+		rc = stmt_get(st, Q_PLAN_BY_HOST, &stmt);
+		if (!rc)
+			bind_host_ranges(stmt, f->host);
+	} else if (f->cluster_name[0]) {
+		rc = stmt_get(st, Q_PLAN_BY_CLUSTER, &stmt);
+		if (!rc)
+			bind_host_ranges(stmt, f->cluster_name);
+	} else {
+		rc = stmt_get(st, Q_PLAN_ALL, &stmt);
+		*every_row = true;
+	}
+	if (rc)
+		return rc;
+	db_bind_int(stmt, 6, f->disabled != TRI_ANY);
+	while ((rc = db_step(stmt)) == DB_ROW) {
+		if (read_planner_worker(stmt, &w) != 0)
+			continue;
+		if ((rc = fn(ctx, &w)) != 0)
+			return rc;
+	}
+	return rc == DB_DONE ? 0 : db_fail(st, rc, "list workers for the planner");
+}
+
+int store_cluster_beats(struct store *st, const char *name, store_member_fn fn, void *ctx)
+{
+	STMT stmt = NULL;
+	int rc = stmt_get(st, name ? Q_CLUSTER_BEATS : Q_CLUSTER_BEATS_ALL, &stmt);
+
+	if (rc)
+		return rc;
+	if (name)
+		db_bind_text(stmt, 1, name);
+	while ((rc = db_step(stmt)) == DB_ROW) {
+		const char *cluster = db_column_text(stmt, 0), *beat = db_column_text(stmt, 1);
+		fn(ctx, cluster ? cluster : "", beat ? beat : "", db_column_int(stmt, 2) != 0);
+	}
+	return rc == DB_DONE ? 0 : db_fail(st, rc, "read cluster members' heartbeats");
 }
 
 int store_find_pending(struct store *st, const char *resource_id, const char *type, int *count,
@@ -1050,6 +1175,7 @@ int store_older_worker(struct store *st, const char *version, bool *older, char 
 
 	if (rc)
 		return rc;
+	db_bind_text(stmt, 1, version);
 	*older = false;
 	while ((rc = db_step(stmt)) == DB_ROW) {
 		const char *v = db_column_text(stmt, 0);
@@ -1060,6 +1186,42 @@ int store_older_worker(struct store *st, const char *version, bool *older, char 
 		}
 	}
 	return rc == DB_DONE ? 0 : db_fail(st, rc, "read worker versions");
+}
+
+/* The request's jobs, by rows of 64, 8 and 1. */
+static int insert_jobs(struct store *st, const struct new_request *req, int64_t request_id,
+		       const char *until)
+{
+	static const struct { enum stmt_id id; size_t rows; } sizes[] = {
+		{ Q_JOB_INSERT_64, JOB_ROWS_MAX }, { Q_JOB_INSERT_8, 8 }, { Q_JOB_INSERT_1, 1 },
+	};
+	size_t done = 0;
+
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		while (req->job_count - done >= sizes[k].rows) {
+			STMT ins = NULL;
+			int rc = stmt_get(st, sizes[k].id, &ins);
+
+			if (rc)
+				return rc;
+			db_bind_int(ins, 1, request_id);
+			db_bind_text(ins, 2, until);
+			bind_opt_text(ins, 3, req->resource_type);
+			bind_opt_text(ins, 4, req->resource_id);
+			for (size_t r = 0; r < sizes[k].rows; r++) {
+				const struct new_job *j = &req->jobs[done + r];
+				int at = 5 + 3 * (int)r;
+				db_bind_int(ins, at, j->service_id);
+				db_bind_text(ins, at + 1, j->dest_cluster ? j->dest_cluster : "");
+				db_bind_int(ins, at + 2, j->dest_service);
+			}
+			rc = step_done(st, ins, "queue jobs");
+			if (rc)
+				return rc;
+			done += sizes[k].rows;
+		}
+	}
+	return 0;
 }
 
 int store_add_request(struct store *st, const struct new_request *req, int64_t *id,
@@ -1079,7 +1241,7 @@ int store_add_request(struct store *st, const struct new_request *req, int64_t *
 			db_bind_text(ins, 1, until);
 			db_bind_blob(ins, 2, req->spec, req->spec_len);
 			db_bind_text(ins, 3, req->filter_json);
-			db_bind_text(ins, 4, req->result_json);
+			db_bind_text_ref(ins, 4, req->result_json);
 			db_bind_int(ins, 5, req->uid);
 			db_bind_int(ins, 6, req->pid);
 			if (req->accepted_by)
@@ -1091,44 +1253,19 @@ int store_add_request(struct store *st, const struct new_request *req, int64_t *
 	}
 	if (rc)
 		goto fail;
-	for (size_t i = 0; i < req->job_count; i++) {
-		const struct new_job *j = &req->jobs[i];
-		int64_t job_id;
-		{
-			STMT job = NULL;
-			rc = stmt_get(st, Q_JOB_INSERT, &job);
-			if (rc)
-				goto fail;
-			db_bind_int(job, 1, *id);
-			db_bind_int(job, 2, j->service_id);
-			bind_opt_text(job, 3, j->resource_type);
-			bind_opt_text(job, 4, j->resource_id);
-			db_bind_text(job, 5, until);
-			bind_opt_text(job, 6, j->dest_cluster);
-			if (j->dest_service)
-				db_bind_int(job, 7, j->dest_service);
-			else
-				db_bind_null(job, 7);
-			rc = step_returning_id(st, job, "queue job", &job_id);
-			if (rc)
-				goto fail;
-		}
-		{
-			STMT queue = NULL;
-			rc = stmt_get(st, Q_PROGRESS_QUEUE, &queue);
-			if (rc)
-				goto fail;
-			db_bind_int(queue, 1, *id);
-			db_bind_int(queue, 2, job_id);
-			db_bind_int(queue, 3, j->service_id);
-			db_bind_text(queue, 4, until);
-			db_bind_text(queue, 5, until);
-			bind_opt_text(queue, 6, j->resource_type);
-			bind_opt_text(queue, 7, j->resource_id);
-			rc = step_done(st, queue, "record queued resources");
-			if (rc)
-				goto fail;
-		}
+	rc = insert_jobs(st, req, *id, until);
+	if (rc)
+		goto fail;
+	{
+		STMT queue = NULL;
+		rc = stmt_get(st, Q_PROGRESS_QUEUE, &queue);
+		if (rc)
+			goto fail;
+		db_bind_int(queue, 1, *id);
+		db_bind_text(queue, 2, until);
+		rc = step_done(st, queue, "record queued resources");
+		if (rc)
+			goto fail;
 	}
 	if (commit(st) == 0)
 		return 0;

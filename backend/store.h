@@ -123,9 +123,18 @@ int store_list_snapshot_rows(struct store *st, store_volume_fn fn, void *ctx);
 #include "driver.h"
 #include "planner.h"
 
-/* Every live services row for the planner, with its cluster's disabled
- * flag, in ascending id. *out is malloc'd. */
-int store_planner_workers(struct store *st, struct planner_worker **out, size_t *count);
+/* The services rows a cleanup filter can select, in ascending id, each with
+ * its cluster's disabled flag and whether it can clean: those an index
+ * finds by the filter's service_id, host or cluster_name (a superset the
+ * planner narrows), else every live row (*every_row true). */
+typedef int (*store_planner_fn)(void *ctx, const struct planner_worker *w);
+int store_plan_candidates(struct store *st, const struct filter *f, store_planner_fn fn, void *ctx,
+			  bool *every_row);
+/* The heartbeat of each live member of cluster `name` (of every cluster
+ * when NULL), and whether it cannot clean. */
+typedef void (*store_member_fn)(void *ctx, const char *cluster_name, const char *updated_at,
+				bool cannot_clean);
+int store_cluster_beats(struct store *st, const char *name, store_member_fn fn, void *ctx);
 
 /* Step 7: the workers rows of a resource (of a type, when type is not
  * NULL). Gives how many there are (0, 1, or 2 for "several") and, for one,
@@ -139,8 +148,6 @@ int store_older_worker(struct store *st, const char *version, bool *older, char 
 
 struct new_job {
 	int64_t service_id;         /* the worker to clean */
-	const char *resource_type;  /* NULL: both */
-	const char *resource_id;    /* NULL: all */
 	const char *dest_cluster;   /* NULL unless addressed to a cluster */
 	int64_t dest_service;       /* 0 unless addressed to a worker */
 };
@@ -153,6 +160,8 @@ struct new_request {
 	long long uid, pid;
 	int64_t accepted_by;        /* 0 for a control-only daemon */
 	struct timespec until;
+	const char *resource_type;  /* of every job: NULL both */
+	const char *resource_id;    /* of every job: NULL all */
 	const struct new_job *jobs;
 	size_t job_count;
 };

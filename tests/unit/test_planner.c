@@ -41,7 +41,7 @@ static void plan_ids(const char *spec, const struct planner_worker *w, size_t n,
 		char *list = p.entries[i].cleaning ? cleaning : unavailable;
 		size_t used = strlen(list);
 		snprintf(list + used, 128 - used, "%s%lld", used ? "," : "",
-			 (long long)p.entries[i].svc->id);
+			 (long long)p.entries[i].id);
 	}
 	snprintf(out, size, "%s | %s", cleaning, unavailable);
 	planner_free(&p);
@@ -233,6 +233,156 @@ static void test_destinations(void **state)
 	planner_free(&p);
 }
 
+/* The host and cluster_name ranges the store narrows by hold exactly the
+ * values planner_host_matches accepts, the value itself aside. */
+static void test_host_ranges_match_the_matcher(void **state)
+{
+	static const char *const names[] = {
+		"node1", "node1@lvm", "node1@lvm#pool", "node1@lvm2", "node1#pool", "node10@lvm",
+		"node1$", "node1@", "node1A", "node1@lvm#", "node1@lvm$", "node", "node1@lvmA",
+		"node1\"@x", "c1@lvm", "c1@lvm#a", "c1", "c10@lvm", "", "node1@lvm@x",
+	};
+	size_t n = sizeof(names) / sizeof(names[0]);
+	(void)state;
+
+	for (size_t i = 0; i < n; i++) {
+		char hl[NAME_LEN + 2], hh[NAME_LEN + 2], al[NAME_LEN + 2], ah[NAME_LEN + 2];
+		const char *f = names[i];
+		if (!f[0])
+			continue;
+		planner_host_ranges(f, hl, hh, al, ah);
+		for (size_t j = 0; j < n; j++) {
+			const char *v = names[j];
+			bool in = strcmp(v, f) == 0 ||
+				  (hl[0] && strcmp(v, hl) >= 0 && strcmp(v, hh) < 0) ||
+				  (al[0] && strcmp(v, al) >= 0 && strcmp(v, ah) < 0);
+			if (in != planner_host_matches(f, v))
+				fail_msg("filter '%s', value '%s': ranges say %d, matcher %d", f, v, in,
+					 !in);
+		}
+	}
+}
+
+struct members_source {
+	const struct planner_worker *all;
+	size_t count;
+	int asked, asked_all;
+};
+
+static int give_members(void *ctx, struct plan *p, const char *name)
+{
+	struct members_source *m = ctx;
+
+	if (name)
+		m->asked++;
+	else
+		m->asked_all++;
+	for (size_t i = 0; i < m->count; i++)
+		if (m->all[i].svc.cluster_name[0] &&
+		    (!name || strcmp(m->all[i].svc.cluster_name, name) == 0))
+			planner_member(p, m->all[i].svc.cluster_name, m->all[i].svc.updated_at,
+				       m->all[i].cannot_clean);
+	return 0;
+}
+
+static void ids(const struct plan *p, char *out, size_t size)
+{
+	char cleaning[512] = "", unavailable[512] = "";
+	for (size_t i = 0; i < p->count; i++) {
+		char *list = p->entries[i].cleaning ? cleaning : unavailable;
+		size_t used = strlen(list);
+		snprintf(list + used, 512 - used, "%s%lld", used ? "," : "",
+			 (long long)p->entries[i].id);
+	}
+	snprintf(out, size, "%s | %s", cleaning, unavailable);
+}
+
+/* Offered only the rows the filter selects (what a narrowed store query
+ * returns), the planner asks for the members of the clusters it must
+ * judge, and plans what it plans when offered every row. */
+static void test_narrowed_offer_plans_the_same(void **state)
+{
+	static const char *const specs[] = {
+		"{}", "{\"cluster_name\": \"c1@lvm\"}", "{\"host\": \"node1\"}",
+		"{\"host\": \"node5@lvm\"}", "{\"service_id\": 1}", "{\"is_up\": false}",
+		"{\"cluster_name\": \"c2\"}", "{\"binary\": \"cinder-scheduler\"}",
+	};
+	(void)state;
+
+	for (size_t k = 0; k < sizeof(specs) / sizeof(specs[0]); k++) {
+		struct members_source m = { spec_workers, 5, 0, 0 };
+		char full[600], narrow[600];
+		struct filter f;
+		struct cf_err err;
+		struct plan a, b;
+
+		assert_int_equal(filter_parse(specs[k], strlen(specs[k]), &f, &err), 0);
+		assert_int_equal(planner_plan(&f, spec_workers, 5, &now, 60, &a), 0);
+		ids(&a, full, sizeof(full));
+		assert_int_equal(planner_begin(&b, &f, &now, 60), 0);
+		for (size_t i = 0; i < 5; i++) {
+			struct plan probe;
+			/* Offer a row only when the full plan selected it. */
+			assert_int_equal(planner_plan(&f, &spec_workers[i], 1, &now, 60, &probe), 0);
+			if (probe.count)
+				assert_int_equal(planner_offer(&b, &spec_workers[i]), 0);
+			planner_free(&probe);
+		}
+		assert_int_equal(planner_finish(&b, false, give_members, &m), 0);
+		ids(&b, narrow, sizeof(narrow));
+		if (strcmp(full, narrow) != 0)
+			fail_msg("%s: every row plans '%s', the narrowed offer '%s'", specs[k], full,
+				 narrow);
+		/* Cluster c1 is up by node2 when node2 itself was offered. */
+		planner_free(&a);
+		planner_free(&b);
+	}
+}
+
+/* Many clusters to judge: one read of every member, not one per cluster. */
+static void test_many_clusters_are_judged_in_one_read(void **state)
+{
+	enum { N = 200 };
+	static struct planner_worker w[N];
+	struct members_source m = { w, N, 0, 0 };
+	struct filter f;
+	struct cf_err err;
+	struct plan p;
+	size_t cleaning = 0;
+	(void)state;
+
+	for (int i = 0; i < N; i++) {
+		w[i] = (struct planner_worker){ .cluster_disabled = TRI_FALSE };
+		w[i].svc.id = i + 1;
+		snprintf(w[i].svc.host, NAME_LEN, "node%d@lvm", i + 1);
+		snprintf(w[i].svc.binary, NAME_LEN, "cinder-volume");
+		snprintf(w[i].svc.cluster_name, NAME_LEN, "cl%03d@lvm", i / 2);
+		snprintf(w[i].svc.created_at, DBTIME_LEN, OLD);
+		/* The first of each pair down, the second up. */
+		snprintf(w[i].svc.updated_at, DBTIME_LEN, "%s", i % 2 ? UP : DOWN);
+	}
+	assert_int_equal(filter_parse("{\"is_up\": false}", 16, &f, &err), 0);
+	assert_int_equal(planner_begin(&p, &f, &now, 60), 0);
+	for (int i = 0; i < N; i += 2)
+		assert_int_equal(planner_offer(&p, &w[i]), 0);
+	assert_int_equal(planner_finish(&p, false, give_members, &m), 0);
+	assert_int_equal(m.asked, 0);
+	assert_int_equal(m.asked_all, 1);
+	assert_int_equal(p.count, N / 2);
+	for (size_t i = 0; i < p.count; i++)
+		cleaning += p.entries[i].cleaning;
+	assert_int_equal(cleaning, N / 2); /* each down one's peer is up */
+	planner_free(&p);
+
+	/* Offered every row: nothing asked. */
+	m.asked_all = 0;
+	assert_int_equal(planner_plan(&f, w, N, &now, 60, &p), 0);
+	assert_int_equal(p.count, N / 2);
+	assert_string_equal(plan_text(&p, p.entries[0].cluster_name), "cl000@lvm");
+	assert_string_equal(plan_text(&p, p.entries[N / 2 - 1].host), "node199@lvm");
+	planner_free(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -244,6 +394,9 @@ int main(void)
 		cmocka_unit_test(test_cluster_whose_only_fresh_member_never_beat_is_down),
 		cmocka_unit_test(test_a_live_peer_that_cannot_clean_does_not_count),
 		cmocka_unit_test(test_destinations),
+		cmocka_unit_test(test_host_ranges_match_the_matcher),
+		cmocka_unit_test(test_narrowed_offer_plans_the_same),
+		cmocka_unit_test(test_many_clusters_are_judged_in_one_read),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

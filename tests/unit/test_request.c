@@ -203,14 +203,14 @@ static void test_a_job_is_taken_exactly_once(void **state)
 	assert_int_equal(store_take_job(other, 5, "c2@lvm", &now, &b), -ENOENT);
 	{
 		/* Every change moves the request's generation. */
-		long long before = testdb_int(t->path, "SELECT generation FROM cleanup_requests");
+		long long before = testdb_int(t->path, "SELECT generation FROM cleanup_generations");
 		assert_int_equal(store_finish_job(t->st, a.id, 2, "done", NULL, &now), 0);
 		/* Only its taker ends it. */
 		assert_int_equal(store_finish_job(t->st, a.id, 6, "failed", "x", &now), -ESTALE);
-		assert_true(testdb_int(t->path, "SELECT generation FROM cleanup_requests") > before);
-		before = testdb_int(t->path, "SELECT generation FROM cleanup_requests");
+		assert_true(testdb_int(t->path, "SELECT generation FROM cleanup_generations") > before);
+		before = testdb_int(t->path, "SELECT generation FROM cleanup_generations");
 		assert_int_equal(store_set_progress(t->st, 1, a.id, "Volume", VOL, "cleaned", "x", 2, &now), 0);
-		assert_true(testdb_int(t->path, "SELECT generation FROM cleanup_requests") > before);
+		assert_true(testdb_int(t->path, "SELECT generation FROM cleanup_generations") > before);
 	}
 	assert_int_equal(testdb_int(t->path, "SELECT state = 'done' FROM cleanup_jobs"), 1);
 	store_close(other);
@@ -250,6 +250,76 @@ static void test_history_keeps_the_newest_and_unfinished_requests(void **state)
 	assert_int_equal(testdb_int(t->path, "SELECT group_concat(id) = '5' FROM cleanup_requests"), 1);
 }
 
+/* The result is written without a jansson tree, byte for byte what
+ * jansson writes (JSON_INDENT(2), keys in order, a final newline), names
+ * that need escaping included. */
+static void test_result_text_is_what_jansson_writes(void **state)
+{
+	static const char *const hosts[] = {
+		"node1@lvm", "we\"ird\\host@lvm#p", "tab\there", "ctl\x01\x1f@x", "ünï@lvm", "",
+	};
+	enum { N = 6 };
+	struct planner_worker w[N];
+	struct timespec now = { NOW_SEC, 0 };
+	struct filter f;
+	struct cf_err err;
+	struct plan p;
+	json_t *doc, *lists[2];
+	char *ours, *theirs, *with_nl;
+	(void)state;
+
+	for (int i = 0; i < N; i++) {
+		w[i] = (struct planner_worker){ .cluster_disabled = TRI_ANY };
+		w[i].svc.id = 100 + i;
+		snprintf(w[i].svc.host, NAME_LEN, "%s", hosts[i]);
+		snprintf(w[i].svc.binary, NAME_LEN, i == 5 ? "cinder-scheduler" : "cinder-volume");
+		snprintf(w[i].svc.cluster_name, NAME_LEN, "%s", i % 2 ? "c\"1@lvm" : "");
+		snprintf(w[i].svc.created_at, DBTIME_LEN, "2026-11-25 10:00:00");
+		/* Even ones up, odd ones down. */
+		snprintf(w[i].svc.updated_at, DBTIME_LEN, "%s",
+			 i % 2 ? "2026-11-25 18:00:00" : "2026-11-25 18:41:50");
+	}
+	assert_int_equal(filter_parse("{}", 2, &f, &err), 0);
+	assert_int_equal(planner_plan(&f, w, N, &now, 60, &p), 0);
+	ours = request_render_result(&p);
+	assert_non_null(ours);
+
+	doc = json_object();
+	lists[0] = json_array();
+	lists[1] = json_array();
+	for (size_t i = 0; i < p.count; i++) {
+		const struct plan_entry *e = &p.entries[i];
+		json_t *o = json_object();
+		json_object_set_new(o, "id", json_integer(e->id));
+		json_object_set_new(o, "host", json_string(plan_text(&p, e->host)));
+		json_object_set_new(o, "binary", json_string(plan_text(&p, e->binary)));
+		json_object_set_new(o, "cluster_name", e->cluster_name
+				    ? json_string(plan_text(&p, e->cluster_name)) : json_null());
+		json_array_append_new(lists[e->cleaning ? 0 : 1], o);
+	}
+	json_object_set_new(doc, "cleaning", lists[0]);
+	json_object_set_new(doc, "unavailable", lists[1]);
+	theirs = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	assert_non_null(theirs);
+	with_nl = malloc(strlen(theirs) + 2);
+	assert_non_null(with_nl);
+	sprintf(with_nl, "%s\n", theirs);
+	assert_string_equal(ours, with_nl);
+	free(ours);
+	free(with_nl);
+	free(theirs);
+	json_decref(doc);
+
+	/* Nothing selected: two empty lists. */
+	planner_free(&p);
+	assert_int_equal(filter_parse("{\"host\": \"nowhere\"}", 19, &f, &err), 0);
+	assert_int_equal(planner_plan(&f, w, N, &now, 60, &p), 0);
+	ours = request_render_result(&p);
+	assert_string_equal(ours, request_empty_result);
+	free(ours);
+	planner_free(&p);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, testdb_setup_store, testdb_teardown)
 
 int main(void)
@@ -263,6 +333,7 @@ int main(void)
 		T(test_upgrade_in_progress_is_ebusy),
 		T(test_a_job_is_taken_exactly_once),
 		T(test_history_keeps_the_newest_and_unfinished_requests),
+		cmocka_unit_test(test_result_text_is_what_jansson_writes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

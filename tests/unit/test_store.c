@@ -89,7 +89,40 @@ static void test_a_first_release_file_gains_every_later_migration(void **state)
 	store_close(st);
 	assert_int_equal(testdb_int(f->path, "SELECT count(*) FROM services WHERE host = 'old@lvm'"), 1);
 	assert_int_equal(testdb_int(f->path, "SELECT count(*) FROM pragma_table_info('cleanup_requests') "
-				    "WHERE name = 'generation'"), 1);
+				    "WHERE name = 'generation'"), 0);
+	assert_int_equal(testdb_int(f->path, "SELECT count(*) FROM cleanup_generations"), 0);
+}
+
+/* Migration 8 moves each request's generation to cleanup_generations,
+ * keeping its value, and new requests and progress keep moving it. */
+static void test_generations_move_out_of_the_requests(void **state)
+{
+	struct testdb *f = *state;
+	struct store *st;
+	struct cf_err err;
+
+	assert_int_equal(store_open(f->path, STORE_CREATE, &st, &err), 0);
+	assert_int_equal(store_migrate(st, store_migrations, 7, &err), 0);
+	store_close(st);
+	testdb_sql(f->path, "INSERT INTO cleanup_requests (id, created_at, spec, filter, result, generation) "
+			    "VALUES (3, '2026-11-29 08:00:00.000000', 'x', '{}', '{}', 5)");
+	assert_int_equal(store_open(f->path, STORE_MIGRATE, &st, &err), 0);
+	store_close(st);
+	assert_int_equal(testdb_int(f->path, "SELECT generation FROM cleanup_generations WHERE "
+				    "request_id = 3"), 5);
+	testdb_sql(f->path, "INSERT INTO services (id, host, \"binary\") VALUES (40, 'x', 'cinder-volume');"
+			    "INSERT INTO cleanup_requests (id, created_at, spec, filter, result) "
+			    "VALUES (4, '2026-11-29 08:00:00.000000', 'x', '{}', '{}');"
+			    "INSERT INTO cleanup_jobs (id, request_id, service_id, until) VALUES (1, 4, 40, 't');"
+			    "INSERT INTO cleanup_progress (request_id, job_id, resource_type, resource_id, "
+			    "state, updated_at) VALUES (4, 1, 'Volume', 'a', 'queued', 't');"
+			    "UPDATE cleanup_jobs SET state = 'running';");
+	assert_int_equal(testdb_int(f->path, "SELECT generation FROM cleanup_generations WHERE "
+				    "request_id = 4"), 2);
+	assert_int_equal(testdb_int(f->path, "SELECT generation FROM cleanup_generations WHERE "
+				    "request_id = 3"), 5);
+	testdb_sql(f->path, "DELETE FROM cleanup_requests WHERE id = 3");
+	assert_int_equal(testdb_int(f->path, "SELECT count(*) FROM cleanup_generations"), 1);
 }
 
 static void test_file_from_a_newer_cinderfs_is_refused(void **state)
@@ -390,6 +423,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_new_file_gets_every_migration, testdb_setup, testdb_teardown),
 		cmocka_unit_test_setup_teardown(test_reopening_a_current_file_changes_nothing, testdb_setup, testdb_teardown),
 		cmocka_unit_test_setup_teardown(test_old_file_is_brought_up_to_date, testdb_setup, testdb_teardown),
+		cmocka_unit_test_setup_teardown(test_generations_move_out_of_the_requests,
+						testdb_setup, testdb_teardown),
 		cmocka_unit_test_setup_teardown(test_a_first_release_file_gains_every_later_migration, testdb_setup, testdb_teardown),
 		cmocka_unit_test_setup_teardown(test_file_from_a_newer_cinderfs_is_refused, testdb_setup, testdb_teardown),
 		cmocka_unit_test_setup_teardown(test_a_failed_migration_leaves_the_file_as_it_was, testdb_setup, testdb_teardown),
