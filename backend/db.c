@@ -171,9 +171,9 @@ void db_bind_blob(struct db_stmt *s, int idx, const void *v, size_t len)
 	s->db->engine->bind_blob(s, idx, v, len);
 }
 
-void db_bind_text_ref(struct db_stmt *s, int idx, const char *v)
+void db_bind_blob_ref(struct db_stmt *s, int idx, const void *v, size_t len)
 {
-	s->db->engine->bind_text_ref(s, idx, v);
+	s->db->engine->bind_blob_ref(s, idx, v, len);
 }
 
 void db_bind_null(struct db_stmt *s, int idx)

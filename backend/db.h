@@ -96,9 +96,9 @@ void db_bind_int(struct db_stmt *s, int idx, int64_t v);
 /* Copied. NULL binds SQL NULL. */
 void db_bind_text(struct db_stmt *s, int idx, const char *v);
 void db_bind_blob(struct db_stmt *s, int idx, const void *v, size_t len);
-/* Not copied: v must stay as it is until the statement is reset (a
- * request's result of megabytes is not held twice). */
-void db_bind_text_ref(struct db_stmt *s, int idx, const char *v);
+/* Not copied: v must stay as it is until the statement is stepped and
+ * reset (the pieces of a request's result, 64 KiB each). */
+void db_bind_blob_ref(struct db_stmt *s, int idx, const void *v, size_t len);
 void db_bind_null(struct db_stmt *s, int idx);
 
 /* DB_ROW: a row is ready; DB_DONE: the statement finished; <0: -errno. */

@@ -33,7 +33,7 @@ struct db_engine {
 	void (*bind_int)(struct db_stmt *s, int idx, int64_t v);
 	void (*bind_text)(struct db_stmt *s, int idx, const char *v);
 	void (*bind_blob)(struct db_stmt *s, int idx, const void *v, size_t len);
-	void (*bind_text_ref)(struct db_stmt *s, int idx, const char *v);
+	void (*bind_blob_ref)(struct db_stmt *s, int idx, const void *v, size_t len);
 	void (*bind_null)(struct db_stmt *s, int idx);
 	int (*step)(struct db_stmt *s);
 	int64_t (*column_int)(struct db_stmt *s, int col);

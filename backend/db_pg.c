@@ -91,7 +91,7 @@ struct pg_db {
 struct pg_param {
 	char type;           /* 0 unbound, 'n' NULL, 'i' int, 't' text, 'b' blob */
 	char *value;         /* text and blob bytes (owned unless borrowed); int: num */
-	bool borrowed;       /* bound by db_bind_text_ref: the caller's */
+	bool borrowed;       /* bound by db_bind_blob_ref: the caller's */
 	int length;
 	char num[24];
 };
@@ -1050,21 +1050,19 @@ static void pg_bind_text(struct db_stmt *st_, int idx, const char *v)
 	p->length = (int)strlen(v);
 }
 
-static void pg_bind_text_ref(struct db_stmt *st_, int idx, const char *v)
+static void pg_bind_blob_ref(struct db_stmt *st_, int idx, const void *v, size_t len)
 {
 	struct pg_param *p = param(PST(st_), idx);
-	size_t len;
 
-	if (!p || !v)
+	if (!p)
 		return;
-	len = strlen(v);
 	if (len > (size_t)INT32_MAX) {
 		PST(st_)->bind_failed = true;
 		return;
 	}
-	p->value = (char *)v;
+	p->value = len ? (char *)v : (char *)"";
 	p->borrowed = true;
-	p->type = 't';
+	p->type = 'b';
 	p->length = (int)len;
 }
 
@@ -1560,7 +1558,7 @@ const struct db_engine db_engine_pg = {
 	.bind_int = pg_bind_int,
 	.bind_text = pg_bind_text,
 	.bind_blob = pg_bind_blob,
-	.bind_text_ref = pg_bind_text_ref,
+	.bind_blob_ref = pg_bind_blob_ref,
 	.bind_null = pg_bind_null,
 	.step = pg_step,
 	.column_int = pg_column_int,

@@ -574,14 +574,10 @@ static void sq_bind_text(struct db_stmt *st_, int idx, const char *v)
 		sqlite3_bind_null(s->s, idx);
 }
 
-static void sq_bind_text_ref(struct db_stmt *st_, int idx, const char *v)
+static void sq_bind_blob_ref(struct db_stmt *st_, int idx, const void *v, size_t len)
 {
 	struct sqlite_stmt *s = SST(st_);
-
-	if (v)
-		sqlite3_bind_text(s->s, idx, v, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(s->s, idx);
+	sqlite3_bind_blob64(s->s, idx, len ? v : "", len, SQLITE_STATIC);
 }
 
 static void sq_bind_blob(struct db_stmt *st_, int idx, const void *v, size_t len)
@@ -696,7 +692,7 @@ const struct db_engine db_engine_sqlite = {
 	.bind_int = sq_bind_int,
 	.bind_text = sq_bind_text,
 	.bind_blob = sq_bind_blob,
-	.bind_text_ref = sq_bind_text_ref,
+	.bind_blob_ref = sq_bind_blob_ref,
 	.bind_null = sq_bind_null,
 	.step = sq_step,
 	.column_int = sq_column_int,

@@ -66,16 +66,24 @@ static json_t *filter_json(const struct filter *f)
 
 /* The result, written as jansson writes it (JSON_INDENT(2), keys in
  * order) without a jansson tree: a request over 100,000 workers is some
- * 13 MB of text, and a tree of it would be twenty times that. */
+ * 13 MB of text, and a tree of it would be twenty times that. It goes to
+ * the store as it is written, or into one buffer of its measured size. */
 struct text {
-	char *s;     /* NULL: only count */
+	char *s;              /* with neither s nor emit: only count */
 	size_t len;
+	store_emit_fn emit;
+	void *emit_ctx;
+	int rc;               /* emit's first error */
 };
 
 static void put(struct text *t, const char *s, size_t n)
 {
-	if (t->s)
+	if (t->emit) {
+		if (t->rc == 0)
+			t->rc = t->emit(t->emit_ctx, s, n);
+	} else if (t->s) {
 		memcpy(t->s + t->len, s, n);
+	}
 	t->len += n;
 }
 
@@ -176,6 +184,14 @@ char *request_render_result(const struct plan *p)
 	return t.s;
 }
 
+static int emit_plan(void *ctx, store_emit_fn emit, void *emit_ctx)
+{
+	struct text t = { .emit = emit, .emit_ctx = emit_ctx };
+
+	put_result(&t, ctx);
+	return t.rc;
+}
+
 struct planning {
 	struct store *st;
 	struct plan *plan;
@@ -206,7 +222,7 @@ int request_submit(struct store *st, const struct request_input *in, int64_t *id
 	struct planning planning = { st, &plan };
 	struct new_job *jobs = NULL;
 	json_t *fjson = NULL;
-	char *result_text = NULL, *filter_text = NULL, who[NAME_LEN] = "";
+	char *filter_text = NULL, who[NAME_LEN] = "";
 	bool older, every_row;
 	int rc;
 
@@ -255,16 +271,15 @@ int request_submit(struct store *st, const struct request_input *in, int64_t *id
 			.dest_service = e->dest == DEST_SERVICE ? e->id : 0,
 		};
 	}
-	result_text = request_render_result(&plan);
 	filter_text = json_dumps(fjson, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	if (!result_text || !filter_text) {
+	if (!filter_text) {
 		rc = -ENOMEM;
 		goto out;
 	}
 	{
 		struct new_request req = {
 			.spec = in->spec, .spec_len = in->len, .filter_json = filter_text,
-			.result_json = result_text, .uid = in->uid, .pid = in->pid,
+			.render_result = emit_plan, .render_ctx = &plan, .uid = in->uid, .pid = in->pid,
 			.accepted_by = in->accepted_by, .until = in->now,
 			.resource_type = f.resource_type[0] ? f.resource_type : NULL,
 			.resource_id = f.resource_id[0] ? f.resource_id : NULL,
@@ -273,15 +288,17 @@ int request_submit(struct store *st, const struct request_input *in, int64_t *id
 		rc = store_add_request(st, &req, id, err);
 	}
 	if (rc == 0) {
-		*result = result_text;
-		result_text = NULL;
+		/* For a caller that wants the text (the store has it in
+		 * pieces): written once more from the plan. */
+		if (result && !(*result = request_render_result(&plan)))
+			log_warning("cleanup request %lld: out of memory showing its result",
+				    (long long)*id);
 		log_info("cleanup request %lld accepted: %zu job(s), %zu worker(s) unavailable",
 			 (long long)*id, njobs, plan.count - njobs);
 	}
 out:
 	if (rc == -ENOMEM)
 		err_set(err, ENOMEM, "out of memory planning the cleanup");
-	free(result_text);
 	free(filter_text);
 	json_decref(fjson);
 	free(jobs);

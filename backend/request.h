@@ -22,9 +22,10 @@ struct request_input {
 	struct timespec up_at;      /* liveness is judged at this time (heartbeat_clock); 0: now */
 };
 
-/* Returns 0 with the request's number in *id and its result (malloc'd
- * JSON, ending in a newline) in *result; or -EINVAL, -EFBIG, -EBUSY with
- * the operator's message in err, having changed nothing. */
+/* Returns 0 with the request's number in *id and, when result is not
+ * NULL, its result (malloc'd JSON, ending in a newline) in *result; or
+ * -EINVAL, -EFBIG, -EBUSY with the operator's message in err, having
+ * changed nothing. */
 int request_submit(struct store *st, const struct request_input *in, int64_t *id, char **result,
 		   struct cf_err *err);
 

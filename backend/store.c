@@ -57,6 +57,9 @@ enum stmt_id {
 	Q_FIND_PENDING,
 	Q_VERSIONS,
 	Q_REQUEST_INSERT,
+	Q_RESULT_PIECE_INSERT,
+	Q_RESULT_SIZE_SET,
+	Q_RESULT_PIECES,
 	Q_JOB_INSERT_1,
 	Q_JOB_INSERT_8,
 	Q_JOB_INSERT_64,
@@ -133,7 +136,7 @@ enum stmt_id {
 	"FROM snapshots sn WHERE sn.deleted = 0"
 
 #define REQUEST_COLUMNS \
-	"id, created_at, spec, filter, result, requester_uid, requester_pid, accepted_by, " \
+	"id, created_at, spec, filter, result_size, requester_uid, requester_pid, accepted_by, " \
 	"(SELECT g.generation FROM cleanup_generations g WHERE g.request_id = cleanup_requests.id), " \
 	"cancelled_at, cancelled_by"
 
@@ -238,8 +241,14 @@ static const char *const stmt_sql[Q_COUNT] = {
 		       "((rpc_current_version > '' AND rpc_current_version < ?1) OR "
 		       "rpc_current_version > ?1)",
 	[Q_REQUEST_INSERT] =
-		"INSERT INTO cleanup_requests (created_at, spec, filter, result, requester_uid, "
-		"requester_pid, accepted_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
+		"INSERT INTO cleanup_requests (created_at, spec, filter, requester_uid, requester_pid, "
+		"accepted_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+	/* A request's result, in pieces of RESULT_PIECE bytes (migration 8). */
+	[Q_RESULT_PIECE_INSERT] = "INSERT INTO cleanup_results (request_id, seq, chunk) VALUES "
+				  "(?1, ?2, ?3)",
+	[Q_RESULT_SIZE_SET] = "UPDATE cleanup_requests SET result_size = ?2 WHERE id = ?1",
+	[Q_RESULT_PIECES] = "SELECT seq, chunk FROM cleanup_results WHERE request_id = ?1 AND "
+			    "seq >= ?2 AND seq <= ?3 ORDER BY seq",
 	/* Q_JOB_INSERT_<n>: built by job_insert_sql. */
 	/* Every resource the request's jobs reach, queued, in one statement
 	 * after the jobs: in job order, then the rows' order. */
@@ -1188,6 +1197,150 @@ int store_older_worker(struct store *st, const char *version, bool *older, char 
 	return rc == DB_DONE ? 0 : db_fail(st, rc, "read worker versions");
 }
 
+/* The result's pieces, as the renderer hands over its bytes. */
+enum { RESULT_PIECE = 65536 };
+
+struct result_sink {
+	struct store *st;
+	int64_t request_id, seq;
+	uint64_t total;
+	size_t used;
+	char piece[RESULT_PIECE];
+};
+
+static int put_piece(struct result_sink *r)
+{
+	STMT ins = NULL;
+	int rc = stmt_get(r->st, Q_RESULT_PIECE_INSERT, &ins);
+
+	if (rc)
+		return rc;
+	db_bind_int(ins, 1, r->request_id);
+	db_bind_int(ins, 2, r->seq++);
+	db_bind_blob_ref(ins, 3, r->piece, r->used);
+	r->used = 0;
+	return step_done(r->st, ins, "record the result");
+}
+
+static int emit_result(void *ctx, const char *bytes, size_t n)
+{
+	struct result_sink *r = ctx;
+
+	while (n) {
+		size_t take = RESULT_PIECE - r->used < n ? RESULT_PIECE - r->used : n;
+		int rc;
+
+		memcpy(r->piece + r->used, bytes, take);
+		r->used += take;
+		r->total += take;
+		bytes += take;
+		n -= take;
+		/* Every piece but the last is full: a read finds offset o in
+		 * piece o / RESULT_PIECE. */
+		if (r->used == RESULT_PIECE && (rc = put_piece(r)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int write_result(struct store *st, const struct new_request *req, int64_t request_id)
+{
+	struct result_sink *r = malloc(sizeof(*r));
+	int rc;
+
+	if (!r)
+		return -ENOMEM;
+	r->st = st;
+	r->request_id = request_id;
+	r->seq = 0;
+	r->total = 0;
+	r->used = 0;
+	rc = req->render_result(req->render_ctx, emit_result, r);
+	if (rc == 0 && (r->used || r->seq == 0))
+		rc = put_piece(r);
+	if (rc == 0) {
+		STMT size = NULL;
+		rc = stmt_get(st, Q_RESULT_SIZE_SET, &size);
+		if (rc == 0) {
+			db_bind_int(size, 1, request_id);
+			db_bind_int(size, 2, (int64_t)r->total);
+			rc = step_done(st, size, "record the result's size");
+		}
+	}
+	free(r);
+	return rc;
+}
+
+int store_read_result(struct store *st, int64_t id, uint64_t offset, char *buf, size_t size,
+		      size_t *got)
+{
+	STMT stmt = NULL;
+	int rc;
+
+	*got = 0;
+	if (size == 0)
+		return 0;
+	rc = stmt_get(st, Q_RESULT_PIECES, &stmt);
+	if (rc)
+		return rc;
+	db_bind_int(stmt, 1, id);
+	db_bind_int(stmt, 2, (int64_t)(offset / RESULT_PIECE));
+	db_bind_int(stmt, 3, (int64_t)((offset + size - 1) / RESULT_PIECE));
+	while ((rc = db_step(stmt)) == DB_ROW) {
+		uint64_t start = (uint64_t)db_column_int(stmt, 0) * RESULT_PIECE, skip, n;
+		size_t len;
+		const char *piece = db_column_blob(stmt, 1, &len);
+
+		/* Pieces come in order and each but the last is full. */
+		if (start + len <= offset + *got || start > offset + *got)
+			break;
+		skip = offset + *got - start;
+		n = len - skip < size - *got ? len - skip : size - *got;
+		memcpy(buf + *got, piece + skip, n);
+		*got += n;
+		if (*got == size)
+			break;
+	}
+	if (rc != DB_ROW && rc != DB_DONE)
+		return db_fail(st, rc, "read a request's result");
+	return 0;
+}
+
+int store_request_result(struct store *st, int64_t id, char **out, size_t *len)
+{
+	STMT stmt = NULL;
+	char *text = NULL;
+	size_t n = 0, cap = 0;
+	int rc = stmt_get(st, Q_RESULT_PIECES, &stmt);
+
+	if (rc)
+		return rc;
+	db_bind_int(stmt, 1, id);
+	db_bind_int(stmt, 2, 0);
+	db_bind_int(stmt, 3, INT64_MAX);
+	while ((rc = db_step(stmt)) == DB_ROW) {
+		size_t piece_len;
+		const char *piece = db_column_blob(stmt, 1, &piece_len);
+
+		if (array_reserve((void **)&text, &cap, n + piece_len + 1, 1) != 0) {
+			free(text);
+			return -ENOMEM;
+		}
+		memcpy(text + n, piece, piece_len);
+		n += piece_len;
+	}
+	if (rc != DB_DONE) {
+		free(text);
+		return db_fail(st, rc, "read a request's result");
+	}
+	if (!text && !(text = malloc(1)))
+		return -ENOMEM;
+	text[n] = '\0';
+	*out = text;
+	*len = n;
+	return 0;
+}
+
 /* The request's jobs, by rows of 64, 8 and 1. */
 static int insert_jobs(struct store *st, const struct new_request *req, int64_t request_id,
 		       const char *until)
@@ -1241,16 +1394,18 @@ int store_add_request(struct store *st, const struct new_request *req, int64_t *
 			db_bind_text(ins, 1, until);
 			db_bind_blob(ins, 2, req->spec, req->spec_len);
 			db_bind_text(ins, 3, req->filter_json);
-			db_bind_text_ref(ins, 4, req->result_json);
-			db_bind_int(ins, 5, req->uid);
-			db_bind_int(ins, 6, req->pid);
+			db_bind_int(ins, 4, req->uid);
+			db_bind_int(ins, 5, req->pid);
 			if (req->accepted_by)
-				db_bind_int(ins, 7, req->accepted_by);
+				db_bind_int(ins, 6, req->accepted_by);
 			else
-				db_bind_null(ins, 7);
+				db_bind_null(ins, 6);
 			rc = step_returning_id(st, ins, "record request", id);
 		}
 	}
+	if (rc)
+		goto fail;
+	rc = write_result(st, req, *id);
 	if (rc)
 		goto fail;
 	rc = insert_jobs(st, req, *id, until);
@@ -1297,14 +1452,14 @@ static int read_request(struct db_stmt *stmt, struct request_row *r)
 	column_text(stmt, 1, r->created_at, sizeof(r->created_at));
 	r->spec = column_dup(stmt, 2, &r->spec_len);
 	r->filter = column_dup(stmt, 3, NULL);
-	r->result = column_dup(stmt, 4, NULL);
+	r->result_size = db_column_int(stmt, 4);
 	r->uid = db_column_int(stmt, 5);
 	r->pid = db_column_int(stmt, 6);
 	r->accepted_by = db_column_int(stmt, 7);
 	r->generation = db_column_int(stmt, 8);
 	column_text(stmt, 9, r->cancelled_at, sizeof(r->cancelled_at));
 	r->cancelled_by = db_column_int(stmt, 10);
-	if (!r->spec || !r->filter || !r->result) {
+	if (!r->spec || !r->filter) {
 		store_request_free(r);
 		return -ENOMEM;
 	}
@@ -1315,8 +1470,7 @@ void store_request_free(struct request_row *r)
 {
 	free(r->spec);
 	free(r->filter);
-	free(r->result);
-	r->spec = r->filter = r->result = NULL;
+	r->spec = r->filter = NULL;
 }
 
 static int one_request(struct store *st, struct db_stmt *stmt, struct request_row *out)

@@ -146,6 +146,8 @@ int store_find_pending(struct store *st, const char *resource_id, const char *ty
  * `version` (dotted numbers compared as numbers); its host in `who`. */
 int store_older_worker(struct store *st, const char *version, bool *older, char who[NAME_LEN]);
 
+typedef int (*store_emit_fn)(void *emit_ctx, const char *bytes, size_t n);
+
 struct new_job {
 	int64_t service_id;         /* the worker to clean */
 	const char *dest_cluster;   /* NULL unless addressed to a cluster */
@@ -156,7 +158,10 @@ struct new_request {
 	const char *spec;
 	size_t spec_len;
 	const char *filter_json;
-	const char *result_json;
+	/* Writes the result: called once inside the request's transaction,
+	 * it hands the bytes to emit in order, in pieces of any size. */
+	int (*render_result)(void *ctx, store_emit_fn emit, void *emit_ctx);
+	void *render_ctx;
 	long long uid, pid;
 	int64_t accepted_by;        /* 0 for a control-only daemon */
 	struct timespec until;
@@ -176,7 +181,7 @@ struct request_row {
 	char created_at[DBTIME_LEN];
 	char *spec;                 /* malloc'd, spec_len bytes (plus a NUL) */
 	size_t spec_len;
-	char *result;               /* malloc'd */
+	int64_t result_size;        /* bytes of its result (store_read_result) */
 	char *filter;               /* malloc'd */
 	long long uid, pid;
 	int64_t accepted_by;
@@ -185,6 +190,13 @@ struct request_row {
 	long long cancelled_by;        /* that admin's uid */
 };
 void store_request_free(struct request_row *r);
+
+/* A request's result, size bytes from offset (fewer at its end): *got.
+ * It is read from the pieces that cover the range, not loaded whole. */
+int store_read_result(struct store *st, int64_t id, uint64_t offset, char *buf, size_t size,
+		      size_t *got);
+/* A request's whole result (malloc'd, NUL-terminated), *len bytes. */
+int store_request_result(struct store *st, int64_t id, char **out, size_t *len);
 
 /* The newest request (-ENOENT when there is none), or one by id. */
 int store_last_request(struct store *st, struct request_row *out);

@@ -247,8 +247,15 @@ int cleanup_render(struct store *st, const struct fs_config *cfg, const struct p
 		rc = render_progress(st, &req, out, len);
 	else if (m->rule->kind == NODE_HISTORY_CANCEL)
 		rc = take(strdup(req.cancelled_at[0] ? "true\n" : "false\n"), out, len);
-	else
-		rc = take(strdup(req.result), out, len);
+	else {
+		char *text;
+		size_t n;
+		rc = store_request_result(st, req.id, &text, &n);
+		if (rc == 0) {
+			*out = text;
+			*len = n;
+		}
+	}
 	store_request_free(&req);
 	return rc;
 }
@@ -307,15 +314,13 @@ int cleanup_write(struct store *st, const struct fs_config *cfg, const char *buf
 		.version = cfg->version, .down_time = cfg->service_down_time,
 	};
 	struct cf_err err = { "" };
-	char *result = NULL;
 	int64_t id;
 	int rc;
 
 	dbtime_now(&in.now);
 	heartbeat_clock(&in.up_at);
-	rc = request_submit(st, &in, &id, &result, &err);
+	rc = request_submit(st, &in, &id, NULL, &err);
 	control_error_set(cfg->cleanup, rc ? err.msg : NULL);
-	free(result);
 	if (rc) {
 		log_info("cleanup request from uid %d pid %d refused: %s", (int)uid, (int)pid, err.msg);
 		return rc;

@@ -355,7 +355,8 @@ check "cleanup/error says why" "yes" \
 accepted=$(sql "SELECT count(*) FROM cleanup_requests")
 check "nothing of the refused one was written" "$((before + i - 1))" "$accepted"
 check "no request without its jobs or result" "0" \
-	"$(sql "SELECT count(*) FROM cleanup_requests WHERE result IS NULL OR result = ''")"
+	"$(sql "SELECT count(*) FROM cleanup_requests r WHERE r.result_size = 0 OR NOT EXISTS \
+		(SELECT 1 FROM cleanup_results p WHERE p.request_id = r.id)")"
 check "the daemon still runs" "yes" "$(kill -0 "${PIDS[f1]}" 2>/dev/null && echo yes || echo no)"
 sleep 2 # heartbeats fail meanwhile, and must not take the daemon down
 check "still, after its heartbeats failed" "yes" "$(kill -0 "${PIDS[f1]}" 2>/dev/null && echo yes || echo no)"

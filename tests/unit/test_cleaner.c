@@ -122,8 +122,8 @@ static void run(struct testdb *t, struct cleaner *c, struct cleaner_counts *coun
 {
 	struct job j = job_for();
 	/* A request and job row, so progress has somewhere to go. */
-	testdb_sql(t->path, "INSERT OR IGNORE INTO cleanup_requests (id, created_at, spec, filter, "
-			    "result) VALUES (1, '" UNTIL "', '', '{}', '{}');"
+	testdb_sql(t->path, "INSERT OR IGNORE INTO cleanup_requests (id, created_at, spec, filter) "
+			    "VALUES (1, '" UNTIL "', '', '{}');"
 			    "INSERT OR IGNORE INTO cleanup_jobs (id, request_id, service_id, until, state, "
 			    "taken_by) VALUES (1, 1, 1, '" UNTIL "', 'running', 2)");
 	assert_int_equal(cleaner_run_job(c, &j, counts), 0);
@@ -762,8 +762,8 @@ static void test_own_cleanup_settles_what_other_requests_wait_for(void **state)
 	seed(t, "Volume", VOL, "creating");
 	seed_volume(t, VOL, "creating", "detached");
 	/* A request queued the resource; its owner restarts first. */
-	testdb_sql(t->path, "INSERT INTO cleanup_requests (id, created_at, spec, filter, result) VALUES "
-			    "(7, '" UNTIL "', '', '{}', '{}');"
+	testdb_sql(t->path, "INSERT INTO cleanup_requests (id, created_at, spec, filter) VALUES "
+			    "(7, '" UNTIL "', '', '{}');"
 			    "INSERT INTO cleanup_jobs (id, request_id, service_id, until, state) VALUES "
 			    "(7, 7, 1, '" UNTIL "', 'queued');"
 			    "INSERT INTO cleanup_progress (request_id, job_id, resource_type, resource_id, "
@@ -784,8 +784,8 @@ static void test_a_cancelled_request_stops_before_its_next_row(void **state)
 
 	seed(t, "Volume", VOL, "creating");
 	seed_volume(t, VOL, "creating", "detached");
-	testdb_sql(t->path, "INSERT INTO cleanup_requests (id, created_at, spec, filter, result, "
-			    "cancelled_at, cancelled_by) VALUES (1, '" UNTIL "', '', '{}', '{}', '" UNTIL "', 0);"
+	testdb_sql(t->path, "INSERT INTO cleanup_requests (id, created_at, spec, filter, "
+			    "cancelled_at, cancelled_by) VALUES (1, '" UNTIL "', '', '{}', '" UNTIL "', 0);"
 			    "INSERT INTO cleanup_jobs (id, request_id, service_id, until, state, taken_by) "
 			    "VALUES (1, 1, 1, '" UNTIL "', 'running', 2)");
 	assert_int_equal(cleaner_run_job(&c, &j, &n), -ECANCELED);
@@ -804,8 +804,8 @@ static void test_a_job_that_went_to_another_worker_stops_and_writes_over_nothing
 	seed_volume(t, VOL, "creating", "detached");
 	/* While this worker was stalled, its job was queued again and
 	 * worker 3 took it and cleaned the resource. */
-	testdb_sql(t->path, "INSERT INTO cleanup_requests (id, created_at, spec, filter, result) "
-			    "VALUES (1, '" UNTIL "', '', '{}', '{}');"
+	testdb_sql(t->path, "INSERT INTO cleanup_requests (id, created_at, spec, filter) "
+			    "VALUES (1, '" UNTIL "', '', '{}');"
 			    "INSERT INTO cleanup_jobs (id, request_id, service_id, until, state, taken_by) "
 			    "VALUES (1, 1, 1, '" UNTIL "', 'running', 3);"
 			    "INSERT INTO cleanup_progress (request_id, job_id, resource_type, resource_id, "

@@ -95,8 +95,8 @@ static void test_a_driver_that_cannot_start_cleans_nothing(void **state)
 	/* A job only this worker may take is waiting too: it is not run, and
 	 * since nobody else can take it, it fails saying why instead of
 	 * waiting for ever. */
-	testdb_sql(t->path, "INSERT INTO cleanup_requests (id, created_at, spec, filter, result) "
-			    "VALUES (1, '2026-11-25 11:00:00', '', '{}', '{}');"
+	testdb_sql(t->path, "INSERT INTO cleanup_requests (id, created_at, spec, filter) "
+			    "VALUES (1, '2026-11-25 11:00:00', '', '{}');"
 			    "INSERT INTO cleanup_jobs (request_id, service_id, until, dest_service, state) "
 			    "VALUES (1, 1, '2026-11-25 11:00:00', 1, 'queued')");
 	j = start(t, &broken);
@@ -151,8 +151,8 @@ static void test_queued_job_is_taken_and_finished(void **state)
 			    "UPDATE workers SET service_id = 2;");
 	j = start(t, &good);
 	wait_ms(100);
-	testdb_sql(t->path, "INSERT INTO cleanup_requests (id, created_at, spec, filter, result) "
-			    "VALUES (1, '2026-11-25 11:00:00', '', '{}', '{}');"
+	testdb_sql(t->path, "INSERT INTO cleanup_requests (id, created_at, spec, filter) "
+			    "VALUES (1, '2026-11-25 11:00:00', '', '{}');"
 			    "INSERT INTO cleanup_jobs (request_id, service_id, until, dest_service, state) "
 			    "VALUES (1, 2, '2026-11-25 11:00:00', 1, 'queued')");
 	jobs_wake(j);

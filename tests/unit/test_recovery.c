@@ -28,8 +28,8 @@ static void seed(struct testdb *t)
 	    " (5, 'u5@lvm', 'cinder-volume', 'c2@lvm', '2026-11-25 10:00:00', '2026-11-25 18:41:50');"
 	    "INSERT INTO worker_state (service_id, can_clean, reason, updated_at) VALUES"
 	    " (5, 0, 'volume group vg0 not found', '" NOW "');"
-	    "INSERT INTO cleanup_requests (id, created_at, spec, filter, result) VALUES"
-	    " (1, '" UNTIL "', '', '{}', '{}');");
+	    "INSERT INTO cleanup_requests (id, created_at, spec, filter) VALUES"
+	    " (1, '" UNTIL "', '', '{}');");
 }
 
 static void recover(struct testdb *t, struct store_recovery *r)

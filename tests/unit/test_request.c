@@ -244,8 +244,8 @@ static void test_history_keeps_the_newest_and_unfinished_requests(void **state)
 	/* By age: a request older than the limit goes, whatever the count;
 	 * one that matched nothing (no job) too. */
 	testdb_sql(t->path, "UPDATE cleanup_requests SET created_at = '2026-10-01 00:00:00' WHERE id = 4;"
-			    "INSERT INTO cleanup_requests (id, created_at, spec, filter, result) VALUES "
-			    "(9, '2026-09-01 00:00:00', '', '{}', '{}')");
+			    "INSERT INTO cleanup_requests (id, created_at, spec, filter) VALUES "
+			    "(9, '2026-09-01 00:00:00', '', '{}')");
 	assert_int_equal(store_prune_requests(t->st, 0, 30, &now), 2);
 	assert_int_equal(testdb_int(t->path, "SELECT group_concat(id) = '5' FROM cleanup_requests"), 1);
 }
@@ -320,6 +320,52 @@ static void test_result_text_is_what_jansson_writes(void **state)
 	planner_free(&p);
 }
 
+/* A result of several pieces reads back whole and at any offset, across
+ * piece boundaries and inside UTF-8 characters, and its size is known
+ * without reading it. */
+static void test_result_reads_back_in_pieces(void **state)
+{
+	struct testdb *t = *state;
+	struct request_row req;
+	struct cf_err err;
+	char *result = NULL, *whole = NULL, buf[70000];
+	size_t len, got;
+	int64_t id;
+	static const uint64_t offsets[] = { 0, 1, 65535, 65536, 65537, 131071, 131072, 150000 };
+
+	for (int i = 1; i <= 1500; i++) {
+		char sql[300];
+		snprintf(sql, sizeof(sql), "INSERT INTO services (id, host, \"binary\", created_at, "
+			 "updated_at, rpc_current_version) VALUES (%d, 'nœud-%d-ünïcödé@lvm', "
+			 "'cinder-volume', '2026-11-25 10:00:00', '2026-11-25 18:00:00', '1.0')", i, i);
+		testdb_sql(t->path, sql);
+	}
+	assert_int_equal(submit(t, "{}", &id, &result, &err), 0);
+	len = strlen(result);
+	assert_true(len > 2 * 65536);
+	assert_int_equal(store_get_request(t->st, id, &req), 0);
+	assert_int_equal(req.result_size, len);
+	store_request_free(&req);
+	assert_int_equal(testdb_int(t->path, "SELECT count(*) FROM cleanup_results"),
+			 (long long)((len + 65535) / 65536));
+	assert_int_equal(store_request_result(t->st, id, &whole, &got), 0);
+	assert_int_equal(got, len);
+	assert_memory_equal(whole, result, len);
+	for (size_t i = 0; i < sizeof(offsets) / sizeof(offsets[0]); i++) {
+		uint64_t off = offsets[i];
+		size_t want = off >= len ? 0 : (len - off < sizeof(buf) ? len - off : sizeof(buf));
+		assert_int_equal(store_read_result(t->st, id, off, buf, sizeof(buf), &got), 0);
+		assert_int_equal(got, want);
+		assert_memory_equal(buf, result + (off < len ? off : 0), got);
+		assert_int_equal(store_read_result(t->st, id, off, buf, 3, &got), 0);
+		assert_int_equal(got, off >= len ? 0 : (len - off < 3 ? len - off : 3));
+	}
+	assert_int_equal(store_read_result(t->st, id, len + 10, buf, 10, &got), 0);
+	assert_int_equal(got, 0);
+	free(whole);
+	free(result);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, testdb_setup_store, testdb_teardown)
 
 int main(void)
@@ -334,6 +380,7 @@ int main(void)
 		T(test_a_job_is_taken_exactly_once),
 		T(test_history_keeps_the_newest_and_unfinished_requests),
 		cmocka_unit_test(test_result_text_is_what_jansson_writes),
+		T(test_result_reads_back_in_pieces),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

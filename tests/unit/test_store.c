@@ -104,15 +104,26 @@ static void test_generations_move_out_of_the_requests(void **state)
 	assert_int_equal(store_open(f->path, STORE_CREATE, &st, &err), 0);
 	assert_int_equal(store_migrate(st, store_migrations, 7, &err), 0);
 	store_close(st);
+	/* Its result of 70,000 two-byte characters: three pieces of bytes. */
 	testdb_sql(f->path, "INSERT INTO cleanup_requests (id, created_at, spec, filter, result, generation) "
-			    "VALUES (3, '2026-11-29 08:00:00.000000', 'x', '{}', '{}', 5)");
+			    "VALUES (3, '2026-11-29 08:00:00.000000', 'x', '{}', "
+			    "(WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 70000) "
+			    "SELECT group_concat('é', '') FROM n), 5)");
 	assert_int_equal(store_open(f->path, STORE_MIGRATE, &st, &err), 0);
 	store_close(st);
 	assert_int_equal(testdb_int(f->path, "SELECT generation FROM cleanup_generations WHERE "
 				    "request_id = 3"), 5);
+	assert_int_equal(testdb_int(f->path, "SELECT result_size FROM cleanup_requests WHERE id = 3"),
+			 140000);
+	assert_int_equal(testdb_int(f->path, "SELECT group_concat(length(chunk)) = '65536,65536,8928' "
+				    "FROM (SELECT chunk FROM cleanup_results WHERE request_id = 3 ORDER BY seq)"), 1);
+	assert_int_equal(testdb_int(f->path, "SELECT CAST(group_concat(chunk, '') AS TEXT) = "
+				    "(WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 70000) "
+				    "SELECT group_concat('é', '') FROM n) FROM (SELECT chunk FROM cleanup_results "
+				    "WHERE request_id = 3 ORDER BY seq)"), 1);
 	testdb_sql(f->path, "INSERT INTO services (id, host, \"binary\") VALUES (40, 'x', 'cinder-volume');"
-			    "INSERT INTO cleanup_requests (id, created_at, spec, filter, result) "
-			    "VALUES (4, '2026-11-29 08:00:00.000000', 'x', '{}', '{}');"
+			    "INSERT INTO cleanup_requests (id, created_at, spec, filter) "
+			    "VALUES (4, '2026-11-29 08:00:00.000000', 'x', '{}');"
 			    "INSERT INTO cleanup_jobs (id, request_id, service_id, until) VALUES (1, 4, 40, 't');"
 			    "INSERT INTO cleanup_progress (request_id, job_id, resource_type, resource_id, "
 			    "state, updated_at) VALUES (4, 1, 'Volume', 'a', 'queued', 't');"
@@ -123,6 +134,7 @@ static void test_generations_move_out_of_the_requests(void **state)
 				    "request_id = 3"), 5);
 	testdb_sql(f->path, "DELETE FROM cleanup_requests WHERE id = 3");
 	assert_int_equal(testdb_int(f->path, "SELECT count(*) FROM cleanup_generations"), 1);
+	assert_int_equal(testdb_int(f->path, "SELECT count(*) FROM cleanup_results WHERE request_id = 3"), 0);
 }
 
 static void test_file_from_a_newer_cinderfs_is_refused(void **state)

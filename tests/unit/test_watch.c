@@ -43,8 +43,8 @@ static int setup(void **state)
 	memset(destroyed, 0, sizeof(destroyed));
 	/* Request 1 with a queued and a done job; request 2 with none. */
 	testdb_sql(t->path,
-		   "INSERT INTO cleanup_requests (id, created_at, spec, filter, result) VALUES "
-		   "(1, '2026-11-25 10:00:00', '', '{}', '{}'), (2, '2026-11-25 10:00:00', '', '{}', '{}');"
+		   "INSERT INTO cleanup_requests (id, created_at, spec, filter) VALUES "
+		   "(1, '2026-11-25 10:00:00', '', '{}'), (2, '2026-11-25 10:00:00', '', '{}');"
 		   "INSERT INTO cleanup_jobs (id, request_id, service_id, until, state) VALUES "
 		   "(1, 1, 5, '2026-11-25 10:00:00', 'queued'), (2, 1, 6, '2026-11-25 10:00:00', 'done');");
 	return 0;
