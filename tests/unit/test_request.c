@@ -366,6 +366,52 @@ static void test_result_reads_back_in_pieces(void **state)
 	free(result);
 }
 
+static int count_offered(void *ctx, const struct planner_worker *w)
+{
+	(void)w;
+	(*(size_t *)ctx)++;
+	return 0;
+}
+
+/* A filter by id, host or cluster reads the rows it can select, not every
+ * worker: of 5,000 workers, the store hands the planner only those. */
+static void test_filters_read_what_they_select(void **state)
+{
+	struct testdb *t = *state;
+	static const struct {
+		const char *spec;
+		size_t offered;
+		bool every_row;
+	} cases[] = {
+		{ "{\"host\": \"node77@lvm\"}", 2, false },       /* itself, node77@lvm#p */
+		{ "{\"host\": \"node77\"}", 2, false },
+		{ "{\"cluster_name\": \"cl0007@lvm\"}", 10, false },
+		{ "{\"cluster_name\": \"cl0007\"}", 10, false },
+		{ "{\"service_id\": 4321}", 1, false },
+		{ "{\"service_id\": 0}", 0, false },
+		{ "{}", 5001, true },
+	};
+
+	testdb_sql(t->path, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000) "
+			    "INSERT INTO services (id, host, \"binary\", cluster_name, created_at, updated_at) "
+			    "SELECT i, 'node' || i || '@lvm', 'cinder-volume', printf('cl%04d@lvm', (i - 1) / 10), "
+			    "'2026-11-25 10:00:00', '2026-11-25 18:00:00' FROM n;"
+			    "INSERT INTO services (id, host, \"binary\", created_at) VALUES "
+			    "(5001, 'node77@lvm#p', 'cinder-volume', '2026-11-25 10:00:00')");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct filter f;
+		struct cf_err err;
+		size_t offered = 0;
+		bool every_row;
+
+		assert_int_equal(filter_parse(cases[i].spec, strlen(cases[i].spec), &f, &err), 0);
+		assert_int_equal(store_plan_candidates(t->st, &f, count_offered, &offered, &every_row), 0);
+		if (offered != cases[i].offered || every_row != cases[i].every_row)
+			fail_msg("%s: %zu row(s) offered (every row: %d), expected %zu (%d)",
+				 cases[i].spec, offered, every_row, cases[i].offered, cases[i].every_row);
+	}
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, testdb_setup_store, testdb_teardown)
 
 int main(void)
@@ -381,6 +427,7 @@ int main(void)
 		T(test_history_keeps_the_newest_and_unfinished_requests),
 		cmocka_unit_test(test_result_text_is_what_jansson_writes),
 		T(test_result_reads_back_in_pieces),
+		T(test_filters_read_what_they_select),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
