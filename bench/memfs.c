@@ -3,12 +3,15 @@
  * with the same files), the same FUSE settings (entry and attribute
  * timeouts, direct_io, readdir with offsets and attributes), and nothing
  * behind it but arrays. What cinderfs costs above this is its own.
+ * cleanup/request takes any write whole and forgets it (bench/cleanup's
+ * baseline for a write of a spec).
  *
  *   memfs NAMES_FILE WORKERS MOUNTPOINT
  *
  * NAMES_FILE holds the stuck volumes' UUIDs, one per line. */
 #define FUSE_USE_VERSION 312
 #include <errno.h>
+#include <fcntl.h>
 #include <fuse.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -36,7 +39,7 @@ static const char worker_json[] =
 	"  \"updated_at\": \"2026-11-25T10:00:00Z\",\n  \"version\": \"1.0\"\n}\n";
 static const char value[] = "node1@lvm\n";
 
-enum kind { K_NONE, K_DIR, K_FILE };
+enum kind { K_NONE, K_DIR, K_FILE, K_CONTROL };
 
 static int by_name(const void *a, const void *b)
 {
@@ -59,8 +62,12 @@ static enum kind classify(const char *path, const char **content)
 
 	*content = NULL;
 	if (!strcmp(path, "/") || !strcmp(path, "/stuck") || !strcmp(path, "/stuck/volume") ||
-	    !strcmp(path, "/workers"))
+	    !strcmp(path, "/workers") || !strcmp(path, "/cleanup"))
 		return K_DIR;
+	if (!strcmp(path, "/cleanup/request")) {
+		*content = "";
+		return K_CONTROL;
+	}
 	if (!strncmp(path, "/stuck/volume/", 14)) {
 		rest = path + 14;
 		slash = strchr(rest, '/');
@@ -97,7 +104,7 @@ static enum kind classify(const char *path, const char **content)
 static void fill(struct stat *st, enum kind k, const char *content)
 {
 	memset(st, 0, sizeof(*st));
-	st->st_mode = k == K_DIR ? (S_IFDIR | 0550) : (S_IFREG | 0440);
+	st->st_mode = k == K_DIR ? (S_IFDIR | 0550) : k == K_CONTROL ? (S_IFREG | 0660) : (S_IFREG | 0440);
 	st->st_nlink = k == K_DIR ? 2 : 1;
 	st->st_size = content ? (off_t)strlen(content) : 0;
 	st->st_ino = 0xffffffff;
@@ -137,8 +144,11 @@ static int m_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t 
 	EMIT(".", K_DIR, NULL);
 	EMIT("..", K_DIR, NULL);
 	if (!strcmp(path, "/")) {
+		EMIT("cleanup", K_DIR, NULL);
 		EMIT("stuck", K_DIR, NULL);
 		EMIT("workers", K_DIR, NULL);
+	} else if (!strcmp(path, "/cleanup")) {
+		EMIT("request", K_CONTROL, "");
 	} else if (!strcmp(path, "/stuck")) {
 		EMIT("volume", K_DIR, NULL);
 	} else if (!strcmp(path, "/stuck/volume")) {
@@ -162,8 +172,11 @@ static int m_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t 
 static int m_open(const char *path, struct fuse_file_info *fi)
 {
 	const char *content;
-	if (classify(path, &content) != K_FILE)
+	enum kind k = classify(path, &content);
+	if (k != K_FILE && k != K_CONTROL)
 		return -ENOENT;
+	if (k == K_FILE && (fi->flags & O_ACCMODE) != O_RDONLY)
+		return -EACCES;
 	fi->fh = (uint64_t)(uintptr_t)content;
 	fi->direct_io = 1;
 	return 0;
@@ -182,6 +195,26 @@ static int m_read(const char *path, char *buf, size_t size, off_t off, struct fu
 	return (int)size;
 }
 
+/* cleanup/request: a write is taken whole, at any offset ('>' and '>>'),
+ * and kept nowhere; reads of it are empty. */
+static int m_write(const char *path, const char *buf, size_t size, off_t off,
+		   struct fuse_file_info *fi)
+{
+	(void)path;
+	(void)buf;
+	(void)off;
+	(void)fi;
+	return (int)size;
+}
+
+static int m_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+{
+	const char *content;
+	(void)size;
+	(void)fi;
+	return classify(path, &content) == K_CONTROL ? 0 : -EACCES;
+}
+
 static void *m_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
 	(void)conn;
@@ -191,7 +224,7 @@ static void *m_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 
 static const struct fuse_operations ops = {
 	.init = m_init, .getattr = m_getattr, .readdir = m_readdir,
-	.open = m_open, .read = m_read,
+	.open = m_open, .read = m_read, .write = m_write, .truncate = m_truncate,
 };
 
 int main(int argc, char **argv)
