@@ -1,7 +1,8 @@
 /* The cleaner: Cinder's do_cleanup, on the worker that took a job
  * (doc/cleanup.md section 5), and a worker's own cleanup at start
  * (section 6). Each row is claimed with an optimistic update, checked, acted
- * on through the driver, and deleted, or given back when the action fails. */
+ * on through the driver, and deleted, or given back when the action fails;
+ * rows go in batches, claimed and ended a batch at a time. */
 #pragma once
 
 #include <stdbool.h>
@@ -11,13 +12,19 @@
 #include "driver.h"
 #include "store.h"
 
+#define CLEANER_BACKENDS 8
+
 struct cleaner {
 	struct store *st;
 	struct driver drv;
 	int64_t me;        /* services.id of the worker doing the cleanup */
-	/* Whether the last host asked about is on this worker's backend. */
-	bool backend_cache_valid, backend_cache_mine;
-	char backend_cache_host[NAME_LEN], backend_cache_cluster[NAME_LEN];
+	/* Whether the last hosts asked about (in this job) are on this
+	 * worker's backend. */
+	size_t n_backends, next_backend;
+	struct cleaner_backend {
+		char host[NAME_LEN], cluster[NAME_LEN];
+		bool mine;
+	} backends[CLEANER_BACKENDS];
 };
 
 struct cleaner_counts {

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <uuid/uuid.h>
 
@@ -73,22 +74,27 @@ enum stmt_id {
 	Q_JOB_FINISH,
 	Q_JOBS_OF_REQUEST,
 	Q_ROWS_TO_CLEAN,
-	Q_ROW_CLAIM,
-	Q_ROW_DELETE,
-	Q_ROW_GIVE_BACK,
+	Q_ROWS_CLAIM,
+	Q_ROWS_DELETE,
+	Q_ROWS_GIVE_BACK,
+	Q_ROWS_HOLDERS,
+	Q_PROGRESS_SET_ROWS,
+	Q_PROGRESS_NOTE_ROWS,
+	Q_PROGRESS_BY_OWNER_ROWS,
+	Q_VOLUMES_SET_STATUS,
+	Q_SNAPSHOTS_SET_STATUS,
+	Q_VOLUMES_SET_DELETED,
+	Q_SNAPSHOTS_SET_DELETED,
+	Q_VOLUMES_OF_IDS,
+	Q_SNAPSHOTS_OF_IDS,
+	Q_SNAPSHOTS_OF_VOLUMES,
 	Q_VOLUME,
 	Q_SERVICE_BINARY,
 	Q_BACKEND_IS_MINE,
 	Q_SNAPSHOT,
 	Q_VOLUME_SNAPSHOTS,
-	Q_VOLUME_STATUS,
-	Q_SNAPSHOT_STATUS,
-	Q_VOLUME_DELETED,
-	Q_SNAPSHOT_DELETED,
 	Q_PROGRESS_SET,
 	Q_PROGRESS_LIST,
-	Q_ROW_HOLDER,
-	Q_PROGRESS_BY_OWNER,
 	Q_JOB_SETTLE_DONE,
 	Q_JOB_SETTLE_FAILED,
 	Q_JOBS_ORPHANED,
@@ -178,6 +184,113 @@ enum stmt_id {
 	"FROM workers w LEFT JOIN services s ON s.id = w.service_id " \
 	"WHERE " type_match " AND w.service_id IS NOT NULL AND " \
 	"(s.id IS NULL OR s.deleted != 0 OR NOT " BEAT_AT_OR_AFTER("s.updated_at", "?2") ")"
+
+/* The cleaner's batches. A batch of rows travels as one parameter, a JSON
+ * array: whatever the batch's size, a statement is prepared once, and on
+ * PostgreSQL it is one round trip (a statement takes at most 99
+ * parameters there, and one per batch size would be prepared again and
+ * again). Reading the array is what the two engines spell differently:
+ *   ROWS(p): the array's objects as rows x.value, whose members
+ *     x.value ->> 'key' reads as text on both (SQLite's json_each,
+ *     PostgreSQL's jsonb_array_elements);
+ *   IN_IDS(col, p), IN_TEXTS(col, p): col is one of the array's numbers,
+ *     or strings. PostgreSQL's is `col = ANY (ARRAY(...))`: an index
+ *     condition, where its planner would estimate `col IN (SELECT ...)`
+ *     from a function's 100 rows and hash a scan of the whole table, a
+ *     cost in what the table holds instead of what the batch names;
+ *   KEYS(col, member, type, p): the same lead for an UPDATE ... FROM the
+ *     array's rows, on the member matched to col (SQLite's planner finds
+ *     it from the join: nothing). */
+#define SQ_ROWS(p) "json_each(" p ") AS x"
+#define SQ_IN_IDS(col, p) col " IN (SELECT CAST(x.value AS BIGINT) FROM json_each(" p ") AS x)"
+#define SQ_IN_TEXTS(col, p) col " IN (SELECT x.value FROM json_each(" p ") AS x)"
+#define SQ_KEYS(col, member, type, p) ""
+#define PG_ROWS(p) "jsonb_array_elements(CAST(" p " AS jsonb)) AS x"
+#define PG_IN_IDS(col, p) \
+	col " = ANY (ARRAY(SELECT CAST(x.value AS BIGINT) FROM " \
+	"jsonb_array_elements_text(CAST(" p " AS jsonb)) AS x))"
+#define PG_IN_TEXTS(col, p) \
+	col " = ANY (ARRAY(SELECT x.value FROM jsonb_array_elements_text(CAST(" p " AS jsonb)) AS x))"
+#define PG_KEYS(col, member, type, p) \
+	" AND " col " = ANY (ARRAY(SELECT CAST(x.value ->> '" member "' AS " type ") FROM " \
+	"jsonb_array_elements(CAST(" p " AS jsonb)) AS x))"
+#define ROW_ID(member) "CAST(x.value ->> '" member "' AS BIGINT)"
+
+#define CLEANER_BATCH_SQL(ROWS, IN_IDS, IN_TEXTS, KEYS) \
+	/* Cinder's worker_claim_for_cleanup, for each row of the batch on \
+	 * its own: claimed only when exactly as read (id, status, owner, \
+	 * race_preventer, and not updated since). The ids claimed come back. */ \
+	[Q_ROWS_CLAIM] = \
+		"UPDATE workers SET service_id = ?1, race_preventer = race_preventer + 1, " \
+		"updated_at = ?2 FROM (SELECT " ROW_ID("id") " AS wid, x.value ->> 'status' AS was_status, " \
+		ROW_ID("owner") " AS was_owner, " ROW_ID("rp") " AS was_rp, " \
+		"x.value ->> 'at' AS was_at FROM " ROWS("?3") ") AS c " \
+		"WHERE workers.id = c.wid AND workers.status = c.was_status AND " \
+		"workers.service_id = c.was_owner AND workers.race_preventer = c.was_rp AND " \
+		"workers.updated_at <= c.was_at" KEYS("workers.id", "id", "BIGINT", "?3") " RETURNING id", \
+	[Q_ROWS_DELETE] = \
+		"DELETE FROM workers WHERE service_id = ?1 AND " IN_IDS("id", "?2"), \
+	[Q_ROWS_GIVE_BACK] = \
+		"UPDATE workers SET service_id = c.back_to, updated_at = c.back_at, " \
+		"race_preventer = race_preventer + 1 FROM (SELECT " ROW_ID("id") " AS wid, " \
+		ROW_ID("owner") " AS back_to, x.value ->> 'at' AS back_at FROM " ROWS("?2") ") AS c " \
+		"WHERE workers.id = c.wid AND workers.service_id = ?1" \
+		KEYS("workers.id", "id", "BIGINT", "?2"), \
+	/* Who holds each row now, and with which race_preventer. */ \
+	[Q_ROWS_HOLDERS] = \
+		"SELECT id, service_id, race_preventer FROM workers WHERE " IN_IDS("id", "?1"), \
+	[Q_PROGRESS_SET_ROWS] = \
+		"INSERT INTO cleanup_progress (request_id, job_id, resource_type, resource_id, state, " \
+		"detail, worker_id, updated_at) SELECT ?1, ?2, x.value ->> 'type', x.value ->> 'rid', " \
+		"x.value ->> 'state', x.value ->> 'detail', ?3, ?4 FROM " ROWS("?5") " WHERE true " \
+		"ON CONFLICT (job_id, resource_type, resource_id) DO UPDATE SET state = excluded.state, " \
+		"detail = excluded.detail, worker_id = excluded.worker_id, " \
+		"updated_at = excluded.updated_at", \
+	/* Q_PROGRESS_NOTE's rule for each: never over what a holder wrote. */ \
+	[Q_PROGRESS_NOTE_ROWS] = \
+		"INSERT INTO cleanup_progress (request_id, job_id, resource_type, resource_id, state, " \
+		"detail, worker_id, updated_at) SELECT ?1, ?2, x.value ->> 'type', x.value ->> 'rid', " \
+		"x.value ->> 'state', x.value ->> 'detail', ?3, ?4 FROM " ROWS("?5") " WHERE true " \
+		"ON CONFLICT (job_id, resource_type, resource_id) DO UPDATE SET state = excluded.state, " \
+		"detail = excluded.detail, worker_id = excluded.worker_id, " \
+		"updated_at = excluded.updated_at WHERE cleanup_progress.state = 'queued' OR " \
+		"(cleanup_progress.state = 'claimed' AND " \
+		"cleanup_progress.worker_id = excluded.worker_id)", \
+	/* Rows their owner settled itself (its cleanup at start): the \
+	 * entries other requests still wait on say so. */ \
+	[Q_PROGRESS_BY_OWNER_ROWS] = \
+		"UPDATE cleanup_progress SET state = c.new_state, detail = c.new_detail, " \
+		"worker_id = ?1, updated_at = ?2 FROM (SELECT x.value ->> 'type' AS rtype, " \
+		"x.value ->> 'rid' AS rid, x.value ->> 'state' AS new_state, " \
+		"x.value ->> 'detail' AS new_detail FROM " ROWS("?3") ") AS c " \
+		"WHERE cleanup_progress.resource_type = c.rtype AND " \
+		"cleanup_progress.resource_id = c.rid AND cleanup_progress.state = 'queued'" \
+		KEYS("cleanup_progress.resource_type", "type", "TEXT", "?3") \
+		KEYS("cleanup_progress.resource_id", "rid", "TEXT", "?3"), \
+	[Q_VOLUMES_SET_STATUS] = \
+		"UPDATE volumes SET status = c.new_status, updated_at = ?1 FROM (SELECT " \
+		"x.value ->> 'id' AS rid, x.value ->> 'status' AS new_status FROM " ROWS("?2") ") AS c " \
+		"WHERE volumes.id = c.rid AND volumes.deleted = 0" KEYS("volumes.id", "id", "TEXT", "?2"), \
+	[Q_SNAPSHOTS_SET_STATUS] = \
+		"UPDATE snapshots SET status = c.new_status, updated_at = ?1 FROM (SELECT " \
+		"x.value ->> 'id' AS rid, x.value ->> 'status' AS new_status FROM " ROWS("?2") ") AS c " \
+		"WHERE snapshots.id = c.rid AND snapshots.deleted = 0" \
+		KEYS("snapshots.id", "id", "TEXT", "?2"), \
+	[Q_VOLUMES_SET_DELETED] = \
+		"UPDATE volumes SET status = 'deleted', deleted = 1, deleted_at = ?1, updated_at = ?1 " \
+		"WHERE deleted = 0 AND " IN_TEXTS("id", "?2"), \
+	[Q_SNAPSHOTS_SET_DELETED] = \
+		"UPDATE snapshots SET status = 'deleted', deleted = 1, deleted_at = ?1, updated_at = ?1 " \
+		"WHERE deleted = 0 AND " IN_TEXTS("id", "?2"), \
+	[Q_VOLUMES_OF_IDS] = \
+		"SELECT id, status, attach_status, host, size, display_name, provider_location, " \
+		"cluster_name FROM volumes WHERE deleted = 0 AND " IN_TEXTS("id", "?1"), \
+	[Q_SNAPSHOTS_OF_IDS] = \
+		"SELECT id, volume_id, status FROM snapshots WHERE deleted = 0 AND " IN_TEXTS("id", "?1"), \
+	/* Each volume's in the order its cascade deletes them. */ \
+	[Q_SNAPSHOTS_OF_VOLUMES] = \
+		"SELECT id, volume_id, status FROM snapshots WHERE deleted = 0 AND " \
+		IN_TEXTS("volume_id", "?1") " ORDER BY volume_id, created_at, id",
 
 static const char *const stmt_sql[Q_COUNT] = {
 	[Q_SCHEMA_VERSION] = "SELECT COALESCE(MAX(version), 0) FROM schema_version",
@@ -281,15 +394,7 @@ static const char *const stmt_sql[Q_COUNT] = {
 		"SELECT id, resource_type, resource_id, status, service_id, race_preventer, updated_at "
 		"FROM workers WHERE service_id = ?1 AND (?2 IS NULL OR resource_type = ?2) "
 		"AND (?3 IS NULL OR resource_id = ?3) AND updated_at <= ?4 ORDER BY id",
-	/* Cinder's worker_claim_for_cleanup: the row must be exactly as read. */
-	[Q_ROW_CLAIM] =
-		"UPDATE workers SET service_id = ?1, race_preventer = race_preventer + 1, "
-		"updated_at = ?2 WHERE id = ?3 AND status = ?4 AND service_id = ?5 "
-		"AND race_preventer = ?6 AND updated_at <= ?7",
-	[Q_ROW_DELETE] = "DELETE FROM workers WHERE id = ?1",
-	[Q_ROW_GIVE_BACK] =
-		"UPDATE workers SET service_id = ?1, updated_at = ?2, race_preventer = race_preventer + 1 "
-		"WHERE id = ?3 AND service_id = ?4",
+	CLEANER_BATCH_SQL(SQ_ROWS, SQ_IN_IDS, SQ_IN_TEXTS, SQ_KEYS)
 	[Q_VOLUME] = "SELECT id, status, attach_status, host, size, display_name, provider_location, "
 		     "cluster_name FROM volumes WHERE id = ?1 AND deleted = 0",
 	[Q_SERVICE_BINARY] = "SELECT \"binary\" FROM services WHERE id = ?1",
@@ -300,13 +405,6 @@ static const char *const stmt_sql[Q_COUNT] = {
 	[Q_SNAPSHOT] = "SELECT id, volume_id, status FROM snapshots WHERE id = ?1 AND deleted = 0",
 	[Q_VOLUME_SNAPSHOTS] = "SELECT id, volume_id, status FROM snapshots WHERE volume_id = ?1 "
 			       "AND deleted = 0 ORDER BY created_at, id",
-	[Q_VOLUME_STATUS] = "UPDATE volumes SET status = ?2, updated_at = ?3 WHERE id = ?1 AND deleted = 0",
-	[Q_SNAPSHOT_STATUS] = "UPDATE snapshots SET status = ?2, updated_at = ?3 WHERE id = ?1 "
-			      "AND deleted = 0",
-	[Q_VOLUME_DELETED] = "UPDATE volumes SET status = 'deleted', deleted = 1, deleted_at = ?2, "
-			     "updated_at = ?2 WHERE id = ?1 AND deleted = 0",
-	[Q_SNAPSHOT_DELETED] = "UPDATE snapshots SET status = 'deleted', deleted = 1, deleted_at = ?2, "
-			       "updated_at = ?2 WHERE id = ?1 AND deleted = 0",
 	[Q_PROGRESS_SET] =
 		"INSERT INTO cleanup_progress (request_id, job_id, resource_type, resource_id, state, "
 		"detail, worker_id, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
@@ -315,13 +413,6 @@ static const char *const stmt_sql[Q_COUNT] = {
 		"updated_at = excluded.updated_at",
 	[Q_PROGRESS_LIST] = "SELECT job_id, resource_type, resource_id, state, detail, worker_id, "
 			    "updated_at FROM cleanup_progress WHERE request_id = ?1 ORDER BY id",
-	/* Who holds a row now, and with which race_preventer. */
-	[Q_ROW_HOLDER] = "SELECT service_id, race_preventer FROM workers WHERE id = ?1",
-	/* A row its owner settled itself (own cleanup at start): the entries
-	 * other requests still wait on say so. */
-	[Q_PROGRESS_BY_OWNER] =
-		"UPDATE cleanup_progress SET state = ?3, detail = ?4, worker_id = ?5, updated_at = ?6 "
-		"WHERE resource_type = ?1 AND resource_id = ?2 AND state = 'queued'",
 	/* A finished job's entries it never reached: settled by what became
 	 * of their operation. */
 	[Q_JOB_SETTLE_DONE] =
@@ -400,6 +491,11 @@ static const char *const stmt_sql[Q_COUNT] = {
 		"WHERE request_id = ?1 AND state = 'cancelled')",
 };
 
+/* PostgreSQL's spelling where it differs (NULL: stmt_sql's). */
+static const char *const stmt_sql_pg[Q_COUNT] = {
+	CLEANER_BATCH_SQL(PG_ROWS, PG_IN_IDS, PG_IN_TEXTS, PG_KEYS)
+};
+
 struct store {
 	struct db *db;
 	char *path;  /* the database as messages name it */
@@ -446,19 +542,23 @@ static void job_insert_make(void)
 	}
 }
 
-static const char *stmt_text(enum stmt_id id)
+/* A statement's SQL: built at run time, the engine's own where it has
+ * one (stmt_sql_pg), or the one both engines take. */
+static const char *stmt_text(struct store *st, enum stmt_id id)
 {
 	if (id == Q_JOB_INSERT_1 || id == Q_JOB_INSERT_8 || id == Q_JOB_INSERT_64) {
 		pthread_once(&job_insert_once, job_insert_make);
 		return job_insert_text[id - Q_JOB_INSERT_1];
 	}
+	if (db_kind(st->db) == DB_POSTGRESQL && stmt_sql_pg[id])
+		return stmt_sql_pg[id];
 	return stmt_sql[id];
 }
 
 static int stmt_get(struct store *st, enum stmt_id id, struct db_stmt **out)
 {
 	if (!st->stmts[id]) {
-		int rc = db_prepare(st->db, stmt_text(id), true, &st->stmts[id]);
+		int rc = db_prepare(st->db, stmt_text(st, id), true, &st->stmts[id]);
 
 		if (rc)
 			return db_fail(st, rc, "prepare");
@@ -1817,12 +1917,6 @@ int store_rows_to_clean(struct store *st, int64_t service_id, const char *type, 
 	return 0;
 }
 
-struct claim_ctx {
-	const struct worker_row *row;
-	int64_t me, request_id, job_id;
-	char stamp[DBTIME_LEN];
-};
-
 static int set_progress_stmt(struct store *st, int64_t request_id, int64_t job_id, const char *type,
 			     const char *resource_id, const char *state, const char *detail,
 			     int64_t worker_id, const char *stamp)
@@ -1843,155 +1937,531 @@ static int set_progress_stmt(struct store *st, int64_t request_id, int64_t job_i
 	return step_done(st, stmt, "record progress");
 }
 
+/* ---- The cleaner's batches: claims, ends and progress of many rows ---- */
+
+/* A JSON array being written: the one parameter of a batch statement
+ * (CLEANER_BATCH_SQL). Out of memory is remembered and reported once, at
+ * json_done. */
+struct json_buf {
+	char *text;
+	size_t len, cap;
+	bool oom;
+};
+
+static void json_put(struct json_buf *b, const char *s, size_t n)
+{
+	if (b->oom)
+		return;
+	if (array_reserve((void **)&b->text, &b->cap, b->len + n + 1, 1) != 0) {
+		b->oom = true;
+		return;
+	}
+	memcpy(b->text + b->len, s, n);
+	b->len += n;
+	b->text[b->len] = '\0';
+}
+
+static void json_raw(struct json_buf *b, const char *s)
+{
+	json_put(b, s, strlen(s));
+}
+
+static void json_int(struct json_buf *b, int64_t v)
+{
+	char n[24];
+
+	json_put(b, n, (size_t)snprintf(n, sizeof(n), "%lld", (long long)v));
+}
+
+/* A string (NULL: null), its quotes, backslashes and control characters
+ * escaped; everything else, UTF-8 included, as it is. */
+static void json_str(struct json_buf *b, const char *s)
+{
+	if (!s) {
+		json_raw(b, "null");
+		return;
+	}
+	json_put(b, "\"", 1);
+	while (*s) {
+		size_t plain = 0;
+		char esc[8];
+
+		while (s[plain] && s[plain] != '"' && s[plain] != '\\' && (unsigned char)s[plain] >= 0x20)
+			plain++;
+		json_put(b, s, plain);
+		s += plain;
+		if (!*s)
+			break;
+		if (*s == '"' || *s == '\\')
+			json_put(b, esc, (size_t)snprintf(esc, sizeof(esc), "\\%c", *s));
+		else
+			json_put(b, esc, (size_t)snprintf(esc, sizeof(esc), "\\u%04x", (unsigned char)*s));
+		s++;
+	}
+	json_put(b, "\"", 1);
+}
+
+/* Before each element: the array's opening, or the comma. */
+static void json_next(struct json_buf *b)
+{
+	json_put(b, b->len ? "," : "[", 1);
+}
+
+/* The array closed (an empty one is "[]"); NULL when out of memory. */
+static const char *json_done(struct json_buf *b)
+{
+	if (!b->len)
+		json_put(b, "[", 1);
+	json_put(b, "]", 1);
+	return b->oom ? NULL : b->text;
+}
+
+static void json_free(struct json_buf *b)
+{
+	free(b->text);
+	*b = (struct json_buf){ 0 };
+}
+
+/* The `"key":` of an object's member, after its opening or a comma. */
+static void json_key(struct json_buf *b, const char *key, bool first)
+{
+	json_raw(b, first ? "{\"" : ",\"");
+	json_raw(b, key);
+	json_raw(b, "\":");
+}
+
+/* A progress entry of a batch: {"type", "rid", "state", "detail"}. */
+static void json_progress(struct json_buf *b, const char *type, const char *resource_id,
+			  const char *state, const char *detail)
+{
+	json_next(b);
+	json_key(b, "type", true);
+	json_str(b, type);
+	json_key(b, "rid", false);
+	json_str(b, resource_id);
+	json_key(b, "state", false);
+	json_str(b, state);
+	json_key(b, "detail", false);
+	json_str(b, detail);
+	json_raw(b, "}");
+}
+
+/* Run a batch statement whose parameters are ints, texts and, last, the
+ * JSON array; rows (if any) go to fn. Nothing is run for an empty array. */
+static int batch_stmt(struct store *st, enum stmt_id q, const char *what, struct json_buf *rows,
+		      const int64_t *ints, size_t n_ints, const char *const *texts, size_t n_texts,
+		      int (*fn)(void *ctx, struct db_stmt *stmt), void *ctx)
+{
+	STMT stmt = NULL;
+	const char *json;
+	int rc, idx = 1;
+
+	if (!rows->len)
+		return 0;
+	if (!(json = json_done(rows)))
+		return -ENOMEM;
+	if ((rc = stmt_get(st, q, &stmt)) != 0)
+		return rc;
+	for (size_t i = 0; i < n_ints; i++)
+		db_bind_int(stmt, idx++, ints[i]);
+	for (size_t i = 0; i < n_texts; i++)
+		db_bind_text(stmt, idx++, texts[i]);
+	db_bind_text(stmt, idx, json);
+	while ((rc = db_step(stmt)) == DB_ROW)
+		if (fn && (rc = fn(ctx, stmt)) != 0)
+			return rc;
+	return rc == DB_DONE ? 0 : db_fail(st, rc, what);
+}
+
+/* The index of the row with this id: rows come in id order
+ * (store_rows_to_clean), so a binary search, and a scan for any other
+ * order. count when none. */
+static size_t row_index(const struct worker_row *rows, size_t count, int64_t id)
+{
+	size_t lo = 0, hi = count;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (rows[mid].id == id)
+			return mid;
+		if (rows[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = 0; i < count; i++)
+		if (rows[i].id == id)
+			return i;
+	return count;
+}
+
+/* SQLite's writers do not queue for its one write lock: one that finds
+ * it taken sleeps and tries again (its busy handler), so a cleaner
+ * writing batch after batch would leave the others, heartbeats first,
+ * few moments to find it free. After each batch's transaction, the lock
+ * is left free for as long as the transaction held it: a cleaner holds
+ * it at most half the time. PostgreSQL queues the waiters of its write
+ * lock, and heartbeats do not take it: nothing to leave there. */
+#define LEAVE_FREE_MAX_MS 100
+
+static void leave_write_lock_free(struct store *st, const struct timespec *locked)
+{
+	struct timespec now, pause;
+	int64_t held_us;
+
+	if (db_kind(st->db) != DB_SQLITE || !locked->tv_sec)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	held_us = (int64_t)(now.tv_sec - locked->tv_sec) * 1000000 +
+		  (now.tv_nsec - locked->tv_nsec) / 1000;
+	if (held_us > LEAVE_FREE_MAX_MS * 1000)
+		held_us = LEAVE_FREE_MAX_MS * 1000;
+	if (held_us <= 0)
+		return;
+	pause.tv_sec = held_us / 1000000;
+	pause.tv_nsec = (held_us % 1000000) * 1000;
+	nanosleep(&pause, NULL);
+}
+
+struct claim_ctx {
+	const struct worker_row *rows;
+	size_t count;
+	int64_t me, request_id, job_id;
+	char stamp[DBTIME_LEN];
+	bool *claimed;
+	struct timespec locked; /* when the transaction had the write lock */
+};
+
+static int note_claimed(void *arg, struct db_stmt *stmt)
+{
+	struct claim_ctx *c = arg;
+	size_t i = row_index(c->rows, c->count, db_column_int(stmt, 0));
+
+	if (i < c->count)
+		c->claimed[i] = true;
+	return 0;
+}
+
 static int claim_tx(struct store *st, void *arg)
 {
 	struct claim_ctx *c = arg;
-	const struct worker_row *row = c->row;
-	STMT stmt = NULL;
-	int rc = stmt_get(st, Q_ROW_CLAIM, &stmt);
+	struct json_buf rows = { 0 }, progress = { 0 };
+	const char *stamp = c->stamp;
+	int rc;
 
-	if (rc)
-		return rc;
-	db_bind_int(stmt, 1, c->me);
-	db_bind_text(stmt, 2, c->stamp);
-	db_bind_int(stmt, 3, row->id);
-	db_bind_text(stmt, 4, row->status);
-	db_bind_int(stmt, 5, row->service_id);
-	db_bind_int(stmt, 6, row->race_preventer);
-	db_bind_text(stmt, 7, row->updated_at);
-	rc = step_done(st, stmt, "claim a row");
-	if (rc)
-		return rc;
-	if (db_changes(st->db) != 1)
-		return -EAGAIN;
-	if (!c->request_id)
+	clock_gettime(CLOCK_MONOTONIC, &c->locked);
+	for (size_t i = 0; i < c->count; i++) {
+		const struct worker_row *r = &c->rows[i];
+
+		json_next(&rows);
+		json_key(&rows, "id", true);
+		json_int(&rows, r->id);
+		json_key(&rows, "status", false);
+		json_str(&rows, r->status);
+		json_key(&rows, "owner", false);
+		json_int(&rows, r->service_id);
+		json_key(&rows, "rp", false);
+		json_int(&rows, r->race_preventer);
+		json_key(&rows, "at", false);
+		json_str(&rows, r->updated_at);
+		json_raw(&rows, "}");
+	}
+	rc = batch_stmt(st, Q_ROWS_CLAIM, "claim rows", &rows, &c->me, 1, &stamp, 1, note_claimed, c);
+	if (rc == 0 && c->request_id) {
+		int64_t ints[] = { c->request_id, c->job_id, c->me };
+
+		for (size_t i = 0; i < c->count; i++)
+			if (c->claimed[i])
+				json_progress(&progress, c->rows[i].resource_type, c->rows[i].resource_id,
+					      "claimed", NULL);
+		rc = batch_stmt(st, Q_PROGRESS_SET_ROWS, "record rows claimed", &progress, ints, 3,
+				&stamp, 1, NULL, NULL);
+	}
+	json_free(&rows);
+	json_free(&progress);
+	return rc;
+}
+
+int store_claim_rows(struct store *st, const struct worker_row *rows, size_t count, int64_t me,
+		     int64_t request_id, int64_t job_id, const struct timespec *now, bool *claimed)
+{
+	struct claim_ctx c = { .rows = rows, .count = count, .me = me, .request_id = request_id,
+			       .job_id = job_id, .claimed = claimed };
+	int rc;
+
+	if (count == 0)
 		return 0;
-	return set_progress_stmt(st, c->request_id, c->job_id, row->resource_type, row->resource_id,
-				 "claimed", NULL, c->me, c->stamp);
+	memset(claimed, 0, count * sizeof(*claimed));
+	dbtime_format(now, c.stamp);
+	rc = write_tx(st, claim_tx, &c);
+	leave_write_lock_free(st, &c.locked);
+	if (rc)
+		memset(claimed, 0, count * sizeof(*claimed)); /* rolled back */
+	return rc;
 }
 
 int store_claim_row(struct store *st, const struct worker_row *row, int64_t me,
 		    int64_t request_id, int64_t job_id, const struct timespec *now)
 {
-	struct claim_ctx c = { .row = row, .me = me, .request_id = request_id, .job_id = job_id };
+	bool claimed = false;
+	int rc = store_claim_rows(st, row, 1, me, request_id, job_id, now, &claimed);
 
-	dbtime_format(now, c.stamp);
-	return write_tx(st, claim_tx, &c);
+	return rc ? rc : claimed ? 0 : -EAGAIN;
 }
 
 struct end_ctx {
-	const struct row_end *e;
+	const struct row_end *ends;
+	size_t count;
 	char stamp[DBTIME_LEN];
-	int64_t holder;
+	int *results;
+	int64_t *holders;
+	struct timespec locked;
 };
 
-static int apply_change(struct store *st, const struct store_change *ch, const char *stamp)
+/* Still ours? Our claim moved race_preventer by one; anything since (a
+ * peer's claim after our heartbeat failed, the owner's own cleanup, a
+ * requeue) means the row is no longer ours to end. */
+static int note_holder(void *arg, struct db_stmt *stmt)
+{
+	struct end_ctx *c = arg;
+	int64_t id = db_column_int(stmt, 0);
+
+	for (size_t i = 0; i < c->count; i++) {
+		const struct row_end *e = &c->ends[i];
+
+		if (e->row->id != id)
+			continue;
+		c->holders[i] = db_column_int(stmt, 1);
+		if (c->holders[i] == e->me && db_column_int(stmt, 2) == e->row->race_preventer + 1)
+			c->results[i] = 0;
+	}
+	return 0;
+}
+
+/* A change of the batch, in the order the rows made them. */
+struct ordered_change {
+	const struct store_change *ch;
+	size_t seq;
+};
+
+static bool on_volume(enum store_change_kind k)
+{
+	return k == CHANGE_VOLUME_STATUS || k == CHANGE_VOLUME_DELETED;
+}
+
+static bool deletes(enum store_change_kind k)
+{
+	return k == CHANGE_VOLUME_DELETED || k == CHANGE_SNAPSHOT_DELETED;
+}
+
+static int by_resource_then_order(const void *a, const void *b)
+{
+	const struct ordered_change *x = a, *y = b;
+	int c = (int)on_volume(y->ch->kind) - (int)on_volume(x->ch->kind);
+
+	if (c == 0)
+		c = strcmp(x->ch->id, y->ch->id);
+	if (c == 0)
+		c = x->seq < y->seq ? -1 : x->seq > y->seq;
+	return c;
+}
+
+/* The batch's changes as one statement per kind, each resource once, with
+ * what applying them row after row would leave: a status change applies
+ * only to a resource not deleted, so once a change deletes it, it stays
+ * deleted; else the last status stands. (PostgreSQL's UPDATE ... FROM
+ * would apply one of several rows for a resource, any of them.) */
+static int apply_changes(struct store *st, struct end_ctx *c)
 {
 	static const enum stmt_id q[] = {
-		[CHANGE_VOLUME_STATUS] = Q_VOLUME_STATUS,
-		[CHANGE_SNAPSHOT_STATUS] = Q_SNAPSHOT_STATUS,
-		[CHANGE_VOLUME_DELETED] = Q_VOLUME_DELETED,
-		[CHANGE_SNAPSHOT_DELETED] = Q_SNAPSHOT_DELETED,
+		[CHANGE_VOLUME_STATUS] = Q_VOLUMES_SET_STATUS,
+		[CHANGE_SNAPSHOT_STATUS] = Q_SNAPSHOTS_SET_STATUS,
+		[CHANGE_VOLUME_DELETED] = Q_VOLUMES_SET_DELETED,
+		[CHANGE_SNAPSHOT_DELETED] = Q_SNAPSHOTS_SET_DELETED,
 	};
-	STMT stmt = NULL;
-	int rc = stmt_get(st, q[ch->kind], &stmt);
+	struct json_buf lists[4] = { { 0 } };
+	struct ordered_change *all = NULL;
+	size_t n = 0, cap = 0;
+	const char *stamp = c->stamp;
+	int rc = 0;
 
-	if (rc)
-		return rc;
-	db_bind_text(stmt, 1, ch->id);
-	if (ch->kind == CHANGE_VOLUME_STATUS || ch->kind == CHANGE_SNAPSHOT_STATUS) {
-		db_bind_text(stmt, 2, ch->status);
-		db_bind_text(stmt, 3, stamp);
-	} else {
-		db_bind_text(stmt, 2, stamp);
+	for (size_t i = 0; i < c->count; i++) {
+		if (c->results[i] != 0)
+			continue;
+		for (size_t k = 0; k < c->ends[i].n_changes; k++) {
+			if (array_reserve((void **)&all, &cap, n + 1, sizeof(*all)) != 0) {
+				free(all);
+				return -ENOMEM;
+			}
+			all[n] = (struct ordered_change){ &c->ends[i].changes[k], n };
+			n++;
+		}
 	}
-	return step_done(st, stmt, "change a resource");
+	if (n > 1)
+		qsort(all, n, sizeof(*all), by_resource_then_order);
+	for (size_t i = 0; i < n;) {
+		size_t end = i + 1, pick;
+
+		while (end < n && on_volume(all[end].ch->kind) == on_volume(all[i].ch->kind) &&
+		       strcmp(all[end].ch->id, all[i].ch->id) == 0)
+			end++;
+		pick = end - 1; /* the last change ... */
+		for (size_t k = i; k < end; k++)
+			if (deletes(all[k].ch->kind)) {
+				pick = k; /* ... unless one deleted it */
+				break;
+			}
+		{
+			const struct store_change *ch = all[pick].ch;
+			struct json_buf *list = &lists[ch->kind];
+
+			json_next(list);
+			if (deletes(ch->kind)) {
+				json_str(list, ch->id);
+			} else {
+				json_key(list, "id", true);
+				json_str(list, ch->id);
+				json_key(list, "status", false);
+				json_str(list, ch->status);
+				json_raw(list, "}");
+			}
+		}
+		i = end;
+	}
+	for (int k = 0; k < 4 && rc == 0; k++)
+		rc = batch_stmt(st, q[k], "change resources", &lists[k], NULL, 0, &stamp, 1, NULL, NULL);
+	for (int k = 0; k < 4; k++)
+		json_free(&lists[k]);
+	free(all);
+	return rc;
 }
 
 static int end_tx(struct store *st, void *arg)
 {
 	struct end_ctx *c = arg;
-	const struct row_end *e = c->e;
-	const struct worker_row *row = e->row;
+	const struct row_end *first = &c->ends[0];
+	struct json_buf ids = { 0 }, drops = { 0 }, backs = { 0 }, progress = { 0 };
+	const char *stamp = c->stamp;
+	int64_t me = first->me;
 	int rc;
 
-	/* Still ours? Our claim moved race_preventer by one; anything since
-	 * (a peer's claim after our heartbeat failed, the owner's own
-	 * cleanup, a requeue) means the row is no longer ours to end. */
-	{
-		STMT who = NULL;
-		rc = stmt_get(st, Q_ROW_HOLDER, &who);
-		if (rc)
-			return rc;
-		db_bind_int(who, 1, row->id);
-		rc = db_step(who);
-		if (rc == DB_DONE) {
-			c->holder = 0;
-			return -ESTALE;
-		}
-		if (rc != DB_ROW)
-			return db_fail(st, rc, "check a claim");
-		c->holder = db_column_int(who, 0);
-		if (c->holder != e->me || db_column_int(who, 1) != row->race_preventer + 1)
-			return -ESTALE;
+	clock_gettime(CLOCK_MONOTONIC, &c->locked);
+	for (size_t i = 0; i < c->count; i++) {
+		c->results[i] = -ESTALE;
+		c->holders[i] = 0;
+		json_next(&ids);
+		json_int(&ids, c->ends[i].row->id);
 	}
-	for (size_t i = 0; i < e->n_changes; i++)
-		if ((rc = apply_change(st, &e->changes[i], c->stamp)) != 0)
-			return rc;
-	if (e->drop) {
-		STMT del = NULL;
-		rc = stmt_get(st, Q_ROW_DELETE, &del);
-		if (rc)
-			return rc;
-		db_bind_int(del, 1, row->id);
-		rc = step_done(st, del, "delete a row");
-	} else {
-		STMT back = NULL;
-		rc = stmt_get(st, Q_ROW_GIVE_BACK, &back);
-		if (rc)
-			return rc;
-		db_bind_int(back, 1, row->service_id);
-		db_bind_text(back, 2, row->updated_at);
-		db_bind_int(back, 3, row->id);
-		db_bind_int(back, 4, e->me);
-		rc = step_done(st, back, "give a row back");
-	}
-	if (rc)
-		return rc;
-	if (e->request_id)
-		return set_progress_stmt(st, e->request_id, e->job_id, row->resource_type,
-					 row->resource_id, e->state, e->detail, e->me, c->stamp);
-	if (e->drop) {
-		/* The owner settled its own operation (its cleanup at start):
-		 * requests still waiting on it say so. */
-		STMT mine = NULL;
+	rc = batch_stmt(st, Q_ROWS_HOLDERS, "check claims", &ids, NULL, 0, NULL, 0, note_holder, c);
+	if (rc == 0)
+		rc = apply_changes(st, c);
+	for (size_t i = 0; rc == 0 && i < c->count; i++) {
+		const struct row_end *e = &c->ends[i];
 		char detail[1200];
-		rc = stmt_get(st, Q_PROGRESS_BY_OWNER, &mine);
-		if (rc)
-			return rc;
-		snprintf(detail, sizeof(detail), "by its owner (worker %lld) at its start: %.1100s",
-			 (long long)e->me, e->detail ? e->detail : "");
-		db_bind_text(mine, 1, row->resource_type);
-		db_bind_text(mine, 2, row->resource_id);
-		db_bind_text(mine, 3, e->state);
-		db_bind_text(mine, 4, detail);
-		db_bind_int(mine, 5, e->me);
-		db_bind_text(mine, 6, c->stamp);
-		return step_done(st, mine, "settle other requests' entries");
+
+		if (c->results[i] != 0)
+			continue;
+		if (e->drop) {
+			json_next(&drops);
+			json_int(&drops, e->row->id);
+		} else {
+			json_next(&backs);
+			json_key(&backs, "id", true);
+			json_int(&backs, e->row->id);
+			json_key(&backs, "owner", false);
+			json_int(&backs, e->row->service_id);
+			json_key(&backs, "at", false);
+			json_str(&backs, e->row->updated_at);
+			json_raw(&backs, "}");
+		}
+		if (e->request_id) {
+			json_progress(&progress, e->row->resource_type, e->row->resource_id, e->state,
+				      e->detail);
+		} else if (e->drop) {
+			/* The owner settled its own operation (its cleanup at
+			 * start): requests still waiting on it say so. */
+			snprintf(detail, sizeof(detail), "by its owner (worker %lld) at its start: %.1100s",
+				 (long long)e->me, e->detail ? e->detail : "");
+			json_progress(&progress, e->row->resource_type, e->row->resource_id, e->state,
+				      detail);
+		}
 	}
-	return 0;
+	if (rc == 0)
+		rc = batch_stmt(st, Q_ROWS_DELETE, "delete rows", &drops, &me, 1, NULL, 0, NULL, NULL);
+	if (rc == 0)
+		rc = batch_stmt(st, Q_ROWS_GIVE_BACK, "give rows back", &backs, &me, 1, NULL, 0, NULL,
+				NULL);
+	if (rc == 0 && first->request_id) {
+		int64_t ints[] = { first->request_id, first->job_id, me };
+
+		rc = batch_stmt(st, Q_PROGRESS_SET_ROWS, "record progress", &progress, ints, 3, &stamp,
+				1, NULL, NULL);
+	} else if (rc == 0) {
+		const char *texts[] = { stamp };
+
+		rc = batch_stmt(st, Q_PROGRESS_BY_OWNER_ROWS, "settle other requests' entries",
+				&progress, &me, 1, texts, 1, NULL, NULL);
+	}
+	json_free(&ids);
+	json_free(&drops);
+	json_free(&backs);
+	json_free(&progress);
+	return rc;
+}
+
+int store_end_rows(struct store *st, const struct row_end *ends, size_t count,
+		   const struct timespec *now, int *results, int64_t *holders)
+{
+	struct end_ctx c = { .ends = ends, .count = count, .results = results, .holders = holders };
+	int rc;
+
+	if (count == 0)
+		return 0;
+	for (size_t i = 1; i < count; i++)
+		if (ends[i].me != ends[0].me || ends[i].request_id != ends[0].request_id ||
+		    ends[i].job_id != ends[0].job_id)
+			return -EINVAL;
+	dbtime_format(now, c.stamp);
+	rc = write_tx(st, end_tx, &c);
+	leave_write_lock_free(st, &c.locked);
+	if (rc)
+		for (size_t i = 0; i < count; i++)
+			results[i] = rc; /* rolled back: nothing of any row written */
+	return rc;
 }
 
 int store_end_row(struct store *st, const struct row_end *e, const struct timespec *now,
 		  int64_t *holder)
 {
-	struct end_ctx c = { .e = e };
+	int64_t who = 0;
+	int result = 0;
+	int rc = store_end_rows(st, e, 1, now, &result, &who);
+
+	if (holder)
+		*holder = who;
+	return rc ? rc : result;
+}
+
+/* store_note_progress for several resources of one job, in one
+ * statement. */
+int store_note_progress_rows(struct store *st, int64_t request_id, int64_t job_id,
+			     const struct store_note *notes, size_t count, int64_t worker_id,
+			     const struct timespec *now)
+{
+	struct json_buf list = { 0 };
+	int64_t ints[] = { request_id, job_id, worker_id };
+	char stamp[DBTIME_LEN];
+	const char *texts[] = { stamp };
 	int rc;
 
-	dbtime_format(now, c.stamp);
-	rc = write_tx(st, end_tx, &c);
-	if (holder)
-		*holder = c.holder;
+	dbtime_format(now, stamp);
+	for (size_t i = 0; i < count; i++)
+		json_progress(&list, notes[i].resource_type, notes[i].resource_id, notes[i].state,
+			      notes[i].detail);
+	rc = batch_stmt(st, Q_PROGRESS_NOTE_ROWS, "note progress", &list, ints, 3, texts, 1, NULL,
+			NULL);
+	json_free(&list);
 	return rc;
 }
 
@@ -2000,6 +2470,21 @@ static int read_snapshot(struct db_stmt *stmt, struct snapshot *s)
 	if (column_text(stmt, 0, s->id, sizeof(s->id)) ||
 	    column_text(stmt, 1, s->volume_id, sizeof(s->volume_id)) ||
 	    column_text(stmt, 2, s->status, sizeof(s->status)))
+		return -EOVERFLOW;
+	return 0;
+}
+
+/* Q_VOLUME's columns (and Q_VOLUMES_OF_IDS's). */
+static int read_volume(struct db_stmt *stmt, struct volume *out)
+{
+	out->size = db_column_int(stmt, 4);
+	if (column_text(stmt, 0, out->id, sizeof(out->id)) ||
+	    column_text(stmt, 1, out->status, sizeof(out->status)) ||
+	    column_text(stmt, 2, out->attach_status, sizeof(out->attach_status)) ||
+	    column_text(stmt, 3, out->host, sizeof(out->host)) ||
+	    column_text(stmt, 5, out->display_name, sizeof(out->display_name)) ||
+	    column_text(stmt, 6, out->provider_location, sizeof(out->provider_location)) ||
+	    column_text(stmt, 7, out->cluster_name, sizeof(out->cluster_name)))
 		return -EOVERFLOW;
 	return 0;
 }
@@ -2017,16 +2502,7 @@ int store_get_volume(struct store *st, const char *id, struct volume *out)
 		return -ENOENT;
 	if (rc != DB_ROW)
 		return db_fail(st, rc, "get volume");
-	out->size = db_column_int(stmt, 4);
-	if (column_text(stmt, 0, out->id, sizeof(out->id)) ||
-	    column_text(stmt, 1, out->status, sizeof(out->status)) ||
-	    column_text(stmt, 2, out->attach_status, sizeof(out->attach_status)) ||
-	    column_text(stmt, 3, out->host, sizeof(out->host)) ||
-	    column_text(stmt, 5, out->display_name, sizeof(out->display_name)) ||
-	    column_text(stmt, 6, out->provider_location, sizeof(out->provider_location)) ||
-	    column_text(stmt, 7, out->cluster_name, sizeof(out->cluster_name)))
-		return -EOVERFLOW;
-	return 0;
+	return read_volume(stmt, out);
 }
 
 int store_service_binary(struct store *st, int64_t id, char out[NAME_LEN])
@@ -2097,6 +2573,115 @@ int store_list_volume_snapshots(struct store *st, const char *volume_id, store_s
 			return rc;
 	}
 	return rc == DB_DONE ? 0 : db_fail(st, rc, "list snapshots");
+}
+
+/* ---- A cleaner's batch read at once ---- */
+
+static void json_ids(struct json_buf *b, const char *const *ids, size_t count)
+{
+	for (size_t i = 0; i < count; i++) {
+		json_next(b);
+		json_str(b, ids[i]);
+	}
+}
+
+struct reads {
+	void *items;
+	size_t count, cap, size;
+	int (*read)(struct db_stmt *stmt, void *item);
+};
+
+static int collect_read(void *arg, struct db_stmt *stmt)
+{
+	struct reads *r = arg;
+
+	if (array_reserve(&r->items, &r->cap, r->count + 1, r->size) != 0)
+		return -ENOMEM;
+	if (r->read(stmt, (char *)r->items + r->count * r->size) == 0)
+		r->count++;
+	return 0;
+}
+
+static int run_reads(struct store *st, enum stmt_id q, const char *what, const char *const *ids,
+		     size_t count, struct reads *r)
+{
+	struct json_buf list = { 0 };
+	int rc;
+
+	json_ids(&list, ids, count);
+	rc = batch_stmt(st, q, what, &list, NULL, 0, NULL, 0, collect_read, r);
+	json_free(&list);
+	if (rc) {
+		free(r->items);
+		r->items = NULL;
+		r->count = 0;
+	}
+	return rc;
+}
+
+/* A row read for a batch: kept with rc -EOVERFLOW when only a value other
+ * than its id is too long (store_get_volume's answer for that one);
+ * left out when its id is. */
+static int read_volume_of_batch(struct db_stmt *stmt, void *item)
+{
+	struct store_volume_read *r = item;
+
+	memset(r, 0, sizeof(*r));
+	if (column_text(stmt, 0, r->vol.id, sizeof(r->vol.id)))
+		return -EOVERFLOW;
+	r->rc = read_volume(stmt, &r->vol);
+	return 0;
+}
+
+static int read_snapshot_of_batch(struct db_stmt *stmt, void *item)
+{
+	struct store_snapshot_read *r = item;
+
+	memset(r, 0, sizeof(*r));
+	if (column_text(stmt, 0, r->snap.id, sizeof(r->snap.id)))
+		return -EOVERFLOW;
+	r->rc = read_snapshot(stmt, &r->snap);
+	return 0;
+}
+
+/* As store_list_volume_snapshots: a snapshot with a value too long is
+ * left out. */
+static int read_child_snapshot(struct db_stmt *stmt, void *item)
+{
+	return read_snapshot(stmt, item);
+}
+
+int store_get_volumes(struct store *st, const char *const *ids, size_t count,
+		      struct store_volume_read **out, size_t *n)
+{
+	struct reads r = { .size = sizeof(**out), .read = read_volume_of_batch };
+	int rc = run_reads(st, Q_VOLUMES_OF_IDS, "get volumes", ids, count, &r);
+
+	*out = r.items;
+	*n = r.count;
+	return rc;
+}
+
+int store_get_snapshots(struct store *st, const char *const *ids, size_t count,
+			struct store_snapshot_read **out, size_t *n)
+{
+	struct reads r = { .size = sizeof(**out), .read = read_snapshot_of_batch };
+	int rc = run_reads(st, Q_SNAPSHOTS_OF_IDS, "get snapshots", ids, count, &r);
+
+	*out = r.items;
+	*n = r.count;
+	return rc;
+}
+
+int store_list_snapshots_of_volumes(struct store *st, const char *const *volume_ids, size_t count,
+				    struct snapshot **out, size_t *n)
+{
+	struct reads r = { .size = sizeof(**out), .read = read_child_snapshot };
+	int rc = run_reads(st, Q_SNAPSHOTS_OF_VOLUMES, "list snapshots", volume_ids, count, &r);
+
+	*out = r.items;
+	*n = r.count;
+	return rc;
 }
 
 int store_set_progress(struct store *st, int64_t request_id, int64_t job_id, const char *type,

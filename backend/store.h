@@ -276,6 +276,12 @@ int store_rows_to_clean(struct store *st, int64_t service_id, const char *type, 
  * transaction: 0, or -EAGAIN when someone else changed or took it. */
 int store_claim_row(struct store *st, const struct worker_row *row, int64_t me,
 		    int64_t request_id, int64_t job_id, const struct timespec *now);
+/* Claim many rows in one transaction, each on its own exactly as
+ * store_claim_row does (claimed only when still as read: a row a peer
+ * changed or took is not), with, for a request, each claimed row's
+ * progress. claimed[i] says which were. On an error nothing is claimed. */
+int store_claim_rows(struct store *st, const struct worker_row *rows, size_t count, int64_t me,
+		     int64_t request_id, int64_t job_id, const struct timespec *now, bool *claimed);
 
 /* A change to a resource, made when its row ends. */
 enum store_change_kind {
@@ -304,6 +310,21 @@ struct row_end {
  * was taken or removed meanwhile; *holder says by whom (0: removed). */
 int store_end_row(struct store *st, const struct row_end *e, const struct timespec *now,
 		  int64_t *holder);
+/* The ends of many claimed rows (of one worker, request and job) in one
+ * transaction, each as store_end_row: results[i] 0 when its end was
+ * written, -ESTALE when the row was no longer this worker's (nothing of
+ * it written; holders[i] says who holds it, 0: removed). Returns 0, or
+ * -errno with nothing written for any row. */
+int store_end_rows(struct store *st, const struct row_end *ends, size_t count,
+		   const struct timespec *now, int *results, int64_t *holders);
+
+/* store_note_progress for several resources of one job at once. */
+struct store_note {
+	const char *resource_type, *resource_id, *state, *detail;
+};
+int store_note_progress_rows(struct store *st, int64_t request_id, int64_t job_id,
+			     const struct store_note *notes, size_t count, int64_t worker_id,
+			     const struct timespec *now);
 
 int store_get_volume(struct store *st, const char *id, struct volume *out);
 int store_get_snapshot(struct store *st, const char *id, struct snapshot *out);
@@ -318,6 +339,28 @@ int store_backend_is_mine(struct store *st, int64_t me, const char *host,
 typedef int (*store_snapshot_fn)(void *ctx, const struct snapshot *snap);
 int store_list_volume_snapshots(struct store *st, const char *volume_id, store_snapshot_fn fn,
 				void *ctx);
+
+/* A batch's resources read at once (one statement each, whatever the
+ * batch's size). Volumes and snapshots by id, not deleted, in no order
+ * (*out malloc'd; an id not found is not there): rc -EOVERFLOW for one
+ * with a value too long for its field, as store_get_volume says for one;
+ * pass only ids that fit (shorter than UUID_LEN). */
+struct store_volume_read {
+	int rc;
+	struct volume vol;
+};
+struct store_snapshot_read {
+	int rc;
+	struct snapshot snap;
+};
+int store_get_volumes(struct store *st, const char *const *ids, size_t count,
+		      struct store_volume_read **out, size_t *n);
+int store_get_snapshots(struct store *st, const char *const *ids, size_t count,
+			struct store_snapshot_read **out, size_t *n);
+/* The live snapshots of these volumes, grouped by volume, each volume's in
+ * store_list_volume_snapshots's order. */
+int store_list_snapshots_of_volumes(struct store *st, const char *const *volume_ids, size_t count,
+				    struct snapshot **out, size_t *n);
 
 /* Record what became of a resource for a request's job. */
 int store_set_progress(struct store *st, int64_t request_id, int64_t job_id, const char *type,
@@ -437,7 +480,7 @@ int store_recover_jobs(struct store *st, int64_t me, const struct timespec *boun
 		       const struct timespec *now, struct store_recovery *out);
 
 /* An admin's cancel: the request's queued jobs and their resources end as
- * cancelled (a running job stops before its next row). */
+ * cancelled (a running job stops before its next batch of rows). */
 int store_cancel_request(struct store *st, int64_t id, int64_t uid, const struct timespec *now,
 			 int *cancelled_jobs);
 

@@ -345,7 +345,7 @@ cancel_refused(const struct fs_config *cfg, const char *fmt, ...)
 
 /* cleanup/history/<n>/cancel: `echo true > cancel` cancels the request:
  * its queued jobs end as cancelled, a running one stops before its next
- * row (what a row's end already did stays done). A cancel cannot be
+ * batch of rows (what a row's end already did stays done). A cancel cannot be
  * taken back; a request that has ended has nothing left to cancel. */
 int cleanup_cancel(struct store *st, const struct fs_config *cfg, int64_t id, const char *buf,
 		   size_t size, uid_t uid)
@@ -396,6 +396,6 @@ int cleanup_cancel(struct store *st, const struct fs_config *cfg, int64_t id, co
 	}
 	control_error_set(cfg->cleanup, NULL);
 	log_info("cleanup request %lld cancelled by uid %d (%d queued job(s) cancelled; a running "
-		 "one stops before its next row)", (long long)id, (int)uid, jobs);
+		 "one stops before its next batch of rows)", (long long)id, (int)uid, jobs);
 	return (int)size;
 }

@@ -386,7 +386,9 @@ vgck_out=$(under_vg_lock vgck "$VG" 2>&1)
 check "vgck: the metadata is whole" "0" "$?"
 
 ###########################################################################
-ROWS=${MULTIHOST_ROWS:-1000}
+# Enough rows that the cleanup is still running when the server restarts
+# (a batch of rows is claimed at once, thousands of rows a second).
+ROWS=${MULTIHOST_ROWS:-20000}
 LVS=24
 log "5. the server restarts in the middle of a cleanup of $ROWS + $LVS rows"
 ###########################################################################
