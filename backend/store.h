@@ -110,6 +110,12 @@ int store_get_stuck(struct store *st, const char *type, const char *resource_id,
 		    const struct timespec *bound, struct stuck *out);
 int store_list_stuck(struct store *st, const char *type, const struct timespec *bound,
 		     store_stuck_fn fn, void *ctx);
+/* The same rows, as a directory listing shows them: each one's resource
+ * id and times (NULL when none), valid during the call; nothing joined. */
+typedef int (*store_stuck_name_fn)(void *ctx, const char *resource_id, const char *created_at,
+				   const char *updated_at);
+int store_list_stuck_names(struct store *st, const char *type, const struct timespec *bound,
+			   store_stuck_name_fn fn, void *ctx);
 
 /* Volumes and snapshots (not deleted), for the mount. */
 typedef int (*store_volume_fn)(void *ctx, const struct volume_row *row);

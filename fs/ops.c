@@ -627,14 +627,15 @@ static int add_cluster(void *arg, const struct cluster *cl)
 	return listing_add(d->list, cl->name, S_IFDIR | DIR_MODE, 0, view_mtime(OBJ_CLUSTER, &view));
 }
 
-static int add_stuck(void *arg, const struct stuck *res)
+static int add_stuck(void *arg, const char *resource_id, const char *created_at,
+		     const char *updated_at)
 {
 	struct dir_fill *d = arg;
 
-	if (!paths_valid_uuid(res->resource_id))
+	if (!paths_valid_uuid(resource_id))
 		return 0; /* not a canonical UUID: no path would find it */
-	return listing_add(d->list, res->resource_id, S_IFDIR | DIR_MODE, 0,
-			   view_mtime(OBJ_STUCK, res));
+	return listing_add(d->list, resource_id, S_IFDIR | DIR_MODE, 0,
+			   view_last_change(updated_at, created_at));
 }
 
 /* An object's directory lists its value files with their exact sizes,
@@ -795,7 +796,7 @@ static int list_dir(const char *path, struct listing *list)
 		return 0;
 	case NODE_STUCK_TYPE:
 		liveness_bound(&ctx.now, ctx.down_time, &bound);
-		return store_list_stuck(st, m.stuck_type, &bound, add_stuck, &d);
+		return store_list_stuck_names(st, m.stuck_type, &bound, add_stuck, &d);
 	case NODE_ROOT:
 		return 0;
 	default:
