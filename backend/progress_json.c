@@ -1,5 +1,6 @@
-/* progress.json, rendered row by row into one buffer of its exact size,
- * and that size computed from the request's row alone. The layout is
+/* progress.json, read from the store in one snapshot and kept as its
+ * entries' values, its text put together at whatever offset it is read;
+ * and its size computed from the request's row alone. The layout is
  * jansson's JSON_INDENT(2) (what the mount showed before), written here
  * so that each part's length is known: a header from the request's row,
  * then each entry a fixed frame around its values, whose lengths the
@@ -17,12 +18,12 @@
 #include "dbtime.h"
 #include "log.h"
 
-/* A document this big or bigger is mapped: freed, its memory goes back to
+/* Values this big or bigger are mapped: freed, their memory goes back to
  * the system at once, whatever the allocator keeps of its heap. */
 #define MAP_AT ((size_t)1 << 20)
 
-/* The output buffer. The first reservation is the size the request's row
- * promises; it grows only when the rows say otherwise. */
+/* An output buffer. An array's values are reserved at the size the
+ * request's row promises; they grow only when the rows say otherwise. */
 struct out {
 	char *p;
 	size_t len, cap;
@@ -292,22 +293,206 @@ int64_t progress_json_size(const struct request_summary *s)
 	       (int64_t)strlen(DOCUMENT_END);
 }
 
+/* ---- The snapshot ---- */
+
+/* What separates an entry's values: no rendered value holds a control
+ * character (strings escape them). */
+#define VALUE_END '\1'
+
+/* Where entry i's text starts in its array's entries (after the "["): the
+ * frames and commas before it, and its values' bytes without their ends. */
+static uint64_t entry_start(const struct progress_json_array *a, size_t i)
+{
+	uint64_t frame = (uint64_t)entry_frame(a->keys, a->nkeys);
+
+	return (i ? i - 1 : 0) + i * (frame - a->nkeys) + (i < a->count ? a->starts[i] : a->values_len);
+}
+
+static void array_init(struct progress_json_array *a, const char *const *keys, size_t nkeys)
+{
+	*a = (struct progress_json_array){ .keys = keys, .nkeys = nkeys };
+}
+
+static void array_free(struct progress_json_array *a)
+{
+	struct out o = { .p = a->values, .cap = a->values_cap, .mapped = a->mapped };
+
+	out_free(&o);
+	free(a->starts);
+	a->values = NULL;
+	a->starts = NULL;
+}
+
+/* Room for n entries whose values take value_bytes (what the row says). */
+static int array_reserve_for(struct progress_json_array *a, int64_t n, int64_t value_bytes)
+{
+	struct out o = { .p = a->values, .len = a->values_len, .cap = a->values_cap,
+			 .mapped = a->mapped };
+	int rc = 0;
+
+	if (n > 0 && value_bytes >= 0)
+		rc = out_grow(&o, (size_t)(value_bytes + n * (int64_t)a->nkeys));
+	a->values = o.p;
+	a->values_cap = o.cap;
+	a->mapped = o.mapped;
+	if (rc == 0 && n > 0 && (size_t)n > a->starts_cap) {
+		uint64_t *starts = realloc(a->starts, (size_t)n * sizeof(*starts));
+		if (!starts)
+			return -ENOMEM;
+		a->starts = starts;
+		a->starts_cap = (size_t)n;
+	}
+	return rc;
+}
+
+/* A new entry: its values are written to *o (the array's values) next. */
+static int array_entry(struct progress_json_array *a, struct out *o)
+{
+	if (a->count == a->starts_cap) {
+		size_t cap = a->starts_cap ? a->starts_cap * 2 : 64;
+		uint64_t *starts = realloc(a->starts, cap * sizeof(*starts));
+		if (!starts)
+			return -ENOMEM;
+		a->starts = starts;
+		a->starts_cap = cap;
+	}
+	a->starts[a->count++] = a->values_len;
+	*o = (struct out){ .p = a->values, .len = a->values_len, .cap = a->values_cap,
+			   .mapped = a->mapped };
+	return 0;
+}
+
+static void value_end(struct out *o)
+{
+	out_put(o, &(char){ VALUE_END }, 1);
+}
+
+static int array_entry_done(struct progress_json_array *a, struct out *o)
+{
+	a->values = o->p;
+	a->values_len = o->len;
+	a->values_cap = o->cap;
+	a->mapped = o->mapped;
+	return o->err;
+}
+
+/* Entry i's text, "\n    {" ... "\n    }" with its comma before. */
+static void entry_text(const struct progress_json_array *a, size_t i, struct out *o)
+{
+	const char *v = a->values + a->starts[i];
+
+	out_str(o, i ? ",\n    {" : "\n    {");
+	for (size_t k = 0; k < a->nkeys; k++) {
+		const char *end = strchr(v, VALUE_END);
+
+		out_key(o, a->keys, k);
+		out_put(o, v, (size_t)(end - v));
+		v = end + 1;
+	}
+	out_str(o, "\n    }");
+}
+
+static void array_close(struct progress_json_array *a)
+{
+	a->len = a->count ? strlen("[") + entry_start(a, a->count) + strlen("\n  ]") : strlen("[]");
+}
+
+/* A piece of literal text at pos: what of it falls in [pos, pos + n). */
+static size_t piece(const char *text, size_t len, uint64_t pos, char *buf, size_t n)
+{
+	size_t k;
+
+	if (pos >= len)
+		return 0;
+	k = len - (size_t)pos < n ? len - (size_t)pos : n;
+	memcpy(buf, text + pos, k);
+	return k;
+}
+
+/* Up to n bytes of the array's text from pos (pos < a->len). */
+static size_t array_read(const struct progress_json_array *a, uint64_t pos, char *buf, size_t n)
+{
+	uint64_t entries = a->count ? entry_start(a, a->count) : 0;
+	struct out tmp = { 0 };
+	size_t done = 0;
+
+	if (!a->count)
+		return piece("[]", 2, pos, buf, n);
+	if (pos == 0) {
+		buf[done++] = '[';
+	} else {
+		pos--;
+	}
+	if (pos < entries && done < n) {
+		/* The entry pos falls in: the last that starts at or before it. */
+		size_t lo = 0, hi = a->count - 1;
+
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo + 1) / 2;
+			if (entry_start(a, mid) <= pos)
+				lo = mid;
+			else
+				hi = mid - 1;
+		}
+		for (size_t i = lo; i < a->count && done < n; i++) {
+			uint64_t at = entry_start(a, i);
+
+			tmp.len = 0;
+			entry_text(a, i, &tmp);
+			if (tmp.err)
+				break;
+			done += piece(tmp.p, tmp.len, pos > at ? pos - at : 0, buf + done, n - done);
+		}
+		out_free(&tmp);
+		pos = entries;
+	}
+	if (done < n && pos >= entries)
+		done += piece("\n  ]", 4, pos - entries, buf + done, n - done);
+	return done;
+}
+
+size_t progress_json_read(const struct progress_json *doc, char *buf, size_t size, off_t off)
+{
+	const struct {
+		const char *text;
+		const struct progress_json_array *array;
+		size_t len;
+	} parts[] = {
+		{ doc->head, NULL, doc->head_len },
+		{ NULL, &doc->jobs, doc->jobs.len },
+		{ BETWEEN_ARRAYS, NULL, strlen(BETWEEN_ARRAYS) },
+		{ NULL, &doc->resources, doc->resources.len },
+		{ DOCUMENT_END, NULL, strlen(DOCUMENT_END) },
+	};
+	uint64_t pos = off < 0 ? UINT64_MAX : (uint64_t)off;
+	size_t done = 0;
+
+	for (size_t i = 0; i < COUNT(parts) && done < size; i++) {
+		if (pos >= parts[i].len) {
+			pos -= parts[i].len;
+			continue;
+		}
+		done += parts[i].array ? array_read(parts[i].array, pos, buf + done, size - done)
+				       : piece(parts[i].text, parts[i].len, pos, buf + done, size - done);
+		pos = 0;
+	}
+	return done;
+}
+
 /* ---- The render ---- */
 
 struct render {
-	struct out out;
-	struct request_summary stored;  /* the request's row */
-	struct request_summary counted; /* the same, counted from the rows */
+	struct progress_json *doc;
+	struct request_summary counted; /* the request's row, its counts counted from the rows */
 	int64_t expected;               /* what the row says the document takes */
-	size_t header_len;
-	bool in_resources;
 };
 
 static int on_summary(void *ctx, const struct request_summary *sum)
 {
 	struct render *r = ctx;
+	int rc;
 
-	r->stored = *sum;
+	r->doc->summary = *sum;
 	r->counted = *sum;
 	r->counted.jobs_total = r->counted.jobs_queued = r->counted.jobs_running = 0;
 	r->counted.jobs_failed = r->counted.jobs_cancelled = 0;
@@ -316,33 +501,34 @@ static int on_summary(void *ctx, const struct request_summary *sum)
 	r->expected = progress_json_size(sum);
 	if (r->expected < 0)
 		return (int)r->expected;
-	/* One allocation of the promised size (and a NUL after it). */
-	if (out_grow(&r->out, (size_t)r->expected + 1))
-		return r->out.err;
-	header(&r->out, sum);
-	r->header_len = r->out.len;
-	out_put(&r->out, "[", 1);
-	return r->out.err;
+	/* The values take what the row says: one allocation each. */
+	rc = array_reserve_for(&r->doc->jobs, sum->jobs_total, sum->jobs_value_bytes);
+	if (rc == 0)
+		rc = array_reserve_for(&r->doc->resources, sum->resources_total,
+				       sum->resources_value_bytes);
+	return rc;
 }
 
 static int on_job(void *ctx, const struct progress_job_entry *j)
 {
 	struct render *r = ctx;
-	struct out *o = &r->out;
 	const char *state = j->state ? j->state : "";
+	struct out o;
+	int rc = array_entry(&r->doc->jobs, &o);
 
-	out_str(o, r->counted.jobs_total++ ? ",\n    {" : "\n    {");
-	out_key(o, job_keys, 0);
-	out_int(o, j->id);
-	out_key(o, job_keys, 1);
-	out_int(o, j->worker_id);
-	out_key(o, job_keys, 2);
-	out_json(o, state);
-	out_key(o, job_keys, 3);
-	out_id(o, j->taken_by);
-	out_key(o, job_keys, 4);
-	out_json_or_null(o, j->error);
-	out_str(o, "\n    }");
+	if (rc)
+		return rc;
+	out_int(&o, j->id);
+	value_end(&o);
+	out_int(&o, j->worker_id);
+	value_end(&o);
+	out_json(&o, state);
+	value_end(&o);
+	out_id(&o, j->taken_by);
+	value_end(&o);
+	out_json_or_null(&o, j->error);
+	value_end(&o);
+	r->counted.jobs_total++;
 	if (!strcmp(state, "queued"))
 		r->counted.jobs_queued++;
 	else if (!strcmp(state, "running"))
@@ -351,123 +537,86 @@ static int on_job(void *ctx, const struct progress_job_entry *j)
 		r->counted.jobs_failed++;
 	else if (!strcmp(state, "cancelled"))
 		r->counted.jobs_cancelled++;
-	return o->err;
-}
-
-static void close_array(struct out *o, int64_t n)
-{
-	out_str(o, n ? "\n  ]" : "]");
-}
-
-/* The jobs array ends and the resources' begins. */
-static void to_resources(struct render *r)
-{
-	if (r->in_resources)
-		return;
-	close_array(&r->out, r->counted.jobs_total);
-	out_str(&r->out, BETWEEN_ARRAYS "[");
-	r->in_resources = true;
+	return array_entry_done(&r->doc->jobs, &o);
 }
 
 static int on_resource(void *ctx, const struct progress_resource_entry *e)
 {
 	struct render *r = ctx;
-	struct out *o = &r->out;
 	const char *state = e->state ? e->state : "";
+	struct out o;
+	int rc = array_entry(&r->doc->resources, &o);
 
-	to_resources(r);
-	out_str(o, r->counted.resources_total++ ? ",\n    {" : "\n    {");
-	out_key(o, resource_keys, 0);
-	out_json(o, e->resource_type);
-	out_key(o, resource_keys, 1);
-	out_json(o, e->resource_id);
-	out_key(o, resource_keys, 2);
-	out_json(o, state);
-	out_key(o, resource_keys, 3);
-	out_json_or_null(o, e->detail);
-	out_key(o, resource_keys, 4);
-	out_int(o, e->job_id);
-	out_key(o, resource_keys, 5);
-	out_id(o, e->worker_id);
-	out_key(o, resource_keys, 6);
-	out_time(o, e->updated_at);
-	out_str(o, "\n    }");
+	if (rc)
+		return rc;
+	out_json(&o, e->resource_type);
+	value_end(&o);
+	out_json(&o, e->resource_id);
+	value_end(&o);
+	out_json(&o, state);
+	value_end(&o);
+	out_json_or_null(&o, e->detail);
+	value_end(&o);
+	out_int(&o, e->job_id);
+	value_end(&o);
+	out_id(&o, e->worker_id);
+	value_end(&o);
+	out_time(&o, e->updated_at);
+	value_end(&o);
+	r->counted.resources_total++;
 	for (int i = 0; i < STORE_RESOURCE_STATES; i++)
 		if (!strcmp(state, store_resource_states[i]))
 			r->counted.resources_by_state[i]++;
-	return o->err;
-}
-
-/* The header again, from the counts the rows gave: the document says
- * what its rows say even if the request's row were off (its length then
- * differs from what stat said, and that is logged). */
-static int fix_header(struct render *r)
-{
-	struct out h = { 0 };
-	int rc;
-
-	header(&h, &r->counted);
-	if ((rc = h.err) != 0)
-		goto out;
-	if (h.len != r->header_len) {
-		size_t body = r->out.len - r->header_len;
-
-		if ((rc = out_grow(&r->out, h.len + body + 1)) != 0)
-			goto out;
-		memmove(r->out.p + h.len, r->out.p + r->header_len, body);
-		r->out.len = h.len + body;
-	}
-	memcpy(r->out.p, h.p, h.len);
-out:
-	out_free(&h);
-	return rc;
+	return array_entry_done(&r->doc->resources, &o);
 }
 
 int progress_json_render(struct store *st, int64_t id, struct progress_json *out)
 {
 	static const struct store_progress_reader reader = { on_summary, on_job, on_resource };
-	struct render r = { 0 };
-	int rc = store_read_progress(st, id, &reader, &r);
+	struct progress_json *doc = out;
+	struct render r = { .doc = doc };
+	struct out head = { 0 };
+	int rc;
 
+	*doc = (struct progress_json){ 0 };
+	array_init(&doc->jobs, job_keys, COUNT(job_keys));
+	array_init(&doc->resources, resource_keys, COUNT(resource_keys));
+	rc = store_read_progress(st, id, &reader, &r);
 	if (rc == 0) {
-		to_resources(&r);
-		close_array(&r.out, r.counted.resources_total);
-		out_str(&r.out, DOCUMENT_END);
-		rc = r.out.err;
-	}
-	if (rc == 0)
-		rc = fix_header(&r);
-	if (rc == 0)
-		out_put(&r.out, "", 1); /* a NUL after the text */
-	if (rc == 0 && (rc = r.out.err) == 0) {
-		r.out.len--;
-		if ((int64_t)r.out.len != r.expected)
-			log_error("cleanup request %lld: progress.json renders to %zu bytes, but its "
-				  "row in cleanup_requests says %lld (migration 0009's columns are off): "
-				  "stat shows the row's size", (long long)id, r.out.len,
-				  (long long)r.expected);
-		log_debug("cleanup request %lld: progress.json rendered, %zu bytes",
-			  (long long)id, r.out.len);
+		/* The header from the counts the rows gave: the document says
+		 * what its rows say even if the request's row were off (its
+		 * length then differs from what stat said, and that is
+		 * logged). */
+		header(&head, &r.counted);
+		rc = head.err;
 	}
 	if (rc) {
-		out_free(&r.out);
+		out_free(&head);
+		progress_json_free(doc);
 		return rc;
 	}
-	*out = (struct progress_json){
-		.data = r.out.p, .len = r.out.len, .cap = r.out.cap, .mapped = r.out.mapped,
-		.summary = r.stored,
-	};
+	doc->head = head.p;
+	doc->head_len = head.len;
+	array_close(&doc->jobs);
+	array_close(&doc->resources);
+	doc->len = doc->head_len + doc->jobs.len + strlen(BETWEEN_ARRAYS) + doc->resources.len +
+		   strlen(DOCUMENT_END);
+	if ((int64_t)doc->len != r.expected)
+		log_error("cleanup request %lld: progress.json renders to %zu bytes, but its row in "
+			  "cleanup_requests says %lld (migration 0009's columns are off): stat shows "
+			  "the row's size", (long long)id, doc->len, (long long)r.expected);
+	log_debug("cleanup request %lld: progress.json rendered, %zu bytes (%zu kept)", (long long)id,
+		  doc->len, doc->head_len + doc->jobs.values_len + doc->resources.values_len);
 	return 0;
 }
 
 void progress_json_free(struct progress_json *doc)
 {
-	struct out o;
-
-	if (!doc || !doc->data)
+	if (!doc)
 		return;
-	o = (struct out){ .p = doc->data, .len = doc->len, .cap = doc->cap, .mapped = doc->mapped };
-	out_free(&o);
-	doc->data = NULL;
+	free(doc->head);
+	doc->head = NULL;
+	array_free(&doc->jobs);
+	array_free(&doc->resources);
 	doc->len = 0;
 }

@@ -97,8 +97,8 @@ static void open_untrack(struct open_head *o)
 struct handle {
 	struct open_head head;
 	size_t len;
-	char *data;                 /* malloc'd, or doc's text */
-	struct cleanup_doc *doc;    /* progress.json and wait: the shared render held */
+	char *data;                 /* malloc'd (NULL with doc) */
+	struct cleanup_doc *doc;    /* progress.json and wait: the shared snapshot held */
 	struct timespec mtime;
 	enum node_kind kind;
 	struct scratch_node *temp;  /* NODE_CLEANUP_TEMP */
@@ -1035,7 +1035,7 @@ static void handle_set_doc(struct handle *h, struct cleanup_doc *doc)
 	if (!old)
 		free(h->data); /* wait's empty text until it was read */
 	h->doc = doc;
-	h->data = doc->json.data;
+	h->data = NULL;
 	h->len = doc->json.len;
 	h->mtime = doc->mtime;
 	h->generation = doc->json.summary.generation;
@@ -1217,7 +1217,9 @@ static int fs_read(const char *path, char *buf, size_t size, off_t offset,
 		size = 0;
 	else if (size > h->len - (size_t)offset)
 		size = h->len - (size_t)offset;
-	if (size)
+	if (size && h->doc)
+		size = progress_json_read(&h->doc->json, buf, size, offset);
+	else if (size)
 		memcpy(buf, h->data + offset, size);
 	pthread_mutex_unlock(&h->lock);
 	return (int)size;

@@ -50,8 +50,10 @@ check "before any request: cleanup/request and result" "ok" "$(sizes "$M/cleanup
 
 # Queued: the worker that owes the job is frozen (30 s of down time: it
 # still counts as up).
+N1=$(sql "SELECT id FROM services WHERE host = 'n1@lvm'")
+wait_until 10 grep -qx true "$M/workers/$N1/is_up" || log "n1 is not up yet"
 kill -STOP "${PIDS[n1]}"
-echo 'host=w9@lvm' >"$M/cleanup/request"
+check_cmd "a cleanup of w9 is accepted" sh -c "echo 'host=w9@lvm' >'$M/cleanup/request'"
 check "the request is queued" "queued 3" \
 	"$(jq -r '.state + " " + (.counts.queued | tostring)' "$H/progress.json")"
 check "queued: every file's size is what cat reads" "ok" "$(sizes "$H" "${HISTORY_FILES[@]}")"
@@ -121,11 +123,14 @@ wait "$reader"
 check "an open progress.json: its size is what it reads, a change after the open shows on a reread" \
 	"read: same kept: same reread: changed same" "$(cat "$TEST_ROOT/snapshot.txt" | xargs)"
 
-# A big request, seeded by hand: 20,000 resources. stat, ls -l and a
-# listing of the history measure it from its row: nothing is rendered.
+# A big request, seeded by hand: 20,000 resources, its job ended (no
+# worker takes it or fails it: nothing changes the request meanwhile).
+# stat, ls -l and a listing of the history measure it from its row:
+# nothing is rendered.
 sql "INSERT INTO cleanup_requests (id, created_at, spec, filter, result) VALUES
 	(50, '$HOUR_AGO', 'host=big', '{}', '{\"cleaning\": [], \"unavailable\": []}');
-	INSERT INTO cleanup_jobs (id, request_id, service_id, until, state) VALUES (500, 50, $DEAD, '$HOUR_AGO', 'queued');"
+	INSERT INTO cleanup_jobs (id, request_id, service_id, until, state)
+	VALUES (500, 50, $DEAD, '$HOUR_AGO', 'done');"
 sql "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)
 	INSERT INTO cleanup_progress (request_id, job_id, resource_type, resource_id, state, detail, updated_at)
 	SELECT 50, 500, 'Volume', $(seq_uuid b16b16b1), 'queued',
