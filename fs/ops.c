@@ -179,7 +179,7 @@ static void pool_make(void)
 {
 	const struct fs_config *cfg = config();
 
-	if (store_pool_new(cfg->db_path, 0, cfg->db_connections, &pool) != 0)
+	if (store_pool_new(cfg->db_path, STORE_LEAN, cfg->db_connections, &pool) != 0)
 		pool = NULL;
 }
 
