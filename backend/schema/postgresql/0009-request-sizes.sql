@@ -65,13 +65,23 @@ $$;
 -- What the rows a statement wrote add to their requests' columns: each
 -- row counted +1 as written (new_rows) and -1 as it was (old_rows). The
 -- values unique to a row (resource_id, the ids) are measured per row, the
--- others once per distinct combination.
+-- others once per distinct combination. The progress triggers of 0004
+-- (the generation: + the rows a statement wrote) are folded in, the same
+-- names and moves: one trigger and one write of the request's row per
+-- statement, not two (a statement trigger and its UPDATE cost ~0.2 ms;
+-- the cleaner writes a row a statement). The jobs' generation (UPDATE OF
+-- state, per row) stays.
+DROP TRIGGER cleanup_progress_generation_insert ON cleanup_progress;
+DROP TRIGGER cleanup_progress_generation_update ON cleanup_progress;
+DROP FUNCTION cf_generation_of_rows();
+
 CREATE FUNCTION cf_progress_sizes() RETURNS trigger
 LANGUAGE plpgsql
 AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
         UPDATE cleanup_requests r SET
+            generation = r.generation + d.fresh,
             progress_revision = r.progress_revision + d.written,
             resources_total = r.resources_total + d.total,
             resources_value_bytes = r.resources_value_bytes + d.value_bytes,
@@ -84,6 +94,7 @@ BEGIN
             resources_cancelled = r.resources_cancelled + d.cancelled
         FROM (SELECT g.request_id,
                   sum(g.rows) AS written,
+                  sum(g.fresh) AS fresh,
                   sum(g.n) AS total,
                   sum(g.n * (cf_json_len(g.resource_type) + cf_json_len(g.state) + cf_json_len_or_null(g.detail) + cf_iso_len(g.updated_at)) + g.own) AS value_bytes,
                   COALESCE(sum(g.n) FILTER (WHERE g.state = 'queued'), 0) AS queued,
@@ -93,7 +104,8 @@ BEGIN
                   COALESCE(sum(g.n) FILTER (WHERE g.state = 'refused'), 0) AS refused,
                   COALESCE(sum(g.n) FILTER (WHERE g.state = 'failed'), 0) AS failed,
                   COALESCE(sum(g.n) FILTER (WHERE g.state = 'cancelled'), 0) AS cancelled
-              FROM (SELECT x.request_id, x.resource_type, x.state, x.detail, x.updated_at, count(*) AS rows, sum(x.sign) AS n,
+              FROM (SELECT x.request_id, x.resource_type, x.state, x.detail, x.updated_at, count(*) AS rows,
+                        count(*) FILTER (WHERE x.sign > 0) AS fresh, sum(x.sign) AS n,
                         sum(x.sign * (cf_json_len(x.resource_id) + cf_int_len(x.job_id) + cf_int_len_or_null(x.worker_id))) AS own
                     FROM (SELECT 1 AS sign, request_id, resource_type, resource_id, state, detail, job_id, worker_id, updated_at FROM new_rows) x
                     GROUP BY x.request_id, x.resource_type, x.state, x.detail, x.updated_at) g
@@ -101,6 +113,7 @@ BEGIN
         WHERE r.id = d.request_id;
     ELSIF TG_OP = 'UPDATE' THEN
         UPDATE cleanup_requests r SET
+            generation = r.generation + d.fresh,
             progress_revision = r.progress_revision + d.written,
             resources_total = r.resources_total + d.total,
             resources_value_bytes = r.resources_value_bytes + d.value_bytes,
@@ -113,6 +126,7 @@ BEGIN
             resources_cancelled = r.resources_cancelled + d.cancelled
         FROM (SELECT g.request_id,
                   sum(g.rows) AS written,
+                  sum(g.fresh) AS fresh,
                   sum(g.n) AS total,
                   sum(g.n * (cf_json_len(g.resource_type) + cf_json_len(g.state) + cf_json_len_or_null(g.detail) + cf_iso_len(g.updated_at)) + g.own) AS value_bytes,
                   COALESCE(sum(g.n) FILTER (WHERE g.state = 'queued'), 0) AS queued,
@@ -122,7 +136,8 @@ BEGIN
                   COALESCE(sum(g.n) FILTER (WHERE g.state = 'refused'), 0) AS refused,
                   COALESCE(sum(g.n) FILTER (WHERE g.state = 'failed'), 0) AS failed,
                   COALESCE(sum(g.n) FILTER (WHERE g.state = 'cancelled'), 0) AS cancelled
-              FROM (SELECT x.request_id, x.resource_type, x.state, x.detail, x.updated_at, count(*) AS rows, sum(x.sign) AS n,
+              FROM (SELECT x.request_id, x.resource_type, x.state, x.detail, x.updated_at, count(*) AS rows,
+                        count(*) FILTER (WHERE x.sign > 0) AS fresh, sum(x.sign) AS n,
                         sum(x.sign * (cf_json_len(x.resource_id) + cf_int_len(x.job_id) + cf_int_len_or_null(x.worker_id))) AS own
                     FROM (SELECT 1 AS sign, request_id, resource_type, resource_id, state, detail, job_id, worker_id, updated_at FROM new_rows
                       UNION ALL SELECT -1, request_id, resource_type, resource_id, state, detail, job_id, worker_id, updated_at FROM old_rows) x
@@ -143,6 +158,7 @@ BEGIN
             resources_cancelled = r.resources_cancelled + d.cancelled
         FROM (SELECT g.request_id,
                   sum(g.rows) AS written,
+                  sum(g.fresh) AS fresh,
                   sum(g.n) AS total,
                   sum(g.n * (cf_json_len(g.resource_type) + cf_json_len(g.state) + cf_json_len_or_null(g.detail) + cf_iso_len(g.updated_at)) + g.own) AS value_bytes,
                   COALESCE(sum(g.n) FILTER (WHERE g.state = 'queued'), 0) AS queued,
@@ -152,7 +168,8 @@ BEGIN
                   COALESCE(sum(g.n) FILTER (WHERE g.state = 'refused'), 0) AS refused,
                   COALESCE(sum(g.n) FILTER (WHERE g.state = 'failed'), 0) AS failed,
                   COALESCE(sum(g.n) FILTER (WHERE g.state = 'cancelled'), 0) AS cancelled
-              FROM (SELECT x.request_id, x.resource_type, x.state, x.detail, x.updated_at, count(*) AS rows, sum(x.sign) AS n,
+              FROM (SELECT x.request_id, x.resource_type, x.state, x.detail, x.updated_at, count(*) AS rows,
+                        count(*) FILTER (WHERE x.sign > 0) AS fresh, sum(x.sign) AS n,
                         sum(x.sign * (cf_json_len(x.resource_id) + cf_int_len(x.job_id) + cf_int_len_or_null(x.worker_id))) AS own
                     FROM (SELECT -1 AS sign, request_id, resource_type, resource_id, state, detail, job_id, worker_id, updated_at FROM old_rows) x
                     GROUP BY x.request_id, x.resource_type, x.state, x.detail, x.updated_at) g
@@ -163,11 +180,11 @@ BEGIN
 END
 $$;
 
-CREATE TRIGGER cleanup_progress_sizes_insert AFTER INSERT ON cleanup_progress
+CREATE TRIGGER cleanup_progress_generation_insert AFTER INSERT ON cleanup_progress
     REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION cf_progress_sizes();
 
-CREATE TRIGGER cleanup_progress_sizes_update AFTER UPDATE ON cleanup_progress
+CREATE TRIGGER cleanup_progress_generation_update AFTER UPDATE ON cleanup_progress
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION cf_progress_sizes();
 
@@ -190,13 +207,15 @@ BEGIN
             jobs_cancelled = r.jobs_cancelled + d.cancelled
         FROM (SELECT g.request_id,
                   sum(g.rows) AS written,
+                  sum(g.fresh) AS fresh,
                   sum(g.n) AS total,
                   sum(g.n * (cf_json_len(g.state) + cf_json_len_or_null(g.error)) + g.own) AS value_bytes,
                   COALESCE(sum(g.n) FILTER (WHERE g.state = 'queued'), 0) AS queued,
                   COALESCE(sum(g.n) FILTER (WHERE g.state = 'running'), 0) AS running,
                   COALESCE(sum(g.n) FILTER (WHERE g.state = 'failed'), 0) AS failed,
                   COALESCE(sum(g.n) FILTER (WHERE g.state = 'cancelled'), 0) AS cancelled
-              FROM (SELECT x.request_id, x.state, x.error, count(*) AS rows, sum(x.sign) AS n,
+              FROM (SELECT x.request_id, x.state, x.error, count(*) AS rows,
+                        count(*) FILTER (WHERE x.sign > 0) AS fresh, sum(x.sign) AS n,
                         sum(x.sign * (cf_int_len(x.id) + cf_int_len(x.service_id) + cf_int_len_or_null(x.taken_by))) AS own
                     FROM (SELECT 1 AS sign, request_id, id, service_id, state, taken_by, error FROM new_rows) x
                     GROUP BY x.request_id, x.state, x.error) g
@@ -213,13 +232,15 @@ BEGIN
             jobs_cancelled = r.jobs_cancelled + d.cancelled
         FROM (SELECT g.request_id,
                   sum(g.rows) AS written,
+                  sum(g.fresh) AS fresh,
                   sum(g.n) AS total,
                   sum(g.n * (cf_json_len(g.state) + cf_json_len_or_null(g.error)) + g.own) AS value_bytes,
                   COALESCE(sum(g.n) FILTER (WHERE g.state = 'queued'), 0) AS queued,
                   COALESCE(sum(g.n) FILTER (WHERE g.state = 'running'), 0) AS running,
                   COALESCE(sum(g.n) FILTER (WHERE g.state = 'failed'), 0) AS failed,
                   COALESCE(sum(g.n) FILTER (WHERE g.state = 'cancelled'), 0) AS cancelled
-              FROM (SELECT x.request_id, x.state, x.error, count(*) AS rows, sum(x.sign) AS n,
+              FROM (SELECT x.request_id, x.state, x.error, count(*) AS rows,
+                        count(*) FILTER (WHERE x.sign > 0) AS fresh, sum(x.sign) AS n,
                         sum(x.sign * (cf_int_len(x.id) + cf_int_len(x.service_id) + cf_int_len_or_null(x.taken_by))) AS own
                     FROM (SELECT 1 AS sign, request_id, id, service_id, state, taken_by, error FROM new_rows
                       UNION ALL SELECT -1, request_id, id, service_id, state, taken_by, error FROM old_rows) x
@@ -237,13 +258,15 @@ BEGIN
             jobs_cancelled = r.jobs_cancelled + d.cancelled
         FROM (SELECT g.request_id,
                   sum(g.rows) AS written,
+                  sum(g.fresh) AS fresh,
                   sum(g.n) AS total,
                   sum(g.n * (cf_json_len(g.state) + cf_json_len_or_null(g.error)) + g.own) AS value_bytes,
                   COALESCE(sum(g.n) FILTER (WHERE g.state = 'queued'), 0) AS queued,
                   COALESCE(sum(g.n) FILTER (WHERE g.state = 'running'), 0) AS running,
                   COALESCE(sum(g.n) FILTER (WHERE g.state = 'failed'), 0) AS failed,
                   COALESCE(sum(g.n) FILTER (WHERE g.state = 'cancelled'), 0) AS cancelled
-              FROM (SELECT x.request_id, x.state, x.error, count(*) AS rows, sum(x.sign) AS n,
+              FROM (SELECT x.request_id, x.state, x.error, count(*) AS rows,
+                        count(*) FILTER (WHERE x.sign > 0) AS fresh, sum(x.sign) AS n,
                         sum(x.sign * (cf_int_len(x.id) + cf_int_len(x.service_id) + cf_int_len_or_null(x.taken_by))) AS own
                     FROM (SELECT -1 AS sign, request_id, id, service_id, state, taken_by, error FROM old_rows) x
                     GROUP BY x.request_id, x.state, x.error) g
