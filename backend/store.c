@@ -128,14 +128,17 @@ enum stmt_id {
 	"sn.provider_location, sn.created_at, sn.updated_at, " LAST_ERROR("sn.id") " " \
 	"FROM snapshots sn WHERE sn.deleted = 0"
 
+/* (The generation lives in cleanup_request_sizes since migration 0009.) */
 #define REQUEST_COLUMNS \
-	"id, created_at, spec, filter, result, requester_uid, requester_pid, accepted_by, generation, " \
+	"id, created_at, spec, filter, result, requester_uid, requester_pid, accepted_by, " \
+	"(SELECT s.generation FROM cleanup_request_sizes s WHERE s.request_id = cleanup_requests.id), " \
 	"cancelled_at, cancelled_by"
 
-/* What stat needs of a request: its row without its texts (migration
- * 0009's columns). */
+/* What stat needs of a request: its small row (migration 0009), never
+ * the request's own, which holds its result and spec before its other
+ * columns (SQLite walks them to read one after). */
 #define REQUEST_SUMMARY_COLUMNS \
-	"id, created_at, requester_uid, requester_pid, accepted_by, generation, progress_revision, " \
+	"request_id, created_at, requester_uid, requester_pid, accepted_by, generation, progress_revision, " \
 	"cancelled_at, cancelled_by, spec_bytes, result_bytes, jobs_total, jobs_value_bytes, " \
 	"jobs_queued, jobs_running, jobs_failed, jobs_cancelled, resources_total, " \
 	"resources_value_bytes, resources_queued, resources_claimed, resources_cleaned, " \
@@ -246,9 +249,10 @@ static const char *const stmt_sql[Q_COUNT] = {
 	[Q_REQUEST_LAST] = "SELECT " REQUEST_COLUMNS " FROM cleanup_requests ORDER BY id DESC LIMIT 1",
 	[Q_REQUEST_BY_ID] = "SELECT " REQUEST_COLUMNS " FROM cleanup_requests WHERE id = ?1",
 	[Q_REQUESTS] = "SELECT id, created_at FROM cleanup_requests ORDER BY id",
-	[Q_REQUEST_WATCH] = "SELECT r.generation, (SELECT count(*) FROM cleanup_jobs j WHERE "
-			    "j.request_id = r.id AND j.state IN ('queued', 'running')) "
-			    "FROM cleanup_requests r WHERE r.id = ?1",
+	/* Its jobs queued or running: the counts its small row keeps (a
+	 * request can have 100,000 jobs, and poll() asks often). */
+	[Q_REQUEST_WATCH] = "SELECT generation, jobs_queued + jobs_running FROM cleanup_request_sizes "
+			    "WHERE request_id = ?1",
 	[Q_JOB_NEXT] = "SELECT id FROM cleanup_jobs WHERE state = 'queued' AND (dest_service = ?1 "
 		       "OR dest_cluster = ?2 OR (dest_service IS NULL AND dest_cluster IS NULL)) "
 		       "ORDER BY id LIMIT 1",
@@ -328,8 +332,9 @@ static const char *const stmt_sql[Q_COUNT] = {
 	/* Whether a running job is still this worker's, and its request not
 	 * cancelled. */
 	[Q_JOB_HOLD] =
-		"SELECT j.state = 'running' AND j.taken_by = ?2, r.cancelled_at IS NOT NULL "
-		"FROM cleanup_jobs j JOIN cleanup_requests r ON r.id = j.request_id WHERE j.id = ?1",
+		"SELECT j.state = 'running' AND j.taken_by = ?2, s.cancelled_at IS NOT NULL "
+		"FROM cleanup_jobs j JOIN cleanup_request_sizes s ON s.request_id = j.request_id "
+		"WHERE j.id = ?1",
 	/* Running jobs whose taker is down (or gone). */
 	[Q_JOBS_ORPHANED] =
 		"SELECT j.id, j.taken_by, j.service_id, j.until, j.request_id FROM cleanup_jobs j "
@@ -375,9 +380,10 @@ static const char *const stmt_sql[Q_COUNT] = {
 	[Q_JOBS_CANCEL] =
 		"UPDATE cleanup_jobs SET state = 'cancelled', finished_at = ?2, error = ?3 "
 		"WHERE request_id = ?1 AND state = 'queued'",
-	[Q_REQUEST_SUMMARY] = "SELECT " REQUEST_SUMMARY_COLUMNS " FROM cleanup_requests WHERE id = ?1",
-	[Q_REQUEST_LAST_SUMMARY] = "SELECT " REQUEST_SUMMARY_COLUMNS " FROM cleanup_requests "
-				   "ORDER BY id DESC LIMIT 1",
+	[Q_REQUEST_SUMMARY] = "SELECT " REQUEST_SUMMARY_COLUMNS " FROM cleanup_request_sizes "
+			      "WHERE request_id = ?1",
+	[Q_REQUEST_LAST_SUMMARY] = "SELECT " REQUEST_SUMMARY_COLUMNS " FROM cleanup_request_sizes "
+				   "ORDER BY request_id DESC LIMIT 1",
 	/* A page of a request's jobs or progress in id order, from after
 	 * ?2: an index range on both engines (request_id, then id). */
 	[Q_JOBS_PAGE] = "SELECT id, service_id, state, taken_by, error FROM cleanup_jobs "

@@ -88,7 +88,7 @@ static void test_a_first_release_file_gains_every_later_migration(void **state)
 	assert_int_equal(version, store_migrations_count);
 	store_close(st);
 	assert_int_equal(testdb_int(f->path, "SELECT count(*) FROM services WHERE host = 'old@lvm'"), 1);
-	assert_int_equal(testdb_int(f->path, "SELECT count(*) FROM pragma_table_info('cleanup_requests') "
+	assert_int_equal(testdb_int(f->path, "SELECT count(*) FROM pragma_table_info('cleanup_request_sizes') "
 				    "WHERE name = 'generation'"), 1);
 }
 

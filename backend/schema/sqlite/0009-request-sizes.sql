@@ -1,8 +1,17 @@
 -- cinderfs schema, migration 9, SQLite dialect: what a request's files
--- measure, kept in its row as its jobs and progress change, so that stat
--- and ls -l of cleanup/history/<n>/ answer from one row instead of
--- rendering a document that can run to tens of megabytes. The twin of
+-- measure, kept as its jobs and progress change, so that stat and ls -l of
+-- cleanup/history/<n>/ answer from one small row instead of rendering a
+-- document that can run to tens of megabytes. The twin of
 -- backend/schema/postgresql/0009-request-sizes.sql.
+--
+-- The row is cleanup_request_sizes', not the request's own: a request's
+-- row holds its spec and result (megabytes for a request of 100,000
+-- resources) before every column added to it since, and SQLite reads a
+-- column after them by walking the result's overflow pages (7 ms a stat),
+-- and rewrites the row whole, result and all, on every update (5 ms a
+-- progress row written while 0004's generation lived there). So the
+-- generation moves here too, and the few columns of the request that
+-- progress.json's header shows are copied here as they are written.
 --
 -- progress.json's length is its header (rendered from this row by
 -- backend/progress_json.c) plus, for each job and each resource entry, a
@@ -24,56 +33,130 @@
 -- a time the daemon wrote ('YYYY-MM-DD HH:MM:SS.ffffff', years 1000 to
 -- 8999, seconds below 60) takes one GLOB and three comparisons, any other
 -- the full check (3 us); an update measures only the columns it changed.
--- Row triggers, one UPDATE of the request's row per row written, the
--- generation's and the sizes' together (below).
-
-ALTER TABLE cleanup_requests ADD COLUMN spec_bytes INTEGER NOT NULL DEFAULT 0;          -- bytes of spec (cleanup/request's size)
-ALTER TABLE cleanup_requests ADD COLUMN result_bytes INTEGER NOT NULL DEFAULT 0;        -- bytes of result (cleanup/result's size)
-ALTER TABLE cleanup_requests ADD COLUMN progress_revision INTEGER NOT NULL DEFAULT 0;   -- +1 on every row of its jobs or progress written (any column)
-ALTER TABLE cleanup_requests ADD COLUMN jobs_total INTEGER NOT NULL DEFAULT 0;          -- its cleanup_jobs rows
-ALTER TABLE cleanup_requests ADD COLUMN jobs_value_bytes INTEGER NOT NULL DEFAULT 0;    -- bytes of their values in progress.json
-ALTER TABLE cleanup_requests ADD COLUMN jobs_queued INTEGER NOT NULL DEFAULT 0;         -- of which in state queued
-ALTER TABLE cleanup_requests ADD COLUMN jobs_running INTEGER NOT NULL DEFAULT 0;        -- ... running
-ALTER TABLE cleanup_requests ADD COLUMN jobs_failed INTEGER NOT NULL DEFAULT 0;         -- ... failed
-ALTER TABLE cleanup_requests ADD COLUMN jobs_cancelled INTEGER NOT NULL DEFAULT 0;      -- ... cancelled
-ALTER TABLE cleanup_requests ADD COLUMN resources_total INTEGER NOT NULL DEFAULT 0;     -- its cleanup_progress rows
-ALTER TABLE cleanup_requests ADD COLUMN resources_value_bytes INTEGER NOT NULL DEFAULT 0; -- bytes of their values in progress.json
-ALTER TABLE cleanup_requests ADD COLUMN resources_queued INTEGER NOT NULL DEFAULT 0;    -- of which in state queued
-ALTER TABLE cleanup_requests ADD COLUMN resources_claimed INTEGER NOT NULL DEFAULT 0;   -- ... claimed
-ALTER TABLE cleanup_requests ADD COLUMN resources_cleaned INTEGER NOT NULL DEFAULT 0;   -- ... cleaned
-ALTER TABLE cleanup_requests ADD COLUMN resources_skipped INTEGER NOT NULL DEFAULT 0;   -- ... skipped
-ALTER TABLE cleanup_requests ADD COLUMN resources_refused INTEGER NOT NULL DEFAULT 0;   -- ... refused
-ALTER TABLE cleanup_requests ADD COLUMN resources_failed INTEGER NOT NULL DEFAULT 0;    -- ... failed
-ALTER TABLE cleanup_requests ADD COLUMN resources_cancelled INTEGER NOT NULL DEFAULT 0; -- ... cancelled
-
--- length() of a text counts characters: the bytes are a blob's length.
-CREATE TRIGGER cleanup_requests_bytes_insert AFTER INSERT ON cleanup_requests
-BEGIN
-    UPDATE cleanup_requests SET spec_bytes = length(CAST(NEW.spec AS BLOB)),
-        result_bytes = length(CAST(NEW.result AS BLOB)) WHERE id = NEW.id;
-END;
-
-CREATE TRIGGER cleanup_requests_bytes_update AFTER UPDATE OF spec, result ON cleanup_requests
-BEGIN
-    UPDATE cleanup_requests SET spec_bytes = length(CAST(NEW.spec AS BLOB)),
-        result_bytes = length(CAST(NEW.result AS BLOB)) WHERE id = NEW.id;
-END;
-
--- The generation of 0004 moves in the same UPDATE as the sizes (one write
--- of the request's row per progress row written, not two: a request of
--- 100,000 resources queues them in one INSERT): its progress triggers are
--- replaced, the same names, the same moves. The jobs' (UPDATE OF state,
--- which no other trigger can tell) stays.
-DROP TRIGGER cleanup_progress_generation_insert;
-DROP TRIGGER cleanup_progress_generation_update;
-
+-- Row triggers, one UPDATE of the small row per row written, the
+-- generation's and the sizes' together.
+--
 -- progress.json reads a request's rows a page at a time in id order: the
 -- indexes on request_id (0002) already keep each request's rows in rowid
 -- order, so SQLite needs no index of its own for it (PostgreSQL does).
 
+CREATE TABLE cleanup_request_sizes (
+    request_id            INTEGER PRIMARY KEY,                -- cleanup_requests.id
+    created_at            TEXT NOT NULL,                      -- copied from cleanup_requests as written
+    requester_uid         INTEGER,                            -- copied
+    requester_pid         INTEGER,                            -- copied
+    accepted_by           INTEGER,                            -- copied
+    cancelled_at          TEXT,                               -- copied
+    cancelled_by          INTEGER,                            -- copied
+    spec_bytes            INTEGER NOT NULL DEFAULT 0,         -- bytes of spec (cleanup/request's size)
+    result_bytes          INTEGER NOT NULL DEFAULT 0,         -- bytes of result (cleanup/result's size)
+    generation            INTEGER NOT NULL DEFAULT 0,         -- +1 on every change of its jobs' states or progress (was cleanup_requests.generation)
+    progress_revision     INTEGER NOT NULL DEFAULT 0,         -- +1 on every row of its jobs or progress written (any column)
+    jobs_total            INTEGER NOT NULL DEFAULT 0,         -- its cleanup_jobs rows
+    jobs_value_bytes      INTEGER NOT NULL DEFAULT 0,         -- bytes of their values in progress.json
+    jobs_queued           INTEGER NOT NULL DEFAULT 0,         -- of which in state queued
+    jobs_running          INTEGER NOT NULL DEFAULT 0,         -- ... running
+    jobs_failed           INTEGER NOT NULL DEFAULT 0,         -- ... failed
+    jobs_cancelled        INTEGER NOT NULL DEFAULT 0,         -- ... cancelled
+    resources_total       INTEGER NOT NULL DEFAULT 0,         -- its cleanup_progress rows
+    resources_value_bytes INTEGER NOT NULL DEFAULT 0,         -- bytes of their values in progress.json
+    resources_queued      INTEGER NOT NULL DEFAULT 0,         -- of which in state queued
+    resources_claimed     INTEGER NOT NULL DEFAULT 0,         -- ... claimed
+    resources_cleaned     INTEGER NOT NULL DEFAULT 0,         -- ... cleaned
+    resources_skipped     INTEGER NOT NULL DEFAULT 0,         -- ... skipped
+    resources_refused     INTEGER NOT NULL DEFAULT 0,         -- ... refused
+    resources_failed      INTEGER NOT NULL DEFAULT 0,         -- ... failed
+    resources_cancelled   INTEGER NOT NULL DEFAULT 0          -- ... cancelled
+);
+
+-- The requests already there, and their generations.
+INSERT INTO cleanup_request_sizes (request_id, created_at, requester_uid, requester_pid, accepted_by, cancelled_at, cancelled_by, spec_bytes, result_bytes, generation)
+SELECT id, created_at, requester_uid, requester_pid, accepted_by, cancelled_at, cancelled_by, length(CAST(spec AS BLOB)), length(CAST(result AS BLOB)), generation
+FROM cleanup_requests;
+
+UPDATE cleanup_request_sizes SET resources_total = t.total, resources_value_bytes = t.value_bytes, resources_queued = t.s_queued, resources_claimed = t.s_claimed, resources_cleaned = t.s_cleaned, resources_skipped = t.s_skipped, resources_refused = t.s_refused, resources_failed = t.s_failed, resources_cancelled = t.s_cancelled
+FROM (SELECT p.request_id,
+    count(*) AS total,
+    sum((length(CAST(json_quote(COALESCE(CAST(p.resource_type AS TEXT), '')) AS BLOB))
+        + length(CAST(json_quote(COALESCE(CAST(p.resource_id AS TEXT), '')) AS BLOB))
+        + length(CAST(json_quote(COALESCE(CAST(p.state AS TEXT), '')) AS BLOB))
+        + CASE WHEN COALESCE(CAST(p.detail AS TEXT), '') = '' THEN 4 ELSE length(CAST(json_quote(CAST(p.detail AS TEXT)) AS BLOB)) END
+        + length(CAST(COALESCE(CAST(p.job_id AS INTEGER), 0) AS TEXT))
+        + CASE WHEN COALESCE(CAST(p.worker_id AS INTEGER), 0) = 0 THEN 4 ELSE length(CAST(CAST(p.worker_id AS INTEGER) AS TEXT)) END
+        + CASE WHEN p.updated_at GLOB '[1-8][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]'
+            AND substr(p.updated_at, 6, 2) BETWEEN '01' AND '12' AND substr(p.updated_at, 9, 2) BETWEEN '01' AND '31'
+            AND substr(p.updated_at, 12, 2) <= '23' THEN 22
+        WHEN CAST(p.updated_at AS TEXT) GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9][ T][0-9][0-9]:[0-9][0-9]:[0-9][0-9]*'
+            AND (substr(CAST(p.updated_at AS TEXT), 20) IN ('', 'Z') OR (substr(CAST(p.updated_at AS TEXT), 20, 2) GLOB '.[0-9]'
+                 AND ltrim(substr(CAST(p.updated_at AS TEXT), 21), '0123456789') IN ('', 'Z')))
+            AND CAST(substr(CAST(p.updated_at AS TEXT), 6, 2) AS INTEGER) BETWEEN 1 AND 12
+            AND CAST(substr(CAST(p.updated_at AS TEXT), 9, 2) AS INTEGER) BETWEEN 1 AND 31
+            AND CAST(substr(CAST(p.updated_at AS TEXT), 12, 2) AS INTEGER) <= 23
+            AND CAST(substr(CAST(p.updated_at AS TEXT), 15, 2) AS INTEGER) <= 59
+            AND CAST(substr(CAST(p.updated_at AS TEXT), 18, 2) AS INTEGER) <= 60
+        THEN 18 + length(CAST(CAST(substr(CAST(p.updated_at AS TEXT), 1, 4) AS INTEGER)
+                              + (substr(CAST(p.updated_at AS TEXT), 6, 5) = '12-31' AND substr(CAST(p.updated_at AS TEXT), 12, 8) = '23:59:60') AS TEXT))
+        ELSE 2 END)) AS value_bytes,
+    sum(p.state IS 'queued') AS s_queued,
+    sum(p.state IS 'claimed') AS s_claimed,
+    sum(p.state IS 'cleaned') AS s_cleaned,
+    sum(p.state IS 'skipped') AS s_skipped,
+    sum(p.state IS 'refused') AS s_refused,
+    sum(p.state IS 'failed') AS s_failed,
+    sum(p.state IS 'cancelled') AS s_cancelled
+    FROM cleanup_progress p GROUP BY p.request_id) t
+WHERE t.request_id = cleanup_request_sizes.request_id;
+
+UPDATE cleanup_request_sizes SET jobs_total = t.total, jobs_value_bytes = t.value_bytes, jobs_queued = t.s_queued, jobs_running = t.s_running, jobs_failed = t.s_failed, jobs_cancelled = t.s_cancelled
+FROM (SELECT j.request_id,
+    count(*) AS total,
+    sum((length(CAST(COALESCE(CAST(j.id AS INTEGER), 0) AS TEXT))
+        + length(CAST(COALESCE(CAST(j.service_id AS INTEGER), 0) AS TEXT))
+        + length(CAST(json_quote(COALESCE(CAST(j.state AS TEXT), '')) AS BLOB))
+        + CASE WHEN COALESCE(CAST(j.taken_by AS INTEGER), 0) = 0 THEN 4 ELSE length(CAST(CAST(j.taken_by AS INTEGER) AS TEXT)) END
+        + CASE WHEN COALESCE(CAST(j.error AS TEXT), '') = '' THEN 4 ELSE length(CAST(json_quote(CAST(j.error AS TEXT)) AS BLOB)) END)) AS value_bytes,
+    sum(j.state IS 'queued') AS s_queued,
+    sum(j.state IS 'running') AS s_running,
+    sum(j.state IS 'failed') AS s_failed,
+    sum(j.state IS 'cancelled') AS s_cancelled
+    FROM cleanup_jobs j GROUP BY j.request_id) t
+WHERE t.request_id = cleanup_request_sizes.request_id;
+
+-- The generation moves here: 0004's triggers wrote the request's row, and
+-- SQLite rewrites a row whole, its result and spec with it, on every
+-- progress row written (5 ms a row for a request whose result is 9 MB).
+DROP TRIGGER cleanup_progress_generation_insert;
+DROP TRIGGER cleanup_progress_generation_update;
+DROP TRIGGER cleanup_jobs_generation_update;
+ALTER TABLE cleanup_requests DROP COLUMN generation;
+
+CREATE TRIGGER cleanup_requests_sizes_insert AFTER INSERT ON cleanup_requests
+BEGIN
+    INSERT INTO cleanup_request_sizes (request_id, created_at, requester_uid, requester_pid, accepted_by, cancelled_at, cancelled_by, spec_bytes, result_bytes)
+        VALUES (NEW.id, NEW.created_at, NEW.requester_uid, NEW.requester_pid, NEW.accepted_by, NEW.cancelled_at, NEW.cancelled_by, length(CAST(NEW.spec AS BLOB)), length(CAST(NEW.result AS BLOB)));
+END;
+
+CREATE TRIGGER cleanup_requests_sizes_update
+AFTER UPDATE OF created_at, requester_uid, requester_pid, accepted_by, cancelled_at, cancelled_by, spec, result ON cleanup_requests
+BEGIN
+    UPDATE cleanup_request_sizes SET created_at = NEW.created_at, requester_uid = NEW.requester_uid, requester_pid = NEW.requester_pid, accepted_by = NEW.accepted_by, cancelled_at = NEW.cancelled_at, cancelled_by = NEW.cancelled_by,
+        spec_bytes = length(CAST(NEW.spec AS BLOB)), result_bytes = length(CAST(NEW.result AS BLOB))
+        WHERE request_id = NEW.id;
+END;
+
+CREATE TRIGGER cleanup_requests_sizes_delete AFTER DELETE ON cleanup_requests
+BEGIN
+    DELETE FROM cleanup_request_sizes WHERE request_id = OLD.id;
+END;
+
+CREATE TRIGGER cleanup_jobs_generation_update AFTER UPDATE OF state ON cleanup_jobs
+BEGIN
+    UPDATE cleanup_request_sizes SET generation = generation + 1 WHERE request_id = NEW.request_id;
+END;
+
 CREATE TRIGGER cleanup_progress_generation_insert AFTER INSERT ON cleanup_progress
 BEGIN
-    UPDATE cleanup_requests SET generation = generation + 1, progress_revision = progress_revision + 1,
+    UPDATE cleanup_request_sizes SET generation = generation + 1, progress_revision = progress_revision + 1,
         resources_total = resources_total + 1,
         resources_value_bytes = resources_value_bytes + (length(CAST(json_quote(COALESCE(CAST(NEW.resource_type AS TEXT), '')) AS BLOB))
         + length(CAST(json_quote(COALESCE(CAST(NEW.resource_id AS TEXT), '')) AS BLOB))
@@ -102,13 +185,13 @@ BEGIN
         resources_refused = resources_refused + (NEW.state IS 'refused'),
         resources_failed = resources_failed + (NEW.state IS 'failed'),
         resources_cancelled = resources_cancelled + (NEW.state IS 'cancelled')
-    WHERE id = NEW.request_id;
+    WHERE request_id = NEW.request_id;
 END;
 
 CREATE TRIGGER cleanup_progress_generation_update AFTER UPDATE ON cleanup_progress
 WHEN OLD.request_id IS NEW.request_id
 BEGIN
-    UPDATE cleanup_requests SET generation = generation + 1, progress_revision = progress_revision + 1,
+    UPDATE cleanup_request_sizes SET generation = generation + 1, progress_revision = progress_revision + 1,
         resources_value_bytes = resources_value_bytes + (CASE WHEN OLD.resource_type IS NEW.resource_type THEN 0 ELSE length(CAST(json_quote(COALESCE(CAST(NEW.resource_type AS TEXT), '')) AS BLOB))
             - (length(CAST(json_quote(COALESCE(CAST(OLD.resource_type AS TEXT), '')) AS BLOB))) END
         + CASE WHEN OLD.resource_id IS NEW.resource_id THEN 0 ELSE length(CAST(json_quote(COALESCE(CAST(NEW.resource_id AS TEXT), '')) AS BLOB))
@@ -156,13 +239,13 @@ BEGIN
         resources_refused = resources_refused - (OLD.state IS 'refused') + (NEW.state IS 'refused'),
         resources_failed = resources_failed - (OLD.state IS 'failed') + (NEW.state IS 'failed'),
         resources_cancelled = resources_cancelled - (OLD.state IS 'cancelled') + (NEW.state IS 'cancelled')
-    WHERE id = NEW.request_id;
+    WHERE request_id = NEW.request_id;
 END;
 
 CREATE TRIGGER cleanup_progress_sizes_move AFTER UPDATE ON cleanup_progress
 WHEN OLD.request_id IS NOT NEW.request_id
 BEGIN
-    UPDATE cleanup_requests SET progress_revision = progress_revision + 1,
+    UPDATE cleanup_request_sizes SET progress_revision = progress_revision + 1,
         resources_total = resources_total - 1,
         resources_value_bytes = resources_value_bytes - (length(CAST(json_quote(COALESCE(CAST(OLD.resource_type AS TEXT), '')) AS BLOB))
         + length(CAST(json_quote(COALESCE(CAST(OLD.resource_id AS TEXT), '')) AS BLOB))
@@ -191,8 +274,8 @@ BEGIN
         resources_refused = resources_refused - (OLD.state IS 'refused'),
         resources_failed = resources_failed - (OLD.state IS 'failed'),
         resources_cancelled = resources_cancelled - (OLD.state IS 'cancelled')
-    WHERE id = OLD.request_id;
-    UPDATE cleanup_requests SET generation = generation + 1, progress_revision = progress_revision + 1,
+    WHERE request_id = OLD.request_id;
+    UPDATE cleanup_request_sizes SET generation = generation + 1, progress_revision = progress_revision + 1,
         resources_total = resources_total + 1,
         resources_value_bytes = resources_value_bytes + (length(CAST(json_quote(COALESCE(CAST(NEW.resource_type AS TEXT), '')) AS BLOB))
         + length(CAST(json_quote(COALESCE(CAST(NEW.resource_id AS TEXT), '')) AS BLOB))
@@ -221,12 +304,12 @@ BEGIN
         resources_refused = resources_refused + (NEW.state IS 'refused'),
         resources_failed = resources_failed + (NEW.state IS 'failed'),
         resources_cancelled = resources_cancelled + (NEW.state IS 'cancelled')
-    WHERE id = NEW.request_id;
+    WHERE request_id = NEW.request_id;
 END;
 
 CREATE TRIGGER cleanup_progress_sizes_delete AFTER DELETE ON cleanup_progress
 BEGIN
-    UPDATE cleanup_requests SET progress_revision = progress_revision + 1,
+    UPDATE cleanup_request_sizes SET progress_revision = progress_revision + 1,
         resources_total = resources_total - 1,
         resources_value_bytes = resources_value_bytes - (length(CAST(json_quote(COALESCE(CAST(OLD.resource_type AS TEXT), '')) AS BLOB))
         + length(CAST(json_quote(COALESCE(CAST(OLD.resource_id AS TEXT), '')) AS BLOB))
@@ -255,12 +338,12 @@ BEGIN
         resources_refused = resources_refused - (OLD.state IS 'refused'),
         resources_failed = resources_failed - (OLD.state IS 'failed'),
         resources_cancelled = resources_cancelled - (OLD.state IS 'cancelled')
-    WHERE id = OLD.request_id;
+    WHERE request_id = OLD.request_id;
 END;
 
 CREATE TRIGGER cleanup_jobs_sizes_insert AFTER INSERT ON cleanup_jobs
 BEGIN
-    UPDATE cleanup_requests SET progress_revision = progress_revision + 1,
+    UPDATE cleanup_request_sizes SET progress_revision = progress_revision + 1,
         jobs_total = jobs_total + 1,
         jobs_value_bytes = jobs_value_bytes + (length(CAST(COALESCE(CAST(NEW.id AS INTEGER), 0) AS TEXT))
         + length(CAST(COALESCE(CAST(NEW.service_id AS INTEGER), 0) AS TEXT))
@@ -271,13 +354,13 @@ BEGIN
         jobs_running = jobs_running + (NEW.state IS 'running'),
         jobs_failed = jobs_failed + (NEW.state IS 'failed'),
         jobs_cancelled = jobs_cancelled + (NEW.state IS 'cancelled')
-    WHERE id = NEW.request_id;
+    WHERE request_id = NEW.request_id;
 END;
 
 CREATE TRIGGER cleanup_jobs_sizes_update AFTER UPDATE ON cleanup_jobs
 WHEN OLD.request_id IS NEW.request_id
 BEGIN
-    UPDATE cleanup_requests SET progress_revision = progress_revision + 1,
+    UPDATE cleanup_request_sizes SET progress_revision = progress_revision + 1,
         jobs_value_bytes = jobs_value_bytes + (CASE WHEN OLD.id IS NEW.id THEN 0 ELSE length(CAST(COALESCE(CAST(NEW.id AS INTEGER), 0) AS TEXT))
             - (length(CAST(COALESCE(CAST(OLD.id AS INTEGER), 0) AS TEXT))) END
         + CASE WHEN OLD.service_id IS NEW.service_id THEN 0 ELSE length(CAST(COALESCE(CAST(NEW.service_id AS INTEGER), 0) AS TEXT))
@@ -292,13 +375,13 @@ BEGIN
         jobs_running = jobs_running - (OLD.state IS 'running') + (NEW.state IS 'running'),
         jobs_failed = jobs_failed - (OLD.state IS 'failed') + (NEW.state IS 'failed'),
         jobs_cancelled = jobs_cancelled - (OLD.state IS 'cancelled') + (NEW.state IS 'cancelled')
-    WHERE id = NEW.request_id;
+    WHERE request_id = NEW.request_id;
 END;
 
 CREATE TRIGGER cleanup_jobs_sizes_move AFTER UPDATE ON cleanup_jobs
 WHEN OLD.request_id IS NOT NEW.request_id
 BEGIN
-    UPDATE cleanup_requests SET progress_revision = progress_revision + 1,
+    UPDATE cleanup_request_sizes SET progress_revision = progress_revision + 1,
         jobs_total = jobs_total - 1,
         jobs_value_bytes = jobs_value_bytes - (length(CAST(COALESCE(CAST(OLD.id AS INTEGER), 0) AS TEXT))
         + length(CAST(COALESCE(CAST(OLD.service_id AS INTEGER), 0) AS TEXT))
@@ -309,8 +392,8 @@ BEGIN
         jobs_running = jobs_running - (OLD.state IS 'running'),
         jobs_failed = jobs_failed - (OLD.state IS 'failed'),
         jobs_cancelled = jobs_cancelled - (OLD.state IS 'cancelled')
-    WHERE id = OLD.request_id;
-    UPDATE cleanup_requests SET progress_revision = progress_revision + 1,
+    WHERE request_id = OLD.request_id;
+    UPDATE cleanup_request_sizes SET progress_revision = progress_revision + 1,
         jobs_total = jobs_total + 1,
         jobs_value_bytes = jobs_value_bytes + (length(CAST(COALESCE(CAST(NEW.id AS INTEGER), 0) AS TEXT))
         + length(CAST(COALESCE(CAST(NEW.service_id AS INTEGER), 0) AS TEXT))
@@ -321,12 +404,12 @@ BEGIN
         jobs_running = jobs_running + (NEW.state IS 'running'),
         jobs_failed = jobs_failed + (NEW.state IS 'failed'),
         jobs_cancelled = jobs_cancelled + (NEW.state IS 'cancelled')
-    WHERE id = NEW.request_id;
+    WHERE request_id = NEW.request_id;
 END;
 
 CREATE TRIGGER cleanup_jobs_sizes_delete AFTER DELETE ON cleanup_jobs
 BEGIN
-    UPDATE cleanup_requests SET progress_revision = progress_revision + 1,
+    UPDATE cleanup_request_sizes SET progress_revision = progress_revision + 1,
         jobs_total = jobs_total - 1,
         jobs_value_bytes = jobs_value_bytes - (length(CAST(COALESCE(CAST(OLD.id AS INTEGER), 0) AS TEXT))
         + length(CAST(COALESCE(CAST(OLD.service_id AS INTEGER), 0) AS TEXT))
@@ -337,56 +420,5 @@ BEGIN
         jobs_running = jobs_running - (OLD.state IS 'running'),
         jobs_failed = jobs_failed - (OLD.state IS 'failed'),
         jobs_cancelled = jobs_cancelled - (OLD.state IS 'cancelled')
-    WHERE id = OLD.request_id;
+    WHERE request_id = OLD.request_id;
 END;
-
--- The requests already there.
-UPDATE cleanup_requests SET resources_total = t.total, resources_value_bytes = t.value_bytes, resources_queued = t.s_queued, resources_claimed = t.s_claimed, resources_cleaned = t.s_cleaned, resources_skipped = t.s_skipped, resources_refused = t.s_refused, resources_failed = t.s_failed, resources_cancelled = t.s_cancelled
-FROM (SELECT p.request_id,
-    count(*) AS total,
-    sum((length(CAST(json_quote(COALESCE(CAST(p.resource_type AS TEXT), '')) AS BLOB))
-        + length(CAST(json_quote(COALESCE(CAST(p.resource_id AS TEXT), '')) AS BLOB))
-        + length(CAST(json_quote(COALESCE(CAST(p.state AS TEXT), '')) AS BLOB))
-        + CASE WHEN COALESCE(CAST(p.detail AS TEXT), '') = '' THEN 4 ELSE length(CAST(json_quote(CAST(p.detail AS TEXT)) AS BLOB)) END
-        + length(CAST(COALESCE(CAST(p.job_id AS INTEGER), 0) AS TEXT))
-        + CASE WHEN COALESCE(CAST(p.worker_id AS INTEGER), 0) = 0 THEN 4 ELSE length(CAST(CAST(p.worker_id AS INTEGER) AS TEXT)) END
-        + CASE WHEN p.updated_at GLOB '[1-8][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]'
-            AND substr(p.updated_at, 6, 2) BETWEEN '01' AND '12' AND substr(p.updated_at, 9, 2) BETWEEN '01' AND '31'
-            AND substr(p.updated_at, 12, 2) <= '23' THEN 22
-        WHEN CAST(p.updated_at AS TEXT) GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9][ T][0-9][0-9]:[0-9][0-9]:[0-9][0-9]*'
-            AND (substr(CAST(p.updated_at AS TEXT), 20) IN ('', 'Z') OR (substr(CAST(p.updated_at AS TEXT), 20, 2) GLOB '.[0-9]'
-                 AND ltrim(substr(CAST(p.updated_at AS TEXT), 21), '0123456789') IN ('', 'Z')))
-            AND CAST(substr(CAST(p.updated_at AS TEXT), 6, 2) AS INTEGER) BETWEEN 1 AND 12
-            AND CAST(substr(CAST(p.updated_at AS TEXT), 9, 2) AS INTEGER) BETWEEN 1 AND 31
-            AND CAST(substr(CAST(p.updated_at AS TEXT), 12, 2) AS INTEGER) <= 23
-            AND CAST(substr(CAST(p.updated_at AS TEXT), 15, 2) AS INTEGER) <= 59
-            AND CAST(substr(CAST(p.updated_at AS TEXT), 18, 2) AS INTEGER) <= 60
-        THEN 18 + length(CAST(CAST(substr(CAST(p.updated_at AS TEXT), 1, 4) AS INTEGER)
-                              + (substr(CAST(p.updated_at AS TEXT), 6, 5) = '12-31' AND substr(CAST(p.updated_at AS TEXT), 12, 8) = '23:59:60') AS TEXT))
-        ELSE 2 END)) AS value_bytes,
-    sum(p.state IS 'queued') AS s_queued,
-    sum(p.state IS 'claimed') AS s_claimed,
-    sum(p.state IS 'cleaned') AS s_cleaned,
-    sum(p.state IS 'skipped') AS s_skipped,
-    sum(p.state IS 'refused') AS s_refused,
-    sum(p.state IS 'failed') AS s_failed,
-    sum(p.state IS 'cancelled') AS s_cancelled
-    FROM cleanup_progress p GROUP BY p.request_id) t
-WHERE t.request_id = cleanup_requests.id;
-
-UPDATE cleanup_requests SET jobs_total = t.total, jobs_value_bytes = t.value_bytes, jobs_queued = t.s_queued, jobs_running = t.s_running, jobs_failed = t.s_failed, jobs_cancelled = t.s_cancelled
-FROM (SELECT j.request_id,
-    count(*) AS total,
-    sum((length(CAST(COALESCE(CAST(j.id AS INTEGER), 0) AS TEXT))
-        + length(CAST(COALESCE(CAST(j.service_id AS INTEGER), 0) AS TEXT))
-        + length(CAST(json_quote(COALESCE(CAST(j.state AS TEXT), '')) AS BLOB))
-        + CASE WHEN COALESCE(CAST(j.taken_by AS INTEGER), 0) = 0 THEN 4 ELSE length(CAST(CAST(j.taken_by AS INTEGER) AS TEXT)) END
-        + CASE WHEN COALESCE(CAST(j.error AS TEXT), '') = '' THEN 4 ELSE length(CAST(json_quote(CAST(j.error AS TEXT)) AS BLOB)) END)) AS value_bytes,
-    sum(j.state IS 'queued') AS s_queued,
-    sum(j.state IS 'running') AS s_running,
-    sum(j.state IS 'failed') AS s_failed,
-    sum(j.state IS 'cancelled') AS s_cancelled
-    FROM cleanup_jobs j GROUP BY j.request_id) t
-WHERE t.request_id = cleanup_requests.id;
-
-UPDATE cleanup_requests SET spec_bytes = length(CAST(spec AS BLOB)), result_bytes = length(CAST(result AS BLOB));
