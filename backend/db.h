@@ -28,6 +28,7 @@ enum db_open_flags {
 	DB_CREATE = 1 << 0,
 	DB_RELAXED = 1 << 2,
 	DB_SHORT_WAIT = 1 << 3,
+	DB_LEAN = 1 << 4,
 };
 
 enum db_tx {

@@ -2,18 +2,24 @@
  * keeps the local time zone out of it. */
 #include "dbtime.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
+/* '0' to '9' (isdigit is a library call a character; listings parse a
+ * time or two a row). */
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
 static int digits(const char **p, int n, int *out)
 {
 	int v = 0;
 	for (int i = 0; i < n; i++) {
-		if (!isdigit((unsigned char)**p))
+		if (!is_digit(**p))
 			return -EINVAL;
 		v = v * 10 + (**p - '0');
 		(*p)++;
@@ -65,9 +71,9 @@ int dbtime_parse(const char *text, struct timespec *out)
 	if (*p == '.') {
 		long scale = 100000000;
 		p++;
-		if (!isdigit((unsigned char)*p))
+		if (!is_digit(*p))
 			return -EINVAL;
-		for (; isdigit((unsigned char)*p); p++) {
+		for (; is_digit(*p); p++) {
 			nsec += (*p - '0') * scale;
 			scale /= 10;
 		}

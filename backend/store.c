@@ -45,6 +45,7 @@ enum stmt_id {
 	Q_CLUSTER_INSERT,
 	Q_STUCK_ONE,
 	Q_STUCK_LIST,
+	Q_STUCK_NAMES,
 	Q_VOLUME_ROW,
 	Q_VOLUME_ROWS,
 	Q_SNAPSHOT_ROW,
@@ -94,7 +95,6 @@ enum stmt_id {
 	Q_SNAPSHOT,
 	Q_VOLUME_SNAPSHOTS,
 	Q_PROGRESS_SET,
-	Q_PROGRESS_LIST,
 	Q_JOB_SETTLE_DONE,
 	Q_JOB_SETTLE_FAILED,
 	Q_JOBS_ORPHANED,
@@ -109,6 +109,10 @@ enum stmt_id {
 	Q_PROGRESS_CANCEL,
 	Q_PROGRESS_NOTE,
 	Q_JOB_HOLD,
+	Q_REQUEST_SUMMARY,
+	Q_REQUEST_LAST_SUMMARY,
+	Q_JOBS_PAGE,
+	Q_PROGRESS_PAGE,
 	Q_COUNT
 };
 
@@ -141,10 +145,21 @@ enum stmt_id {
 	"sn.provider_location, sn.created_at, sn.updated_at, " LAST_ERROR("sn.id") " " \
 	"FROM snapshots sn WHERE sn.deleted = 0"
 
+/* (The generation lives in cleanup_request_sizes since migration 0009.) */
 #define REQUEST_COLUMNS \
 	"id, created_at, spec, filter, result_size, requester_uid, requester_pid, accepted_by, " \
-	"(SELECT g.generation FROM cleanup_generations g WHERE g.request_id = cleanup_requests.id), " \
+	"(SELECT s.generation FROM cleanup_request_sizes s WHERE s.request_id = cleanup_requests.id), " \
 	"cancelled_at, cancelled_by"
+
+/* What stat needs of a request: its small row (migration 0009), never
+ * the request's own, which holds its result and spec before its other
+ * columns (SQLite walks them to read one after). */
+#define REQUEST_SUMMARY_COLUMNS \
+	"request_id, created_at, requester_uid, requester_pid, accepted_by, generation, progress_revision, " \
+	"cancelled_at, cancelled_by, spec_bytes, result_bytes, jobs_total, jobs_value_bytes, " \
+	"jobs_queued, jobs_running, jobs_failed, jobs_cancelled, resources_total, " \
+	"resources_value_bytes, resources_queued, resources_claimed, resources_cleaned, " \
+	"resources_skipped, resources_refused, resources_failed, resources_cancelled"
 
 #define JOB_COLUMNS \
 	"id, request_id, service_id, resource_type, resource_id, until, dest_cluster, dest_service, " \
@@ -177,7 +192,8 @@ enum stmt_id {
 	"LEFT JOIN worker_state ws ON ws.service_id = services.id WHERE services.deleted = 0"
 
 /* Down: no heartbeat yet, or the last one (updated_at) is before ?2, the
- * bound as text; or the owner's row is gone or deleted. */
+ * bound as text; or the owner's row is gone or deleted. For one resource:
+ * its owner judged as it is joined. */
 #define STUCK_SELECT(type_match) \
 	"SELECT w.resource_type, w.resource_id, w.status, w.service_id, s.host, s.cluster_name, " \
 	"w.created_at, w.updated_at " \
@@ -291,6 +307,18 @@ enum stmt_id {
 	[Q_SNAPSHOTS_OF_VOLUMES] = \
 		"SELECT id, volume_id, status FROM snapshots WHERE deleted = 0 AND " \
 		IN_TEXTS("volume_id", "?1") " ORDER BY volume_id, created_at, id",
+/* The same rows for a listing: an owner that is not among the live
+ * services rows is down (gone, deleted, or its heartbeat not at or after
+ * ?2: exactly STUCK_SELECT's test), and liveness is judged once per
+ * services row, not once per workers row after the join (on PostgreSQL
+ * cf_beat_ok costs about 8 us a call: 0.8 s for 100,000 stuck rows, 0.08 s
+ * for their 10,000 owners). */
+#define STUCK_LIVE_OWNERS \
+	"(SELECT live.id FROM services live WHERE live.deleted = 0 AND " \
+	BEAT_AT_OR_AFTER("live.updated_at", "?2") ")"
+#define STUCK_LIST_SELECT(columns, from) \
+	"SELECT " columns " FROM workers w " from "WHERE CAST(w.resource_type AS TEXT) = ?1 AND " \
+	"w.service_id IS NOT NULL AND w.service_id NOT IN " STUCK_LIVE_OWNERS
 
 static const char *const stmt_sql[Q_COUNT] = {
 	[Q_SCHEMA_VERSION] = "SELECT COALESCE(MAX(version), 0) FROM schema_version",
@@ -321,9 +349,14 @@ static const char *const stmt_sql[Q_COUNT] = {
 	/* An expression keeps SQLite off the (resource_type, resource_id)
 	 * index for the listing: a scan of the table reads 100,000 rows in
 	 * order about five times faster than one index probe and table
-	 * lookup per row. (SQLite's unary '+' does the same, but is not SQL
-	 * PostgreSQL takes for text.) */
-	[Q_STUCK_LIST] = STUCK_SELECT("w.resource_type || '' = ?1"),
+	 * lookup per row. A CAST, not `|| ''`, which allocates a string a
+	 * row (a third of the scan's time). (SQLite's unary '+' does the
+	 * same, but is not SQL PostgreSQL takes for text.) */
+	[Q_STUCK_LIST] = STUCK_LIST_SELECT(
+		"w.resource_type, w.resource_id, w.status, w.service_id, s.host, s.cluster_name, "
+		"w.created_at, w.updated_at", "LEFT JOIN services s ON s.id = w.service_id "),
+	/* What a directory listing shows of them: names and times. */
+	[Q_STUCK_NAMES] = STUCK_LIST_SELECT("w.resource_id, w.created_at, w.updated_at", ""),
 	[Q_VOLUME_ROW] = VOLUME_SELECT " AND v.id = ?1",
 	[Q_VOLUME_ROWS] = VOLUME_SELECT,
 	[Q_SNAPSHOT_ROW] = SNAPSHOT_SELECT " AND sn.id = ?1",
@@ -375,10 +408,10 @@ static const char *const stmt_sql[Q_COUNT] = {
 	[Q_REQUEST_LAST] = "SELECT " REQUEST_COLUMNS " FROM cleanup_requests ORDER BY id DESC LIMIT 1",
 	[Q_REQUEST_BY_ID] = "SELECT " REQUEST_COLUMNS " FROM cleanup_requests WHERE id = ?1",
 	[Q_REQUESTS] = "SELECT id, created_at FROM cleanup_requests ORDER BY id",
-	[Q_REQUEST_WATCH] = "SELECT (SELECT g.generation FROM cleanup_generations g WHERE "
-			    "g.request_id = r.id), (SELECT count(*) FROM cleanup_jobs j WHERE "
-			    "j.request_id = r.id AND j.state IN ('queued', 'running')) "
-			    "FROM cleanup_requests r WHERE r.id = ?1",
+	/* Its jobs queued or running: the counts its small row keeps (a
+	 * request can have 100,000 jobs, and poll() asks often). */
+	[Q_REQUEST_WATCH] = "SELECT generation, jobs_queued + jobs_running FROM cleanup_request_sizes "
+			    "WHERE request_id = ?1",
 	[Q_JOB_NEXT] = "SELECT id FROM cleanup_jobs WHERE state = 'queued' AND (dest_service = ?1 "
 		       "OR dest_cluster = ?2 OR (dest_service IS NULL AND dest_cluster IS NULL)) "
 		       "ORDER BY id LIMIT 1",
@@ -411,8 +444,6 @@ static const char *const stmt_sql[Q_COUNT] = {
 		"ON CONFLICT (job_id, resource_type, resource_id) DO UPDATE SET state = excluded.state, "
 		"detail = excluded.detail, worker_id = excluded.worker_id, "
 		"updated_at = excluded.updated_at",
-	[Q_PROGRESS_LIST] = "SELECT job_id, resource_type, resource_id, state, detail, worker_id, "
-			    "updated_at FROM cleanup_progress WHERE request_id = ?1 ORDER BY id",
 	/* A finished job's entries it never reached: settled by what became
 	 * of their operation. */
 	[Q_JOB_SETTLE_DONE] =
@@ -438,8 +469,9 @@ static const char *const stmt_sql[Q_COUNT] = {
 	/* Whether a running job is still this worker's, and its request not
 	 * cancelled. */
 	[Q_JOB_HOLD] =
-		"SELECT j.state = 'running' AND j.taken_by = ?2, r.cancelled_at IS NOT NULL "
-		"FROM cleanup_jobs j JOIN cleanup_requests r ON r.id = j.request_id WHERE j.id = ?1",
+		"SELECT j.state = 'running' AND j.taken_by = ?2, s.cancelled_at IS NOT NULL "
+		"FROM cleanup_jobs j JOIN cleanup_request_sizes s ON s.request_id = j.request_id "
+		"WHERE j.id = ?1",
 	/* Running jobs whose taker is down (or gone). */
 	[Q_JOBS_ORPHANED] =
 		"SELECT j.id, j.taken_by, j.service_id, j.until, j.request_id FROM cleanup_jobs j "
@@ -485,6 +517,17 @@ static const char *const stmt_sql[Q_COUNT] = {
 	[Q_JOBS_CANCEL] =
 		"UPDATE cleanup_jobs SET state = 'cancelled', finished_at = ?2, error = ?3 "
 		"WHERE request_id = ?1 AND state = 'queued'",
+	[Q_REQUEST_SUMMARY] = "SELECT " REQUEST_SUMMARY_COLUMNS " FROM cleanup_request_sizes "
+			      "WHERE request_id = ?1",
+	[Q_REQUEST_LAST_SUMMARY] = "SELECT " REQUEST_SUMMARY_COLUMNS " FROM cleanup_request_sizes "
+				   "ORDER BY request_id DESC LIMIT 1",
+	/* A page of a request's jobs or progress in id order, from after
+	 * ?2: an index range on both engines (request_id, then id). */
+	[Q_JOBS_PAGE] = "SELECT id, service_id, state, taken_by, error FROM cleanup_jobs "
+			"WHERE request_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
+	[Q_PROGRESS_PAGE] = "SELECT id, job_id, resource_type, resource_id, state, detail, worker_id, "
+			    "updated_at FROM cleanup_progress WHERE request_id = ?1 AND id > ?2 "
+			    "ORDER BY id LIMIT ?3",
 	[Q_PROGRESS_CANCEL] =
 		"UPDATE cleanup_progress SET state = 'cancelled', detail = ?3, updated_at = ?2 "
 		"WHERE request_id = ?1 AND state = 'queued' AND job_id IN (SELECT id FROM cleanup_jobs "
@@ -1155,6 +1198,24 @@ int store_list_stuck(struct store *st, const char *type, const struct timespec *
 	return rc == DB_DONE ? 0 : db_fail(st, rc, "list stuck resources");
 }
 
+int store_list_stuck_names(struct store *st, const char *type, const struct timespec *bound,
+			   store_stuck_name_fn fn, void *ctx)
+{
+	STMT stmt = NULL;
+	int rc = stmt_get(st, Q_STUCK_NAMES, &stmt);
+
+	if (rc)
+		return rc;
+	bind_stuck(stmt, type, bound);
+	while ((rc = db_step(stmt)) == DB_ROW) {
+		const char *id = db_column_text(stmt, 0);
+
+		if (id && (rc = fn(ctx, id, db_column_text(stmt, 1), db_column_text(stmt, 2))) != 0)
+			return rc;
+	}
+	return rc == DB_DONE ? 0 : db_fail(st, rc, "list stuck resources");
+}
+
 /* ---- Cleanup requests ---- */
 
 static void bind_opt_text(struct db_stmt *stmt, int idx, const char *text)
@@ -1632,6 +1693,148 @@ int store_list_requests(struct store *st, store_request_fn fn, void *ctx)
 			return rc;
 	}
 	return rc == DB_DONE ? 0 : db_fail(st, rc, "list requests");
+}
+
+const char *const store_resource_states[STORE_RESOURCE_STATES] = {
+	"queued", "claimed", "cleaned", "skipped", "refused", "failed", "cancelled",
+};
+
+static void read_summary(struct db_stmt *stmt, struct request_summary *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->id = db_column_int(stmt, 0);
+	column_text(stmt, 1, s->created_at, sizeof(s->created_at));
+	s->uid = db_column_int(stmt, 2);
+	s->pid = db_column_int(stmt, 3);
+	s->accepted_by = db_column_int(stmt, 4);
+	s->generation = db_column_int(stmt, 5);
+	s->revision = db_column_int(stmt, 6);
+	column_text(stmt, 7, s->cancelled_at, sizeof(s->cancelled_at));
+	s->cancelled_by = db_column_int(stmt, 8);
+	s->spec_bytes = db_column_int(stmt, 9);
+	s->result_bytes = db_column_int(stmt, 10);
+	s->jobs_total = db_column_int(stmt, 11);
+	s->jobs_value_bytes = db_column_int(stmt, 12);
+	s->jobs_queued = db_column_int(stmt, 13);
+	s->jobs_running = db_column_int(stmt, 14);
+	s->jobs_failed = db_column_int(stmt, 15);
+	s->jobs_cancelled = db_column_int(stmt, 16);
+	s->resources_total = db_column_int(stmt, 17);
+	s->resources_value_bytes = db_column_int(stmt, 18);
+	for (int i = 0; i < STORE_RESOURCE_STATES; i++)
+		s->resources_by_state[i] = db_column_int(stmt, 19 + i);
+}
+
+int store_request_summary(struct store *st, int64_t id, struct request_summary *out)
+{
+	STMT stmt = NULL;
+	int rc = stmt_get(st, id ? Q_REQUEST_SUMMARY : Q_REQUEST_LAST_SUMMARY, &stmt);
+
+	if (rc)
+		return rc;
+	if (id)
+		db_bind_int(stmt, 1, id);
+	rc = db_step(stmt);
+	if (rc == DB_DONE)
+		return -ENOENT;
+	if (rc != DB_ROW)
+		return db_fail(st, rc, "read a request's summary");
+	read_summary(stmt, out);
+	return 0;
+}
+
+/* Rows a page: what one PostgreSQL result holds at once (about 1 MB). */
+#define PAGE_ROWS 4096
+
+/* Run a page statement (?1 the request, ?2 the last id seen, ?3 the page
+ * size; column 0 the id) to the end, one page at a time; row() is given
+ * each row. */
+static int each_page(struct store *st, enum stmt_id q, int64_t request_id,
+		     int (*row)(struct db_stmt *stmt, void *ctx), void *ctx, const char *what)
+{
+	int64_t after = 0;
+	int rows, rc;
+
+	do {
+		STMT stmt = NULL;
+
+		rc = stmt_get(st, q, &stmt);
+		if (rc)
+			return rc;
+		db_bind_int(stmt, 1, request_id);
+		db_bind_int(stmt, 2, after);
+		db_bind_int(stmt, 3, PAGE_ROWS);
+		rows = 0;
+		while ((rc = db_step(stmt)) == DB_ROW) {
+			rows++;
+			after = db_column_int(stmt, 0);
+			if ((rc = row(stmt, ctx)) != 0)
+				return rc;
+		}
+		if (rc != DB_DONE)
+			return db_fail(st, rc, what);
+	} while (rows == PAGE_ROWS);
+	return 0;
+}
+
+struct progress_read {
+	const struct store_progress_reader *reader;
+	void *ctx;
+};
+
+static int job_row(struct db_stmt *stmt, void *arg)
+{
+	const struct progress_read *r = arg;
+	struct progress_job_entry j = {
+		.id = db_column_int(stmt, 0),
+		.worker_id = db_column_int(stmt, 1),
+		.state = db_column_text(stmt, 2),
+		.taken_by = db_column_int(stmt, 3),
+		.error = db_column_text(stmt, 4),
+	};
+	return r->reader->job(r->ctx, &j);
+}
+
+static int resource_row(struct db_stmt *stmt, void *arg)
+{
+	const struct progress_read *r = arg;
+	struct progress_resource_entry e = {
+		.job_id = db_column_int(stmt, 1),
+		.resource_type = db_column_text(stmt, 2),
+		.resource_id = db_column_text(stmt, 3),
+		.state = db_column_text(stmt, 4),
+		.detail = db_column_text(stmt, 5),
+		.worker_id = db_column_int(stmt, 6),
+		.updated_at = db_column_text(stmt, 7),
+	};
+	return r->reader->resource(r->ctx, &e);
+}
+
+int store_read_progress(struct store *st, int64_t id, const struct store_progress_reader *reader,
+			void *ctx)
+{
+	struct progress_read r = { reader, ctx };
+	struct request_summary sum;
+	int rc = begin(st, DB_TX_READ);
+
+	if (rc)
+		return db_fail(st, rc, "begin reading a request's progress");
+	rc = store_request_summary(st, id, &sum);
+	if (rc == 0)
+		rc = reader->summary(ctx, &sum);
+	if (rc == 0)
+		rc = each_page(st, Q_JOBS_PAGE, sum.id, job_row, &r, "read a request's jobs");
+	if (rc == 0)
+		rc = each_page(st, Q_PROGRESS_PAGE, sum.id, resource_row, &r,
+			       "read a request's progress");
+	if (rc == 0) {
+		rc = commit(st);
+		if (rc)
+			db_fail(st, rc, "end reading a request's progress");
+	}
+	if (rc)
+		rollback(st);
+	return rc;
 }
 
 struct prune_ctx {
@@ -2695,30 +2898,34 @@ int store_set_progress(struct store *st, int64_t request_id, int64_t job_id, con
 				 stamp);
 }
 
+struct progress_list {
+	store_progress_fn fn;
+	void *ctx;
+};
+
+static int progress_list_row(struct db_stmt *stmt, void *arg)
+{
+	const struct progress_list *l = arg;
+	struct progress_row p;
+
+	memset(&p, 0, sizeof(p));
+	p.job_id = db_column_int(stmt, 1);
+	p.worker_id = db_column_int(stmt, 6);
+	column_text(stmt, 2, p.resource_type, sizeof(p.resource_type));
+	column_text(stmt, 3, p.resource_id, sizeof(p.resource_id));
+	column_text(stmt, 4, p.state, sizeof(p.state));
+	if (column_text(stmt, 5, p.detail, sizeof(p.detail)) != 0)
+		snprintf(p.detail, sizeof(p.detail), "%.1000s...", db_column_text(stmt, 5));
+	column_text(stmt, 7, p.updated_at, sizeof(p.updated_at));
+	return l->fn(l->ctx, &p);
+}
+
+/* In pages, as store_read_progress (but not in one snapshot). */
 int store_list_progress(struct store *st, int64_t request_id, store_progress_fn fn, void *ctx)
 {
-	STMT stmt = NULL;
-	struct progress_row p;
-	int rc = stmt_get(st, Q_PROGRESS_LIST, &stmt);
+	struct progress_list l = { fn, ctx };
 
-	if (rc)
-		return rc;
-	db_bind_int(stmt, 1, request_id);
-	while ((rc = db_step(stmt)) == DB_ROW) {
-		memset(&p, 0, sizeof(p));
-		p.job_id = db_column_int(stmt, 0);
-		p.worker_id = db_column_int(stmt, 5);
-		column_text(stmt, 1, p.resource_type, sizeof(p.resource_type));
-		column_text(stmt, 2, p.resource_id, sizeof(p.resource_id));
-		column_text(stmt, 3, p.state, sizeof(p.state));
-		if (column_text(stmt, 4, p.detail, sizeof(p.detail)) != 0)
-			snprintf(p.detail, sizeof(p.detail), "%.1000s...",
-				 db_column_text(stmt, 4));
-		column_text(stmt, 6, p.updated_at, sizeof(p.updated_at));
-		if ((rc = fn(ctx, &p)) != 0)
-			return rc;
-	}
-	return rc == DB_DONE ? 0 : db_fail(st, rc, "list progress");
+	return each_page(st, Q_PROGRESS_PAGE, request_id, progress_list_row, &l, "list progress");
 }
 
 /* ---- Volumes and snapshots for the mount ---- */

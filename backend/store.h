@@ -32,6 +32,15 @@ enum store_open_flags {
 	/* Wait at most 1 s for the write lock (the caller retries on its
 	 * own schedule) instead of 10 s. */
 	STORE_SHORT_WAIT = 1 << 3,
+	/* One of several connections that each serve short reads (the
+	 * mount's pool): it keeps little of the database in the daemon's
+	 * memory. SQLite: no map of the file and a page cache of 2 MiB (each
+	 * connection maps the file apart, and every page it touched counts
+	 * in the daemon's RSS once per connection: four connections that
+	 * read a 20 MB table showed as 80 MB); the file's pages stay in the
+	 * system's page cache all the same, so a scan costs a read() a page
+	 * more, not a disk access. Nothing on PostgreSQL. */
+	STORE_LEAN = 1 << 4,
 };
 
 int store_open(const char *path, unsigned flags, struct store **out, struct cf_err *err);
@@ -110,6 +119,12 @@ int store_get_stuck(struct store *st, const char *type, const char *resource_id,
 		    const struct timespec *bound, struct stuck *out);
 int store_list_stuck(struct store *st, const char *type, const struct timespec *bound,
 		     store_stuck_fn fn, void *ctx);
+/* The same rows, as a directory listing shows them: each one's resource
+ * id and times (NULL when none), valid during the call; nothing joined. */
+typedef int (*store_stuck_name_fn)(void *ctx, const char *resource_id, const char *created_at,
+				   const char *updated_at);
+int store_list_stuck_names(struct store *st, const char *type, const struct timespec *bound,
+			   store_stuck_name_fn fn, void *ctx);
 
 /* Volumes and snapshots (not deleted), for the mount. */
 typedef int (*store_volume_fn)(void *ctx, const struct volume_row *row);
@@ -206,6 +221,61 @@ int store_get_request(struct store *st, int64_t id, struct request_row *out);
 int store_request_watch(struct store *st, int64_t id, int64_t *generation, int64_t *unfinished);
 typedef int (*store_request_fn)(void *ctx, int64_t id, const char *created_at);
 int store_list_requests(struct store *st, store_request_fn fn, void *ctx);
+
+/* What a request's files measure, read from its row alone (migration
+ * 0009 keeps it as its jobs and progress change): stat and ls -l of a
+ * history entry never load its result or its progress. */
+#define STORE_RESOURCE_STATES 7
+/* The states a resource of a request can be in, in the order
+ * progress.json counts them (and resources_by_state holds them). */
+extern const char *const store_resource_states[STORE_RESOURCE_STATES];
+
+struct request_summary {
+	int64_t id;
+	char created_at[DBTIME_LEN];
+	long long uid, pid;
+	int64_t accepted_by;
+	int64_t generation;
+	/* Moves on every row of its jobs or progress written, whatever
+	 * column: two summaries alike are the same progress.json. */
+	int64_t revision;
+	char cancelled_at[DBTIME_LEN];
+	long long cancelled_by;
+	int64_t spec_bytes, result_bytes;
+	/* Its jobs: how many, the bytes of their values as progress.json
+	 * shows them (its layout around them is fixed), and by state. */
+	int64_t jobs_total, jobs_value_bytes;
+	int64_t jobs_queued, jobs_running, jobs_failed, jobs_cancelled;
+	/* Its resources the same way, by store_resource_states. */
+	int64_t resources_total, resources_value_bytes;
+	int64_t resources_by_state[STORE_RESOURCE_STATES];
+};
+
+/* Request `id`, or the newest with id 0 (-ENOENT when there is none).
+ * The struct is zeroed first: two summaries compare with memcmp. */
+int store_request_summary(struct store *st, int64_t id, struct request_summary *out);
+
+/* A request's progress as it is at one moment, for progress.json: its
+ * summary, then each job, then each resource entry, in id order, all read
+ * in one snapshot (in pages: a request of 100,000 resources is never
+ * held in memory at once). Texts are the stored values whole (NULL for
+ * SQL NULL), valid during the call. A callback's non-zero return stops
+ * the read and is returned. */
+struct progress_job_entry {
+	int64_t id, worker_id, taken_by;
+	const char *state, *error;
+};
+struct progress_resource_entry {
+	int64_t job_id, worker_id;
+	const char *resource_type, *resource_id, *state, *detail, *updated_at;
+};
+struct store_progress_reader {
+	int (*summary)(void *ctx, const struct request_summary *sum);
+	int (*job)(void *ctx, const struct progress_job_entry *job);
+	int (*resource)(void *ctx, const struct progress_resource_entry *res);
+};
+int store_read_progress(struct store *st, int64_t id, const struct store_progress_reader *reader,
+			void *ctx);
 /* History retention: the requests whose jobs have all ended, beyond the
  * newest `keep` (0: no count limit) or older than max_age_days (0: no age
  * limit), with their jobs and progress. Returns how many went, or -errno. */

@@ -4,7 +4,7 @@
 #include "cleanup.h"
 
 #include <errno.h>
-#include <jansson.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +13,7 @@
 #include "fs.h"
 #include "heartbeat.h"
 #include "log.h"
+#include "progress_json.h"
 #include "request.h"
 
 static struct timespec stored_time(const char *text)
@@ -41,146 +42,6 @@ static int take_bytes(const char *data, size_t n, char **out, size_t *len)
 	*out = copy;
 	*len = n;
 	return 0;
-}
-
-/* The states a resource of a request can be in, counted at the top of
- * progress.json. */
-static const char *const resource_states[] = {
-	"queued", "claimed", "cleaned", "skipped", "refused", "failed", "cancelled",
-};
-#define RESOURCE_STATES (sizeof(resource_states) / sizeof(resource_states[0]))
-
-struct progress_ctx {
-	json_t *jobs, *resources;
-	int queued, running, done, failed, cancelled;
-	int counts[RESOURCE_STATES];
-};
-
-static int count_of(const struct progress_ctx *p, const char *state)
-{
-	for (size_t i = 0; i < RESOURCE_STATES; i++)
-		if (strcmp(resource_states[i], state) == 0)
-			return p->counts[i];
-	return 0;
-}
-
-static json_t *id_or_null(int64_t id)
-{
-	return id ? json_integer(id) : json_null();
-}
-
-static int add_job(void *arg, const struct job *j)
-{
-	struct progress_ctx *p = arg;
-	json_t *o = json_object();
-
-	json_object_set_new(o, "id", json_integer(j->id));
-	json_object_set_new(o, "worker_id", json_integer(j->service_id));
-	json_object_set_new(o, "state", json_string(j->state));
-	json_object_set_new(o, "taken_by", id_or_null(j->taken_by));
-	json_object_set_new(o, "error", j->error[0] ? json_string(j->error) : json_null());
-	json_array_append_new(p->jobs, o);
-	if (!strcmp(j->state, "queued"))
-		p->queued++;
-	else if (!strcmp(j->state, "running"))
-		p->running++;
-	else if (!strcmp(j->state, "failed"))
-		p->failed++;
-	else if (!strcmp(j->state, "cancelled"))
-		p->cancelled++;
-	else
-		p->done++;
-	return 0;
-}
-
-static int add_resource(void *arg, const struct progress_row *r)
-{
-	struct progress_ctx *p = arg;
-	json_t *o = json_object();
-	char iso[DBTIME_LEN];
-
-	dbtime_to_iso(r->updated_at, iso);
-	json_object_set_new(o, "resource_type", json_string(r->resource_type));
-	json_object_set_new(o, "resource_id", json_string(r->resource_id));
-	json_object_set_new(o, "state", json_string(r->state));
-	json_object_set_new(o, "detail", r->detail[0] ? json_string(r->detail) : json_null());
-	json_object_set_new(o, "job_id", json_integer(r->job_id));
-	json_object_set_new(o, "by_worker", id_or_null(r->worker_id));
-	json_object_set_new(o, "updated_at", json_string(iso));
-	json_array_append_new(p->resources, o);
-	for (size_t i = 0; i < RESOURCE_STATES; i++)
-		if (strcmp(r->state, resource_states[i]) == 0)
-			p->counts[i]++;
-	return 0;
-}
-
-/* progress.json: the request, its jobs, and every resource it reached. */
-static int render_progress(struct store *st, const struct request_row *req, char **out, size_t *len)
-{
-	struct progress_ctx p = { .jobs = json_array(), .resources = json_array() };
-	json_t *root = json_object(), *who = json_object();
-	char iso[DBTIME_LEN];
-	const char *state;
-	int rc;
-
-	rc = store_list_jobs(st, req->id, add_job, &p);
-	if (!rc)
-		rc = store_list_progress(st, req->id, add_resource, &p);
-	if (rc) {
-		json_decref(root);
-		json_decref(who);
-		json_decref(p.jobs);
-		json_decref(p.resources);
-		return rc;
-	}
-	/* The request's state: queued or running while a job is; once all
-	 * ended, done only when every resource was cleaned or had moved on
-	 * (skipped); failed when a job failed or a resource failed or was
-	 * refused; cancelled when an admin cancelled it. */
-	if (p.running)
-		state = "running";
-	else if (p.queued)
-		state = "queued";
-	else if (req->cancelled_at[0])
-		state = "cancelled";
-	else if (p.failed || count_of(&p, "failed") || count_of(&p, "refused"))
-		state = "failed";
-	else
-		state = "done";
-	dbtime_to_iso(req->created_at, iso);
-	json_object_set_new(who, "uid", json_integer(req->uid));
-	json_object_set_new(who, "pid", json_integer(req->pid));
-	json_object_set_new(root, "request", json_integer(req->id));
-	json_object_set_new(root, "state", json_string(state));
-	json_object_set_new(root, "generation", json_integer(req->generation));
-	json_object_set_new(root, "created_at", json_string(iso));
-	json_object_set_new(root, "requested_by", who);
-	json_object_set_new(root, "accepted_by", id_or_null(req->accepted_by));
-	{
-		json_t *counts = json_object();
-		for (size_t i = 0; i < RESOURCE_STATES; i++)
-			json_object_set_new(counts, resource_states[i], json_integer(p.counts[i]));
-		json_object_set_new(root, "counts", counts);
-	}
-	if (req->cancelled_at[0]) {
-		char when[DBTIME_LEN];
-		json_t *c = json_object();
-		dbtime_to_iso(req->cancelled_at, when);
-		json_object_set_new(c, "at", json_string(when));
-		json_object_set_new(c, "by_uid", json_integer(req->cancelled_by));
-		json_object_set_new(root, "cancelled", c);
-	}
-	json_object_set_new(root, "jobs", p.jobs);
-	json_object_set_new(root, "resources", p.resources);
-	{
-		char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		char *full = text ? malloc(strlen(text) + 2) : NULL;
-		json_decref(root);
-		if (full)
-			sprintf(full, "%s\n", text);
-		free(text);
-		return take(full, out, len);
-	}
 }
 
 void control_error_set(struct control_state *state, const char *msg)
@@ -225,13 +86,17 @@ int cleanup_render(struct store *st, const struct fs_config *cfg, const struct p
 				: take(strdup(request_empty_result), out, len);
 		}
 		break;
-	case NODE_HISTORY_WAIT:
+	case NODE_HISTORY_WAIT: {
 		/* Until it is read, wait says nothing: its read blocks. */
-		rc = cleanup_history_entry(st, m, mtime);
-		return rc ? rc : take(strdup(""), out, len);
+		struct cleanup_entry entry;
+		rc = cleanup_history_entry(st, m, &entry);
+		if (rc)
+			return rc;
+		*mtime = entry.when;
+		return take(strdup(""), out, len);
+	}
 	case NODE_HISTORY_REQUEST:
 	case NODE_HISTORY_RESULT:
-	case NODE_HISTORY_PROGRESS:
 	case NODE_HISTORY_CANCEL:
 		rc = store_get_request(st, m->request_id, &req);
 		break;
@@ -243,8 +108,6 @@ int cleanup_render(struct store *st, const struct fs_config *cfg, const struct p
 	*mtime = stored_time(req.created_at);
 	if (m->rule->kind == NODE_CLEANUP_REQUEST || m->rule->kind == NODE_HISTORY_REQUEST)
 		rc = take_bytes(req.spec, req.spec_len, out, len);
-	else if (m->rule->kind == NODE_HISTORY_PROGRESS)
-		rc = render_progress(st, &req, out, len);
 	else if (m->rule->kind == NODE_HISTORY_CANCEL)
 		rc = take(strdup(req.cancelled_at[0] ? "true\n" : "false\n"), out, len);
 	else {
@@ -260,29 +123,198 @@ int cleanup_render(struct store *st, const struct fs_config *cfg, const struct p
 	return rc;
 }
 
-int cleanup_render_progress(struct store *st, int64_t id, char **out, size_t *len,
-			    struct timespec *mtime)
+int cleanup_stat(struct store *st, const struct fs_config *cfg, const struct path_match *m,
+		 const struct cleanup_entry *entry, off_t *size, struct timespec *mtime)
 {
-	struct request_row req;
-	int rc = store_get_request(st, id, &req);
+	struct cleanup_entry last;
+	const struct request_summary *sum;
+	int64_t n;
+	int rc;
 
-	if (rc)
+	switch (m->rule->kind) {
+	case NODE_CLEANUP_ERROR: {
+		char *text;
+		size_t len;
+		rc = control_error_render(cfg->cleanup, &text, &len, mtime);
+		free(text);
+		*size = (off_t)len;
 		return rc;
-	*mtime = stored_time(req.created_at);
-	rc = render_progress(st, &req, out, len);
-	store_request_free(&req);
-	return rc;
+	}
+	case NODE_CLEANUP_REQUEST:
+	case NODE_CLEANUP_RESULT:
+		rc = store_request_summary(st, 0, &last.summary);
+		if (rc == -ENOENT) {
+			*mtime = cfg->started;
+			*size = m->rule->kind == NODE_CLEANUP_REQUEST ? 0
+				: (off_t)strlen(request_empty_result);
+			return 0;
+		}
+		if (rc)
+			return rc;
+		last.when = stored_time(last.summary.created_at);
+		entry = &last;
+		break;
+	case NODE_HISTORY_REQUEST:
+	case NODE_HISTORY_RESULT:
+	case NODE_HISTORY_PROGRESS:
+	case NODE_HISTORY_WAIT:
+	case NODE_HISTORY_CANCEL:
+		break;
+	default:
+		return -EINVAL;
+	}
+	sum = &entry->summary;
+	*mtime = entry->when;
+	switch (m->rule->kind) {
+	case NODE_CLEANUP_REQUEST:
+	case NODE_HISTORY_REQUEST:
+		n = sum->spec_bytes;
+		break;
+	case NODE_CLEANUP_RESULT:
+	case NODE_HISTORY_RESULT:
+		n = sum->result_bytes;
+		break;
+	case NODE_HISTORY_PROGRESS:
+		n = progress_json_size(sum);
+		break;
+	case NODE_HISTORY_CANCEL:
+		n = (int64_t)strlen(sum->cancelled_at[0] ? "true\n" : "false\n");
+		break;
+	default:
+		n = 0; /* wait: empty until it is read */
+		break;
+	}
+	if (n < 0)
+		return (int)n;
+	*size = (off_t)n;
+	return 0;
 }
 
-int cleanup_history_entry(struct store *st, const struct path_match *m, struct timespec *mtime)
+bool cleanup_sized(enum node_kind kind)
 {
-	struct request_row req;
-	int rc = store_get_request(st, m->request_id, &req);
+	switch (kind) {
+	case NODE_CLEANUP_REQUEST:
+	case NODE_CLEANUP_RESULT:
+	case NODE_CLEANUP_ERROR:
+	case NODE_HISTORY_REQUEST:
+	case NODE_HISTORY_RESULT:
+	case NODE_HISTORY_PROGRESS:
+	case NODE_HISTORY_WAIT:
+	case NODE_HISTORY_CANCEL:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* The progress.json documents open files hold, shared by every open file
+ * that read the request in the same state: two dozen readers of a
+ * request's 30 MB document hold it once, and a reader that reads again
+ * from the start with nothing changed renders nothing. A document lives
+ * while an open file holds it. */
+static struct cleanup_doc *docs;
+static pthread_mutex_t docs_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t docs_rendered = PTHREAD_COND_INITIALIZER;
+
+static void doc_unlink(struct cleanup_doc *doc)
+{
+	for (struct cleanup_doc **p = &docs; *p; p = &(*p)->next)
+		if (*p == doc) {
+			*p = doc->next;
+			return;
+		}
+}
+
+/* A document of request `id` rendered from this state, or being rendered
+ * (docs_lock held). */
+static struct cleanup_doc *doc_find(int64_t id, const struct request_summary *sum, bool *busy)
+{
+	*busy = false;
+	for (struct cleanup_doc *d = docs; d; d = d->next) {
+		if (d->request_id != id)
+			continue;
+		if (d->rendering)
+			*busy = true;
+		else if (sum && !memcmp(&d->json.summary, sum, sizeof(*sum)))
+			return d;
+	}
+	return NULL;
+}
+
+int cleanup_progress_open(struct store *st, int64_t id, struct cleanup_doc **out)
+{
+	struct request_summary sum;
+	struct cleanup_doc *doc;
+	bool busy;
+	int rc = store_request_summary(st, id, &sum);
 
 	if (rc)
 		return rc;
-	*mtime = stored_time(req.created_at);
-	store_request_free(&req);
+	pthread_mutex_lock(&docs_lock);
+	/* A render of the same request under way may be of this very
+	 * state: wait for it rather than render a second copy. */
+	while (!(doc = doc_find(id, &sum, &busy)) && busy)
+		pthread_cond_wait(&docs_rendered, &docs_lock);
+	if (doc) {
+		doc->refs++;
+		pthread_mutex_unlock(&docs_lock);
+		*out = doc;
+		return 0;
+	}
+	doc = calloc(1, sizeof(*doc));
+	if (!doc) {
+		pthread_mutex_unlock(&docs_lock);
+		return -ENOMEM;
+	}
+	doc->request_id = id;
+	doc->refs = 1;
+	doc->rendering = true;
+	doc->next = docs;
+	docs = doc;
+	pthread_mutex_unlock(&docs_lock);
+
+	rc = progress_json_render(st, id, &doc->json);
+
+	pthread_mutex_lock(&docs_lock);
+	doc->rendering = false;
+	if (rc)
+		doc_unlink(doc);
+	else
+		doc->mtime = stored_time(doc->json.summary.created_at);
+	pthread_cond_broadcast(&docs_rendered);
+	pthread_mutex_unlock(&docs_lock);
+	if (rc) {
+		free(doc);
+		return rc;
+	}
+	*out = doc;
+	return 0;
+}
+
+void cleanup_progress_close(struct cleanup_doc *doc)
+{
+	bool last;
+
+	if (!doc)
+		return;
+	pthread_mutex_lock(&docs_lock);
+	last = --doc->refs == 0;
+	if (last)
+		doc_unlink(doc);
+	pthread_mutex_unlock(&docs_lock);
+	if (last) {
+		progress_json_free(&doc->json);
+		free(doc);
+	}
+}
+
+int cleanup_history_entry(struct store *st, const struct path_match *m, struct cleanup_entry *out)
+{
+	int rc = store_request_summary(st, m->request_id, &out->summary);
+
+	if (rc)
+		return rc;
+	out->when = stored_time(out->summary.created_at);
 	return 0;
 }
 

@@ -3,12 +3,14 @@
 #pragma once
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
 
 #include "paths.h"
+#include "progress_json.h"
 #include "store.h"
 
 struct fs_config;
@@ -31,12 +33,40 @@ int control_error_render(struct control_state *state, char **out, size_t *len,
 int cleanup_render(struct store *st, const struct fs_config *cfg, const struct path_match *m,
 		   char **out, size_t *len, struct timespec *mtime);
 
-/* A request's progress.json (-ENOENT when it is gone). */
-int cleanup_render_progress(struct store *st, int64_t id, char **out, size_t *len,
-			    struct timespec *mtime);
+/* A history entry: what its files measure, and when it was made. */
+struct cleanup_entry {
+	struct request_summary summary;
+	struct timespec when;
+};
 
-/* Whether history entry m->request_id exists, and when it was made. */
-int cleanup_history_entry(struct store *st, const struct path_match *m, struct timespec *mtime);
+/* Whether history entry m->request_id exists (-ENOENT), and its summary:
+ * one row read, none of its texts. */
+int cleanup_history_entry(struct store *st, const struct path_match *m, struct cleanup_entry *out);
+
+/* The files whose size cleanup_stat gives. */
+bool cleanup_sized(enum node_kind kind);
+
+/* A cleanup file's exact size and mtime without rendering it: for stat and
+ * listings. entry is the history entry load() read (used for the files of
+ * cleanup/history/<n>/ only). progress.json itself is read through
+ * cleanup_progress_open, not cleanup_render. */
+int cleanup_stat(struct store *st, const struct fs_config *cfg, const struct path_match *m,
+		 const struct cleanup_entry *entry, off_t *size, struct timespec *mtime);
+
+/* A request's progress.json as open files hold it: rendered once per state
+ * of the request and shared by every open file that reads that state
+ * (refcounted), freed with the last. -ENOENT when the request is gone. */
+struct cleanup_doc {
+	struct progress_json json; /* its text, and the summary it was rendered from */
+	struct timespec mtime;
+	/* The cache's own: */
+	int64_t request_id;
+	int refs;
+	bool rendering;
+	struct cleanup_doc *next;
+};
+int cleanup_progress_open(struct store *st, int64_t id, struct cleanup_doc **out);
+void cleanup_progress_close(struct cleanup_doc *doc);
 
 typedef int (*cleanup_history_fn)(void *ctx, const char *name, struct timespec mtime);
 int cleanup_list_history(struct store *st, cleanup_history_fn fn, void *ctx);

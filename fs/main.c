@@ -4,6 +4,7 @@
  * read (options, mountpoint, database, registration) happens before the
  * mount and before daemonizing, so the message reaches the terminal. */
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -519,6 +520,13 @@ int main(int argc, char **argv)
 		options_free(&opts);
 		return rc;
 	}
+	/* Blocks of a megabyte or more (a request's result, a page of a
+	 * PostgreSQL result, a listing's arrays) are mapped, and unmapped
+	 * when freed. glibc would otherwise raise that threshold to the size
+	 * of the largest block freed, serve the next ones from its heaps and
+	 * keep them: reading a 9 MB cleanup/result three times left the
+	 * daemon 35 MB larger for good. */
+	mallopt(M_MMAP_THRESHOLD, 1 << 20);
 	/* stderr until daemonized, so that start-up failures are seen. */
 	log_setup("cinderfs", true, opts.debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
 	reg = (struct registration){

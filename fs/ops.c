@@ -43,7 +43,7 @@ union object {
 	struct cluster_view cluster;
 	struct stuck res;
 	struct volume_row vol;
-	struct timespec when; /* a history entry's time */
+	struct cleanup_entry entry; /* a history entry (its row, none of its texts) */
 	struct scratch_attr temp; /* a scratch entry of cleanup/ */
 };
 
@@ -97,7 +97,8 @@ static void open_untrack(struct open_head *o)
 struct handle {
 	struct open_head head;
 	size_t len;
-	char *data;
+	char *data;                 /* malloc'd (NULL with doc) */
+	struct cleanup_doc *doc;    /* progress.json and wait: the shared snapshot held */
 	struct timespec mtime;
 	enum node_kind kind;
 	struct scratch_node *temp;  /* NODE_CLEANUP_TEMP */
@@ -137,9 +138,14 @@ static void handle_free(const struct fs_config *cfg, struct handle *h)
 		watch_forget(cfg->watch, h);
 	scratch_put(cfg->scratch, h->temp);
 	pthread_mutex_destroy(&h->lock);
-	free(h->data);
+	if (h->doc)
+		cleanup_progress_close(h->doc);
+	else
+		free(h->data);
 	free(h);
 }
+
+static void handle_set_doc(struct handle *h, struct cleanup_doc *doc);
 
 /* The open file behind fi, or NULL (none, or an open directory: the
  * kernel passes directories' handles to setattr too). */
@@ -173,7 +179,7 @@ static void pool_make(void)
 {
 	const struct fs_config *cfg = config();
 
-	if (store_pool_new(cfg->db_path, 0, cfg->db_connections, &pool) != 0)
+	if (store_pool_new(cfg->db_path, STORE_LEAN, cfg->db_connections, &pool) != 0)
 		pool = NULL;
 }
 
@@ -260,7 +266,7 @@ static int load(struct store *st, const struct path_match *m, const struct view_
 	case NODE_HISTORY_PROGRESS:
 	case NODE_HISTORY_WAIT:
 	case NODE_HISTORY_CANCEL:
-		return cleanup_history_entry(st, m, &obj->when);
+		return cleanup_history_entry(st, m, &obj->entry);
 	case NODE_VOLUME:
 	case NODE_VOLUME_FIELD:
 		return store_get_volume_row(st, m->uuid, &obj->vol);
@@ -369,7 +375,7 @@ static struct timespec node_mtime(const struct path_match *m, const union object
 	case NODE_HISTORY_PROGRESS:
 	case NODE_HISTORY_WAIT:
 	case NODE_HISTORY_CANCEL:
-		return obj->when;
+		return obj->entry.when;
 	default:
 		break;
 	}
@@ -417,6 +423,26 @@ static int render(struct store *st, const struct path_match *m, const union obje
 	}
 }
 
+/* A file's exact size and mtime: the cleanup files' from what the
+ * database keeps of them (a progress.json of 100,000 resources is never
+ * rendered to be measured), the others' by rendering (a few bytes). */
+static int file_size(struct store *st, const struct path_match *m, const union object *obj,
+		     const struct view_ctx *ctx, off_t *size, struct timespec *mtime)
+{
+	char *text;
+	size_t len;
+	int rc;
+
+	if (cleanup_sized(m->rule->kind))
+		return cleanup_stat(st, config(), m, &obj->entry, size, mtime);
+	rc = render(st, m, obj, ctx, &text, &len, mtime);
+	if (rc)
+		return rc;
+	free(text);
+	*size = (off_t)len;
+	return 0;
+}
+
 /* Resolve a path and load its object: the start of every call. */
 static int resolve(const char *path, struct path_match *m, union object *obj,
 		   struct view_ctx *ctx, struct store **st)
@@ -444,13 +470,9 @@ static int node_stat(struct store *st, const struct path_match *m, const union o
 	}
 	mtime = node_mtime(m, obj);
 	if (m->rule->type == NT_FILE) {
-		char *text;
-		size_t len;
-		int rc = render(st, m, obj, ctx, &text, &len, &mtime);
+		int rc = file_size(st, m, obj, ctx, &size, &mtime);
 		if (rc)
 			return rc;
-		free(text);
-		size = (off_t)len;
 	} else if (m->rule->type == NT_LINK) {
 		char target[64];
 		int n = link_target(m, target, sizeof(target));
@@ -605,14 +627,15 @@ static int add_cluster(void *arg, const struct cluster *cl)
 	return listing_add(d->list, cl->name, S_IFDIR | DIR_MODE, 0, view_mtime(OBJ_CLUSTER, &view));
 }
 
-static int add_stuck(void *arg, const struct stuck *res)
+static int add_stuck(void *arg, const char *resource_id, const char *created_at,
+		     const char *updated_at)
 {
 	struct dir_fill *d = arg;
 
-	if (!paths_valid_uuid(res->resource_id))
+	if (!paths_valid_uuid(resource_id))
 		return 0; /* not a canonical UUID: no path would find it */
-	return listing_add(d->list, res->resource_id, S_IFDIR | DIR_MODE, 0,
-			   view_mtime(OBJ_STUCK, res));
+	return listing_add(d->list, resource_id, S_IFDIR | DIR_MODE, 0,
+			   view_last_change(updated_at, created_at));
 }
 
 /* An object's directory lists its value files with their exact sizes,
@@ -675,18 +698,16 @@ static int add_literal(struct dir_fill *d, struct store *st, const struct path_m
 {
 	struct path_match m = *dir;
 	struct timespec mtime = node_mtime(dir, obj);
-	size_t len = 0;
-	char *text;
+	off_t size = 0;
 	int rc;
 
 	m.rule = child;
 	if (child->type == NT_FILE) {
-		rc = render(st, &m, obj, d->ctx, &text, &len, &mtime);
+		rc = file_size(st, &m, obj, d->ctx, &size, &mtime);
 		if (rc)
 			return rc;
-		free(text);
 	}
-	return listing_add(d->list, name, node_mode(child->kind, child->type), (off_t)len, mtime);
+	return listing_add(d->list, name, node_mode(child->kind, child->type), size, mtime);
 }
 
 /* The mode of a directory's parent, for its ".." entry. */
@@ -775,7 +796,7 @@ static int list_dir(const char *path, struct listing *list)
 		return 0;
 	case NODE_STUCK_TYPE:
 		liveness_bound(&ctx.now, ctx.down_time, &bound);
-		return store_list_stuck(st, m.stuck_type, &bound, add_stuck, &d);
+		return store_list_stuck_names(st, m.stuck_type, &bound, add_stuck, &d);
 	case NODE_ROOT:
 		return 0;
 	default:
@@ -985,13 +1006,15 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 	h->request_id = m.request_id;
 	h->nonblock = (fi->flags & O_NONBLOCK) != 0;
 	if (m.rule->kind == NODE_HISTORY_PROGRESS) {
-		/* The generation read before the render: a change that lands
-		 * in between shows as one more change, never as none. */
-		int64_t unfinished;
-		rc = store_request_watch(st, m.request_id, &h->generation, &unfinished);
-	}
-	if (rc == 0)
+		/* Its generation is the render's own (one snapshot): a change
+		 * after it shows as one more change, never as none. */
+		struct cleanup_doc *doc;
+		rc = cleanup_progress_open(st, m.request_id, &doc);
+		if (rc == 0)
+			handle_set_doc(h, doc);
+	} else {
 		rc = render(st, &m, &obj, &ctx, &h->data, &h->len, &h->mtime);
+	}
 	if (rc) {
 		handle_free(config(), h);
 		return open_failed(path, rc);
@@ -1002,12 +1025,21 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 	return 0;
 }
 
-/* A file's content rendered anew (h->lock held). */
-static void handle_set(struct handle *h, char *text, size_t len)
+/* A file's content rendered anew (h->lock held, or before the handle is
+ * seen): a progress.json document, whose text, time and generation the
+ * handle now holds; the one held before is let go. */
+static void handle_set_doc(struct handle *h, struct cleanup_doc *doc)
 {
-	free(h->data);
-	h->data = text;
-	h->len = len;
+	struct cleanup_doc *old = h->doc;
+
+	if (!old)
+		free(h->data); /* wait's empty text until it was read */
+	h->doc = doc;
+	h->data = NULL;
+	h->len = doc->json.len;
+	h->mtime = doc->mtime;
+	h->generation = doc->json.summary.generation;
+	cleanup_progress_close(old);
 }
 
 /* A waiting reader stops when it is interrupted (Ctrl-C), and when the
@@ -1065,11 +1097,10 @@ static int wait_done(struct handle *h)
 	const struct fs_config *cfg = config();
 	struct cf_err err = { "" };
 	BORROWED struct store *st = NULL;
-	struct timespec deadline, mtime;
+	struct timespec deadline;
+	struct cleanup_doc *doc;
 	int64_t generation, unfinished;
 	bool waited;
-	char *text;
-	size_t len;
 	int rc;
 
 	pthread_mutex_lock(&h->lock);
@@ -1108,7 +1139,7 @@ static int wait_done(struct handle *h)
 	if (rc == 0 && !st)
 		rc = thread_store(&st, &err);
 	if (rc == 0)
-		rc = cleanup_render_progress(st, h->request_id, &text, &len, &mtime);
+		rc = cleanup_progress_open(st, h->request_id, &doc);
 	if (rc)
 		return read_failed(h, rc, NULL);
 	/* What the request changed reads fresh the moment wait returns: the
@@ -1117,39 +1148,32 @@ static int wait_done(struct handle *h)
 	store_list_progress(st, h->request_id, forget_resource, fuse_get_context()->fuse);
 	pthread_mutex_lock(&h->lock);
 	if (h->waited) {
-		free(text); /* another read of this file got there first */
+		cleanup_progress_close(doc); /* another read of this file got there first */
 	} else {
-		handle_set(h, text, len);
-		h->mtime = mtime;
+		handle_set_doc(h, doc);
 		h->waited = true;
 	}
 	pthread_mutex_unlock(&h->lock);
 	return 0;
 }
 
-/* progress.json read again from the start: render it anew, with h->lock
- * taken only to swap the render in (a slow database must not hold up a
- * poll of the same file). */
+/* progress.json read again from the start: the request as it is now (the
+ * same document when nothing changed, rendered anew when something did),
+ * with h->lock taken only to swap it in (a slow database must not hold
+ * up a poll of the same file). */
 static int progress_again(struct handle *h)
 {
 	struct cf_err err = { "" };
 	BORROWED struct store *st = NULL;
-	struct timespec mtime;
-	int64_t generation, unfinished;
-	char *text;
-	size_t len;
+	struct cleanup_doc *doc;
 	int rc = thread_store(&st, &err);
 
 	if (rc == 0)
-		rc = store_request_watch(st, h->request_id, &generation, &unfinished);
-	if (rc == 0)
-		rc = cleanup_render_progress(st, h->request_id, &text, &len, &mtime);
+		rc = cleanup_progress_open(st, h->request_id, &doc);
 	if (rc)
 		return read_failed(h, rc, &err);
 	pthread_mutex_lock(&h->lock);
-	handle_set(h, text, len);
-	h->mtime = mtime;
-	h->generation = generation;
+	handle_set_doc(h, doc);
 	pthread_mutex_unlock(&h->lock);
 	return 0;
 }
@@ -1193,7 +1217,9 @@ static int fs_read(const char *path, char *buf, size_t size, off_t offset,
 		size = 0;
 	else if (size > h->len - (size_t)offset)
 		size = h->len - (size_t)offset;
-	if (size)
+	if (size && h->doc)
+		size = progress_json_read(&h->doc->json, buf, size, offset);
+	else if (size)
 		memcpy(buf, h->data + offset, size);
 	pthread_mutex_unlock(&h->lock);
 	return (int)size;

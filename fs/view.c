@@ -267,7 +267,7 @@ int view_render(enum object_type type, const struct field *f, const void *obj,
 }
 
 /* An object last changed at its updated_at; created_at when it has none. */
-static struct timespec last_change(const char *updated_at, const char *created_at)
+struct timespec view_last_change(const char *updated_at, const char *created_at)
 {
 	struct timespec t;
 
@@ -287,16 +287,16 @@ struct timespec view_mtime(enum object_type type, const void *obj)
 {
 	switch (type) {
 	case OBJ_WORKER:
-		return last_change(SVC(obj)->updated_at, SVC(obj)->created_at);
+		return view_last_change(SVC(obj)->updated_at, SVC(obj)->created_at);
 	case OBJ_CLUSTER:
 		/* A cluster's values change with its members' heartbeats. */
-		return later(last_change(CLV(obj)->row.updated_at, CLV(obj)->row.created_at),
-			     last_change(CLV(obj)->row.last_heartbeat, NULL));
+		return later(view_last_change(CLV(obj)->row.updated_at, CLV(obj)->row.created_at),
+			     view_last_change(CLV(obj)->row.last_heartbeat, NULL));
 	case OBJ_STUCK:
-		return last_change(STK(obj)->updated_at, STK(obj)->created_at);
+		return view_last_change(STK(obj)->updated_at, STK(obj)->created_at);
 	case OBJ_VOLUME:
 	case OBJ_SNAPSHOT:
-		return last_change(VOL(obj)->updated_at, VOL(obj)->created_at);
+		return view_last_change(VOL(obj)->updated_at, VOL(obj)->created_at);
 	case OBJ_NONE:
 		break;
 	}

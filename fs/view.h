@@ -57,3 +57,6 @@ int view_render(enum object_type type, const struct field *f, const void *obj,
 
 /* The time of the object's last change, for mtime. */
 struct timespec view_mtime(enum object_type type, const void *obj);
+/* When a row with these times last changed: its updated_at, or its
+ * created_at when it has none (what view_mtime gives a stuck resource). */
+struct timespec view_last_change(const char *updated_at, const char *created_at);

@@ -614,7 +614,7 @@ static void test_migrations_apply_to_an_empty_database(void **state)
 	exec_ok(f->db, "UPDATE cleanup_progress SET state = 'claimed' WHERE resource_id != 'c'");
 	exec_ok(f->db, "UPDATE cleanup_jobs SET state = 'running'");
 	exec_ok(f->db, "UPDATE cleanup_jobs SET taken_by = 40"); /* not its state: no move */
-	s = prepare_ok(f->db, "SELECT generation FROM cleanup_generations WHERE request_id = 1", false);
+	s = prepare_ok(f->db, "SELECT generation FROM cleanup_request_sizes WHERE request_id = 1", false);
 	assert_int_equal(step_ok(f->db, s), DB_ROW);
 	assert_int_equal(db_column_int(s, 0), 6);
 	db_finalize(s);

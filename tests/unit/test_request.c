@@ -203,14 +203,14 @@ static void test_a_job_is_taken_exactly_once(void **state)
 	assert_int_equal(store_take_job(other, 5, "c2@lvm", &now, &b), -ENOENT);
 	{
 		/* Every change moves the request's generation. */
-		long long before = testdb_int(t->path, "SELECT generation FROM cleanup_generations");
+		long long before = testdb_int(t->path, "SELECT generation FROM cleanup_request_sizes");
 		assert_int_equal(store_finish_job(t->st, a.id, 2, "done", NULL, &now), 0);
 		/* Only its taker ends it. */
 		assert_int_equal(store_finish_job(t->st, a.id, 6, "failed", "x", &now), -ESTALE);
-		assert_true(testdb_int(t->path, "SELECT generation FROM cleanup_generations") > before);
-		before = testdb_int(t->path, "SELECT generation FROM cleanup_generations");
+		assert_true(testdb_int(t->path, "SELECT generation FROM cleanup_request_sizes") > before);
+		before = testdb_int(t->path, "SELECT generation FROM cleanup_request_sizes");
 		assert_int_equal(store_set_progress(t->st, 1, a.id, "Volume", VOL, "cleaned", "x", 2, &now), 0);
-		assert_true(testdb_int(t->path, "SELECT generation FROM cleanup_generations") > before);
+		assert_true(testdb_int(t->path, "SELECT generation FROM cleanup_request_sizes") > before);
 	}
 	assert_int_equal(testdb_int(t->path, "SELECT state = 'done' FROM cleanup_jobs"), 1);
 	store_close(other);

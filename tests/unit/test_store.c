@@ -88,13 +88,16 @@ static void test_a_first_release_file_gains_every_later_migration(void **state)
 	assert_int_equal(version, store_migrations_count);
 	store_close(st);
 	assert_int_equal(testdb_int(f->path, "SELECT count(*) FROM services WHERE host = 'old@lvm'"), 1);
+	assert_int_equal(testdb_int(f->path, "SELECT count(*) FROM pragma_table_info('cleanup_request_sizes') "
+				    "WHERE name = 'generation'"), 1);
 	assert_int_equal(testdb_int(f->path, "SELECT count(*) FROM pragma_table_info('cleanup_requests') "
 				    "WHERE name = 'generation'"), 0);
-	assert_int_equal(testdb_int(f->path, "SELECT count(*) FROM cleanup_generations"), 0);
+	assert_int_equal(testdb_int(f->path, "SELECT count(*) FROM cleanup_request_sizes"), 0);
 }
 
-/* Migration 8 moves each request's generation to cleanup_generations,
- * keeping its value, and new requests and progress keep moving it. */
+/* Migrations 8 and 9 move each request's result into pieces and its
+ * generation to cleanup_request_sizes, keeping their values, and new
+ * requests and progress keep moving it. */
 static void test_generations_move_out_of_the_requests(void **state)
 {
 	struct testdb *f = *state;
@@ -111,7 +114,7 @@ static void test_generations_move_out_of_the_requests(void **state)
 			    "SELECT group_concat('é', '') FROM n), 5)");
 	assert_int_equal(store_open(f->path, STORE_MIGRATE, &st, &err), 0);
 	store_close(st);
-	assert_int_equal(testdb_int(f->path, "SELECT generation FROM cleanup_generations WHERE "
+	assert_int_equal(testdb_int(f->path, "SELECT generation FROM cleanup_request_sizes WHERE "
 				    "request_id = 3"), 5);
 	assert_int_equal(testdb_int(f->path, "SELECT result_size FROM cleanup_requests WHERE id = 3"),
 			 140000);
@@ -128,12 +131,12 @@ static void test_generations_move_out_of_the_requests(void **state)
 			    "INSERT INTO cleanup_progress (request_id, job_id, resource_type, resource_id, "
 			    "state, updated_at) VALUES (4, 1, 'Volume', 'a', 'queued', 't');"
 			    "UPDATE cleanup_jobs SET state = 'running';");
-	assert_int_equal(testdb_int(f->path, "SELECT generation FROM cleanup_generations WHERE "
+	assert_int_equal(testdb_int(f->path, "SELECT generation FROM cleanup_request_sizes WHERE "
 				    "request_id = 4"), 2);
-	assert_int_equal(testdb_int(f->path, "SELECT generation FROM cleanup_generations WHERE "
+	assert_int_equal(testdb_int(f->path, "SELECT generation FROM cleanup_request_sizes WHERE "
 				    "request_id = 3"), 5);
 	testdb_sql(f->path, "DELETE FROM cleanup_requests WHERE id = 3");
-	assert_int_equal(testdb_int(f->path, "SELECT count(*) FROM cleanup_generations"), 1);
+	assert_int_equal(testdb_int(f->path, "SELECT count(*) FROM cleanup_request_sizes"), 1);
 	assert_int_equal(testdb_int(f->path, "SELECT count(*) FROM cleanup_results WHERE request_id = 3"), 0);
 }
 

@@ -211,7 +211,7 @@ static void test_a_poller_is_notified_once_per_change(void **state)
 	int64_t generation;
 	struct watch *w;
 
-	generation = testdb_int(t->path, "SELECT generation FROM cleanup_generations WHERE request_id = 1");
+	generation = testdb_int(t->path, "SELECT generation FROM cleanup_request_sizes WHERE request_id = 1");
 	assert_int_equal(watch_start(t->path, INTERVAL_MS, &fake, 4, &w), 0);
 	watch_poll(w, "file A", 1, generation, &handles[1]);
 	/* Nothing changed: several passes, no notification. */
@@ -231,7 +231,7 @@ static void test_a_poller_is_notified_once_per_change(void **state)
 static void test_a_newer_registration_replaces_and_close_forgets(void **state)
 {
 	struct testdb *t = *state;
-	int64_t generation = testdb_int(t->path, "SELECT generation FROM cleanup_generations WHERE request_id = 1");
+	int64_t generation = testdb_int(t->path, "SELECT generation FROM cleanup_request_sizes WHERE request_id = 1");
 	struct watch *w;
 
 	assert_int_equal(watch_start(t->path, INTERVAL_MS, &fake, 4, &w), 0);
@@ -254,7 +254,7 @@ static void test_a_newer_registration_replaces_and_close_forgets(void **state)
 static void test_the_end_of_the_work_notifies(void **state)
 {
 	struct testdb *t = *state;
-	int64_t generation = testdb_int(t->path, "SELECT generation FROM cleanup_generations WHERE request_id = 1");
+	int64_t generation = testdb_int(t->path, "SELECT generation FROM cleanup_request_sizes WHERE request_id = 1");
 	struct watch *w;
 
 	assert_int_equal(watch_start(t->path, INTERVAL_MS, &fake, 4, &w), 0);

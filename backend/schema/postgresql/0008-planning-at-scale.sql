@@ -12,55 +12,6 @@ CREATE INDEX workers_resource_id ON workers (resource_id);
 CREATE INDEX services_version ON services (rpc_current_version);
 CREATE INDEX services_host ON services (host);
 
--- A request's generation moves to a table of its own, as on SQLite (where
--- each change rewrote the request's row with its result of megabytes).
--- Here an update left a dead version of the whole request row behind each
--- statement; now it is a row of two numbers.
-CREATE TABLE cleanup_generations (
-    request_id             bigint PRIMARY KEY,    -- cleanup_requests.id
-    generation             bigint NOT NULL DEFAULT 0  -- +1 on every change of its jobs or progress
-);
-INSERT INTO cleanup_generations (request_id, generation) SELECT id, generation FROM cleanup_requests;
-ALTER TABLE cleanup_requests DROP COLUMN generation;
-
-CREATE OR REPLACE FUNCTION cf_generation_of_rows() RETURNS trigger
-LANGUAGE plpgsql
-AS $$
-BEGIN
-    UPDATE cleanup_generations g SET generation = g.generation + n.rows
-    FROM (SELECT request_id, count(*) AS rows FROM changed_rows GROUP BY request_id) n
-    WHERE g.request_id = n.request_id;
-    RETURN NULL;
-END
-$$;
-
-CREATE OR REPLACE FUNCTION cf_generation_of_row() RETURNS trigger
-LANGUAGE plpgsql
-AS $$
-BEGIN
-    UPDATE cleanup_generations SET generation = generation + 1 WHERE request_id = NEW.request_id;
-    RETURN NULL;
-END
-$$;
-
-CREATE FUNCTION cf_generation_made() RETURNS trigger
-LANGUAGE plpgsql
-AS $$
-BEGIN
-    IF TG_OP = 'INSERT' THEN
-        INSERT INTO cleanup_generations (request_id, generation) VALUES (NEW.id, 0);
-    ELSE
-        -- Its generation and its result's pieces (below) go with it.
-        DELETE FROM cleanup_generations WHERE request_id = OLD.id;
-        DELETE FROM cleanup_results WHERE request_id = OLD.id;
-    END IF;
-    RETURN NULL;
-END
-$$;
-
-CREATE TRIGGER cleanup_requests_generation AFTER INSERT OR DELETE ON cleanup_requests
-    FOR EACH ROW EXECUTE FUNCTION cf_generation_made();
-
 -- A request's result moves to pieces of 64 KiB, as on SQLite: a result
 -- over 100,000 workers is 13 MB, which a read at any offset loaded whole.
 -- Every piece but the last is exactly 65536 bytes (bytea: a piece may end
@@ -86,3 +37,15 @@ FROM cleanup_requests r,
      generate_series(0, greatest((octet_length(r.result) - 1) / 65536, 0)) AS s (seq);
 UPDATE cleanup_requests SET result_size = octet_length(result);
 ALTER TABLE cleanup_requests DROP COLUMN result;
+
+CREATE FUNCTION cf_results_follow() RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    DELETE FROM cleanup_results WHERE request_id = OLD.id;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER cleanup_requests_results_delete AFTER DELETE ON cleanup_requests
+    FOR EACH ROW EXECUTE FUNCTION cf_results_follow();
