@@ -127,8 +127,8 @@ check "an open progress.json: its size is what it reads, a change after the open
 # worker takes it or fails it: nothing changes the request meanwhile).
 # stat, ls -l and a listing of the history measure it from its row:
 # nothing is rendered.
-sql "INSERT INTO cleanup_requests (id, created_at, spec, filter, result) VALUES
-	(50, '$HOUR_AGO', 'host=big', '{}', '{\"cleaning\": [], \"unavailable\": []}');
+sql "INSERT INTO cleanup_requests (id, created_at, spec, filter, result_size) VALUES
+	(50, '$HOUR_AGO', 'host=big', '{}', 0);
 	INSERT INTO cleanup_jobs (id, request_id, service_id, until, state)
 	VALUES (500, 50, $DEAD, '$HOUR_AGO', 'done');"
 sql "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)

@@ -225,6 +225,22 @@ static void test_names_readdir_may_list(void **state)
 	assert_false(paths_valid_uuid("0B7C5E38-2A6F-4D4E-9A51-3C1F7D9E2B10"));
 	assert_false(paths_valid_uuid("0b7c5e38-2a6f-4d4e-9a51-3c1f7d9e2b1"));
 	assert_false(paths_valid_uuid("0b7c5e38x2a6f-4d4e-9a51-3c1f7d9e2b10"));
+	/* Every position: a digit, a letter past f, a dash elsewhere. */
+	for (int i = 0; i < 36; i++) {
+		char bad[37];
+
+		for (int k = 0; k < 3; k++) {
+			memcpy(bad, UUID, sizeof(bad));
+			if (i == 8 || i == 13 || i == 18 || i == 23)
+				bad[i] = k == 0 ? 'a' : k == 1 ? '0' : '_';
+			else
+				bad[i] = k == 0 ? 'g' : k == 1 ? '-' : (char)0xc3;
+			assert_false(paths_valid_uuid(bad));
+		}
+	}
+	assert_false(paths_valid_uuid("0b7c5e38-2a6f-4d4e-9a51-3c1f7d9e2b100"));
+	assert_false(paths_valid_uuid(""));
+	assert_true(paths_valid_uuid("abcdef01-2345-6789-abcd-ef0123456789"));
 }
 
 int main(void)
