@@ -190,6 +190,23 @@ int cleanup_stat(struct store *st, const struct fs_config *cfg, const struct pat
 	return 0;
 }
 
+int cleanup_result_open(struct store *st, const struct path_match *m, int64_t *id, size_t *len,
+			struct timespec *mtime)
+{
+	bool last = m->rule->kind == NODE_CLEANUP_RESULT;
+	struct request_summary sum;
+	int rc = store_request_summary(st, last ? 0 : m->request_id, &sum);
+
+	if (rc == -ENOENT && last)
+		return 1;
+	if (rc)
+		return rc;
+	*id = sum.id;
+	*len = (size_t)sum.result_bytes;
+	*mtime = stored_time(sum.created_at);
+	return 0;
+}
+
 bool cleanup_sized(enum node_kind kind)
 {
 	switch (kind) {

@@ -30,6 +30,12 @@ int control_error_render(struct control_state *state, char **out, size_t *len,
 			 struct timespec *mtime);
 
 /* Render a cleanup file (malloc'd) and the time it last changed. */
+/* cleanup/result or history/<n>/result opened: its request and size, not
+ * its text (megabytes for a big request, and it never changes); a read
+ * takes the pieces it covers (store_read_result). 1 when no request was
+ * accepted yet: the caller renders the empty result. */
+int cleanup_result_open(struct store *st, const struct path_match *m, int64_t *id, size_t *len,
+			struct timespec *mtime);
 int cleanup_render(struct store *st, const struct fs_config *cfg, const struct path_match *m,
 		   char **out, size_t *len, struct timespec *mtime);
 

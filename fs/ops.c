@@ -103,6 +103,7 @@ struct handle {
 	enum node_kind kind;
 	struct scratch_node *temp;  /* NODE_CLEANUP_TEMP */
 	int64_t request_id;         /* history files */
+	int64_t result_id;          /* a result read by pieces: its request (0: data) */
 	int64_t generation;         /* progress.json: the request's, when rendered */
 	bool nonblock;              /* opened O_NONBLOCK: wait does not block */
 	bool served;                /* a read was answered */
@@ -1012,6 +1013,10 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 		rc = cleanup_progress_open(st, m.request_id, &doc);
 		if (rc == 0)
 			handle_set_doc(h, doc);
+	} else if (m.rule->kind == NODE_CLEANUP_RESULT || m.rule->kind == NODE_HISTORY_RESULT) {
+		rc = cleanup_result_open(st, &m, &h->result_id, &h->len, &h->mtime);
+		if (rc == 1)
+			rc = render(st, &m, &obj, &ctx, &h->data, &h->len, &h->mtime);
 	} else {
 		rc = render(st, &m, &obj, &ctx, &h->data, &h->len, &h->mtime);
 	}
@@ -1194,6 +1199,35 @@ static bool progress_rereads(struct handle *h, off_t offset)
 
 /* h->lock is held only to copy from the render: nothing that can block
  * (the wait, the database) runs under it. */
+/* A read of a result opened by pieces (its request and length never
+ * change once accepted): the pieces the range covers, nothing kept. */
+static int read_result(const struct handle *h, char *buf, size_t size, off_t offset)
+{
+	struct store *st = NULL;
+	struct cf_err err = { "" };
+	size_t got = 0;
+	int rc;
+
+	if (offset < 0 || (size_t)offset >= h->len)
+		return 0;
+	if (size > h->len - (size_t)offset)
+		size = h->len - (size_t)offset;
+	rc = thread_store(&st, &err);
+	if (rc)
+		return read_failed(h, rc, &err);
+	rc = store_read_result(st, h->result_id, (uint64_t)offset, buf, size, &got);
+	store_return(&st);
+	if (rc == 0 && got != size) {
+		log_error("%s: request %lld's result has %zu of the %zu bytes at offset %lld its "
+			  "size promises (cleanup_results is missing a piece)", h->head.path,
+			  (long long)h->result_id, got, size, (long long)offset);
+		rc = -EIO;
+	}
+	if (rc)
+		return read_failed(h, rc, &err);
+	return (int)got;
+}
+
 static int fs_read(const char *path, char *buf, size_t size, off_t offset,
 		   struct fuse_file_info *fi)
 {
@@ -1205,6 +1239,8 @@ static int fs_read(const char *path, char *buf, size_t size, off_t offset,
 		return -EBADF;
 	if (h->temp)
 		return scratch_read(config()->scratch, h->temp, buf, size, offset);
+	if (h->result_id)
+		return read_result(h, buf, size, offset);
 	if (h->kind == NODE_HISTORY_WAIT)
 		rc = wait_done(h);
 	else if (progress_rereads(h, offset))

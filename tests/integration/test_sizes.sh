@@ -80,6 +80,25 @@ check "a detail changed after: sizes hold" "ok" "$(sizes "$H" "${HISTORY_FILES[@
 check "a second request: cleanup/request and result are its" "ok" \
 	"$(echo 'cluster_name=c1@lvm' >"$M/cleanup/request"; sizes "$M/cleanup" request result)"
 
+# A result of several 64 KiB pieces (2,000 down workers of one cluster, a
+# host name of some 60 bytes each, 'é' in it): read by the pieces a read
+# covers, at any offset, its size what cat reads.
+sql "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)
+	INSERT INTO services (created_at, updated_at, deleted, host, \"binary\", topic, report_count,
+	disabled, availability_zone, rpc_current_version, object_current_version, cluster_name)
+	SELECT '$HOUR_AGO', '$HOUR_AGO', 0, 'bulk-' || i || '-a-long-host-name-with-an-é-in-it@lvm',
+	'cinder-volume', 'cinder-volume', 0, 0, 'nova', '$VER', '$VER', 'bulk@lvm' FROM n"
+echo 'cluster_name=bulk@lvm' >"$M/cleanup/request"
+RESULT=$M/cleanup/result
+sleep 0.6 # the kernel's cached attributes of the previous result age
+check "a result of 2,000 workers is more than two pieces" "yes" \
+	"$([ "$(stat -c %s "$RESULT")" -gt 131072 ] && echo yes || stat -c %s "$RESULT")"
+check "its size is what cat reads" "ok" "$(sizes "$M/cleanup" result)"
+check "it lists the 2,000" "2000" "$(jq '.unavailable | length' "$RESULT")"
+check "a read across a piece's end is the same bytes as cat's" \
+	"$(cat "$RESULT" | tail -c +65001 | head -c 1000 | od -An -tx1 | tr -d ' \n')" \
+	"$(dd if="$RESULT" bs=1000 skip=65 count=1 status=none | od -An -tx1 | tr -d ' \n')"
+
 # An open file is its snapshot: its size (lseek to the end asks the daemon
 # by the open file once the kernel's cached attributes have aged) is what
 # it reads; a change made meanwhile shows only once it is read again from
