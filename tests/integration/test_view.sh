@@ -101,7 +101,15 @@ mkdir "$COPY"
 cp "$R/info.json" "$COPY/info.json"
 check "cp copies the exact content" "$(cat "$R/info.json")" "$(cat "$COPY/info.json")"
 check "cp adds no padding" "$(wc -c <"$R/info.json")" "$(stat -c %s "$COPY/info.json")"
-check_cmd "tar archives the whole mount" tar -C "$M" -cf "$COPY/mount.tar" .
+# A live worker's directory takes its heartbeat's time as mtime, so tar
+# may see one change while it reads (exit 1, "file changed as we read
+# it"): that, and only that, is no failure.
+tar_out=$(tar -C "$M" -cf "$COPY/mount.tar" . 2>&1) && tar_rc=0 || tar_rc=$?
+tar_other=$(printf '%s\n' "$tar_out" | grep -v '^tar: \./workers/[0-9]*: file changed as we read it$' |
+	grep -v '^$' || true)
+check "tar archives the whole mount" "0" \
+	"$([ "$tar_rc" -eq 0 ] || { [ "$tar_rc" -eq 1 ] && [ -z "$tar_other" ]; } && echo 0 ||
+	   echo "exit $tar_rc: $tar_out")"
 check "tar's copy of a value file matches" "deleting" \
 	"$(tar -xOf "$COPY/mount.tar" "./stuck/volume/$V1/status")"
 check "the README says what the mount is" "1" "$(grep -c '^cinderfs: ' "$M/README")"
