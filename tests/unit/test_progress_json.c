@@ -579,6 +579,86 @@ static void test_the_migration_measures_requests_already_there(void **state)
 	}
 }
 
+/* The store's render callback for the test's requests: a fixed result. */
+static int render_fixed(void *ctx, store_emit_fn emit, void *emit_ctx)
+{
+	(void)ctx;
+	return emit(emit_ctx, "{\"cleaning\": [], \"unavailable\": []}\n", 36);
+}
+
+/* A request recorded by the store (store_add_request) is counted as 0009's
+ * triggers count it, whichever way the engine's store counts it (SQLite:
+ * once, after its rows, through 0010's views): the render's size, the
+ * generation and revision the triggers would have left, and the triggers
+ * themselves, which take every counter back to 0 when its rows go. */
+static void test_a_request_the_store_records_is_counted_as_the_triggers_count(void **state)
+{
+	struct fixture *f = *state;
+	static const char spec[] = "{}\n";
+	const struct new_job jobs[] = {
+		{ .service_id = 12, .dest_cluster = "c\"l\\1@lvm" },
+		{ .service_id = 13, .dest_service = 5 },
+		{ .service_id = 1234567 },
+		{ .service_id = 14, .dest_cluster = "\xc3\xa9t\xc3\xa9@lvm" },
+	};
+	struct new_request req = {
+		.spec = spec, .spec_len = strlen(spec), .filter_json = "{}",
+		.render_result = render_fixed, .uid = 0, .pid = 4242, .accepted_by = 7,
+		.until = { 1795953600, 0 }, .jobs = jobs, .job_count = COUNT(jobs),
+	};
+	struct request_summary made, after;
+	struct cf_err err;
+	int64_t id = 0;
+
+	/* Rows the jobs reach (or not: 15 has no job, one row is too new). */
+	for (size_t i = 0; i < COUNT(odd_texts) * 2; i++) {
+		char sql[512], rid[64];
+		static const char *const owners[] = { "12", "13", "14", "15", "1234567" };
+
+		snprintf(rid, sizeof(rid), "%s%zu", odd_texts[i % COUNT(odd_texts)], i);
+		snprintf(sql, sizeof(sql), "INSERT INTO workers (resource_type, resource_id, status, "
+			 "service_id, updated_at) VALUES (?1, ?2, 'creating', CAST(?3 AS BIGINT), ?4)");
+		exec_texts(f->db, sql, 4, i % 2 ? "Volume" : "Snapshot", rid, owners[i % 5],
+			   i == 7 ? "2099-01-01 00:00:00.000000" : "2026-11-29 08:00:00.000000");
+	}
+	assert_int_equal(store_add_request(f->st, &req, &id, &err), 0);
+	check_request(f, id, true);
+	assert_int_equal(store_request_summary(f->st, id, &made), 0);
+	assert_int_equal(made.jobs_total, COUNT(jobs));
+	assert_int_equal(made.jobs_queued, COUNT(jobs));
+	assert_true(made.resources_total > 10);
+	assert_int_equal(made.resources_by_state[0], made.resources_total); /* all queued */
+	assert_int_equal(made.generation, made.resources_total);
+	assert_int_equal(made.revision, made.jobs_total + made.resources_total);
+	assert_int_equal(made.result_bytes, 36);
+	assert_int_equal(made.spec_bytes, strlen(spec));
+
+	/* The triggers take away what each row is: nothing must be left. */
+	{
+		exec_ok(f->db, "CREATE TABLE jobs_kept AS SELECT * FROM cleanup_jobs");
+		exec_ok(f->db, "CREATE TABLE progress_kept AS SELECT * FROM cleanup_progress");
+		exec_ok(f->db, "DELETE FROM cleanup_progress");
+		exec_ok(f->db, "DELETE FROM cleanup_jobs");
+		assert_int_equal(store_request_summary(f->st, id, &after), 0);
+		assert_int_equal(after.jobs_total, 0);
+		assert_int_equal(after.jobs_value_bytes, 0);
+		assert_int_equal(after.jobs_queued, 0);
+		assert_int_equal(after.resources_total, 0);
+		assert_int_equal(after.resources_value_bytes, 0);
+		assert_int_equal(after.resources_by_state[0], 0);
+		/* ... and give it back as it was. */
+		exec_ok(f->db, "INSERT INTO cleanup_jobs SELECT * FROM jobs_kept");
+		exec_ok(f->db, "INSERT INTO cleanup_progress SELECT * FROM progress_kept");
+		assert_int_equal(store_request_summary(f->st, id, &after), 0);
+		assert_int_equal(after.jobs_value_bytes, made.jobs_value_bytes);
+		assert_int_equal(after.resources_value_bytes, made.resources_value_bytes);
+		assert_int_equal(after.resources_total, made.resources_total);
+		exec_ok(f->db, "DROP TABLE jobs_kept");
+		exec_ok(f->db, "DROP TABLE progress_kept");
+	}
+	check_request(f, id, true);
+}
+
 /* A request that is gone: -ENOENT, from the summary and the render. */
 static void test_a_request_that_is_gone(void **state)
 {
@@ -601,6 +681,7 @@ int main(void)
 		BOTH(test_bytes_that_are_not_utf8_are_counted_as_rendered),
 		cmocka_unit_test_setup_teardown(test_the_migration_measures_requests_already_there, make,
 						teardown),
+		BOTH(test_a_request_the_store_records_is_counted_as_the_triggers_count),
 		BOTH(test_a_request_that_is_gone),
 	};
 	int failed;
