@@ -105,7 +105,8 @@ enum stmt_id {
 	Q_ROWS_REQUEUE,
 	Q_PROGRESS_REQUEUE,
 	Q_JOBS_UNDELIVERABLE,
-	Q_JOB_FAIL,
+	Q_JOBS_FAIL_ROWS,
+	Q_JOBS_SETTLE_FAILED_ROWS,
 	Q_WORKER_STATE_SET,
 	Q_REQUEST_CANCEL,
 	Q_JOBS_CANCEL,
@@ -309,7 +310,21 @@ enum stmt_id {
 	/* Each volume's in the order its cascade deletes them. */ \
 	[Q_SNAPSHOTS_OF_VOLUMES] = \
 		"SELECT id, volume_id, status FROM snapshots WHERE deleted = 0 AND " \
-		IN_TEXTS("volume_id", "?1") " ORDER BY volume_id, created_at, id",
+		IN_TEXTS("volume_id", "?1") " ORDER BY volume_id, created_at, id", \
+	/* Queued jobs nobody can take, failed with why ({"id", "why"}): \
+	 * the ids failed come back (a taker may have won meanwhile); then \
+	 * their resources, each job's with its detail ({"id", "detail"}). */ \
+	[Q_JOBS_FAIL_ROWS] = \
+		"UPDATE cleanup_jobs SET state = 'failed', error = c.why, finished_at = ?1 FROM (SELECT " \
+		ROW_ID("id") " AS jid, x.value ->> 'why' AS why FROM " ROWS("?2") ") AS c " \
+		"WHERE cleanup_jobs.id = c.jid AND cleanup_jobs.state = 'queued'" \
+		KEYS("cleanup_jobs.id", "id", "BIGINT", "?2") " RETURNING cleanup_jobs.id", \
+	[Q_JOBS_SETTLE_FAILED_ROWS] = \
+		"UPDATE cleanup_progress SET state = 'failed', worker_id = NULL, updated_at = ?1, " \
+		"detail = c.detail FROM (SELECT " ROW_ID("id") " AS jid, x.value ->> 'detail' AS detail " \
+		"FROM " ROWS("?2") ") AS c WHERE cleanup_progress.job_id = c.jid AND " \
+		"cleanup_progress.state IN ('queued', 'claimed')" \
+		KEYS("cleanup_progress.job_id", "id", "BIGINT", "?2"),
 /* The same rows for a listing: an owner that is not among the live
  * services rows is down (gone, deleted, or its heartbeat not at or after
  * ?2: exactly STUCK_SELECT's test), and liveness is judged once per
@@ -534,9 +549,6 @@ static const char *const stmt_sql[Q_COUNT] = {
 		"(j.dest_service IS NULL AND j.dest_cluster IS NOT NULL AND s.cluster_name = j.dest_cluster "
 		"AND s.\"binary\" = 'cinder-volume') OR "
 		"(j.dest_service IS NULL AND j.dest_cluster IS NULL)))",
-	[Q_JOB_FAIL] =
-		"UPDATE cleanup_jobs SET state = 'failed', error = ?2, finished_at = ?3 "
-		"WHERE id = ?1 AND state = 'queued'",
 	[Q_WORKER_STATE_SET] =
 		"INSERT INTO worker_state (service_id, can_clean, reason, updated_at) VALUES (?1, ?2, ?3, ?4) "
 		"ON CONFLICT (service_id) DO UPDATE SET can_clean = ?2, reason = ?3, updated_at = ?4",
@@ -3738,31 +3750,82 @@ struct undeliverable {
 	char dest_cluster[NAME_LEN];
 };
 
-static int fail_job_tx(struct store *st, int64_t job_id, const char *why, const char *stamp)
-{
-	STMT job = NULL;
-	STMT settle = NULL;
-	char detail[NAME_LEN * 2];
-	int rc = stmt_get(st, Q_JOB_FAIL, &job);
+/* A batch of undeliverable jobs failed, each with why, in two statements
+ * (one per job was 1.3 ms on PostgreSQL, whose statement triggers keep
+ * the sizes: 6 s in one transaction for 5,000 jobs of a dead cluster). */
+enum { FAIL_BATCH = 512 };
 
-	if (rc)
-		return rc;
-	db_bind_int(job, 1, job_id);
-	db_bind_text(job, 2, why);
-	db_bind_text(job, 3, stamp);
-	rc = step_done(st, job, "fail a job");
-	if (rc || db_changes(st->db) == 0)
-		return rc ? rc : -EAGAIN;
-	rc = stmt_get(st, Q_JOB_SETTLE_FAILED, &settle);
-	if (rc)
-		return rc;
-	snprintf(detail, sizeof(detail), "the job failed: %s", why);
-	db_bind_int(settle, 1, job_id);
-	db_bind_null(settle, 2);
-	db_bind_text(settle, 3, stamp);
-	db_bind_text(settle, 4, detail);
-	db_bind_text(settle, 5, "failed");
-	return step_done(st, settle, "settle a failed job's resources");
+struct failed_ids {
+	int64_t *ids;
+	size_t count;
+};
+
+static int note_failed(void *arg, struct db_stmt *stmt)
+{
+	struct failed_ids *f = arg;
+
+	f->ids[f->count++] = db_column_int(stmt, 0);
+	return 0;
+}
+
+static void undeliverable_why(const struct undeliverable *u, char *why, size_t size)
+{
+	if (u->dest_service)
+		snprintf(why, size, "nobody can take it: worker %lld, the only one that may clean it, "
+			 "is down or cannot clean", (long long)u->dest_service);
+	else if (u->dest_cluster[0])
+		snprintf(why, size, "nobody can take it: no member of cluster %s is up and able to "
+			 "clean", u->dest_cluster);
+	else
+		snprintf(why, size, "nobody can take it: no worker is up and able to clean");
+}
+
+static int fail_jobs_tx(struct store *st, const struct undeliverable *stuck, size_t n,
+			const char *stamp, int *failed)
+{
+	struct json_buf jobs = { 0 }, settle = { 0 };
+	int64_t ids[FAIL_BATCH];
+	struct failed_ids done = { .ids = ids };
+	char why[NAME_LEN + 96], detail[NAME_LEN + 128];
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		undeliverable_why(&stuck[i], why, sizeof(why));
+		json_next(&jobs);
+		json_key(&jobs, "id", true);
+		json_int(&jobs, stuck[i].job_id);
+		json_key(&jobs, "why", false);
+		json_str(&jobs, why);
+		json_raw(&jobs, "}");
+	}
+	rc = batch_stmt(st, Q_JOBS_FAIL_ROWS, "fail jobs", &jobs, NULL, 0, &stamp, 1, note_failed,
+			&done);
+	for (size_t k = 0; rc == 0 && k < done.count; k++) {
+		const struct undeliverable *u = NULL;
+
+		for (size_t i = 0; i < n && !u; i++)
+			if (stuck[i].job_id == done.ids[k])
+				u = &stuck[i];
+		if (!u)
+			continue;
+		undeliverable_why(u, why, sizeof(why));
+		snprintf(detail, sizeof(detail), "the job failed: %s", why);
+		json_next(&settle);
+		json_key(&settle, "id", true);
+		json_int(&settle, u->job_id);
+		json_key(&settle, "detail", false);
+		json_str(&settle, detail);
+		json_raw(&settle, "}");
+		log_warning("cleanup job %lld failed: %s", (long long)u->job_id, why);
+	}
+	if (rc == 0)
+		rc = batch_stmt(st, Q_JOBS_SETTLE_FAILED_ROWS, "settle failed jobs' resources", &settle,
+				NULL, 0, &stamp, 1, NULL, NULL);
+	if (rc == 0)
+		*failed += (int)done.count;
+	json_free(&jobs);
+	json_free(&settle);
+	return rc;
 }
 
 static int recover_tx(struct store *st, void *arg)
@@ -3834,26 +3897,13 @@ static int recover_tx(struct store *st, void *arg)
 			return db_fail(st, rc, "find jobs nobody can take");
 		}
 	}
-	for (size_t i = 0; i < n_stuck; i++) {
-		char why[NAME_LEN + 96];
-		if (stuck[i].dest_service)
-			snprintf(why, sizeof(why), "nobody can take it: worker %lld, the only one that "
-				 "may clean it, is down or cannot clean", (long long)stuck[i].dest_service);
-		else if (stuck[i].dest_cluster[0])
-			snprintf(why, sizeof(why), "nobody can take it: no member of cluster %s is up "
-				 "and able to clean", stuck[i].dest_cluster);
-		else
-			snprintf(why, sizeof(why), "nobody can take it: no worker is up and able to "
-				 "clean");
-		rc = fail_job_tx(st, stuck[i].job_id, why, c->stamp);
-		if (rc == -EAGAIN)
-			continue;
+	for (size_t i = 0; i < n_stuck; i += FAIL_BATCH) {
+		rc = fail_jobs_tx(st, stuck + i, n_stuck - i < FAIL_BATCH ? n_stuck - i : FAIL_BATCH,
+				  c->stamp, &c->out->failed);
 		if (rc) {
 			free(stuck);
 			return rc;
 		}
-		log_warning("cleanup job %lld failed: %s", (long long)stuck[i].job_id, why);
-		c->out->failed++;
 	}
 	free(stuck);
 	return 0;

@@ -181,7 +181,11 @@ int cleanup_stat(struct store *st, const struct fs_config *cfg, const struct pat
 		n = (int64_t)strlen(sum->cancelled_at[0] ? "true\n" : "false\n");
 		break;
 	default:
-		n = 0; /* wait: empty until it is read */
+		/* wait: once the request has ended, its read gives progress.json
+		 * at once, and its size is that one's. While a job is queued or
+		 * running the final document's size is not known yet: 0, which
+		 * readers of a direct_io file never take for its end. */
+		n = sum->jobs_queued || sum->jobs_running ? 0 : progress_json_size(sum);
 		break;
 	}
 	if (n < 0)

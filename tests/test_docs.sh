@@ -22,6 +22,14 @@ for opt in $("$CINDERFS" --help | grep -oE -- '--[a-z-]+' | sort -u); do
 done
 [ -z "$missing" ] && ok "the man page documents every option of --help" || not_ok "options missing from the man page" "$missing"
 
+# README's option table too (a flag in backquotes, as the table writes it).
+readme=$(dirname "$OPTIONS_SOURCE")/../README.md
+missing=""
+for opt in $("$CINDERFS" --help | grep -oE -- '--[a-z-]+' | sort -u); do
+	grep -q -- "\`$opt" "$readme" || missing="$missing $opt"
+done
+[ -z "$missing" ] && ok "README documents every option of --help" || not_ok "options missing from README" "$missing"
+
 tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT
 # Uncomment every key that has a concrete default.

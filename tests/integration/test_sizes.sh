@@ -57,6 +57,7 @@ check_cmd "a cleanup of w9 is accepted" sh -c "echo 'host=w9@lvm' >'$M/cleanup/r
 check "the request is queued" "queued 3" \
 	"$(jq -r '.state + " " + (.counts.queued | tostring)' "$H/progress.json")"
 check "queued: every file's size is what cat reads" "ok" "$(sizes "$H" "${HISTORY_FILES[@]}")"
+check "queued: wait's size is 0 (the final document is not known yet)" "0" "$(stat -c %s "$H/wait")"
 check "and cleanup/request and result" "ok" "$(sizes "$M/cleanup" request result)"
 
 # Claimed, with details of every kind (written as the cleaner writes them,
@@ -75,6 +76,9 @@ kill -CONT "${PIDS[n1]}"
 check "the request ends done" "done 3" \
 	"$(timeout 30 jq -r '.state + " " + (.counts.cleaned | tostring)' "$H/wait")"
 check "cleaned: sizes hold" "ok" "$(sizes "$H" "${HISTORY_FILES[@]}")"
+check "ended: wait's size is progress.json's, and what cat reads of it" \
+	"$(stat -c %s "$H/progress.json") $(stat -c %s "$H/progress.json")" \
+	"$(stat -c %s "$H/wait") $(timeout 10 cat "$H/wait" | wc -c)"
 sql "UPDATE cleanup_progress SET detail = 'ütf-8 “quotes” and \"json\" \\\\ escapes' WHERE resource_id LIKE '%2'"
 check "a detail changed after: sizes hold" "ok" "$(sizes "$H" "${HISTORY_FILES[@]}")"
 check "a second request: cleanup/request and result are its" "ok" \

@@ -112,6 +112,42 @@ static void test_a_job_nobody_can_take_fails_with_the_reason(void **state)
 	     "to clean");
 }
 
+/* Thousands of jobs of a dead cluster (a {} after a rack went down) fail
+ * in batches, every one with its reason and its resources, none twice; a
+ * job a live worker can take is left queued among them. */
+static void test_thousands_of_undeliverable_jobs_fail_in_batches(void **state)
+{
+	struct testdb *t = *state;
+	struct store_recovery r;
+
+	seed(t);
+	testdb_sql(t->path,
+	    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1300)"
+	    " INSERT INTO cleanup_jobs (id, request_id, service_id, until, dest_cluster, dest_service,"
+	    " state) SELECT i, 1, 4, '" UNTIL "', CASE WHEN i % 2 THEN 'c2@lvm' END,"
+	    " CASE WHEN i % 2 = 0 THEN 4 END, 'queued' FROM n;"
+	    "UPDATE cleanup_jobs SET service_id = 1, dest_cluster = 'c1@lvm', dest_service = NULL"
+	    " WHERE id = 777;"
+	    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1300)"
+	    " INSERT INTO cleanup_progress (request_id, job_id, resource_type, resource_id, state,"
+	    " updated_at) SELECT 1, i, 'Volume', 'vol-' || i, 'queued', '" NOW "' FROM n;");
+	recover(t, &r);
+	assert_int_equal(r.failed, 1299);
+	assert_int_equal(testdb_int(t->path, "SELECT count(*) FROM cleanup_jobs WHERE state = 'failed'"
+				    " AND error = 'nobody can take it: no member of cluster c2@lvm is up and"
+				    " able to clean' AND id % 2 = 1"), 649);
+	assert_int_equal(testdb_int(t->path, "SELECT count(*) FROM cleanup_jobs WHERE state = 'failed'"
+				    " AND error LIKE 'nobody can take it: worker 4, %' AND id % 2 = 0"), 650);
+	text(t, "SELECT state FROM cleanup_jobs WHERE id = 777", "queued");
+	assert_int_equal(testdb_int(t->path, "SELECT count(*) FROM cleanup_progress p JOIN cleanup_jobs j"
+				    " ON j.id = p.job_id WHERE p.state = 'failed' AND p.detail ="
+				    " 'the job failed: ' || j.error AND p.worker_id IS NULL"), 1299);
+	text(t, "SELECT state FROM cleanup_progress WHERE job_id = 777", "queued");
+	/* Nothing is failed twice. */
+	recover(t, &r);
+	assert_int_equal(r.failed, 0);
+}
+
 static void test_a_job_for_anyone_fails_only_when_nobody_can_clean(void **state)
 {
 	struct testdb *t = *state;
@@ -197,6 +233,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_a_dead_takers_job_is_queued_again_with_what_it_had_claimed),
 		T(test_a_job_nobody_can_take_fails_with_the_reason),
+		T(test_thousands_of_undeliverable_jobs_fail_in_batches),
 		T(test_a_job_for_anyone_fails_only_when_nobody_can_clean),
 		T(test_an_ended_job_leaves_no_entry_waiting),
 		T(test_a_failed_job_fails_what_it_did_not_reach),
