@@ -4,7 +4,8 @@
  * Nothing above the store includes this file. The shape is SQLite's own
  * statement API (prepare, bind, step, column), which the store was written
  * against; PostgreSQL implements it with libpq (parameters typed by what
- * was bound, the result of a step kept until the next reset).
+ * was bound, rows streamed one at a time: a long result is never held
+ * whole, and statements may still step in turn on one connection).
  *
  * SQL given to db_prepare uses ?N placeholders and the portable subset both
  * engines run: the PostgreSQL schema adds the few SQLite functions the

@@ -2,9 +2,14 @@
  *
  * SQLite's statement API over a network connection: ?N placeholders become
  * $N, parameters are typed by what was bound (so a statement is prepared on
- * the server at its first step, once per set of bound types), and a step
- * keeps the statement's whole result, so that several statements of one
- * connection can be mid-iteration at once. The connection is not trusted
+ * the server at its first step, once per set of bound types), and rows
+ * stream in libpq's single-row mode: a statement stepping through 100,000
+ * rows holds one of them, not the whole result. Several statements of one
+ * connection can still be mid-iteration at once: when another call needs
+ * the connection, the rows still to come are read ahead into a compact
+ * buffer of the statement's own (spill), and a statement reset or dropped
+ * before its end reads and drops the rest, so that the connection is free
+ * for the next statement. The connection is not trusted
  * to last: a dead one is made again at the start of the next call outside
  * a transaction; inside one, the transaction is lost (-ENOTCONN), and the
  * call after that reconnects. */
@@ -80,6 +85,8 @@ struct pg_db {
 	bool tx_open;
 	/* The server said the session ends (a FATAL while idle). */
 	bool doomed;
+	/* The statement whose rows are still arriving on the connection. */
+	struct pg_stmt *streaming;
 	/* Reconnecting, logged once until a connection is made again. */
 	bool reconnecting;
 	int64_t changes;
@@ -114,6 +121,20 @@ struct pg_cell {
 	size_t len;
 };
 
+/* Rows read ahead of the caller when another call needed the connection:
+ * each row, from rows[i], is its columns in turn, a uint32_t length
+ * (SPILL_NULL for NULL) then the bytes and a NUL. */
+#define SPILL_NULL UINT32_MAX
+#define NO_ROW SIZE_MAX
+struct pg_spill {
+	char *buf;
+	size_t len, cap;
+	size_t *rows;
+	int nrows, cap_rows;
+	int next;            /* the row the next step makes current */
+	size_t cur;          /* the current row's offset, NO_ROW when none */
+};
+
 struct pg_stmt {
 	DB_STMT_HEADER;      /* first: what db.c reads */
 	char *sql;           /* with $N */
@@ -126,14 +147,22 @@ struct pg_stmt {
 	struct pg_variant *variants;  /* keep: on the server, for `generation` */
 	int nvariants;
 	uint64_t generation;
-	PGresult *res;       /* the run's whole result */
+	bool started;        /* run, and not yet reset */
+	bool streaming;      /* its results are still arriving (db->streaming) */
+	PGresult *res;       /* the result the current row is in (one row) */
 	int nrows;
-	int row;             /* the current row; -1 before the first */
+	int row;             /* the current row of res; -1 before the first */
+	struct pg_spill spill; /* rows read ahead, after those of res */
+	int end_err;         /* a failure read ahead, reported after the rows before it */
+	char *end_msg;
 	bool done;           /* DB_DONE was returned */
 	bool bind_failed;    /* out of memory binding: the next step fails */
-	struct pg_cell *cells; /* [PQnfields], of the current row */
+	struct pg_cell *cells; /* [ncells], of the current row */
+	Oid *types;          /* [ncells], the columns' types */
 	int ncells;
 };
+
+static void spill(struct pg_stmt *s);
 
 #define PDB(d) ((struct pg_db *)(d))
 #define CPDB(d) ((const struct pg_db *)(d))
@@ -358,6 +387,8 @@ static int reconnect(struct pg_db *db)
  * transaction with it. */
 static int usable(struct pg_db *db)
 {
+	if (db->streaming)
+		spill(db->streaming);
 	clear_error(db);
 	if (db->tx_open) {
 		if (!db->doomed && PQstatus(db->conn) == CONNECTION_OK)
@@ -662,6 +693,8 @@ static void pg_rollback(struct db *d)
 {
 	struct pg_db *db = PDB(d);
 
+	if (db->streaming)
+		spill(db->streaming);
 	if (!db->tx_open)
 		return;
 	if (db->doomed || PQstatus(db->conn) != CONNECTION_OK) {
@@ -683,7 +716,9 @@ static bool pg_in_tx(const struct db *d)
 	if (!db->tx_open || db->doomed || PQstatus(db->conn) != CONNECTION_OK)
 		return false;
 	ts = PQtransactionStatus(db->conn);
-	return ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR;
+	/* ACTIVE: a statement's rows are still arriving, in the
+	 * transaction tx_open saw before it. */
+	return ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR || ts == PQTRANS_ACTIVE;
 }
 
 /* ---- Statements ---- */
@@ -923,17 +958,60 @@ static void free_cells(struct pg_stmt *s)
 	}
 }
 
+/* The statement's results have all come: the connection is free. */
+static void stream_ended(struct pg_stmt *s)
+{
+	struct pg_db *db = PDB(s->db);
+
+	s->streaming = false;
+	if (db->streaming == s)
+		db->streaming = NULL;
+	track_tx(db);
+}
+
+/* Whatever is left of the statement's results is read and dropped (a
+ * statement reset or dropped before its end): the connection is left
+ * ready for the next statement, and a transaction as the statement left
+ * it. Reading on, rather than cancelling, keeps what a write did, as a
+ * reset SQLite statement does, and a transaction usable. */
+static void drain(struct pg_stmt *s)
+{
+	struct pg_db *db = PDB(s->db);
+	PGresult *res;
+
+	if (!s->streaming)
+		return;
+	while ((res = PQgetResult(db->conn)) != NULL) {
+		ExecStatusType st = PQresultStatus(res);
+
+		if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
+			count_changes(db, res);
+		PQclear(res);
+	}
+	stream_ended(s);
+}
+
 /* The result goes: the next step runs the statement again. */
 static void drop_result(struct pg_stmt *s)
 {
+	drain(s);
 	free_cells(s);
 	free(s->cells);
 	s->cells = NULL;
+	free(s->types);
+	s->types = NULL;
 	s->ncells = 0;
 	PQclear(s->res);
 	s->res = NULL;
 	s->nrows = 0;
 	s->row = -1;
+	free(s->spill.buf);
+	free(s->spill.rows);
+	s->spill = (struct pg_spill){ .cur = NO_ROW };
+	free(s->end_msg);
+	s->end_msg = NULL;
+	s->end_err = 0;
+	s->started = false;
 	s->done = false;
 }
 
@@ -982,6 +1060,7 @@ static int pg_prepare(struct db *d, const char *sql, bool keep, struct db_stmt *
 	s->db = d;
 	s->keep = keep;
 	s->row = -1;
+	s->spill.cur = NO_ROW;
 	/* Twice: the null tests are numbered after the largest ?N. */
 	rc = rewrite_placeholders(s, sql, MAX_PARAMS, why, sizeof(why));
 	if (!rc)
@@ -1177,8 +1256,10 @@ static const struct pg_variant *variant(struct pg_stmt *s, int n, const Oid *typ
 	return v;
 }
 
-/* Run the statement with its bindings; its whole result kept. */
-static PGresult *run_once(struct pg_stmt *s, bool null_as_text)
+/* Send the statement with its bindings, its rows to come one at a time.
+ * 0, or -errno when nothing could be sent; *refused: the server refused
+ * to prepare it (nothing sent). */
+static int send_once(struct pg_stmt *s, bool null_as_text, PGresult **refused)
 {
 	struct pg_db *db = PDB(s->db);
 	const char *values[MAX_SENT];
@@ -1186,6 +1267,7 @@ static PGresult *run_once(struct pg_stmt *s, bool null_as_text)
 	Oid types[MAX_SENT];
 	char sig[MAX_SENT + 1];
 	int n = param_types(s, null_as_text, types, sig);
+	int sent = 0;
 
 	for (int i = 0; i < s->nparams; i++) {
 		const struct pg_param *p = &s->params[i];
@@ -1205,21 +1287,103 @@ static PGresult *run_once(struct pg_stmt *s, bool null_as_text)
 		lengths[s->nparams + i] = 1;
 		formats[s->nparams + i] = 0;
 	}
+	*refused = NULL;
 	if (s->keep) {
-		PGresult *res;
-		const struct pg_variant *v = variant(s, n, types, sig, &res);
+		const struct pg_variant *v = variant(s, n, types, sig, refused);
 
+		if (*refused)
+			return 0;
 		if (v)
-			return PQexecPrepared(db->conn, v->name, n, values, lengths, formats, 0);
-		if (res)
-			return res;
+			sent = PQsendQueryPrepared(db->conn, v->name, n, values, lengths, formats, 0);
+		else
+			sent = PQsendQueryParams(db->conn, s->sql, n, types, values, lengths, formats, 0);
+	} else {
+		sent = PQsendQueryParams(db->conn, s->sql, n, types, values, lengths, formats, 0);
 	}
-	return PQexecParams(db->conn, s->sql, n, types, values, lengths, formats, 0);
+	if (!sent)
+		return result_failed(db, NULL);
+	/* Only fails when the query is not the last one sent: it is. */
+	PQsetSingleRowMode(db->conn);
+	s->streaming = true;
+	db->streaming = s;
+	return 0;
 }
 
+/* The columns' types, from the first result that has them. */
+static int take_columns(struct pg_stmt *s, const PGresult *res)
+{
+	int n = PQnfields(res);
+
+	if (s->types || n == 0)
+		return 0;
+	s->types = malloc((size_t)n * sizeof(*s->types));
+	s->cells = calloc((size_t)n, sizeof(*s->cells));
+	if (!s->types || !s->cells) {
+		free(s->types);
+		free(s->cells);
+		s->types = NULL;
+		s->cells = NULL;
+		return -ENOMEM;
+	}
+	for (int i = 0; i < n; i++)
+		s->types[i] = PQftype(res, i);
+	s->ncells = n;
+	return 0;
+}
+
+/* The statement's next result from the connection: *rows a result with
+ * rows (one, in single-row mode), or NULL (the end, or a result without
+ * rows). A failure drains what is left, and is the server's. */
+static int fetch(struct pg_stmt *s, PGresult **rows)
+{
+	struct pg_db *db = PDB(s->db);
+	PGresult *res = PQgetResult(db->conn);
+	int rc;
+
+	*rows = NULL;
+	if (!res) {
+		stream_ended(s);
+		/* A connection that broke mid-stream ends the results too. */
+		if (PQstatus(db->conn) != CONNECTION_OK)
+			return result_failed(db, NULL);
+		return 0;
+	}
+	switch (PQresultStatus(res)) {
+	case PGRES_SINGLE_TUPLE:
+	case PGRES_TUPLES_OK:
+		if (PQresultStatus(res) == PGRES_TUPLES_OK)
+			count_changes(db, res);
+		if (take_columns(s, res) != 0) {
+			PQclear(res);
+			drain(s);
+			return set_error(db, -ENOMEM, "out of memory reading a result");
+		}
+		if (PQntuples(res) > 0) {
+			*rows = res;
+			return 0;
+		}
+		PQclear(res);
+		return 0;
+	case PGRES_COMMAND_OK:
+	case PGRES_EMPTY_QUERY:
+		count_changes(db, res);
+		PQclear(res);
+		return 0;
+	default:
+		/* The rest (nothing but the end) first, so that the
+		 * transaction's state is the server's after the failure. */
+		drain(s);
+		rc = result_failed(db, res);
+		track_tx(db);
+		return rc;
+	}
+}
+
+/* Run the statement; its first result read (a refusal shows there). */
 static int run(struct pg_stmt *s)
 {
 	struct pg_db *db = PDB(s->db);
+	bool null_as_text = false;
 	PGresult *res;
 	int rc;
 
@@ -1228,84 +1392,255 @@ static int run(struct pg_stmt *s)
 	rc = usable(db);
 	if (rc)
 		return rc;
-	res = run_once(s, false);
-	if (!result_ok(res) && PQstatus(db->conn) == CONNECTION_OK && !db->tx_open) {
-		/* Outside a transaction a refused statement changed nothing,
-		 * and may run again as SQLite would: a NULL nothing types
-		 * (indeterminate_datatype) as text; a server-side statement
-		 * someone deallocated (DISCARD ALL) made again. */
-		if (result_is(res, "42P18")) {
+	for (int attempt = 0;; attempt++) {
+		PGresult *refused;
+
+		rc = send_once(s, null_as_text, &refused);
+		if (rc)
+			return rc;
+		res = refused ? refused : PQgetResult(db->conn);
+		if (attempt == 0 && res && !result_ok(res) && PQresultStatus(res) != PGRES_SINGLE_TUPLE &&
+		    PQstatus(db->conn) == CONNECTION_OK && !db->tx_open &&
+		    (result_is(res, "42P18") || (result_is(res, "26000") && s->keep))) {
+			/* Outside a transaction a refused statement changed
+			 * nothing, and may run again as SQLite would: a NULL
+			 * nothing types (indeterminate_datatype) as text; a
+			 * server-side statement someone deallocated
+			 * (DISCARD ALL) made again. */
+			if (result_is(res, "26000"))
+				s->nvariants = 0;
+			else
+				null_as_text = true;
 			PQclear(res);
-			res = run_once(s, true);
-		} else if (result_is(res, "26000") && s->keep) {
-			PQclear(res);
-			s->nvariants = 0;
-			res = run_once(s, false);
+			drain(s);
+			continue;
 		}
+		break;
 	}
-	if (!result_ok(res)) {
+	if (!res) {
+		stream_ended(s);
+		return result_failed(db, NULL);
+	}
+	s->started = true;
+	switch (PQresultStatus(res)) {
+	case PGRES_SINGLE_TUPLE:
+	case PGRES_TUPLES_OK:
+	case PGRES_COMMAND_OK:
+	case PGRES_EMPTY_QUERY:
+		break;
+	default:
+		drain(s);
+		s->started = false;
 		rc = result_failed(db, res);
 		track_tx(db);
 		return rc;
 	}
-	track_tx(db);
-	count_changes(db, res);
-	s->res = res;
-	s->nrows = PQntuples(res);
-	s->row = -1;
-	s->ncells = PQnfields(res);
-	if (s->ncells > 0 && !(s->cells = calloc((size_t)s->ncells, sizeof(*s->cells)))) {
+	if (PQresultStatus(res) != PGRES_SINGLE_TUPLE)
+		count_changes(db, res);
+	if (take_columns(s, res) != 0) {
+		PQclear(res);
 		drop_result(s);
 		return set_error(db, -ENOMEM, "out of memory reading a result");
 	}
+	if (PQntuples(res) > 0) {
+		s->res = res;
+		s->nrows = PQntuples(res);
+		s->row = -1;
+	} else {
+		PQclear(res);
+	}
 	return 0;
+}
+
+/* Room for `need` more bytes of spilled rows. */
+static int spill_reserve(struct pg_spill *sp, size_t need)
+{
+	if (sp->len + need > sp->cap) {
+		size_t cap = sp->cap ? sp->cap : 4096;
+		char *buf;
+
+		while (cap < sp->len + need)
+			cap *= 2;
+		if (!(buf = realloc(sp->buf, cap)))
+			return -ENOMEM;
+		sp->buf = buf;
+		sp->cap = cap;
+	}
+	if (sp->nrows == sp->cap_rows) {
+		int cap = sp->cap_rows ? sp->cap_rows * 2 : 64;
+		size_t *rows = realloc(sp->rows, (size_t)cap * sizeof(*rows));
+
+		if (!rows)
+			return -ENOMEM;
+		sp->rows = rows;
+		sp->cap_rows = cap;
+	}
+	return 0;
+}
+
+/* The rows of a result, after those already spilled. */
+static int spill_rows(struct pg_stmt *s, const PGresult *res)
+{
+	struct pg_spill *sp = &s->spill;
+
+	for (int r = 0; r < PQntuples(res); r++) {
+		size_t need = 0;
+
+		for (int c = 0; c < s->ncells; c++)
+			need += sizeof(uint32_t) + (PQgetisnull(res, r, c) ? 0 : (size_t)PQgetlength(res, r, c) + 1);
+		if (spill_reserve(sp, need) != 0)
+			return -ENOMEM;
+		sp->rows[sp->nrows++] = sp->len;
+		for (int c = 0; c < s->ncells; c++) {
+			uint32_t len = PQgetisnull(res, r, c) ? SPILL_NULL : (uint32_t)PQgetlength(res, r, c);
+
+			memcpy(sp->buf + sp->len, &len, sizeof(len));
+			sp->len += sizeof(len);
+			if (len != SPILL_NULL) {
+				memcpy(sp->buf + sp->len, PQgetvalue(res, r, c), len + 1);
+				sp->len += len + 1;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Another call needs the connection: the statement's rows still to come
+ * are read ahead into its spill, and a failure among them kept for the
+ * step that reaches it. The current row (res) stays as it is: a caller
+ * may hold its text. */
+static void spill(struct pg_stmt *s)
+{
+	struct pg_db *db = PDB(s->db);
+
+	while (s->streaming) {
+		PGresult *res;
+		int rc = fetch(s, &res);
+
+		if (rc) {
+			s->end_err = rc;
+			s->end_msg = strdup(db->errmsg);
+			break;
+		}
+		if (res && spill_rows(s, res) != 0) {
+			PQclear(res);
+			drain(s);
+			s->end_err = -ENOMEM;
+			s->end_msg = strdup("out of memory reading a result ahead");
+			break;
+		}
+		PQclear(res);
+	}
 }
 
 static int pg_step(struct db_stmt *st_)
 {
 	struct pg_stmt *s = PST(st_);
+	struct pg_db *db = PDB(s->db);
+	int rc;
 
 	free_cells(s);
-	if (!s->res || s->done) {
+	if (!s->started || s->done) {
 		/* The first step, or one after the end: the statement runs
 		 * (again), as sqlite3_step resets a finished statement. */
-		int rc;
-
 		drop_result(s);
 		rc = run(s);
 		if (rc)
 			return rc;
 	}
-	if (++s->row < s->nrows)
+	if (s->res && ++s->row < s->nrows)
 		return DB_ROW;
-	s->row = s->nrows;
+	PQclear(s->res);
+	s->res = NULL;
+	s->nrows = 0;
+	s->row = -1;
+	if (s->spill.next < s->spill.nrows) {
+		s->spill.cur = s->spill.rows[s->spill.next++];
+		return DB_ROW;
+	}
+	s->spill.cur = NO_ROW;
+	while (s->streaming) {
+		PGresult *res;
+
+		if (db->streaming != s) {
+			/* Only this statement's rows arrive here. */
+			drain(s);
+			break;
+		}
+		rc = fetch(s, &res);
+		if (rc) {
+			s->started = false;
+			return rc;
+		}
+		if (res) {
+			s->res = res;
+			s->nrows = PQntuples(res);
+			s->row = 0;
+			return DB_ROW;
+		}
+	}
+	if (s->end_err) {
+		rc = set_error(db, s->end_err, "%s", s->end_msg ? s->end_msg : "a statement failed");
+		s->started = false;
+		return rc;
+	}
 	s->done = true;
 	return DB_DONE;
 }
 
 /* ---- Columns ---- */
 
-static bool have_cell(const struct pg_stmt *s, int col)
+/* The current row's column col, from the result at hand or the spill:
+ * false when NULL or out of range. */
+static bool cell(const struct pg_stmt *s, int col, const char **value, size_t *len)
 {
-	return s->res && s->row >= 0 && s->row < s->nrows && col >= 0 && col < s->ncells;
+	const char *p;
+
+	if (col < 0 || col >= s->ncells)
+		return false;
+	if (s->res && s->row >= 0 && s->row < s->nrows) {
+		if (PQgetisnull(s->res, s->row, col))
+			return false;
+		*value = PQgetvalue(s->res, s->row, col);
+		*len = (size_t)PQgetlength(s->res, s->row, col);
+		return true;
+	}
+	if (s->spill.cur == NO_ROW)
+		return false;
+	p = s->spill.buf + s->spill.cur;
+	for (int c = 0;; c++) {
+		uint32_t n;
+
+		memcpy(&n, p, sizeof(n));
+		p += sizeof(n);
+		if (c == col) {
+			if (n == SPILL_NULL)
+				return false;
+			*value = p;
+			*len = n;
+			return true;
+		}
+		if (n != SPILL_NULL)
+			p += n + 1;
+	}
 }
 
 static bool pg_column_null(struct db_stmt *st_, int col)
 {
-	struct pg_stmt *s = PST(st_);
+	const char *v;
+	size_t len;
 
-	return !have_cell(s, col) || PQgetisnull(s->res, s->row, col);
+	return !cell(PST(st_), col, &v, &len);
 }
 
 /* A bytea column's bytes, decoded once per row; NULL when out of memory. */
-static const struct pg_cell *bytea_cell(struct pg_stmt *s, int col)
+static const struct pg_cell *bytea_cell(struct pg_stmt *s, int col, const char *hex)
 {
 	struct pg_cell *c = &s->cells[col];
 
 	if (!c->data) {
 		size_t len;
-		unsigned char *raw = PQunescapeBytea((const unsigned char *)PQgetvalue(s->res, s->row, col),
-						     &len);
+		unsigned char *raw = PQunescapeBytea((const unsigned char *)hex, &len);
 
 		if (!raw)
 			return NULL;
@@ -1326,11 +1661,11 @@ static int64_t pg_column_int(struct db_stmt *st_, int col)
 {
 	struct pg_stmt *s = PST(st_);
 	const char *v;
+	size_t len;
 
-	if (pg_column_null(st_, col))
+	if (!cell(s, col, &v, &len))
 		return 0;
-	v = PQgetvalue(s->res, s->row, col);
-	switch (PQftype(s->res, col)) {
+	switch (s->types[col]) {
 	case OID_BOOL:
 		return v[0] == 't';
 	case OID_FLOAT4:
@@ -1356,17 +1691,19 @@ static const char *pg_column_text(struct db_stmt *st_, int col)
 {
 	struct pg_stmt *s = PST(st_);
 	const struct pg_cell *c;
+	const char *v;
+	size_t len;
 
-	if (pg_column_null(st_, col))
+	if (!cell(s, col, &v, &len))
 		return NULL;
-	switch (PQftype(s->res, col)) {
+	switch (s->types[col]) {
 	case OID_BOOL:
-		return PQgetvalue(s->res, s->row, col)[0] == 't' ? "1" : "0";
+		return v[0] == 't' ? "1" : "0";
 	case OID_BYTEA:
-		c = bytea_cell(s, col);
+		c = bytea_cell(s, col, v);
 		return c ? (const char *)c->data : NULL;
 	default:
-		return PQgetvalue(s->res, s->row, col);
+		return v;
 	}
 }
 
@@ -1374,17 +1711,19 @@ static size_t pg_column_bytes(struct db_stmt *st_, int col)
 {
 	struct pg_stmt *s = PST(st_);
 	const struct pg_cell *c;
+	const char *v;
+	size_t len;
 
-	if (pg_column_null(st_, col))
+	if (!cell(s, col, &v, &len))
 		return 0;
-	switch (PQftype(s->res, col)) {
+	switch (s->types[col]) {
 	case OID_BOOL:
 		return 1;
 	case OID_BYTEA:
-		c = bytea_cell(s, col);
+		c = bytea_cell(s, col, v);
 		return c ? c->len : 0;
 	default:
-		return (size_t)PQgetlength(s->res, s->row, col);
+		return len;
 	}
 }
 
@@ -1449,6 +1788,8 @@ static int pg_wait_notify(struct db *d, int timeout_ms)
 	struct pg_db *db = PDB(d);
 	struct timespec start;
 
+	if (db->streaming)
+		spill(db->streaming);
 	clear_error(db);
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (;;) {

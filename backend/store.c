@@ -46,6 +46,7 @@ enum stmt_id {
 	Q_STUCK_ONE,
 	Q_STUCK_LIST,
 	Q_STUCK_NAMES,
+	Q_LIVE_BEATS,
 	Q_VOLUME_ROW,
 	Q_VOLUME_ROWS,
 	Q_SNAPSHOT_ROW,
@@ -334,6 +335,23 @@ enum stmt_id {
 #define STUCK_LIVE_OWNERS \
 	"(SELECT live.id FROM services live WHERE live.deleted = 0 AND " \
 	BEAT_AT_OR_AFTER("live.updated_at", "?2") ")"
+/* The listing's names: liveness judged in C (liveness_beat_counts) from a
+ * small read of the services rows whose heartbeat can count (LIVE_BEATS:
+ * every readable time starts with its date, YYYY-MM-DD, so one before the
+ * bound's date ?1, compared byte by byte, is down), and the live ones'
+ * ids given to the listing as a JSON array ?2. On PostgreSQL cf_beat_ok
+ * in SQL cost ~5 us a row: 48 ms for 10,000 services rows, more than the
+ * rest of the listing's query. NOT IN a subquery is a hash on both
+ * engines, whatever the number of live workers. */
+#define LIVE_BEATS_SELECT "SELECT id, updated_at FROM services WHERE deleted = 0 AND updated_at >= ?1"
+#define SQ_NOT_IN_IDS(col, p) col " NOT IN (SELECT CAST(x.value AS BIGINT) FROM json_each(" p ") AS x)"
+#define PG_NOT_IN_IDS(col, p) \
+	col " NOT IN (SELECT CAST(x.value AS BIGINT) FROM " \
+	"jsonb_array_elements_text(CAST(" p " AS jsonb)) AS x)"
+#define STUCK_NAMES_SELECT(NOT_IN_IDS) \
+	"SELECT w.resource_id, w.created_at, w.updated_at FROM workers w " \
+	"WHERE CAST(w.resource_type AS TEXT) = ?1 AND w.service_id IS NOT NULL AND " \
+	NOT_IN_IDS("w.service_id", "?2")
 #define STUCK_LIST_SELECT(columns, from) \
 	"SELECT " columns " FROM workers w " from "WHERE CAST(w.resource_type AS TEXT) = ?1 AND " \
 	"w.service_id IS NOT NULL AND w.service_id NOT IN " STUCK_LIVE_OWNERS
@@ -374,7 +392,8 @@ static const char *const stmt_sql[Q_COUNT] = {
 		"w.resource_type, w.resource_id, w.status, w.service_id, s.host, s.cluster_name, "
 		"w.created_at, w.updated_at", "LEFT JOIN services s ON s.id = w.service_id "),
 	/* What a directory listing shows of them: names and times. */
-	[Q_STUCK_NAMES] = STUCK_LIST_SELECT("w.resource_id, w.created_at, w.updated_at", ""),
+	[Q_STUCK_NAMES] = STUCK_NAMES_SELECT(SQ_NOT_IN_IDS),
+	[Q_LIVE_BEATS] = LIVE_BEATS_SELECT,
 	[Q_VOLUME_ROW] = VOLUME_SELECT " AND v.id = ?1",
 	[Q_VOLUME_ROWS] = VOLUME_SELECT,
 	[Q_SNAPSHOT_ROW] = SNAPSHOT_SELECT " AND sn.id = ?1",
@@ -588,6 +607,7 @@ static const char *const stmt_sql_pg[Q_COUNT] = {
 		"NULLIF(x.value ->> 1, ''), NULLIF(CAST(x.value ->> 2 AS BIGINT), 0), 'queued' "
 		"FROM jsonb_array_elements(CAST(?5 AS jsonb)) WITH ORDINALITY AS x(value, n) "
 		"ORDER BY x.n",
+	[Q_STUCK_NAMES] = STUCK_NAMES_SELECT(PG_NOT_IN_IDS),
 };
 
 struct store {
@@ -1340,15 +1360,64 @@ int store_list_stuck(struct store *st, const char *type, const struct timespec *
 	return rc == DB_DONE ? 0 : db_fail(st, rc, "list stuck resources");
 }
 
-int store_list_stuck_names(struct store *st, const char *type, const struct timespec *bound,
-			   store_stuck_name_fn fn, void *ctx)
+/* The ids of the live services rows as a JSON array ("[]" when none). */
+static int live_owner_ids(struct store *st, const struct timespec *bound, char **json)
 {
 	STMT stmt = NULL;
-	int rc = stmt_get(st, Q_STUCK_NAMES, &stmt);
+	char text[DBTIME_LEN], num[24];
+	size_t len = 0, cap = 0;
+	char *out = NULL;
+	int rc = stmt_get(st, Q_LIVE_BEATS, &stmt);
 
 	if (rc)
 		return rc;
-	bind_stuck(stmt, type, bound);
+	dbtime_format_bound(bound, text);
+	text[10] = '\0'; /* its date */
+	db_bind_text(stmt, 1, text);
+	if (array_reserve((void **)&out, &cap, 2, 1))
+		return -ENOMEM;
+	out[len++] = '[';
+	while ((rc = db_step(stmt)) == DB_ROW) {
+		int n;
+
+		if (!liveness_beat_counts(db_column_text(stmt, 1), bound))
+			continue;
+		n = snprintf(num, sizeof(num), "%s%lld", len > 1 ? "," : "",
+			     (long long)db_column_int(stmt, 0));
+		if (array_reserve((void **)&out, &cap, len + (size_t)n + 2, 1)) {
+			free(out);
+			return -ENOMEM;
+		}
+		memcpy(out + len, num, (size_t)n);
+		len += (size_t)n;
+	}
+	if (rc != DB_DONE) {
+		free(out);
+		return db_fail(st, rc, "list live workers");
+	}
+	out[len++] = ']';
+	out[len] = '\0';
+	*json = out;
+	return 0;
+}
+
+static int list_stuck_names(struct store *st, const char *type, const struct timespec *bound,
+			    store_stuck_name_fn fn, void *ctx)
+{
+	STMT stmt = NULL;
+	char *live = NULL;
+	int rc = live_owner_ids(st, bound, &live);
+
+	if (rc)
+		return rc;
+	rc = stmt_get(st, Q_STUCK_NAMES, &stmt);
+	if (rc) {
+		free(live);
+		return rc;
+	}
+	db_bind_text(stmt, 1, type);
+	db_bind_text(stmt, 2, live);
+	free(live);
 	while ((rc = db_step(stmt)) == DB_ROW) {
 		const char *id = db_column_text(stmt, 0);
 
@@ -1356,6 +1425,26 @@ int store_list_stuck_names(struct store *st, const char *type, const struct time
 			return rc;
 	}
 	return rc == DB_DONE ? 0 : db_fail(st, rc, "list stuck resources");
+}
+
+/* One read transaction: the owners judged and their rows listed from the
+ * same state of the database. */
+int store_list_stuck_names(struct store *st, const char *type, const struct timespec *bound,
+			   store_stuck_name_fn fn, void *ctx)
+{
+	bool own = !db_in_tx(st->db);
+	int rc = own ? begin(st, DB_TX_READ) : 0;
+
+	if (rc)
+		return db_fail(st, rc, "begin listing stuck resources");
+	rc = list_stuck_names(st, type, bound, fn, ctx);
+	if (own) {
+		if (rc == 0 && (rc = commit(st)) != 0)
+			db_fail(st, rc, "end listing stuck resources");
+		if (rc)
+			rollback(st);
+	}
+	return rc;
 }
 
 /* ---- Cleanup requests ---- */

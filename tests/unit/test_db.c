@@ -1007,6 +1007,116 @@ static void test_many_parameters_and_text_by_reference(void **state)
 	db_finalize(s);
 }
 
+/* Rows 1..count of t, in one statement. */
+static void insert_rows(struct fixture *f, int count)
+{
+	struct db_stmt *s = prepare_ok(f->db, "WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL "
+				       "SELECT i + 1 FROM g WHERE i < ?1) "
+				       "INSERT INTO t (name, n) SELECT 'r' || i, i FROM g", false);
+
+	db_bind_int(s, 1, count);
+	assert_int_equal(step_ok(f->db, s), DB_DONE);
+	db_finalize(s);
+}
+
+static int64_t count_rows(struct fixture *f)
+{
+	struct db_stmt *s = prepare_ok(f->db, "SELECT count(*) FROM t", false);
+	int64_t n;
+
+	assert_int_equal(step_ok(f->db, s), DB_ROW);
+	n = db_column_int(s, 0);
+	db_finalize(s);
+	return n;
+}
+
+#define LONG_RESULT 5000
+
+/* PostgreSQL streams rows (single-row mode): a statement reset before its
+ * end, or one whose connection another statement needs midway, leaves
+ * the connection usable and loses no row, inside a transaction or not. */
+static void test_a_long_result_reset_or_interleaved_midway(void **state)
+{
+	struct fixture *f = *state;
+	struct db_stmt *s;
+	int64_t want = 1;
+	int rc;
+
+	make_table(f);
+	insert_rows(f, LONG_RESULT);
+	s = prepare_ok(f->db, "SELECT n, name FROM t ORDER BY n", true);
+	/* Reset after 1,000 rows: the next statement runs at once. */
+	for (int i = 0; i < 1000; i++)
+		assert_int_equal(step_ok(f->db, s), DB_ROW);
+	assert_int_equal(db_column_int(s, 0), 1000);
+	db_reset(s);
+	assert_int_equal(count_rows(f), LONG_RESULT);
+	/* In a transaction, another statement between two steps; the
+	 * current row's text stays valid across it. */
+	assert_int_equal(db_begin(f->db, DB_TX_READ), 0);
+	while ((rc = step_ok(f->db, s)) == DB_ROW) {
+		const char *name = db_column_text(s, 1);
+		char expect[32];
+
+		assert_int_equal(db_column_int(s, 0), want);
+		if (want == 10)
+			assert_int_equal(count_rows(f), LONG_RESULT);
+		snprintf(expect, sizeof(expect), "r%lld", (long long)want);
+		assert_string_equal(name, expect);
+		want++;
+	}
+	assert_int_equal(rc, DB_DONE);
+	assert_int_equal(want, LONG_RESULT + 1);
+	assert_true(db_in_tx(f->db));
+	assert_int_equal(db_commit(f->db), 0);
+	/* Reset midway inside a transaction: the transaction goes on. */
+	assert_int_equal(db_begin(f->db, DB_TX_READ), 0);
+	assert_int_equal(step_ok(f->db, s), DB_ROW);
+	db_reset(s);
+	assert_int_equal(count_rows(f), LONG_RESULT);
+	assert_int_equal(db_commit(f->db), 0);
+	db_finalize(s);
+	/* Dropped midway too. */
+	s = prepare_ok(f->db, "SELECT n FROM t", false);
+	assert_int_equal(step_ok(f->db, s), DB_ROW);
+	db_finalize(s);
+	assert_int_equal(count_rows(f), LONG_RESULT);
+}
+
+/* A statement that fails after rows were given: the rows come, then the
+ * failure, read as it arrives or ahead (another statement between two
+ * steps); the connection serves the next statement. */
+static void test_an_error_after_rows_is_reported_at_its_row(void **state)
+{
+	struct fixture *f = *state;
+	/* Fails at the last row of the table's order (SQLite's json() and
+	 * PostgreSQL's cast refuse 'x'). */
+	const char *sql = f->kind == DB_SQLITE
+		? "SELECT n, json(CASE WHEN n < ?1 THEN '1' ELSE 'x' END) FROM t"
+		: "SELECT n, CAST(CASE WHEN n < ?1 THEN '1' ELSE 'x' END AS jsonb) FROM t";
+	struct db_stmt *s;
+
+	make_table(f);
+	insert_rows(f, LONG_RESULT);
+	s = prepare_ok(f->db, sql, true);
+	for (int ahead = 0; ahead < 2; ahead++) {
+		int rows = 0, rc;
+
+		db_bind_int(s, 1, LONG_RESULT);
+		while ((rc = db_step(s)) == DB_ROW) {
+			if (ahead && rows == 10)
+				assert_int_equal(count_rows(f), LONG_RESULT);
+			rows++;
+		}
+		assert_true(rc < 0);
+		assert_int_equal(rows, LONG_RESULT - 1);
+		assert_non_null(strstr(db_errmsg(f->db), f->kind == DB_SQLITE ? "JSON" : "json"));
+		db_reset(s);
+		assert_int_equal(count_rows(f), LONG_RESULT);
+	}
+	db_finalize(s);
+}
+
 #define BOTH(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -1038,6 +1148,8 @@ int main(void)
 		BOTH(test_a_bad_setting_says_why),
 		BOTH(test_notifications_wake_a_listener),
 		BOTH(test_many_parameters_and_text_by_reference),
+		BOTH(test_a_long_result_reset_or_interleaved_midway),
+		BOTH(test_an_error_after_rows_is_reported_at_its_row),
 	};
 	int failed = cmocka_run_group_tests_name("db", plain, NULL, NULL);
 

@@ -297,6 +297,65 @@ static void test_stuck_lists_rows_of_down_or_missing_owners_only(void **state)
 	store_close(st);
 }
 
+struct names_seen {
+	char ids[8][40];
+	int count;
+};
+
+static int note_name(void *ctx, const char *id, const char *created_at, const char *updated_at)
+{
+	struct names_seen *n = ctx;
+
+	(void)created_at;
+	assert_non_null(updated_at);
+	assert_true(n->count < 8);
+	snprintf(n->ids[n->count++], sizeof(n->ids[0]), "%s", id);
+	return 0;
+}
+
+static bool names_hold(const struct names_seen *n, const char *id)
+{
+	for (int i = 0; i < n->count; i++)
+		if (!strcmp(n->ids[i], id))
+			return true;
+	return false;
+}
+
+/* The listing's names judge owners in C from their heartbeats, and agree
+ * with store_list_stuck's SQL: whatever the time's spelling, a deleted
+ * owner is down, an owner exactly at the bound is up. */
+static void test_stuck_names_judge_owners_as_the_rows_do(void **state)
+{
+	struct testdb *f = *state;
+	struct store *st;
+	struct cf_err err;
+	struct timespec now = { NOW_SEC, 0 }, bound;
+	struct names_seen n = { 0 };
+
+	assert_int_equal(store_open(f->path, STORE_CREATE | STORE_MIGRATE, &st, &err), 0);
+	seed_stuck(f->path);
+	liveness_bound(&now, 60, &bound);
+	assert_int_equal(store_list_stuck_names(st, "Volume", &bound, note_name, &n), 0);
+	assert_int_equal(n.count, 2);
+	assert_true(names_hold(&n, V_DOWN) && names_hold(&n, V_GONE));
+	/* ISO spelling of a live beat: still up. */
+	testdb_sql(f->path, "UPDATE services SET updated_at = '2026-11-25T18:41:50Z' WHERE id = 2");
+	n.count = 0;
+	assert_int_equal(store_list_stuck_names(st, "Volume", &bound, note_name, &n), 0);
+	assert_int_equal(n.count, 2);
+	/* A deleted owner with a fresh beat is down. */
+	testdb_sql(f->path, "UPDATE services SET deleted = 1 WHERE id = 2");
+	n.count = 0;
+	assert_int_equal(store_list_stuck_names(st, "Volume", &bound, note_name, &n), 0);
+	assert_int_equal(n.count, 3);
+	assert_true(names_hold(&n, V_UP));
+	n.count = 0;
+	assert_int_equal(store_list_stuck_names(st, "Snapshot", &bound, note_name, &n), 0);
+	assert_int_equal(n.count, 1);
+	assert_true(names_hold(&n, S_DOWN));
+	store_close(st);
+}
+
 static void test_stuck_agrees_with_liveness_at_the_boundary(void **state)
 {
 	struct testdb *f = *state;
@@ -452,6 +511,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stuck_and_is_up_agree_on_hand_written_times,
 						testdb_setup, testdb_teardown),
 		cmocka_unit_test_setup_teardown(test_stuck_agrees_with_liveness_at_the_boundary, testdb_setup, testdb_teardown),
+		cmocka_unit_test_setup_teardown(test_stuck_names_judge_owners_as_the_rows_do, testdb_setup, testdb_teardown),
 		cmocka_unit_test_setup_teardown(test_cluster_and_its_members, testdb_setup, testdb_teardown),
 		cmocka_unit_test_setup_teardown(test_overlong_values_are_skipped_not_cut, testdb_setup, testdb_teardown),
 	};
