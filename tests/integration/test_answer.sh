@@ -216,6 +216,13 @@ printf 'bad=1\n' >&3 2>/dev/null
 check "a refused write leaves nothing readable (EOF), not the previous answer" "0" "$(cat <&3 | wc -c)"
 exec 3>&-
 
+# /bin/sh (dash, as Puppet's shell provider runs it) reads the answer
+# too: its read takes a byte at a time.
+check "sh: exec 3<>, printf, read -r gives the request's number" "$(($(sql 'SELECT max(id) FROM cleanup_requests') + 1))" \
+	"$(sh -c "exec 3<>'$R' && printf 'service_id=$N3\\n' >&3 && read -r n <&3 && echo \$n")"
+check "sh: the preview's resources, with jq" "0" \
+	"$(sh -c "exec 3<>'$P' && printf 'service_id=$N3\\n' >&3 && jq '[.resources[] | select(.action != \"skip\")] | length' <&3")"
+
 # The rename-over path of config management is unchanged.
 printf 'service_id=%s\n' "$N3" >"$M/cleanup/.tmprequest"
 check_cmd "rename over cleanup/request still applies a spec" mv "$M/cleanup/.tmprequest" "$R"

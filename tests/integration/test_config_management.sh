@@ -140,6 +140,12 @@ for i in 1 2 3; do echo "$i" >"$M/cleanup/request.$i"; done
 check_fails "beyond --temp-files: ENOSPC" "No space left on device" bash -c "echo 4 > '$M/cleanup/request.4'"
 check "with the limit named" "yes" "$(grep -q 'cleanup_temp_files' "$M/cleanup/error" && echo yes || cat "$M/cleanup/error")"
 check_fails "a lock directory counts too" "No space left on device" mkdir "$M/cleanup/request.lock"
+stop_daemon n1 TERM
+check "the daemon stopped cleanly" "0" "$STOP_RC"
+start_worker n1 "${OPTS[@]}"
+check "a restart forgets every temporary file" "error history preview request result" "$(ls -A "$M/cleanup" | xargs)"
+check "and request still reads the last accepted spec" "host=chef@lvm is_up=true" "$(cat "$R")"
+
 # The README's playbook (doc/examples/cleanup-and-wait.yml): a preview
 # decides, then the request's own number, read back on the fd that wrote
 # it, is waited for. A dead worker with one stuck volume.
@@ -170,9 +176,3 @@ check "a second run: the preview finds nothing to act on, so no request" "0 $((b
 out=$(playbook "hots=d9@lvm"); rc=$?
 check "a bad spec fails the play at the preview, with Cinder's words" "yes 2 $((before + 1))" \
 	"$(echo "$out" | grep -q 'Invalid filter keys: hots' && echo yes || echo no) $rc $(requests)"
-
-stop_daemon n1 TERM
-check "the daemon stopped cleanly" "0" "$STOP_RC"
-start_worker n1 "${OPTS[@]}"
-check "a restart forgets every temporary file" "error history preview request result" "$(ls -A "$M/cleanup" | xargs)"
-check "and request still reads the last accepted spec" "host=chef@lvm is_up=true" "$(cat "$R")"
