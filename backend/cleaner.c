@@ -907,3 +907,55 @@ int cleaner_clean_own(struct cleaner *c, const struct timespec *started,
 	dbtime_format(started, until);
 	return clean_rows(c, c->me, NULL, NULL, until, 0, 0, counts);
 }
+
+/* ---- Foreseen, for cleanup/preview ---- */
+
+const char *cleaner_foresee(bool scheduler, const char *type, const char *row_status,
+			    const char *status, const char *attach_status, char *why, size_t size)
+{
+	bool volume = strcmp(type, "Volume") == 0;
+	const char *what = volume ? "volume" : "snapshot";
+	bool attached = volume && strcmp(attach_status, "attached") == 0;
+
+	if (!volume && strcmp(type, "Snapshot") != 0) {
+		snprintf(why, size, "resource type %s is not one cinderfs cleans: row removed", type);
+		return "skip";
+	}
+	if (!status) {
+		snprintf(why, size, "the %s is gone: row removed", what);
+		return "skip";
+	}
+	if (strcmp(status, row_status) != 0) {
+		snprintf(why, size, "the %s is %s now, not %s: row removed", what, status, row_status);
+		return "skip";
+	}
+	if (scheduler) {
+		if (volume && strcmp(status, "creating") == 0) {
+			snprintf(why, size, "volume set to error");
+			return "error";
+		}
+		snprintf(why, size, "a cinder-scheduler's %s row in %s: the scheduler's cleanup only "
+			 "sets creating volumes to error; row removed", type, status);
+		return "skip";
+	}
+	if (strcmp(status, "creating") == 0 || (volume && strcmp(status, "downloading") == 0)) {
+		snprintf(why, size, "%s set to error", what);
+		return "error";
+	}
+	if (volume && strcmp(status, "uploading") == 0) {
+		snprintf(why, size, "volume set to %s", attached ? "in-use" : "available");
+		return attached ? "in-use" : "available";
+	}
+	if (strcmp(status, "deleting") == 0) {
+		if (attached) {
+			snprintf(why, size, "the volume is attached: it is not deleted while attached "
+				 "(detach it, then clean again): row given back");
+			return "skip";
+		}
+		snprintf(why, size, volume ? "volume deleted in full, with its snapshots" :
+			 "snapshot deleted in full");
+		return "delete";
+	}
+	snprintf(why, size, "the %s is %s, which needs no cleanup: row removed", what, status);
+	return "skip";
+}

@@ -38,3 +38,14 @@ int cleaner_run_job(struct cleaner *c, const struct job *job, struct cleaner_cou
 /* A starting worker cleans the rows it owns from before `started`. */
 int cleaner_clean_own(struct cleaner *c, const struct timespec *started,
 		      struct cleaner_counts *counts);
+
+/* What cleaning one workers row would do, decided as clean_row decides it
+ * before any driver call (for cleanup/preview, which acts on nothing):
+ * "error", "delete", "available", "in-use" or "skip", and in `why` the
+ * words of it. status is the resource's status now (NULL: it is gone),
+ * attach_status a volume's ("" for a snapshot). Not foreseen: what a
+ * driver or the database would answer, a volume of another backend than
+ * the cleaning worker's (refused), a snapshot of a deleting volume that is
+ * not deleting itself (the volume then ends in error_deleting). */
+const char *cleaner_foresee(bool scheduler, const char *type, const char *row_status,
+			    const char *status, const char *attach_status, char *why, size_t size);

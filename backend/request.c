@@ -12,6 +12,8 @@
 
 #include "filter.h"
 #include "log.h"
+#include "array.h"
+#include "cleaner.h"
 #include "planner.h"
 
 const char request_empty_result[] = "{\n  \"cleaning\": [],\n  \"unavailable\": []\n}\n";
@@ -213,23 +215,21 @@ static int members(void *ctx, struct plan *p, const char *name)
 	return store_cluster_beats(pl->st, name, member, p);
 }
 
-int request_submit(struct store *st, const struct request_input *in, int64_t *id, char **result,
-		   struct cf_err *err)
+/* Steps 0-8 and the plan, shared by a request and its preview: reads
+ * only. On an error, err says why and nothing is left to free. */
+static int plan_request(struct store *st, const struct request_input *in, struct filter *f,
+			struct plan *plan, struct cf_err *err)
 {
-	struct filter f;
-	size_t njobs = 0;
-	struct plan plan = { 0 };
-	struct planning planning = { st, &plan };
-	struct new_job *jobs = NULL;
-	json_t *fjson = NULL;
-	char *filter_text = NULL, who[NAME_LEN] = "";
+	struct planning planning = { st, plan };
+	char who[NAME_LEN] = "";
 	bool older, every_row;
 	int rc;
 
-	rc = filter_parse(in->spec, in->len, &f, err);
+	memset(plan, 0, sizeof(*plan));
+	rc = filter_parse(in->spec, in->len, f, err);
 	if (rc)
 		return rc;
-	rc = locate_resource(st, &f, err);
+	rc = locate_resource(st, f, err);
 	if (rc)
 		return rc;
 	/* Step 8: not while workers run different versions. */
@@ -243,17 +243,34 @@ int request_submit(struct store *st, const struct request_input *in, int64_t *id
 
 	/* The rows the filter can select, streamed into the plan: a filter
 	 * by id, host or cluster reads what an index finds for it. */
-	rc = planner_begin(&plan, &f, in->up_at.tv_sec ? &in->up_at : &in->now, in->down_time);
+	rc = planner_begin(plan, f, in->up_at.tv_sec ? &in->up_at : &in->now, in->down_time);
 	if (rc == 0)
-		rc = store_plan_candidates(st, &f, offer, &plan, &every_row);
+		rc = store_plan_candidates(st, f, offer, plan, &every_row);
 	if (rc == 0)
-		rc = planner_finish(&plan, every_row, members, &planning);
+		rc = planner_finish(plan, every_row, members, &planning);
 	if (rc) {
-		planner_free(&plan);
+		planner_free(plan);
 		if (rc == -ENOMEM)
 			return err_set(err, ENOMEM, "out of memory planning the cleanup");
 		return err_set(err, -rc, "cannot read the workers: %s", strerror(-rc));
 	}
+	return 0;
+}
+
+int request_submit(struct store *st, const struct request_input *in, int64_t *id, char **result,
+		   struct cf_err *err)
+{
+	struct filter f;
+	size_t njobs = 0;
+	struct plan plan;
+	struct new_job *jobs = NULL;
+	json_t *fjson = NULL;
+	char *filter_text = NULL;
+	int rc;
+
+	rc = plan_request(st, in, &f, &plan, err);
+	if (rc)
+		return rc;
 	jobs = calloc(plan.count ? plan.count : 1, sizeof(*jobs));
 	fjson = filter_json(&f);
 	if (!jobs || !fjson) {
@@ -304,4 +321,149 @@ out:
 	free(jobs);
 	planner_free(&plan);
 	return rc;
+}
+
+/* ---- cleanup/preview ---- */
+
+/* A text that grows as it is written: the preview is the caller's to
+ * hold (its size is what the operator asked to see). */
+struct grown {
+	char *s;
+	size_t len, cap;
+};
+
+static int grow(void *ctx, const char *bytes, size_t n)
+{
+	struct grown *g = ctx;
+
+	if (array_reserve((void **)&g->s, &g->cap, g->len + n + 1, 1) != 0)
+		return -ENOMEM;
+	memcpy(g->s + g->len, bytes, n);
+	g->len += n;
+	g->s[g->len] = '\0';
+	return 0;
+}
+
+/* Workers asked about at once: one statement per batch. */
+#define PREVIEW_BATCH 256
+
+struct foresight {
+	struct text *t;
+	const int64_t *ids;
+	const bool *scheduler;
+	size_t count;
+	bool first;
+};
+
+static bool is_scheduler(const struct foresight *fs, int64_t id)
+{
+	size_t lo = 0, hi = fs->count;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (fs->ids[mid] == id)
+			return fs->scheduler[mid];
+		if (fs->ids[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+static int put_resource(void *ctx, const struct store_preview_row *r)
+{
+	struct foresight *fs = ctx;
+	struct text *t = fs->t;
+	char why[512], id[32];
+	const char *action = cleaner_foresee(is_scheduler(fs, r->service_id), r->resource_type,
+					     r->row_status, r->status, r->attach_status, why,
+					     sizeof(why));
+
+	snprintf(id, sizeof(id), "%lld", (long long)r->service_id);
+	puts_(t, fs->first ? "\n    {\n      \"worker_id\": " : ",\n    {\n      \"worker_id\": ");
+	fs->first = false;
+	puts_(t, id);
+	puts_(t, ",\n      \"resource_type\": ");
+	put_string(t, r->resource_type);
+	puts_(t, ",\n      \"resource_id\": ");
+	put_string(t, r->resource_id);
+	puts_(t, ",\n      \"status\": ");
+	if (r->status)
+		put_string(t, r->status);
+	else
+		puts_(t, "null");
+	puts_(t, ",\n      \"action\": ");
+	put_string(t, action);
+	puts_(t, ",\n      \"detail\": ");
+	put_string(t, why);
+	puts_(t, "\n    }");
+	return t->rc;
+}
+
+/* Every resource the jobs of the plan's cleaning workers would reach, a
+ * batch of workers at a time. */
+static int put_resources(struct store *st, struct text *t, const struct plan *p,
+			 const struct filter *f, const char *until)
+{
+	int64_t ids[PREVIEW_BATCH];
+	bool scheduler[PREVIEW_BATCH];
+	struct foresight fs = { .t = t, .ids = ids, .scheduler = scheduler, .first = true };
+	size_t i = 0;
+	int rc = 0;
+
+	puts_(t, "  \"resources\": [");
+	while (rc == 0 && i < p->count) {
+		fs.count = 0;
+		for (; i < p->count && fs.count < PREVIEW_BATCH; i++) {
+			const struct plan_entry *e = &p->entries[i];
+			if (!e->cleaning)
+				continue;
+			ids[fs.count] = e->id;
+			scheduler[fs.count] = strcmp(plan_text(p, e->binary), BINARY_SCHEDULER) == 0;
+			fs.count++;
+		}
+		if (fs.count)
+			rc = store_preview_rows(st, ids, fs.count,
+						f->resource_type[0] ? f->resource_type : NULL,
+						f->resource_id[0] ? f->resource_id : NULL, until,
+						put_resource, &fs);
+	}
+	puts_(t, fs.first ? "]" : "\n  ]");
+	return rc ? rc : t->rc;
+}
+
+int request_preview(struct store *st, const struct request_input *in, char **out, size_t *len,
+		    struct cf_err *err)
+{
+	struct filter f;
+	struct plan plan;
+	struct grown g = { 0 };
+	struct text t = { .emit = grow, .emit_ctx = &g };
+	char until[DBTIME_LEN];
+	int rc = plan_request(st, in, &f, &plan, err);
+
+	if (rc)
+		return rc;
+	dbtime_format(&in->now, until);
+	puts_(&t, "{\n");
+	put_list(&t, "cleaning", &plan, true);
+	puts_(&t, ",\n");
+	put_list(&t, "unavailable", &plan, false);
+	puts_(&t, ",\n");
+	rc = put_resources(st, &t, &plan, &f, until);
+	puts_(&t, "\n}\n");
+	if (rc == 0)
+		rc = t.rc;
+	planner_free(&plan);
+	if (rc) {
+		free(g.s);
+		if (rc == -ENOMEM)
+			return err_set(err, ENOMEM, "out of memory previewing the cleanup");
+		return err_set(err, -rc, "cannot read the rows the cleanup would reach: %s",
+			       strerror(-rc));
+	}
+	*out = g.s;
+	*len = g.len;
+	return 0;
 }

@@ -29,6 +29,15 @@ struct request_input {
 int request_submit(struct store *st, const struct request_input *in, int64_t *id, char **result,
 		   struct cf_err *err);
 
+/* What request_submit would do with the same input, doing none of it:
+ * the same checks (and refusals, in the same words), the same plan, and
+ * no write at all. *out (malloc'd, *len bytes) is the result document
+ * with a third list, "resources": every workers row the cleaning workers'
+ * jobs would reach, with its resource's status now and the action
+ * (cleaner_foresee). */
+int request_preview(struct store *st, const struct request_input *in, char **out, size_t *len,
+		    struct cf_err *err);
+
 /* A plan's result document: {"cleaning": [...], "unavailable": [...]}
  * with two-space indents and a final newline (malloc'd; NULL out of
  * memory). */

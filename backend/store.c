@@ -118,6 +118,7 @@ enum stmt_id {
 	Q_REQUEST_LAST_SUMMARY,
 	Q_JOBS_PAGE,
 	Q_PROGRESS_PAGE,
+	Q_PREVIEW_ROWS,
 	Q_COUNT
 };
 
@@ -236,6 +237,21 @@ enum stmt_id {
 	" AND " col " = ANY (ARRAY(SELECT CAST(x.value ->> '" member "' AS " type ") FROM " \
 	"jsonb_array_elements(CAST(" p " AS jsonb)) AS x))"
 #define ROW_ID(member) "CAST(x.value ->> '" member "' AS BIGINT)"
+
+/* cleanup/preview: the rows the jobs of a batch of workers (?1, their
+ * ids) would reach, as Q_PROGRESS_QUEUE would queue them and
+ * Q_ROWS_TO_CLEAN read them, each with its resource as it is now (status
+ * NULL and gone 1 when there is none), ordered as the request's progress. */
+#define PREVIEW_SQL(IN_IDS) \
+	[Q_PREVIEW_ROWS] = \
+		"SELECT w.service_id, w.resource_type, w.resource_id, w.status, " \
+		"COALESCE(v.status, sn.status), COALESCE(v.attach_status, ''), " \
+		"CASE WHEN v.id IS NULL AND sn.id IS NULL THEN 1 ELSE 0 END FROM workers w " \
+		"LEFT JOIN volumes v ON w.resource_type = 'Volume' AND v.id = w.resource_id AND " \
+		"v.deleted = 0 LEFT JOIN snapshots sn ON w.resource_type = 'Snapshot' AND " \
+		"sn.id = w.resource_id AND sn.deleted = 0 WHERE " IN_IDS("w.service_id", "?1") \
+		" AND (?2 IS NULL OR w.resource_type = ?2) AND (?3 IS NULL OR w.resource_id = ?3) " \
+		"AND w.updated_at <= ?4 ORDER BY w.service_id, w.id",
 
 #define CLEANER_BATCH_SQL(ROWS, IN_IDS, IN_TEXTS, KEYS) \
 	/* Cinder's worker_claim_for_cleanup, for each row of the batch on \
@@ -491,6 +507,7 @@ static const char *const stmt_sql[Q_COUNT] = {
 		"FROM workers WHERE service_id = ?1 AND (?2 IS NULL OR resource_type = ?2) "
 		"AND (?3 IS NULL OR resource_id = ?3) AND updated_at <= ?4 ORDER BY id",
 	CLEANER_BATCH_SQL(SQ_ROWS, SQ_IN_IDS, SQ_IN_TEXTS, SQ_KEYS)
+	PREVIEW_SQL(SQ_IN_IDS)
 	[Q_VOLUME] = "SELECT id, status, attach_status, host, size, display_name, provider_location, "
 		     "cluster_name FROM volumes WHERE id = ?1 AND deleted = 0",
 	[Q_SERVICE_BINARY] = "SELECT \"binary\" FROM services WHERE id = ?1",
@@ -608,6 +625,7 @@ static const char *const stmt_sql_pg[Q_COUNT] = {
 		"FROM jsonb_array_elements(CAST(?5 AS jsonb)) WITH ORDINALITY AS x(value, n) "
 		"ORDER BY x.n",
 	[Q_STUCK_NAMES] = STUCK_NAMES_SELECT(PG_NOT_IN_IDS),
+	PREVIEW_SQL(PG_IN_IDS)
 };
 
 struct store {
@@ -2415,6 +2433,54 @@ int store_rows_to_clean(struct store *st, int64_t service_id, const char *type, 
 	*out = rows;
 	*count = n;
 	return 0;
+}
+
+int store_preview_rows(struct store *st, const int64_t *service_ids, size_t count,
+		       const char *type, const char *id, const char *until, store_preview_fn fn,
+		       void *ctx)
+{
+	STMT stmt = NULL;
+	char *ids = malloc(count * 21 + 3);
+	size_t n = 0;
+	int rc;
+
+	if (!ids)
+		return -ENOMEM;
+	ids[n++] = '[';
+	for (size_t i = 0; i < count; i++)
+		n += (size_t)sprintf(ids + n, "%s%lld", i ? "," : "", (long long)service_ids[i]);
+	ids[n++] = ']';
+	ids[n] = '\0';
+	rc = stmt_get(st, Q_PREVIEW_ROWS, &stmt);
+	if (rc) {
+		free(ids);
+		return rc;
+	}
+	db_bind_text(stmt, 1, ids);
+	bind_opt_text(stmt, 2, type);
+	bind_opt_text(stmt, 3, id);
+	db_bind_text(stmt, 4, until);
+	while ((rc = db_step(stmt)) == DB_ROW) {
+		const char *status = db_column_text(stmt, 4);
+		const char *attach = db_column_text(stmt, 5);
+		struct store_preview_row r = {
+			.service_id = db_column_int(stmt, 0),
+			.resource_type = db_column_text(stmt, 1),
+			.resource_id = db_column_text(stmt, 2),
+			.row_status = db_column_text(stmt, 3),
+			.status = db_column_int(stmt, 6) ? NULL : status ? status : "",
+			.attach_status = attach ? attach : "",
+		};
+		if (!r.resource_type || !r.resource_id || !r.row_status)
+			continue;
+		int stop = fn(ctx, &r);
+		if (stop) {
+			free(ids);
+			return stop;
+		}
+	}
+	free(ids);
+	return rc == DB_DONE ? 0 : db_fail(st, rc, "read the rows a preview reaches");
 }
 
 static int set_progress_stmt(struct store *st, int64_t request_id, int64_t job_id, const char *type,

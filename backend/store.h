@@ -342,6 +342,19 @@ struct worker_row {
  * updated_at at or before `until`, in id order. *out is malloc'd. */
 int store_rows_to_clean(struct store *st, int64_t service_id, const char *type, const char *id,
 			const char *until, struct worker_row **out, size_t *count);
+/* cleanup/preview: the rows the jobs for these workers (ascending ids)
+ * would reach, as store_rows_to_clean reads them, in worker then row
+ * order, each with its resource's status now (NULL: gone) and a volume's
+ * attach_status ("" otherwise). Texts are valid during the call; a
+ * callback's non-zero return stops the read and is returned. Reads only. */
+struct store_preview_row {
+	int64_t service_id;
+	const char *resource_type, *resource_id, *row_status, *status, *attach_status;
+};
+typedef int (*store_preview_fn)(void *ctx, const struct store_preview_row *row);
+int store_preview_rows(struct store *st, const int64_t *service_ids, size_t count,
+		       const char *type, const char *id, const char *until, store_preview_fn fn,
+		       void *ctx);
 /* Claim a row (and, with a request, record it claimed) in one
  * transaction: 0, or -EAGAIN when someone else changed or took it. */
 int store_claim_row(struct store *st, const struct worker_row *row, int64_t me,

@@ -359,27 +359,56 @@ int cleanup_list_history(struct store *st, cleanup_history_fn fn, void *ctx)
 	return store_list_requests(st, history_entry, &h);
 }
 
-int cleanup_write(struct store *st, const struct fs_config *cfg, const char *buf, size_t size,
-		  uid_t uid, pid_t pid)
+/* A request's input from a write: the writer, and the times it is
+ * planned at. */
+static struct request_input request_input_of(const struct fs_config *cfg, const char *buf,
+					     size_t size, uid_t uid, pid_t pid)
 {
 	struct request_input in = {
 		.spec = buf, .len = size, .uid = uid, .pid = pid, .accepted_by = cfg->service_id,
 		.version = cfg->version, .down_time = cfg->service_down_time,
 	};
+
+	dbtime_now(&in.now);
+	heartbeat_clock(&in.up_at);
+	return in;
+}
+
+int cleanup_write(struct store *st, const struct fs_config *cfg, const char *buf, size_t size,
+		  uid_t uid, pid_t pid, int64_t *id_out)
+{
+	struct request_input in = request_input_of(cfg, buf, size, uid, pid);
 	struct cf_err err = { "" };
 	int64_t id;
 	int rc;
 
-	dbtime_now(&in.now);
-	heartbeat_clock(&in.up_at);
 	rc = request_submit(st, &in, &id, NULL, &err);
 	control_error_set(cfg->cleanup, rc ? err.msg : NULL);
 	if (rc) {
 		log_info("cleanup request from uid %d pid %d refused: %s", (int)uid, (int)pid, err.msg);
 		return rc;
 	}
+	if (id_out)
+		*id_out = id;
 	if (cfg->queued)
 		cfg->queued(cfg->queued_ctx);
+	return (int)size;
+}
+
+int cleanup_preview(struct store *st, const struct fs_config *cfg, const char *buf, size_t size,
+		    uid_t uid, pid_t pid, char **out, size_t *len)
+{
+	struct request_input in = request_input_of(cfg, buf, size, uid, pid);
+	struct cf_err err = { "" };
+	int rc = request_preview(st, &in, out, len, &err);
+
+	/* Refused as the request would be, in the same words and place. */
+	control_error_set(cfg->cleanup, rc ? err.msg : NULL);
+	if (rc) {
+		log_info("cleanup preview from uid %d pid %d refused: %s", (int)uid, (int)pid, err.msg);
+		return rc;
+	}
+	log_debug("cleanup preview from uid %d pid %d: %zu bytes", (int)uid, (int)pid, *len);
 	return (int)size;
 }
 

@@ -78,9 +78,17 @@ typedef int (*cleanup_history_fn)(void *ctx, const char *name, struct timespec m
 int cleanup_list_history(struct store *st, cleanup_history_fn fn, void *ctx);
 
 /* One write() to cleanup/request: one whole spec. Returns size when it
- * was accepted (committed), or -errno with the reason in cleanup/error. */
+ * was accepted (committed), with its number in *id (id may be NULL), or
+ * -errno with the reason in cleanup/error. */
 int cleanup_write(struct store *st, const struct fs_config *cfg, const char *buf, size_t size,
-		  uid_t uid, pid_t pid);
+		  uid_t uid, pid_t pid, int64_t *id);
+
+/* One write() to cleanup/preview: what that spec written to request would
+ * do, nothing done or recorded (request_preview). Returns size with the
+ * preview in *out (malloc'd, *len bytes), or -errno with the reason in
+ * cleanup/error, as the request's would be. */
+int cleanup_preview(struct store *st, const struct fs_config *cfg, const char *buf, size_t size,
+		    uid_t uid, pid_t pid, char **out, size_t *len);
 
 /* A write to cleanup/history/<id>/cancel: "true" cancels the request.
  * Returns size, or -errno with the reason in cleanup/error. */

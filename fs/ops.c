@@ -108,6 +108,16 @@ struct handle {
 	bool nonblock;              /* opened O_NONBLOCK: wait does not block */
 	bool served;                /* a read was answered */
 	bool waited;                /* wait: data is the final progress */
+	/* A control file's answer to the last write() on this open file (the
+	 * transaction-file pattern of nfsd's control files): a request's
+	 * number and its result, a new volume's or snapshot's id, a preview;
+	 * nothing after a refused write. It is read from where that write
+	 * left the file offset (origin answer_base), or from offset 0 by a
+	 * reader that went back there (seek, pread). */
+	bool answered;
+	off_t answer_base;
+	off_t origin;               /* -1 until the answer's first read */
+	size_t result_at;           /* with result_id: data's bytes before the result's */
 	/* data, len, mtime and the flags, for the files that re-render:
 	 * held to copy or swap them only, never across a wait or a query. */
 	pthread_mutex_t lock;
@@ -147,6 +157,15 @@ static void handle_free(const struct fs_config *cfg, struct handle *h)
 }
 
 static void handle_set_doc(struct handle *h, struct cleanup_doc *doc);
+
+/* Where an answer starts in its open file (h->lock held): 0 when the file
+ * holds none. */
+static off_t answer_origin(const struct handle *h)
+{
+	if (!h->answered)
+		return 0;
+	return h->origin < 0 ? h->answer_base : h->origin;
+}
 
 /* The open file behind fi, or NULL (none, or an open directory: the
  * kernel passes directories' handles to setattr too). */
@@ -261,6 +280,7 @@ static int load(struct store *st, const struct path_match *m, const struct view_
 	case NODE_STUCK_FIELD:
 		liveness_bound(&ctx->now, ctx->down_time, &bound);
 		return store_get_stuck(st, m->stuck_type, m->uuid, &bound, &obj->res);
+	case NODE_HISTORY_LATEST: /* request_id 0: the newest */
 	case NODE_HISTORY_ENTRY:
 	case NODE_HISTORY_REQUEST:
 	case NODE_HISTORY_RESULT:
@@ -290,6 +310,7 @@ static int load(struct store *st, const struct path_match *m, const struct view_
 	case NODE_CLEANUP_REQUEST:
 	case NODE_CLEANUP_RESULT:
 	case NODE_CLEANUP_ERROR:
+	case NODE_CLEANUP_PREVIEW:
 	case NODE_HISTORY:
 		return 0;
 	case NODE_CLEANUP_TEMP: {
@@ -307,8 +328,9 @@ static int load(struct store *st, const struct path_match *m, const struct view_
 
 static bool takes_writes(enum node_kind kind)
 {
-	return kind == NODE_CLEANUP_REQUEST || kind == NODE_VOLUMES_CREATE ||
-	       kind == NODE_SNAPSHOTS_CREATE || kind == NODE_HISTORY_CANCEL;
+	return kind == NODE_CLEANUP_REQUEST || kind == NODE_CLEANUP_PREVIEW ||
+	       kind == NODE_VOLUMES_CREATE || kind == NODE_SNAPSHOTS_CREATE ||
+	       kind == NODE_HISTORY_CANCEL;
 }
 
 static mode_t node_mode(enum node_kind kind, enum node_type type)
@@ -359,9 +381,17 @@ static void scratch_stat(struct stat *stbuf, const struct scratch_attr *a)
 	stbuf->st_ctim = a->ctime;
 }
 
-static int link_target(const struct path_match *m, char *buf, size_t size)
+/* A link's target: a cluster member's worker directory, or history's
+ * newest entry by the name its listing gives it. */
+static int link_target(const struct path_match *m, const union object *obj, char *buf, size_t size)
 {
-	int n = snprintf(buf, size, "../../../workers/%lld", (long long)m->worker_id);
+	int n;
+
+	if (m->rule->kind == NODE_HISTORY_LATEST)
+		n = snprintf(buf, size, "%0*lld", HISTORY_NAME_WIDTH,
+			     (long long)obj->entry.summary.id);
+	else
+		n = snprintf(buf, size, "../../../workers/%lld", (long long)m->worker_id);
 	return (n < 0 || (size_t)n >= size) ? -ENAMETOOLONG : n;
 }
 
@@ -370,6 +400,7 @@ static struct timespec node_mtime(const struct path_match *m, const union object
 	switch (m->rule->kind) {
 	case NODE_CLUSTER_WORKER:
 		return view_mtime(OBJ_WORKER, &obj->svc);
+	case NODE_HISTORY_LATEST:
 	case NODE_HISTORY_ENTRY:
 	case NODE_HISTORY_REQUEST:
 	case NODE_HISTORY_RESULT:
@@ -409,7 +440,8 @@ static int render(struct store *st, const struct path_match *m, const union obje
 		return cleanup_render(st, config(), m, out, len, mtime);
 	case NODE_VOLUMES_CREATE:
 	case NODE_SNAPSHOTS_CREATE:
-		/* Write-only in spirit: it reads as empty. */
+	case NODE_CLEANUP_PREVIEW:
+		/* Until this open file writes (its answer is read then): empty. */
 		*out = strdup("");
 		*len = 0;
 		*mtime = config()->started;
@@ -476,7 +508,7 @@ static int node_stat(struct store *st, const struct path_match *m, const union o
 			return rc;
 	} else if (m->rule->type == NT_LINK) {
 		char target[64];
-		int n = link_target(m, target, sizeof(target));
+		int n = link_target(m, obj, target, sizeof(target));
 		if (n < 0)
 			return n;
 		size = n;
@@ -507,7 +539,8 @@ static int fs_getattr(const char *path, struct stat *stbuf, struct fuse_file_inf
 			return 0;
 		}
 		pthread_mutex_lock(&h->lock);
-		fill_stat(stbuf, node_mode(h->kind, NT_FILE), (off_t)h->len, h->mtime);
+		fill_stat(stbuf, node_mode(h->kind, NT_FILE), (off_t)h->len + answer_origin(h),
+			  h->mtime);
 		pthread_mutex_unlock(&h->lock);
 		return 0;
 	}
@@ -533,7 +566,7 @@ static int fs_readlink(const char *path, char *buf, size_t size)
 		return rc;
 	if (m.rule->type != NT_LINK)
 		return -EINVAL;
-	rc = link_target(&m, buf, size);
+	rc = link_target(&m, &obj, buf, size);
 	return rc < 0 ? rc : 0;
 }
 
@@ -758,7 +791,8 @@ static int list_dir(const char *path, struct listing *list)
 	    listing_add(list, "..", parent_mode(path), 0, config()->started))
 		return -ENOMEM;
 	for (int i = 0; (child = paths_literal_child(m.rule, i, &name)) != NULL; i++)
-		if ((rc = add_literal(&d, st, &m, &obj, child, name)) != 0)
+		if (child->kind != NODE_HISTORY_LATEST && /* found by name only */
+		    (rc = add_literal(&d, st, &m, &obj, child, name)) != 0)
 			return rc;
 	switch (m.rule->kind) {
 	case NODE_WORKERS:
@@ -999,8 +1033,8 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 	if (((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) &&
 	    !takes_writes(m.rule->kind))
 		return refuse(path, -EACCES, "open %s for writing: it is read-only; only "
-			      "cleanup/request, volumes/create and snapshots/create take writes",
-			      shown(path));
+			      "cleanup/request, cleanup/preview, volumes/create and snapshots/create "
+			      "take writes", shown(path));
 	h = handle_new(m.rule->kind, path);
 	if (!h)
 		return -ENOMEM;
@@ -1197,35 +1231,75 @@ static bool progress_rereads(struct handle *h, off_t offset)
 	return served;
 }
 
-/* h->lock is held only to copy from the render: nothing that can block
- * (the wait, the database) runs under it. */
-/* A read of a result opened by pieces (its request and length never
- * change once accepted): the pieces the range covers, nothing kept. */
-static int read_result(const struct handle *h, char *buf, size_t size, off_t offset)
+/* A request's result, read by the pieces a range covers (its length
+ * never changes once accepted): n bytes at pos, nothing kept. */
+static int read_result(const struct handle *h, int64_t id, size_t pos, char *buf, size_t n)
 {
 	struct store *st = NULL;
 	struct cf_err err = { "" };
 	size_t got = 0;
 	int rc;
 
-	if (offset < 0 || (size_t)offset >= h->len)
-		return 0;
-	if (size > h->len - (size_t)offset)
-		size = h->len - (size_t)offset;
 	rc = thread_store(&st, &err);
 	if (rc)
 		return read_failed(h, rc, &err);
-	rc = store_read_result(st, h->result_id, (uint64_t)offset, buf, size, &got);
+	rc = store_read_result(st, id, (uint64_t)pos, buf, n, &got);
 	store_return(&st);
-	if (rc == 0 && got != size) {
-		log_error("%s: request %lld's result has %zu of the %zu bytes at offset %lld its "
+	if (rc == 0 && got != n) {
+		log_error("%s: request %lld's result has %zu of the %zu bytes at offset %zu its "
 			  "size promises (cleanup_results is missing a piece)", h->head.path,
-			  (long long)h->result_id, got, size, (long long)offset);
+			  (long long)id, got, n, pos);
 		rc = -EIO;
 	}
 	if (rc)
 		return read_failed(h, rc, &err);
-	return (int)got;
+	return 0;
+}
+
+/* A read served from the open file's content: its render, its shared
+ * progress.json, or its text in data followed, from result_at, by a
+ * request's result read by pieces. h->lock is held only to copy: nothing
+ * that can block (the wait, the database) runs under it. */
+static int serve(struct handle *h, char *buf, size_t size, off_t offset)
+{
+	int64_t result_id = 0;
+	size_t head = 0, result_pos = 0;
+	int rc;
+
+	pthread_mutex_lock(&h->lock);
+	h->served = true;
+	if (h->answered) {
+		/* The answer's first read says where it starts: right
+		 * after the write (`read <&3`), or back at 0 (a seek). */
+		if (h->origin < 0)
+			h->origin = offset >= h->answer_base ? h->answer_base : 0;
+		offset -= h->origin;
+	}
+	if (offset < 0 || (size_t)offset >= h->len)
+		size = 0;
+	else if (size > h->len - (size_t)offset)
+		size = h->len - (size_t)offset;
+	if (size && h->doc) {
+		size = progress_json_read(&h->doc->json, buf, size, offset);
+	} else if (size && !h->result_id) {
+		memcpy(buf, h->data + offset, size);
+	} else if (size) {
+		if ((size_t)offset < h->result_at) {
+			head = h->result_at - (size_t)offset;
+			if (head > size)
+				head = size;
+			memcpy(buf, h->data + offset, head);
+		}
+		result_id = h->result_id;
+		result_pos = (size_t)offset + head - h->result_at;
+	}
+	pthread_mutex_unlock(&h->lock);
+	if (size > head && result_id) {
+		rc = read_result(h, result_id, result_pos, buf + head, size - head);
+		if (rc)
+			return rc;
+	}
+	return (int)size;
 }
 
 static int fs_read(const char *path, char *buf, size_t size, off_t offset,
@@ -1239,26 +1313,13 @@ static int fs_read(const char *path, char *buf, size_t size, off_t offset,
 		return -EBADF;
 	if (h->temp)
 		return scratch_read(config()->scratch, h->temp, buf, size, offset);
-	if (h->result_id)
-		return read_result(h, buf, size, offset);
 	if (h->kind == NODE_HISTORY_WAIT)
 		rc = wait_done(h);
 	else if (progress_rereads(h, offset))
 		rc = progress_again(h);
 	if (rc)
 		return rc;
-	pthread_mutex_lock(&h->lock);
-	h->served = true;
-	if (offset < 0 || (size_t)offset >= h->len)
-		size = 0;
-	else if (size > h->len - (size_t)offset)
-		size = h->len - (size_t)offset;
-	if (size && h->doc)
-		size = progress_json_read(&h->doc->json, buf, size, offset);
-	else if (size)
-		memcpy(buf, h->data + offset, size);
-	pthread_mutex_unlock(&h->lock);
-	return (int)size;
+	return serve(h, buf, size, offset);
 }
 
 static int fs_release(const char *path, struct fuse_file_info *fi)
@@ -1457,7 +1518,7 @@ static int fs_rename(const char *from, const char *to, unsigned int flags)
 		return rc;
 	rc = thread_store(&st, &err);
 	if (rc == 0)
-		rc = cleanup_write(st, config(), spec, len, fc->uid, fc->pid);
+		rc = cleanup_write(st, config(), spec, len, fc->uid, fc->pid, NULL);
 	else
 		refuse_store("/cleanup/request", "rename over", rc, &err);
 	free(spec);
@@ -1663,15 +1724,76 @@ static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 	return refuse(path, -EACCES, "truncate %s: it is read-only", shown(path));
 }
 
+/* The answer a write leaves in its open file: text (malloc'd, taken
+ * over; NULL: none, a refused write), followed by request result_id's
+ * result of result_bytes when result_id is not 0; it starts where the
+ * write left the offset. */
+static void set_answer(struct handle *h, char *text, size_t len, int64_t result_id,
+		       int64_t result_bytes, off_t end)
+{
+	char *old;
+
+	pthread_mutex_lock(&h->lock);
+	old = h->data;
+	h->data = text;
+	h->len = text ? len + (size_t)result_bytes : 0;
+	h->result_id = text ? result_id : 0;
+	h->result_at = len;
+	h->answered = true;
+	h->answer_base = end;
+	h->origin = -1;
+	dbtime_now(&h->mtime);
+	pthread_mutex_unlock(&h->lock);
+	free(old);
+}
+
+/* A request's answer: its number on a line, then its result, byte for
+ * byte what cleanup/history/<n>/result holds. */
+static void answer_request(struct store *st, struct handle *h, int64_t id, off_t end)
+{
+	struct request_summary sum;
+	char *line = malloc(32);
+	int rc;
+
+	if (!line) {
+		set_answer(h, NULL, 0, 0, 0, end);
+		return;
+	}
+	snprintf(line, 32, "%lld\n", (long long)id);
+	rc = store_request_summary(st, id, &sum);
+	if (rc) {
+		/* Committed all the same: the number alone. */
+		log_warning("cleanup request %lld: its result's size could not be read for its "
+			    "writer's answer (%s); the answer has its number only", (long long)id,
+			    strerror(-rc));
+		sum.result_bytes = 0;
+	}
+	set_answer(h, line, strlen(line), rc ? 0 : id, sum.result_bytes, end);
+}
+
+/* An id on a line, for the answer of a create. */
+static void answer_id(struct handle *h, const char *id, off_t end)
+{
+	char *line = malloc(UUID_LEN + 1);
+
+	if (line)
+		snprintf(line, UUID_LEN + 1, "%s\n", id);
+	set_answer(h, line, line ? strlen(line) : 0, 0, 0, end);
+}
+
 /* One write() to a control file is one whole spec, whatever the offset
- * (so '>>' works too); its answer is the request's. */
+ * (so '>>' works too); its answer is the request's, and a read of the
+ * same open file then gives what the write made (set_answer). */
 static int fs_write(const char *path, const char *buf, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
-	const struct handle *h = file_of(fi);
+	struct handle *h = file_of(fi);
 	struct fuse_context *fc = fuse_get_context();
 	struct cf_err err = { "" };
 	BORROWED struct store *st = NULL;
+	char id[UUID_LEN], *text = NULL;
+	size_t len = 0;
+	int64_t request_id = 0;
 	int rc;
 
 	if (h && h->temp) {
@@ -1681,16 +1803,41 @@ static int fs_write(const char *path, const char *buf, size_t size, off_t off,
 	path = call_path(path, fi);
 	if (!h || !takes_writes(h->kind)) /* open() let no such write through */
 		return refuse(path, -EACCES, "write %s: it is read-only", shown(path));
-	rc = thread_store(&st, &err);
-	if (rc)
-		return refuse_store(path, "write", rc, &err);
-	if (h->kind == NODE_VOLUMES_CREATE)
-		return volumes_create(st, config(), buf, size);
-	if (h->kind == NODE_SNAPSHOTS_CREATE)
-		return snapshots_create(st, config(), buf, size);
-	if (h->kind == NODE_HISTORY_CANCEL)
+	if (h->kind == NODE_HISTORY_CANCEL) {
+		rc = thread_store(&st, &err);
+		if (rc)
+			return refuse_store(path, "write", rc, &err);
 		return cleanup_cancel(st, config(), h->request_id, buf, size, fc->uid);
-	return cleanup_write(st, config(), buf, size, fc->uid, fc->pid);
+	}
+	rc = thread_store(&st, &err);
+	if (rc) {
+		set_answer(h, NULL, 0, 0, 0, off);
+		return refuse_store(path, "write", rc, &err);
+	}
+	switch (h->kind) {
+	case NODE_VOLUMES_CREATE:
+		rc = volumes_create(st, config(), buf, size, id);
+		break;
+	case NODE_SNAPSHOTS_CREATE:
+		rc = snapshots_create(st, config(), buf, size, id);
+		break;
+	case NODE_CLEANUP_PREVIEW:
+		rc = cleanup_preview(st, config(), buf, size, fc->uid, fc->pid, &text, &len);
+		break;
+	default:
+		rc = cleanup_write(st, config(), buf, size, fc->uid, fc->pid, &request_id);
+		break;
+	}
+	/* A refused write leaves nothing to read: EOF. */
+	if (rc < 0)
+		set_answer(h, NULL, 0, 0, 0, off);
+	else if (h->kind == NODE_CLEANUP_PREVIEW)
+		set_answer(h, text, len, 0, 0, off + rc);
+	else if (h->kind == NODE_CLEANUP_REQUEST)
+		answer_request(st, h, request_id, off + rc);
+	else
+		answer_id(h, id, off + rc);
+	return rc;
 }
 
 void fs_release_all(const struct fs_config *cfg)

@@ -40,7 +40,12 @@ const struct path_rule path_rules[] = {
 	{ "/cleanup/request",                 NODE_CLEANUP_REQUEST, NT_FILE, OBJ_NONE },
 	{ "/cleanup/result",                  NODE_CLEANUP_RESULT,  NT_FILE, OBJ_NONE },
 	{ "/cleanup/error",                   NODE_CLEANUP_ERROR,   NT_FILE, OBJ_NONE },
+	{ "/cleanup/preview",                 NODE_CLEANUP_PREVIEW, NT_FILE, OBJ_NONE },
 	{ "/cleanup/history",                 NODE_HISTORY,         NT_DIR,  OBJ_NONE },
+	/* The newest entry, found by name only: never listed, so that
+	 * `ls | tail -1`, `wc -l` and globs over the entries keep counting
+	 * each request once. */
+	{ "/cleanup/history/latest",          NODE_HISTORY_LATEST,  NT_LINK, OBJ_NONE },
 	{ "/cleanup/history/%req",            NODE_HISTORY_ENTRY,   NT_DIR,  OBJ_NONE },
 	{ "/cleanup/history/%req/request",    NODE_HISTORY_REQUEST, NT_FILE, OBJ_NONE },
 	{ "/cleanup/history/%req/result",     NODE_HISTORY_RESULT,  NT_FILE, OBJ_NONE },

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 #include <uuid/uuid.h>
 
 #include "cleanup.h"
@@ -11,7 +12,8 @@
 #include "log.h"
 #include "volspec.h"
 
-int volumes_create(struct store *st, const struct fs_config *cfg, const char *buf, size_t size)
+int volumes_create(struct store *st, const struct fs_config *cfg, const char *buf, size_t size,
+		   char id_out[UUID_LEN])
 {
 	struct volspec spec;
 	struct cf_err err = { "" };
@@ -41,6 +43,8 @@ int volumes_create(struct store *st, const struct fs_config *cfg, const char *bu
 	control_error_set(cfg->volume_errors, rc ? err.msg : NULL);
 	if (rc)
 		return rc;
+	if (id_out)
+		memcpy(id_out, id, UUID_LEN);
 	if (cfg->queued)
 		cfg->queued(cfg->queued_ctx);
 	return (int)size;
@@ -63,7 +67,8 @@ int volumes_delete(struct store *st, const struct fs_config *cfg, const char *uu
 	return rc;
 }
 
-int snapshots_create(struct store *st, const struct fs_config *cfg, const char *buf, size_t size)
+int snapshots_create(struct store *st, const struct fs_config *cfg, const char *buf, size_t size,
+		     char id_out[UUID_LEN])
 {
 	struct snapspec spec;
 	struct cf_err err = { "" };
@@ -87,6 +92,8 @@ int snapshots_create(struct store *st, const struct fs_config *cfg, const char *
 	control_error_set(cfg->snapshot_errors, rc ? err.msg : NULL);
 	if (rc)
 		return rc;
+	if (id_out)
+		memcpy(id_out, id, UUID_LEN);
 	if (cfg->queued)
 		cfg->queued(cfg->queued_ctx);
 	return (int)size;

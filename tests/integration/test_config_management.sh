@@ -35,7 +35,7 @@ check "and triggered one cleanup" "1" "$(requests)"
 check "request reads back the bytes Ansible wrote" "same" "$(printf %s "$spec" | cmp - "$R" && echo same)"
 check "the request is in history with its result" '{"cleaning":[],"unavailable":[]}' \
 	"$(jq -c . "$M/cleanup/history/1/result")"
-check "the temporary file is gone" "" "$(ls -A "$M/cleanup" | grep -v -x -e request -e result -e error -e history)"
+check "the temporary file is gone" "" "$(ls -A "$M/cleanup" | grep -v -x -e request -e result -e error -e history -e preview)"
 check "request keeps its owner and mode" "root root -rw-rw----" "$(stat -c '%U %G %A' "$R")"
 
 out=$(copy "$spec"); rc=$?
@@ -53,7 +53,7 @@ check "and cleanup/error saying why" "Invalid filter keys: bogus" "$(cat "$M/cle
 check "nothing was triggered" "1" "$(requests)"
 check "request still reads the last accepted spec" "same" "$(printf %s "$spec" | cmp - "$R" && echo same)"
 check "the temporary file was consumed all the same" "" \
-	"$(ls -A "$M/cleanup" | grep -v -x -e request -e result -e error -e history)"
+	"$(ls -A "$M/cleanup" | grep -v -x -e request -e result -e error -e history -e preview)"
 
 # With validate=, the task fails before the rename, with the words.
 out=$(ansible localhost -i localhost, -c local -m copy -a "$(jq -cn --arg d "$R" --arg v "$CINDERFS --check-spec %s" \
@@ -90,7 +90,7 @@ for tool in puppet salt chef; do
 	check "$tool: the second run changes nothing" "ok" "$($CM $tool "$R" "host=$tool@lvm is_up=true")"
 	check "$tool: and triggers nothing" "$((before + 1))" "$(requests)"
 	check "$tool: no temporary file or lock is left" "" \
-		"$(ls -A "$M/cleanup" | grep -v -x -e request -e result -e error -e history)"
+		"$(ls -A "$M/cleanup" | grep -v -x -e request -e result -e error -e history -e preview)"
 done
 check "request keeps its owner and mode through them all" "root root -rw-rw----" "$(stat -c '%U %G %A' "$R")"
 
@@ -117,7 +117,7 @@ check_cmd "and utimens" touch -d 2001-01-01 "$T"
 check "which stick" "-rw------- 2001-01-01" "$(stat -c '%A %y' "$T" | cut -c1-21)"
 check_cmd "it can be renamed within cleanup/" mv "$T" "$M/cleanup/request.new"
 check_cmd "and removed" rm "$M/cleanup/request.new"
-check "it is gone" "" "$(ls -A "$M/cleanup" | grep -v -x -e request -e result -e error -e history)"
+check "it is gone" "" "$(ls -A "$M/cleanup" | grep -v -x -e request -e result -e error -e history -e preview)"
 check "temporary files never reach the database" "$before" "$(requests)"
 check_cmd "a lock directory can be made" mkdir "$M/cleanup/request.lock"
 check "and is listed as a directory" "drwxr-xr-x" "$(stat -c %A "$M/cleanup/request.lock")"
@@ -143,5 +143,36 @@ check_fails "a lock directory counts too" "No space left on device" mkdir "$M/cl
 stop_daemon n1 TERM
 check "the daemon stopped cleanly" "0" "$STOP_RC"
 start_worker n1 "${OPTS[@]}"
-check "a restart forgets every temporary file" "error history request result" "$(ls -A "$M/cleanup" | xargs)"
+check "a restart forgets every temporary file" "error history preview request result" "$(ls -A "$M/cleanup" | xargs)"
 check "and request still reads the last accepted spec" "host=chef@lvm is_up=true" "$(cat "$R")"
+
+# The README's playbook (doc/examples/cleanup-and-wait.yml): a preview
+# decides, then the request's own number, read back on the fd that wrote
+# it, is waited for. A dead worker with one stuck volume.
+AGO=$(db_time '-1 hour')
+VER=$(sql "SELECT rpc_current_version FROM services WHERE host = 'n1@lvm'")
+DEAD=$(sql "INSERT INTO services (created_at, updated_at, deleted, host, \"binary\", topic, report_count,
+	disabled, availability_zone, rpc_current_version, object_current_version, cluster_name)
+	VALUES ('$AGO', '$AGO', 0, 'd9@lvm', 'cinder-volume', 'cinder-volume', 0, 0, 'nova', '$VER', '$VER',
+	'c1@lvm') RETURNING id")
+VD=dddddddd-0000-4000-8000-000000000001
+sql "INSERT INTO volumes (id, status, attach_status, size, host, deleted, created_at) VALUES
+	('$VD', 'creating', 'detached', 1, 'd9@lvm', 0, '$AGO');
+INSERT INTO workers (resource_type, resource_id, status, service_id, created_at, updated_at) VALUES
+	('Volume', '$VD', 'creating', $DEAD, '$AGO', '$AGO')"
+PLAY=$(dirname "$0")/../../doc/examples/cleanup-and-wait.yml
+playbook() {
+	ansible-playbook -i localhost, -c local -e "cinderfs_mount=$M" -e "cleanup_spec=$1" "$PLAY" 2>&1
+}
+before=$(requests)
+out=$(playbook "host=d9@lvm"); rc=$?
+check "the example playbook runs" "0" "$rc"
+check "it made one request" "$((before + 1))" "$(requests)"
+check "and waited for that one: its work is done" "error" "$(sql "SELECT status FROM volumes WHERE id = '$VD'")"
+check "it names its own request" "yes" \
+	"$(echo "$out" | grep -q "cleanup request $((before + 1)) done" && echo yes || echo "no: $out")"
+out=$(playbook "host=d9@lvm"); rc=$?
+check "a second run: the preview finds nothing to act on, so no request" "0 $((before + 1))" "$rc $(requests)"
+out=$(playbook "hots=d9@lvm"); rc=$?
+check "a bad spec fails the play at the preview, with Cinder's words" "yes 2 $((before + 1))" \
+	"$(echo "$out" | grep -q 'Invalid filter keys: hots' && echo yes || echo no) $rc $(requests)"

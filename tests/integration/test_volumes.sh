@@ -39,6 +39,32 @@ check "iscsi-ls logs in with the volume's CHAP credentials" "1" \
 	"$(iscsi-ls -s "iscsi://$user%$pass@127.0.0.1:$ISCSI_PORT" 2>&1 | grep -c '^Lun:1 ')"
 check "no operations row is left once it is available" "0" "$(sql "SELECT count(*) FROM workers WHERE resource_id = '$V'")"
 
+# The id of the volume a write made, read back on the file that wrote it
+# (names need not be unique); a refused write leaves nothing to read.
+exec 3<>"$M1/volumes/create"
+echo 'name=db1 size=1G' >&3
+read -r V_ANS <&3
+exec 3>&-
+check "a read on the fd that wrote volumes/create gives the new volume's id" "$V_ANS" \
+	"$(sql "SELECT id FROM volumes WHERE display_name = 'db1' AND id != '$V'")"
+check "which has a directory" "db1" "$(cat "$M1/volumes/$V_ANS/name" 2>&1)"
+wait_until 10 status_is "$M1" "$V_ANS" available
+check "after a refused create, the fd reads nothing" "0" \
+	"$(exec 3<>"$M1/volumes/create"; echo 'size=10X' >&3 2>/dev/null; cat <&3 | wc -c)"
+exec 3<>"$M1/snapshots/create"
+echo "volume_id=$V_ANS name=s-ans" >&3
+read -r S_ANS <&3
+exec 3>&-
+check "snapshots/create answers the new snapshot's id the same way" "$S_ANS" \
+	"$(sql "SELECT id FROM snapshots WHERE display_name = 's-ans'")"
+snapshot_gone() { [ "$(sql "SELECT count(*) FROM snapshots WHERE id = '$S_ANS' AND deleted = 0")" = 0 ]; }
+wait_until 10 sh -c "! grep -qx creating '$M1/snapshots/$S_ANS/status' 2>/dev/null"
+rmdir "$M1/snapshots/$S_ANS" 2>/dev/null
+wait_until 10 snapshot_gone
+rmdir "$M1/volumes/$V_ANS"
+gone() { [ ! -e "$M1/volumes/$V_ANS" ]; }
+wait_until 10 gone
+
 # Refusals: the errno from write() or rmdir(), the words in volumes/error.
 check_fails "an unknown size unit is EINVAL" "Invalid argument" bash -c "echo 'size=10X' > '$M1/volumes/create'"
 check "volumes/error says why" "Unknown size unit 'X' in 10X: sizes are whole GiB, written as 10, 10G or 2T." \
@@ -49,7 +75,7 @@ check_fails "a volume larger than the free space is ENOSPC" "No space left on de
 check_cmd "volumes/error says how much is free" grep -q "has 2 GiB free; a 100 GiB volume does not fit" "$M1/volumes/error"
 check_fails "a control-only daemon keeps no volumes (EROFS)" "Read-only file system" \
 	bash -c "echo 'size=1' > '$(mnt admin)/volumes/create'"
-check "a refused request creates nothing" "1" "$(sql 'SELECT count(*) FROM volumes')"
+check "a refused request creates nothing" "1" "$(sql 'SELECT count(*) FROM volumes WHERE deleted = 0')"
 
 # Snapshots: asked for on any mount, made by the volume's worker.
 check_fails "a snapshot of no UUID is EINVAL" "Invalid argument" bash -c "echo 'volume_id=abc' > '$M2/snapshots/create'"

@@ -62,6 +62,8 @@ static void test_every_pattern_matches_its_paths(void **state)
 	expect_kind("/cleanup/request", NODE_CLEANUP_REQUEST);
 	expect_kind("/cleanup/result", NODE_CLEANUP_RESULT);
 	expect_kind("/cleanup/error", NODE_CLEANUP_ERROR);
+	expect_kind("/cleanup/preview", NODE_CLEANUP_PREVIEW);
+	expect_kind("/cleanup/history/latest", NODE_HISTORY_LATEST);
 	expect_kind("/cleanup/history", NODE_HISTORY);
 	expect_kind("/cleanup/history/00000012", NODE_HISTORY_ENTRY);
 	expect_kind("/cleanup/history/12", NODE_HISTORY_ENTRY);
@@ -174,6 +176,8 @@ static void test_paths_that_must_not_match(void **state)
 	expect_no_match("/volumes/db1");
 	expect_no_match("/cleanup/request.lock/x");  /* lock directories stay empty */
 	expect_no_match("/cleanup/history/1/wait/x");
+	expect_no_match("/cleanup/history/latest/x"); /* the kernel follows the link itself */
+	expect_no_match("/cleanup/preview/x");
 	expect_no_match("/cleanup/history/0");
 	expect_no_match("/cleanup/history/00000000");
 	expect_no_match("/cleanup/history/x1");

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <jansson.h>
 
+#include "cleaner.h"
 #include "request.h"
 #include "testdb.h"
 
@@ -412,6 +413,148 @@ static void test_filters_read_what_they_select(void **state)
 	}
 }
 
+static int preview(struct testdb *t, const char *spec, char **out, size_t *len, struct cf_err *err)
+{
+	struct request_input in = {
+		.spec = spec, .len = strlen(spec), .uid = 0, .pid = 42, .accepted_by = 2,
+		.version = "1.0", .down_time = 60, .now = { NOW_SEC, 0 },
+	};
+	return request_preview(t->st, &in, out, len, err);
+}
+
+static long long footprint(struct testdb *t)
+{
+	return testdb_int(t->path, "SELECT (SELECT count(*) FROM cleanup_requests) + "
+			  "(SELECT count(*) FROM cleanup_jobs) + (SELECT count(*) FROM cleanup_progress) + "
+			  "(SELECT count(*) FROM cleanup_results) + (SELECT count(*) FROM "
+			  "cleanup_request_sizes) + 1000 * (SELECT count(*) FROM workers)");
+}
+
+static void test_preview_plans_as_the_request_and_writes_nothing(void **state)
+{
+	struct testdb *t = *state;
+	const char *specs[] = { "", "cluster_name=c1", "binary=cinder-volume", "is_up=true",
+				"resource_type=snapshot" };
+	struct cf_err err;
+
+	seed(t);
+	for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
+		char *text = NULL, *result = NULL, *workers;
+		size_t len = 0;
+		long long before = footprint(t);
+		int64_t id;
+		json_t *root, *resources;
+
+		assert_int_equal(preview(t, specs[i], &text, &len, &err), 0);
+		assert_int_equal(len, strlen(text));
+		assert_int_equal(footprint(t), before);
+		root = json_loads(text, 0, NULL);
+		assert_non_null(root);
+		resources = json_incref(json_object_get(root, "resources"));
+		assert_true(json_is_array(resources));
+		json_object_del(root, "resources");
+		workers = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		/* The same workers, in the same bytes, as the request then
+		 * answers (jansson writes what request_render_result does). */
+		assert_int_equal(submit(t, specs[i], &id, &result, &err), 0);
+		result[strlen(result) - 1] = '\0';
+		assert_string_equal(workers, result);
+		if (i == 0 || i == 1) {
+			/* Worker 1's two rows, deleting volume (gone) then
+			 * creating snapshot (gone): nothing left to act on. */
+			assert_int_equal(json_array_size(resources), 2);
+			assert_string_equal(json_string_value(json_object_get(json_array_get(resources, 0),
+									      "action")), "skip");
+			assert_true(json_is_null(json_object_get(json_array_get(resources, 0), "status")));
+		}
+		if (i == 4)
+			assert_string_equal(json_string_value(json_object_get(json_array_get(resources, 0),
+									      "resource_type")), "Snapshot");
+		free(workers);
+		free(result);
+		free(text);
+		json_decref(resources);
+		json_decref(root);
+	}
+}
+
+static void test_preview_refuses_as_the_request(void **state)
+{
+	struct testdb *t = *state;
+	const char *specs[] = { "bad=1", "is_up=maybe", "host=", "resource_id=nope",
+				"resource_id=99999999-9999-4999-8999-999999999999", "{\"x\": ",
+				"service_id=abc" };
+	long long before;
+
+	seed(t);
+	before = footprint(t);
+	for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
+		struct cf_err perr = { "" }, rerr = { "" };
+		char *text = NULL;
+		size_t len = 0;
+		int64_t id;
+		int prc = preview(t, specs[i], &text, &len, &perr);
+		int rrc = submit(t, specs[i], &id, NULL, &rerr);
+
+		assert_int_equal(prc, -EINVAL);
+		assert_int_equal(prc, rrc);
+		assert_string_equal(perr.msg, rerr.msg);
+		assert_null(text);
+	}
+	/* Step 8 too: EBUSY in the same words. */
+	testdb_sql(t->path, "UPDATE services SET rpc_current_version = '0.9' WHERE id = 3");
+	{
+		struct cf_err perr = { "" };
+		char *text = NULL;
+		size_t len = 0;
+		assert_int_equal(preview(t, "", &text, &len, &perr), -EBUSY);
+		assert_string_equal(perr.msg, "Cannot perform workers cleanup during system upgrade.");
+	}
+	assert_int_equal(footprint(t), before);
+}
+
+static void test_preview_foresees_what_the_cleaner_does(void **state)
+{
+	static const struct {
+		bool scheduler;
+		const char *type, *row, *status, *attach, *action;
+	} cases[] = {
+		{ false, "Volume", "creating", "creating", "detached", "error" },
+		{ false, "Volume", "downloading", "downloading", "detached", "error" },
+		{ false, "Volume", "uploading", "uploading", "detached", "available" },
+		{ false, "Volume", "uploading", "uploading", "attached", "in-use" },
+		{ false, "Volume", "deleting", "deleting", "detached", "delete" },
+		{ false, "Volume", "deleting", "deleting", "attached", "skip" },
+		{ false, "Volume", "deleting", "available", "detached", "skip" },
+		{ false, "Volume", "creating", NULL, "", "skip" },
+		{ false, "Volume", "available", "available", "detached", "skip" },
+		{ false, "Snapshot", "creating", "creating", "", "error" },
+		{ false, "Snapshot", "deleting", "deleting", "", "delete" },
+		{ false, "Snapshot", "available", "available", "", "skip" },
+		{ false, "Snapshot", "deleting", NULL, "", "skip" },
+		{ false, "Backup", "creating", "creating", "", "skip" },
+		{ true, "Volume", "creating", "creating", "detached", "error" },
+		{ true, "Volume", "deleting", "deleting", "detached", "skip" },
+		{ true, "Snapshot", "creating", "creating", "", "skip" },
+		{ true, "Volume", "creating", "error", "detached", "skip" },
+	};
+	char why[512];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *got = cleaner_foresee(cases[i].scheduler, cases[i].type, cases[i].row,
+						  cases[i].status, cases[i].attach, why, sizeof(why));
+		if (strcmp(got, cases[i].action) != 0)
+			fail_msg("case %zu (%s %s row %s, now %s): %s, expected %s (%s)", i,
+				 cases[i].scheduler ? "scheduler" : "volume worker", cases[i].type,
+				 cases[i].row, cases[i].status ? cases[i].status : "gone", got,
+				 cases[i].action, why);
+		assert_true(why[0] != '\0');
+	}
+	cleaner_foresee(false, "Volume", "deleting", "available", "detached", why, sizeof(why));
+	assert_string_equal(why, "the volume is available now, not deleting: row removed");
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, testdb_setup_store, testdb_teardown)
 
 int main(void)
@@ -428,6 +571,9 @@ int main(void)
 		cmocka_unit_test(test_result_text_is_what_jansson_writes),
 		T(test_result_reads_back_in_pieces),
 		T(test_filters_read_what_they_select),
+		T(test_preview_plans_as_the_request_and_writes_nothing),
+		T(test_preview_refuses_as_the_request),
+		cmocka_unit_test(test_preview_foresees_what_the_cleaner_does),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
