@@ -18,6 +18,12 @@ struct cluster_view {
 	struct liveness_cluster summary;
 };
 
+/* A worker as the mount shows it: its row and why it was disabled. */
+struct worker_view {
+	struct service row; /* first: a struct service * is one too */
+	char disabled_reason[NAME_LEN];
+};
+
 /* What a getter needs besides the object: up/down is computed at read. */
 struct view_ctx {
 	struct timespec now;
@@ -37,6 +43,7 @@ struct field {
 	const char *name;
 	struct value (*get)(const void *obj, const struct view_ctx *ctx);
 	bool json_only; /* in info.json, not a file of its own */
+	bool writable;  /* an admin action: the file takes writes (fs/admin.c) */
 };
 
 #define INFO_JSON "info.json"

@@ -1,0 +1,22 @@
+-- cinderfs schema, migration 10: Cinder's admin actions through the mount
+-- (reset-state, extend) and what a worker measures of its storage for
+-- get-pools. (Numbered 10 on its branch; other branches of issue 13 take
+-- numbers too, and whichever lands later is renumbered.)
+
+-- reset-state: who set a status by hand and when (the mount shows them
+-- beside previous_status, which Cinder keeps for volumes; snapshots get it
+-- here).
+ALTER TABLE volumes ADD COLUMN status_reset_by INTEGER;   -- uid of the admin who last reset the status, NULL if never
+ALTER TABLE volumes ADD COLUMN status_reset_at TEXT;      -- when (UTC)
+ALTER TABLE snapshots ADD COLUMN previous_status TEXT;    -- the status before the current one
+ALTER TABLE snapshots ADD COLUMN status_reset_by INTEGER; -- as for volumes
+ALTER TABLE snapshots ADD COLUMN status_reset_at TEXT;    -- as for volumes
+
+-- extend: the size asked for, carried by the extend_volume operation until
+-- the worker has grown the LV and the LUN (volumes.size changes then).
+ALTER TABLE volume_operations ADD COLUMN new_size INTEGER;  -- GiB, extend_volume only
+
+-- get-pools --detail: what the worker measured besides size and free.
+ALTER TABLE worker_capacity ADD COLUMN provisioned_bytes INTEGER;  -- sum of the group's LV sizes (lvs)
+ALTER TABLE worker_capacity ADD COLUMN allocated_gib INTEGER;      -- sum of the sizes of its live volumes (the database)
+ALTER TABLE worker_capacity ADD COLUMN volume_count INTEGER;       -- how many LVs the group holds
