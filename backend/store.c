@@ -130,6 +130,9 @@ enum stmt_id {
 	"(SELECT s.id FROM services s WHERE s.deleted = 0 AND s.\"binary\" = 'cinder-volume' " \
 	"AND s.host = substr(" host ", 1, instr(" host " || '#', '#') - 1))"
 
+/* The worker host a volume's host names: Cinder's may carry '#pool'. */
+#define HOST_OF(col) "substr(" col ", 1, instr(" col " || '#', '#') - 1)"
+
 /* The words of a resource's latest failed operation. */
 #define LAST_ERROR(id) \
 	"(SELECT o.error FROM volume_operations o WHERE o.resource_id = " id " AND " \
@@ -3580,10 +3583,18 @@ int store_set_capacity(struct store *st, int64_t me, const char *vg, uint64_t si
 {
 	char stamp[DBTIME_LEN];
 	struct db_stmt *stmt;
+	/* What get-pools --detail shows besides: provisioned as Cinder's
+	 * thick LVM driver reports it (size less free), allocated as the sum
+	 * of the sizes of the host's live volumes. */
 	int rc = prep(st, "INSERT INTO worker_capacity (service_id, volume_group, size_bytes, "
-			  "free_bytes, updated_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (service_id) "
-			  "DO UPDATE SET volume_group = ?2, size_bytes = ?3, free_bytes = ?4, "
-			  "updated_at = ?5", &stmt);
+			  "free_bytes, updated_at, provisioned_bytes, allocated_gib, volume_count) "
+			  "SELECT ?1, ?2, ?3, ?4, ?5, ?3 - ?4, COALESCE(SUM(v.size), 0), count(v.id) "
+			  "FROM services s LEFT JOIN volumes v ON v.deleted = 0 AND " HOST_OF("v.host")
+			  " = s.host WHERE s.id = ?1 ON CONFLICT (service_id) DO UPDATE SET "
+			  "volume_group = excluded.volume_group, size_bytes = excluded.size_bytes, "
+			  "free_bytes = excluded.free_bytes, updated_at = excluded.updated_at, "
+			  "provisioned_bytes = excluded.provisioned_bytes, allocated_gib = "
+			  "excluded.allocated_gib, volume_count = excluded.volume_count", &stmt);
 	if (rc)
 		return rc;
 	dbtime_format(now, stamp);
@@ -3593,6 +3604,34 @@ int store_set_capacity(struct store *st, int64_t me, const char *vg, uint64_t si
 	db_bind_int(stmt, 4, (int64_t)free_bytes);
 	db_bind_text(stmt, 5, stamp);
 	return step_finalize(st, stmt, "record capacity");
+}
+
+int store_get_capacity(struct store *st, int64_t id, struct store_capacity *out)
+{
+	struct db_stmt *stmt;
+	int rc = prep(st, "SELECT volume_group, size_bytes, free_bytes, provisioned_bytes, "
+			  "allocated_gib, volume_count, updated_at FROM worker_capacity "
+			  "WHERE service_id = ?1", &stmt);
+
+	if (rc)
+		return rc;
+	db_bind_int(stmt, 1, id);
+	rc = db_step(stmt);
+	if (rc == DB_ROW) {
+		column_words(stmt, 0, out->volume_group, sizeof(out->volume_group));
+		out->size_bytes = db_column_int(stmt, 1);
+		out->free_bytes = db_column_int(stmt, 2);
+		/* A row measured before migration 0010 has none: derived. */
+		out->provisioned_bytes = db_column_null(stmt, 3) ? out->size_bytes - out->free_bytes
+								 : db_column_int(stmt, 3);
+		out->allocated_gib = db_column_int(stmt, 4);
+		out->volume_count = db_column_int(stmt, 5);
+		column_words(stmt, 6, out->measured_at, sizeof(out->measured_at));
+	}
+	db_finalize(stmt);
+	if (rc == DB_DONE)
+		return -ENOENT;
+	return rc == DB_ROW ? 0 : db_fail(st, rc, "read a worker's capacity");
 }
 
 int store_remove_service(struct store *st, int64_t id, const struct timespec *bound,
@@ -3940,8 +3979,6 @@ int store_cancel_request(struct store *st, int64_t id, int64_t uid, const struct
 
 /* ---- Storage under faults ---- */
 
-/* The worker host a volume's host names: Cinder's may carry '#pool'. */
-#define HOST_OF(col) "substr(" col ", 1, instr(" col " || '#', '#') - 1)"
 
 /* The hosts of the workers that measured volume group ?1: they share it. */
 #define SHARING_HOSTS \

@@ -542,6 +542,18 @@ int store_finish_snapshot_delete(struct store *st, int64_t me, const char *id,
 int store_set_capacity(struct store *st, int64_t me, const char *vg, uint64_t size,
 		       uint64_t free_bytes, const struct timespec *now);
 
+/* A worker's last measurement, as get-pools --detail shows it: -ENOENT
+ * when it never measured (no volume group, a control-only daemon). */
+struct store_capacity {
+	char volume_group[NAME_LEN];
+	int64_t size_bytes, free_bytes;
+	int64_t provisioned_bytes;  /* what its LVs take: size less free (thick LVM) */
+	int64_t allocated_gib;      /* the sizes of its host's live volumes, summed */
+	int64_t volume_count;       /* how many those are */
+	char measured_at[DBTIME_LEN];
+};
+int store_get_capacity(struct store *st, int64_t id, struct store_capacity *out);
+
 /* ---- Jobs that always end ---- */
 
 /* Whether this worker can clean (its storage driver started) and why not:

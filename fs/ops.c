@@ -240,6 +240,7 @@ static int load(struct store *st, const struct path_match *m, const struct view_
 	switch (m->rule->kind) {
 	case NODE_WORKER:
 	case NODE_WORKER_FIELD:
+	case NODE_WORKER_CAPACITY:
 		return store_get_worker(st, m->worker_id, &obj->worker.row,
 					obj->worker.disabled_reason);
 	case NODE_CLUSTER:
@@ -435,6 +436,14 @@ static int render(struct store *st, const struct path_match *m, const union obje
 		return control_error_render(config()->snapshot_errors, out, len, mtime);
 	case NODE_WORKERS_ERROR:
 		return control_error_render(config()->worker_errors, out, len, mtime);
+	case NODE_WORKER_CAPACITY: {
+		struct store_capacity cap;
+		int rc = store_get_capacity(st, m->worker_id, &cap);
+		if (rc && rc != -ENOENT)
+			return rc;
+		*mtime = rc ? node_mtime(m, obj) : view_last_change(cap.measured_at, NULL);
+		return view_render_capacity(rc ? NULL : &cap, out, len);
+	}
 	case NODE_CLUSTERS_ERROR:
 		return control_error_render(config()->cluster_errors, out, len, mtime);
 	default:

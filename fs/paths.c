@@ -17,6 +17,7 @@ const struct path_rule path_rules[] = {
 	{ "/workers",                         NODE_WORKERS,         NT_DIR,  OBJ_NONE },
 	{ "/workers/error",                   NODE_WORKERS_ERROR,   NT_FILE, OBJ_NONE },
 	{ "/workers/%id",                     NODE_WORKER,          NT_DIR,  OBJ_WORKER },
+	{ "/workers/%id/capacity",            NODE_WORKER_CAPACITY, NT_FILE, OBJ_WORKER },
 	{ "/workers/%id/%field",              NODE_WORKER_FIELD,    NT_FILE, OBJ_WORKER },
 	{ "/clusters",                        NODE_CLUSTERS,        NT_DIR,  OBJ_NONE },
 	/* Before %name: a cluster named "error" is not shown (paths_valid_cluster_name). */

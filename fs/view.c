@@ -3,6 +3,8 @@
  * true/false, times ISO 8601, missing empty) and as info.json. */
 #include "view.h"
 
+#include "store.h"
+
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -287,6 +289,51 @@ int view_render(enum object_type type, const struct field *f, const void *obj,
 	if (f == &view_info_json)
 		return render_json(view_fields(type), obj, ctx, out, len);
 	return render_value(f->get(obj, ctx), out, len);
+}
+
+/* GiB with two decimals, as Cinder rounds them. */
+static json_t *gib(int64_t bytes)
+{
+	return json_real((double)((bytes * 100 + (1LL << 29)) >> 30) / 100.0);
+}
+
+int view_render_capacity(const struct store_capacity *c, char **out, size_t *len)
+{
+	char iso[DBTIME_LEN];
+	json_t *root;
+	char *text;
+
+	if (!c) {
+		*out = strdup("{}\n");
+		*len = 3;
+		return *out ? 0 : -ENOMEM;
+	}
+	root = json_pack("{s:s, s:o, s:o, s:I, s:o, s:I, s:I, s:I, s:I, s:s}",
+			 "volume_group", c->volume_group,
+			 "total_capacity_gb", gib(c->size_bytes),
+			 "free_capacity_gb", gib(c->free_bytes),
+			 "allocated_capacity_gb", (json_int_t)c->allocated_gib,
+			 "provisioned_capacity_gb", gib(c->provisioned_bytes),
+			 "total_bytes", (json_int_t)c->size_bytes,
+			 "free_bytes", (json_int_t)c->free_bytes,
+			 "provisioned_bytes", (json_int_t)c->provisioned_bytes,
+			 "volumes", (json_int_t)c->volume_count,
+			 "measured_at", time_text(c->measured_at, iso));
+	if (!root)
+		return -ENOMEM;
+	text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+	json_decref(root);
+	if (!text)
+		return -ENOMEM;
+	*len = strlen(text);
+	*out = realloc(text, *len + 2);
+	if (!*out) {
+		free(text);
+		return -ENOMEM;
+	}
+	(*out)[(*len)++] = '\n';
+	(*out)[*len] = '\0';
+	return 0;
 }
 
 /* An object last changed at its updated_at; created_at when it has none. */

@@ -62,6 +62,13 @@ extern const struct field view_info_json;
 int view_render(enum object_type type, const struct field *f, const void *obj,
 		const struct view_ctx *ctx, char **out, size_t *len);
 
+/* workers/<id>/capacity: its last measurement as JSON (Cinder's get-pools
+ * --detail names: total_capacity_gb, free_capacity_gb,
+ * allocated_capacity_gb, provisioned_capacity_gb), or "{}" when c is
+ * NULL (it never measured). malloc'd. */
+struct store_capacity;
+int view_render_capacity(const struct store_capacity *c, char **out, size_t *len);
+
 /* The time of the object's last change, for mtime. */
 struct timespec view_mtime(enum object_type type, const void *obj);
 /* When a row with these times last changed: its updated_at, or its

@@ -62,6 +62,27 @@ available() { [ "$(cat "$M1/volumes/$1/status" 2>/dev/null)" = available ]; }
 if wait_until 15 available "$VR"; then ok "w2 makes it"; else
 	not_ok "w2 makes it" "status: $(cat "$M1/volumes/$VR/status")"; fi
 check "its LV is in the group" "1" "$(lvs --noheadings -o lv_name "$VG" | grep -c "volume-$VR")"
+
+log "capacity: the volume group as the worker last measured it (get-pools --detail)"
+vgs_bytes() { vgs --noheadings --units b --nosuffix -o "$1" "$VG" | xargs; }
+cap_of() { jq -r "$2" "$(mnt w1)/workers/$1/capacity"; }
+measured_now() { [ "$(cap_of "$W2" .free_bytes)" = "$(vgs_bytes vg_free)" ]; }
+wait_until 15 measured_now
+check "workers/<id>/capacity is read-only" "-r--r-----" "$(stat -c %A "$M1/workers/$W2/capacity")"
+check "its volume group, total and free bytes are vgs's" "$VG $(vgs_bytes vg_size) $(vgs_bytes vg_free)" \
+	"$(cap_of "$W2" '"\(.volume_group) \(.total_bytes) \(.free_bytes)"')"
+check "provisioned is what the LVs take (size less free, as Cinder's thick LVM)" \
+	"$(( $(vgs_bytes vg_size) - $(vgs_bytes vg_free) ))" "$(cap_of "$W2" .provisioned_bytes)"
+check "in GiB with two decimals, as get-pools shows them" \
+	"$(awk -v t="$(vgs_bytes vg_size)" -v f="$(vgs_bytes vg_free)" 'BEGIN { printf "%g %g", int(t / 2^30 * 100 + 0.5) / 100, int(f / 2^30 * 100 + 0.5) / 100 }')" \
+	"$(cap_of "$W2" '"\(.total_capacity_gb) \(.free_capacity_gb)"')"
+check "allocated: the sizes of w2's live volumes (1 GiB), w1 has none" "1 1 0 0" \
+	"$(cap_of "$W2" '"\(.allocated_capacity_gb) \(.volumes)"') $(cap_of "$W1" '"\(.allocated_capacity_gb) \(.volumes)"')"
+when=$(cap_of "$W2" .measured_at)
+check "and when it was measured (ISO 8601)" "yes" \
+	"$([[ $when =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z$ ]] && echo yes || echo "$when")"
+check "ls -l workers/<id> lists capacity with its exact size" "$(wc -c <"$M1/workers/$W2/capacity")" \
+	"$(stat -c %s "$M1/workers/$W2/capacity")"
 check_cmd "echo true > workers/<w2>/disabled" bash -c "echo true > '$M2/workers/$W2/disabled'"
 check_fails "with both members disabled, volumes/create is EROFS" "Read-only file system" \
 	bash -c "echo 'name=nowhere size=1' > '$M1/volumes/create'"
@@ -82,6 +103,7 @@ sql "INSERT INTO services (id, host, \"binary\", created_at, updated_at, rpc_cur
 	       (22, 'n22@lvm', 'cinder-volume', '$OLD', '$OLD', '1.0', 'c9@lvm');
 	INSERT INTO clusters (name, \"binary\", created_at, updated_at) VALUES ('c9@lvm', 'cinder-volume', '$OLD', '$OLD');"
 sql "UPDATE services SET rpc_current_version = (SELECT rpc_current_version FROM services WHERE id = $W1) WHERE id IN (20, 21, 22)"
+check "a worker that never measured has an empty capacity" "{}" "$(cat "$M1/workers/20/capacity")"
 check_cmd "echo true > workers/20/disabled" bash -c "echo true > '$M1/workers/20/disabled'"
 cleaned_ids() { jq -c '[.cleaning[].id] + [.unavailable[].id] | sort' "$M1/cleanup/result"; }
 check_cmd "a cleanup of enabled workers" bash -c "echo '{\"disabled\": false, \"binary\": \"cinder-volume\"}' > '$M1/cleanup/request'"

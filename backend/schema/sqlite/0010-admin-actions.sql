@@ -17,6 +17,6 @@ ALTER TABLE snapshots ADD COLUMN status_reset_at TEXT;    -- as for volumes
 ALTER TABLE volume_operations ADD COLUMN new_size INTEGER;  -- GiB, extend_volume only
 
 -- get-pools --detail: what the worker measured besides size and free.
-ALTER TABLE worker_capacity ADD COLUMN provisioned_bytes INTEGER;  -- sum of the group's LV sizes (lvs)
-ALTER TABLE worker_capacity ADD COLUMN allocated_gib INTEGER;      -- sum of the sizes of its live volumes (the database)
-ALTER TABLE worker_capacity ADD COLUMN volume_count INTEGER;       -- how many LVs the group holds
+ALTER TABLE worker_capacity ADD COLUMN provisioned_bytes INTEGER;  -- what its LVs take: size less free (thick LVM, as Cinder's driver reports it)
+ALTER TABLE worker_capacity ADD COLUMN allocated_gib INTEGER;      -- sum of the sizes of the live volumes of its host (the database), Cinder's allocated_capacity_gb
+ALTER TABLE worker_capacity ADD COLUMN volume_count INTEGER;       -- how many live volumes its host has (the database)
