@@ -30,6 +30,7 @@ struct cluster {
 	char name[NAME_LEN];
 	char binary[NAME_LEN];
 	bool disabled;
+	char disabled_reason[NAME_LEN];
 	char created_at[DBTIME_LEN];
 	char updated_at[DBTIME_LEN];
 	char last_heartbeat[DBTIME_LEN]; /* max updated_at of its live members */
@@ -60,6 +61,9 @@ struct volume_row {
 	char provider_location[NAME_LEN];
 	char target_iqn[NAME_LEN];       /* from provider_location ("ip:port,tid IQN lun") */
 	char last_error[1024];           /* why its latest failed operation failed, "" if none */
+	char previous_status[64];        /* the status before the current one, "" if none */
+	long long status_reset_by;       /* uid of the admin who last reset its status, -1 if none */
+	char status_reset_at[DBTIME_LEN]; /* when, "" if never */
 	char created_at[DBTIME_LEN];
 	char updated_at[DBTIME_LEN];
 };

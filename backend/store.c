@@ -127,13 +127,17 @@ enum stmt_id {
 
 #define CLUSTER_COLUMNS \
 	"c.id, c.name, c.\"binary\", c.disabled, c.created_at, c.updated_at, " \
-	"(SELECT MAX(s.updated_at) FROM services s WHERE s.cluster_name = c.name AND s.deleted = 0)"
+	"(SELECT MAX(s.updated_at) FROM services s WHERE s.cluster_name = c.name AND s.deleted = 0), " \
+	"c.disabled_reason"
 
 /* The worker of a volume: the live volume worker of its host, without
  * Cinder's '#pool' suffix. */
 #define WORKER_OF(host) \
 	"(SELECT s.id FROM services s WHERE s.deleted = 0 AND s.\"binary\" = 'cinder-volume' " \
 	"AND s.host = substr(" host ", 1, instr(" host " || '#', '#') - 1))"
+
+/* The worker host a volume's host names: Cinder's may carry '#pool'. */
+#define HOST_OF(col) "substr(" col ", 1, instr(" col " || '#', '#') - 1)"
 
 /* The words of a resource's latest failed operation. */
 #define LAST_ERROR(id) \
@@ -142,13 +146,15 @@ enum stmt_id {
 
 #define VOLUME_SELECT \
 	"SELECT v.id, v.display_name, v.size, v.status, " WORKER_OF("v.host") ", NULL, " \
-	"v.provider_location, v.created_at, v.updated_at, " LAST_ERROR("v.id") " " \
+	"v.provider_location, v.created_at, v.updated_at, " LAST_ERROR("v.id") ", " \
+	"v.previous_status, v.status_reset_by, v.status_reset_at " \
 	"FROM volumes v WHERE v.deleted = 0"
 
 #define SNAPSHOT_SELECT \
 	"SELECT sn.id, sn.display_name, sn.volume_size, sn.status, " \
 	"(SELECT " WORKER_OF("v.host") " FROM volumes v WHERE v.id = sn.volume_id), sn.volume_id, " \
-	"sn.provider_location, sn.created_at, sn.updated_at, " LAST_ERROR("sn.id") " " \
+	"sn.provider_location, sn.created_at, sn.updated_at, " LAST_ERROR("sn.id") ", " \
+	"sn.previous_status, sn.status_reset_by, sn.status_reset_at " \
 	"FROM snapshots sn WHERE sn.deleted = 0"
 
 /* (The generation lives in cleanup_request_sizes since migration 0009.) */
@@ -374,7 +380,8 @@ enum stmt_id {
 
 static const char *const stmt_sql[Q_COUNT] = {
 	[Q_SCHEMA_VERSION] = "SELECT COALESCE(MAX(version), 0) FROM schema_version",
-	[Q_SERVICE_BY_ID] = "SELECT " SERVICE_COLUMNS " FROM services WHERE id = ?1 AND deleted = 0",
+	[Q_SERVICE_BY_ID] = "SELECT " SERVICE_COLUMNS ", disabled_reason FROM services "
+			    "WHERE id = ?1 AND deleted = 0",
 	[Q_SERVICE_BY_HOST_BINARY] = "SELECT id FROM services "
 				     "WHERE host = ?1 AND \"binary\" = ?2 AND deleted = 0",
 	[Q_SERVICES] = "SELECT " SERVICE_COLUMNS " FROM services WHERE deleted = 0 ORDER BY id",
@@ -1068,6 +1075,12 @@ static int read_service(struct db_stmt *stmt, struct service *svc)
 	return 0;
 }
 
+/* Words for people, written by hand perhaps: cut rather than hide the row. */
+static void column_words(struct db_stmt *stmt, int col, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s", db_column_text(stmt, col) ? db_column_text(stmt, col) : "");
+}
+
 static int read_cluster(struct db_stmt *stmt, struct cluster *cl)
 {
 	/* Every field is written below: no memset of ~1 KB a row. */
@@ -1082,6 +1095,7 @@ static int read_cluster(struct db_stmt *stmt, struct cluster *cl)
 			    (long long)cl->id);
 		return -EOVERFLOW;
 	}
+	column_words(stmt, 7, cl->disabled_reason, sizeof(cl->disabled_reason));
 	return 0;
 }
 
@@ -1250,6 +1264,11 @@ int store_heartbeat(struct store *st, int64_t service_id, const struct timespec 
 
 int store_get_service(struct store *st, int64_t id, struct service *out)
 {
+	return store_get_worker(st, id, out, NULL);
+}
+
+int store_get_worker(struct store *st, int64_t id, struct service *out, char reason[NAME_LEN])
+{
 	STMT stmt = NULL;
 	int rc = stmt_get(st, Q_SERVICE_BY_ID, &stmt);
 
@@ -1261,7 +1280,10 @@ int store_get_service(struct store *st, int64_t id, struct service *out)
 		return -ENOENT;
 	if (rc != DB_ROW)
 		return db_fail(st, rc, "get service");
-	return read_service(stmt, out);
+	rc = read_service(stmt, out);
+	if (rc == 0 && reason)
+		column_words(stmt, 8, reason, NAME_LEN);
+	return rc;
 }
 
 /* Step through a query's rows, handing each to fn; rows that do not fit
@@ -3215,8 +3237,10 @@ static int read_volume_row(struct db_stmt *stmt, struct volume_row *r)
 	    column_text(stmt, 8, r->updated_at, sizeof(r->updated_at)))
 		return -EOVERFLOW;
 	/* An error is words for people: cut rather than hide the row. */
-	snprintf(r->last_error, sizeof(r->last_error), "%s",
-		 db_column_text(stmt, 9) ? db_column_text(stmt, 9) : "");
+	column_words(stmt, 9, r->last_error, sizeof(r->last_error));
+	column_words(stmt, 10, r->previous_status, sizeof(r->previous_status));
+	r->status_reset_by = db_column_null(stmt, 11) ? -1 : db_column_int(stmt, 11);
+	column_words(stmt, 12, r->status_reset_at, sizeof(r->status_reset_at));
 	/* Cinder's provider_location: "ip:port,tid IQN lun". */
 	r->target_iqn[0] = '\0';
 	sscanf(r->provider_location, "%*s %255s", r->target_iqn);
@@ -3331,16 +3355,105 @@ static int add_op(struct store *st, const char *kind, const char *id, int64_t wo
 
 static int volume_fits(struct store *st, const struct new_volume *v, struct cf_err *err);
 
-int store_add_volume(struct store *st, const struct new_volume *v, const struct timespec *now,
-		     struct cf_err *err)
+/* Cinder's scheduler places nothing on a disabled backend: a worker that
+ * is disabled, or whose cluster is, hands the create to an enabled member
+ * of its cluster that is up, able and on the same volume group (the
+ * lowest id), into *v and host; with none, -EROFS and why. */
+static int place_volume(struct store *st, struct new_volume *v, char host[NAME_LEN],
+			struct cf_err *err)
 {
-	char stamp[DBTIME_LEN];
+	char reason[NAME_LEN] = "", cluster_reason[NAME_LEN] = "", limit[DBTIME_LEN];
+	bool disabled, cluster_disabled;
+	struct db_stmt *stmt;
+	int64_t other = 0;
+	int rc = prep(st, "SELECT s.disabled, s.disabled_reason, c.disabled, c.disabled_reason "
+			  "FROM services s LEFT JOIN clusters c ON c.name = s.cluster_name AND "
+			  "c.deleted = 0 WHERE s.id = ?1 ORDER BY c.id LIMIT 1", &stmt);
+
+	if (rc)
+		return tx_fail(st, err, "cannot read whether worker %lld is disabled",
+			       (long long)v->service_id);
+	db_bind_int(stmt, 1, v->service_id);
+	rc = db_step(stmt);
+	disabled = rc == DB_ROW && db_column_int(stmt, 0) != 0;
+	cluster_disabled = rc == DB_ROW && db_column_int(stmt, 2) != 0;
+	if (rc == DB_ROW) {
+		column_words(stmt, 1, reason, sizeof(reason));
+		column_words(stmt, 3, cluster_reason, sizeof(cluster_reason));
+	}
+	db_finalize(stmt);
+	if (rc != DB_ROW && rc != DB_DONE)
+		return tx_fail(st, err, "cannot read whether worker %lld is disabled",
+			       (long long)v->service_id);
+	if (!disabled && !cluster_disabled)
+		return 0;
+	if (cluster_disabled)
+		return err_set(err, EROFS, "Cluster %s is disabled%s%s%s: its workers make no new "
+			       "volumes (Cinder: No valid backend was found). Enable it with echo "
+			       "false > clusters/%s/disabled.", v->cluster_name,
+			       cluster_reason[0] ? " (" : "", cluster_reason,
+			       cluster_reason[0] ? ")" : "", v->cluster_name);
+	if (v->cluster_name && *v->cluster_name && v->bound) {
+		dbtime_format_bound(v->bound, limit);
+		rc = prep(st, "SELECT s.id, s.host FROM services s JOIN worker_capacity m ON "
+			      "m.service_id = s.id LEFT JOIN worker_state ws ON ws.service_id = s.id "
+			      "WHERE s.cluster_name = ?1 AND s.deleted = 0 AND s.disabled = 0 AND "
+			      "s.\"binary\" = 'cinder-volume' AND s.id != ?2 AND "
+			      "COALESCE(ws.can_clean, 1) != 0 AND "
+			      BEAT_AT_OR_AFTER("s.updated_at", "?3") " AND m.volume_group = (SELECT "
+			      "c.volume_group FROM worker_capacity c WHERE c.service_id = ?2) "
+			      "ORDER BY s.id LIMIT 1", &stmt);
+		if (rc)
+			return tx_fail(st, err, "cannot find an enabled member of cluster %s",
+				       v->cluster_name);
+		db_bind_text(stmt, 1, v->cluster_name);
+		db_bind_int(stmt, 2, v->service_id);
+		db_bind_text(stmt, 3, limit);
+		rc = db_step(stmt);
+		if (rc == DB_ROW) {
+			other = db_column_int(stmt, 0);
+			column_words(stmt, 1, host, NAME_LEN);
+		}
+		db_finalize(stmt);
+		if (rc != DB_ROW && rc != DB_DONE)
+			return tx_fail(st, err, "cannot find an enabled member of cluster %s",
+				       v->cluster_name);
+		if (other) {
+			log_info("worker %lld (%s) is disabled: its create goes to worker %lld (%s) of "
+				 "cluster %s", (long long)v->service_id, v->host, (long long)other, host,
+				 v->cluster_name);
+			v->service_id = other;
+			v->host = host;
+			return 0;
+		}
+	}
+	return err_set(err, EROFS, "Worker %lld (%s) is disabled%s%s%s: it makes no new volumes%s "
+		       "(Cinder: No valid backend was found). Enable it with echo false > "
+		       "workers/%lld/disabled, or create through another worker's mount.",
+		       (long long)v->service_id, v->host, reason[0] ? " (" : "", reason,
+		       reason[0] ? ")" : "", v->cluster_name && *v->cluster_name
+		       ? ", and no other member of its cluster is enabled, up and ready to" : "",
+		       (long long)v->service_id);
+}
+
+int store_add_volume(struct store *st, const struct new_volume *asked, const struct timespec *now,
+		     int64_t *placed_on, struct cf_err *err)
+{
+	char stamp[DBTIME_LEN], host[NAME_LEN];
+	struct new_volume placed = *asked, *v = &placed;
 	struct db_stmt *stmt;
 	int rc;
 
 	dbtime_format(now, stamp);
 	if (begin(st, DB_TX_WRITE))
 		return err_set(err, EBUSY, "cannot lock database %s: %s", st->path, db_errmsg(st->db));
+	rc = place_volume(st, v, host, err);
+	if (rc) {
+		rollback(st);
+		return rc;
+	}
+	if (placed_on)
+		*placed_on = v->service_id;
 	/* Checked under the write lock that the insert takes: two creates
 	 * (through any mounts) never both count the same free space. */
 	rc = volume_fits(st, v, err);
@@ -3742,10 +3855,18 @@ int store_set_capacity(struct store *st, int64_t me, const char *vg, uint64_t si
 {
 	char stamp[DBTIME_LEN];
 	struct db_stmt *stmt;
+	/* What get-pools --detail shows besides: provisioned as Cinder's
+	 * thick LVM driver reports it (size less free), allocated as the sum
+	 * of the sizes of the host's live volumes. */
 	int rc = prep(st, "INSERT INTO worker_capacity (service_id, volume_group, size_bytes, "
-			  "free_bytes, updated_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (service_id) "
-			  "DO UPDATE SET volume_group = ?2, size_bytes = ?3, free_bytes = ?4, "
-			  "updated_at = ?5", &stmt);
+			  "free_bytes, updated_at, provisioned_bytes, allocated_gib, volume_count) "
+			  "SELECT ?1, ?2, ?3, ?4, ?5, ?3 - ?4, COALESCE(SUM(v.size), 0), count(v.id) "
+			  "FROM services s LEFT JOIN volumes v ON v.deleted = 0 AND " HOST_OF("v.host")
+			  " = s.host WHERE s.id = ?1 ON CONFLICT (service_id) DO UPDATE SET "
+			  "volume_group = excluded.volume_group, size_bytes = excluded.size_bytes, "
+			  "free_bytes = excluded.free_bytes, updated_at = excluded.updated_at, "
+			  "provisioned_bytes = excluded.provisioned_bytes, allocated_gib = "
+			  "excluded.allocated_gib, volume_count = excluded.volume_count", &stmt);
 	if (rc)
 		return rc;
 	dbtime_format(now, stamp);
@@ -3755,6 +3876,34 @@ int store_set_capacity(struct store *st, int64_t me, const char *vg, uint64_t si
 	db_bind_int(stmt, 4, (int64_t)free_bytes);
 	db_bind_text(stmt, 5, stamp);
 	return step_finalize(st, stmt, "record capacity");
+}
+
+int store_get_capacity(struct store *st, int64_t id, struct store_capacity *out)
+{
+	struct db_stmt *stmt;
+	int rc = prep(st, "SELECT volume_group, size_bytes, free_bytes, provisioned_bytes, "
+			  "allocated_gib, volume_count, updated_at FROM worker_capacity "
+			  "WHERE service_id = ?1", &stmt);
+
+	if (rc)
+		return rc;
+	db_bind_int(stmt, 1, id);
+	rc = db_step(stmt);
+	if (rc == DB_ROW) {
+		column_words(stmt, 0, out->volume_group, sizeof(out->volume_group));
+		out->size_bytes = db_column_int(stmt, 1);
+		out->free_bytes = db_column_int(stmt, 2);
+		/* A row measured before migration 0010 has none: derived. */
+		out->provisioned_bytes = db_column_null(stmt, 3) ? out->size_bytes - out->free_bytes
+								 : db_column_int(stmt, 3);
+		out->allocated_gib = db_column_int(stmt, 4);
+		out->volume_count = db_column_int(stmt, 5);
+		column_words(stmt, 6, out->measured_at, sizeof(out->measured_at));
+	}
+	db_finalize(stmt);
+	if (rc == DB_DONE)
+		return -ENOENT;
+	return rc == DB_ROW ? 0 : db_fail(st, rc, "read a worker's capacity");
 }
 
 int store_remove_service(struct store *st, int64_t id, const struct timespec *bound,
@@ -4140,8 +4289,6 @@ int store_cancel_request(struct store *st, int64_t id, int64_t uid, const struct
 
 /* ---- Storage under faults ---- */
 
-/* The worker host a volume's host names: Cinder's may carry '#pool'. */
-#define HOST_OF(col) "substr(" col ", 1, instr(" col " || '#', '#') - 1)"
 
 /* The hosts of the workers that measured volume group ?1: they share it. */
 #define SHARING_HOSTS \
@@ -4758,4 +4905,289 @@ int store_give_back_job(struct store *st, const struct job *job, int64_t me, con
 	dbtime_format(now, c.stamp);
 	rc = write_tx(st, give_back_tx, &c);
 	return rc == -EAGAIN ? -ESTALE : rc;
+}
+
+/* ---- Admin actions: service-disable, cluster-disable, reset-state ---- */
+
+/* A worker's or a cluster's disabled flag. services.updated_at is the
+ * heartbeat, and stays as it is; a cluster's row notes the change. */
+int store_set_service_disabled(struct store *st, int64_t id, bool disabled, struct cf_err *err)
+{
+	struct db_stmt *stmt;
+	int rc = prep(st, "UPDATE services SET disabled = ?2, disabled_reason = CASE WHEN ?2 = 0 "
+			  "THEN NULL ELSE disabled_reason END WHERE id = ?1 AND deleted = 0", &stmt);
+
+	if (rc)
+		return err_set(err, -rc, "cannot prepare the change of worker %lld: %s", (long long)id,
+			       db_errmsg(st->db));
+	db_bind_int(stmt, 1, id);
+	db_bind_int(stmt, 2, disabled ? 1 : 0);
+	rc = db_step(stmt);
+	db_finalize(stmt);
+	if (rc != DB_DONE)
+		return err_set(err, -db_fail(st, rc, "disable a worker"), "cannot change worker %lld: %s",
+			       (long long)id, db_errmsg(st->db));
+	if (db_changes(st->db) == 0)
+		return err_set(err, ENOENT, "There is no worker %lld.", (long long)id);
+	return 0;
+}
+
+int store_set_cluster_disabled(struct store *st, const char *name, bool disabled,
+			       const struct timespec *now, struct cf_err *err)
+{
+	char stamp[DBTIME_LEN];
+	struct db_stmt *stmt;
+	int rc = prep(st, "UPDATE clusters SET disabled = ?2, disabled_reason = CASE WHEN ?2 = 0 "
+			  "THEN NULL ELSE disabled_reason END, updated_at = ?3, "
+			  "race_preventer = race_preventer + 1 WHERE name = ?1 AND deleted = 0", &stmt);
+
+	if (rc)
+		return err_set(err, -rc, "cannot prepare the change of cluster %s: %s", name,
+			       db_errmsg(st->db));
+	dbtime_format(now, stamp);
+	db_bind_text(stmt, 1, name);
+	db_bind_int(stmt, 2, disabled ? 1 : 0);
+	db_bind_text(stmt, 3, stamp);
+	rc = db_step(stmt);
+	db_finalize(stmt);
+	if (rc != DB_DONE)
+		return err_set(err, -db_fail(st, rc, "disable a cluster"), "cannot change cluster %s: %s",
+			       name, db_errmsg(st->db));
+	if (db_changes(st->db) == 0)
+		return err_set(err, ENOENT, "There is no cluster %s.", name);
+	return 0;
+}
+
+/* A reason is set only on what is disabled (Cinder gives it with the
+ * disable; its enable clears it): the same statement checks both. */
+static int set_reason(struct store *st, const char *sql, const char *key, int64_t id,
+		      const char *reason, const struct timespec *now, bool *disabled)
+{
+	char stamp[DBTIME_LEN];
+	struct db_stmt *stmt;
+	int rc = prep(st, sql, &stmt);
+
+	if (rc)
+		return rc;
+	dbtime_format(now, stamp);
+	if (key)
+		db_bind_text(stmt, 1, key);
+	else
+		db_bind_int(stmt, 1, id);
+	bind_text_or_null(stmt, 2, reason);
+	db_bind_text(stmt, 3, stamp);
+	rc = db_step(stmt);
+	*disabled = rc == DB_ROW && db_column_int(stmt, 0) != 0;
+	if (rc == DB_ROW)
+		rc = db_step(stmt);
+	db_finalize(stmt);
+	return rc == DB_DONE || rc == DB_ROW ? 0 : db_fail(st, rc, "set a disabled_reason");
+}
+
+static int reason_tx(struct store *st, const char *what, const char *sql_check,
+		     const char *sql_set, const char *key, int64_t id, const char *reason,
+		     const struct timespec *now, struct cf_err *err)
+{
+	struct db_stmt *stmt;
+	bool found, disabled = false;
+	int rc;
+
+	if (begin(st, DB_TX_WRITE))
+		return err_set(err, EBUSY, "cannot lock database %s: %s", st->path, db_errmsg(st->db));
+	rc = prep(st, sql_check, &stmt);
+	if (rc)
+		return tx_fail(st, err, "cannot read %s", what);
+	if (key)
+		db_bind_text(stmt, 1, key);
+	else
+		db_bind_int(stmt, 1, id);
+	rc = db_step(stmt);
+	found = rc == DB_ROW;
+	if (found)
+		disabled = db_column_int(stmt, 0) != 0;
+	db_finalize(stmt);
+	if (rc != DB_ROW && rc != DB_DONE)
+		return tx_fail(st, err, "cannot read %s", what);
+	if (!found) {
+		rollback(st);
+		return err_set(err, ENOENT, "There is no %s.", what);
+	}
+	if (!disabled && reason && *reason) {
+		rollback(st);
+		return err_set(err, EINVAL, "%s is enabled: a reason goes with disabling it (write "
+			       "true to its disabled file first), as with cinder service-disable "
+			       "--reason.", what);
+	}
+	rc = set_reason(st, sql_set, key, id, reason, now, &disabled);
+	if (!rc && commit(st) == 0)
+		return 0;
+	return tx_fail(st, err, "cannot set the reason of %s", what);
+}
+
+int store_set_service_reason(struct store *st, int64_t id, const char *reason,
+			     const struct timespec *now, struct cf_err *err)
+{
+	char what[64];
+
+	snprintf(what, sizeof(what), "worker %lld", (long long)id);
+	return reason_tx(st, what, "SELECT disabled FROM services WHERE id = ?1 AND deleted = 0",
+			 "UPDATE services SET disabled_reason = ?2 WHERE id = ?1 AND deleted = 0 AND "
+			 "?3 IS NOT NULL RETURNING disabled", NULL, id, reason, now, err);
+}
+
+int store_set_cluster_reason(struct store *st, const char *name, const char *reason,
+			     const struct timespec *now, struct cf_err *err)
+{
+	char what[NAME_LEN + 16];
+
+	snprintf(what, sizeof(what), "cluster %s", name);
+	return reason_tx(st, what, "SELECT disabled FROM clusters WHERE name = ?1 AND deleted = 0 "
+			 "ORDER BY id LIMIT 1",
+			 "UPDATE clusters SET disabled_reason = ?2, updated_at = ?3, race_preventer = "
+			 "race_preventer + 1 WHERE name = ?1 AND deleted = 0 RETURNING disabled",
+			 name, 0, reason, now, err);
+}
+
+/* Who holds an operation on a resource and is up: its workers row's
+ * owner, or the worker of a queued or running operation. */
+static int live_operation(struct store *st, const char *type, const char *id, const char *bound,
+			  int64_t *who, char host[NAME_LEN], char what[64])
+{
+	struct db_stmt *stmt;
+	int rc = prep(st, "SELECT w.service_id, s.host, w.status FROM workers w JOIN services s ON "
+			  "s.id = w.service_id AND s.deleted = 0 WHERE w.resource_type = ?1 AND "
+			  "w.resource_id = ?2 AND " BEAT_AT_OR_AFTER("s.updated_at", "?3") " "
+			  "UNION ALL SELECT o.service_id, s.host, o.kind FROM volume_operations o JOIN "
+			  "services s ON s.id = o.service_id AND s.deleted = 0 WHERE o.resource_id = ?2 "
+			  "AND o.state IN ('queued', 'running') AND "
+			  BEAT_AT_OR_AFTER("s.updated_at", "?3") " LIMIT 1", &stmt);
+
+	if (rc)
+		return rc;
+	db_bind_text(stmt, 1, type);
+	db_bind_text(stmt, 2, id);
+	db_bind_text(stmt, 3, bound);
+	rc = db_step(stmt);
+	*who = 0;
+	if (rc == DB_ROW) {
+		*who = db_column_int(stmt, 0);
+		column_words(stmt, 1, host, NAME_LEN);
+		column_words(stmt, 2, what, 64);
+	}
+	db_finalize(stmt);
+	return rc == DB_ROW || rc == DB_DONE ? 0 : db_fail(st, rc, "find a live operation");
+}
+
+int store_reset_status(struct store *st, const struct status_reset *r, char previous[64],
+		       struct cf_err *err)
+{
+	bool volume = strcmp(r->type, "Volume") == 0;
+	const char *noun = volume ? "volume" : "snapshot";
+	char stamp[DBTIME_LEN], limit[DBTIME_LEN], host[NAME_LEN] = "", what[64] = "";
+	struct db_stmt *stmt;
+	int64_t who;
+	int rc;
+
+	dbtime_format(r->now, stamp);
+	dbtime_format_bound(r->bound, limit);
+	previous[0] = '\0';
+	if (begin(st, DB_TX_WRITE))
+		return err_set(err, EBUSY, "cannot lock database %s: %s", st->path, db_errmsg(st->db));
+	rc = prep(st, volume ? "SELECT status FROM volumes WHERE id = ?1 AND deleted = 0"
+			     : "SELECT status FROM snapshots WHERE id = ?1 AND deleted = 0", &stmt);
+	if (rc)
+		goto fail;
+	db_bind_text(stmt, 1, r->id);
+	rc = db_step(stmt);
+	if (rc == DB_ROW)
+		column_words(stmt, 0, previous, 64);
+	db_finalize(stmt);
+	if (rc == DB_DONE) {
+		rollback(st);
+		return err_set(err, ENOENT, "There is no %s %s.", noun, r->id);
+	}
+	if (rc != DB_ROW)
+		goto fail;
+	rc = live_operation(st, r->type, r->id, limit, &who, host, what);
+	if (rc)
+		goto fail;
+	if (who) {
+		rollback(st);
+		return err_set(err, EBUSY, "The %s %s is %s, and worker %lld (%s), which is up, holds "
+			       "its operation (%s): a reset now would race it. Wait for it to end, or "
+			       "stop that worker (its operation is then stuck, and a reset or a cleanup "
+			       "settles it).", noun, r->id, previous, (long long)who, host, what);
+	}
+	rc = prep(st, volume ? "UPDATE volumes SET previous_status = status, status = ?2, "
+			       "updated_at = ?3, status_reset_by = ?4, status_reset_at = ?3 WHERE id = ?1"
+			     : "UPDATE snapshots SET previous_status = status, status = ?2, "
+			       "updated_at = ?3, status_reset_by = ?4, status_reset_at = ?3 WHERE id = ?1",
+		  &stmt);
+	if (rc)
+		goto fail;
+	db_bind_text(stmt, 1, r->id);
+	db_bind_text(stmt, 2, r->status);
+	db_bind_text(stmt, 3, stamp);
+	db_bind_int(stmt, 4, r->uid);
+	rc = step_finalize(st, stmt, "reset a status");
+	/* As Cinder's reset-state: the operations row of a dead worker is
+	 * useless once the status was set by hand (a cleanup would act on a
+	 * status the admin has overruled). */
+	if (!rc && (rc = prep(st, "DELETE FROM workers WHERE resource_type = ?1 AND resource_id = ?2",
+			      &stmt)) == 0) {
+		db_bind_text(stmt, 1, r->type);
+		db_bind_text(stmt, 2, r->id);
+		rc = step_finalize(st, stmt, "remove the operations row");
+	}
+	if (!rc && commit(st) == 0)
+		return 0;
+fail:
+	return tx_fail(st, err, "cannot reset the status of %s %s", noun, r->id);
+}
+
+int store_remove_cluster(struct store *st, const char *name, const struct timespec *now,
+			 struct cf_err *err)
+{
+	char stamp[DBTIME_LEN];
+	struct db_stmt *stmt;
+	long long members = 0;
+	int rc;
+
+	dbtime_format(now, stamp);
+	if (begin(st, DB_TX_WRITE))
+		return err_set(err, EBUSY, "cannot lock database %s: %s", st->path, db_errmsg(st->db));
+	rc = prep(st, "SELECT count(*) FROM services WHERE cluster_name = ?1 AND deleted = 0", &stmt);
+	if (rc)
+		goto fail;
+	db_bind_text(stmt, 1, name);
+	rc = db_step(stmt);
+	if (rc == DB_ROW)
+		members = db_column_int(stmt, 0);
+	db_finalize(stmt);
+	if (rc != DB_ROW)
+		goto fail;
+	if (members) {
+		rollback(st);
+		return err_set(err, ENOTEMPTY, "Cluster %s has %lld worker(s); it can be removed once it "
+			       "has none (rmdir workers/<id> of each retired one), as cinder-manage "
+			       "cluster remove without --recursive.", name, members);
+	}
+	rc = prep(st, "UPDATE clusters SET deleted = 1, deleted_at = ?2, updated_at = ?2 WHERE "
+		      "name = ?1 AND deleted = 0", &stmt);
+	if (rc)
+		goto fail;
+	db_bind_text(stmt, 1, name);
+	db_bind_text(stmt, 2, stamp);
+	rc = db_step(stmt);
+	db_finalize(stmt);
+	if (rc != DB_DONE)
+		goto fail;
+	if (db_changes(st->db) == 0) {
+		rollback(st);
+		return err_set(err, ENOENT, "There is no cluster %s.", name);
+	}
+	if (commit(st) == 0)
+		return 0;
+fail:
+	return tx_fail(st, err, "cannot remove cluster %s", name);
 }

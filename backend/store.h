@@ -102,6 +102,8 @@ int store_remove_service(struct store *st, int64_t id, const struct timespec *bo
 /* Workers (services rows that are not deleted). */
 typedef int (*store_service_fn)(void *ctx, const struct service *svc);
 int store_get_service(struct store *st, int64_t id, struct service *out);
+/* The same, and its disabled_reason ("" when none). */
+int store_get_worker(struct store *st, int64_t id, struct service *out, char reason[NAME_LEN]);
 int store_list_services(struct store *st, store_service_fn fn, void *ctx);
 int store_list_cluster_members(struct store *st, const char *cluster_name,
 			       store_service_fn fn, void *ctx);
@@ -473,6 +475,10 @@ struct new_volume {
 	/* When this daemon started (NULL: not checked): a worker_state row
 	 * from before is a previous life's, and says nothing of now. */
 	const struct timespec *started;
+	/* Workers are up with a heartbeat at or after it: a disabled worker
+	 * hands its create to an enabled member of its cluster that is up
+	 * (NULL: it is refused instead). */
+	const struct timespec *bound;
 };
 
 /* Record a volume in 'creating', the worker's operations row for it, and
@@ -482,9 +488,14 @@ struct new_volume {
  * live volume and snapshot of those workers still creating or changed
  * since that measurement (nothing added back for deletes until the next
  * one). -ENOSPC when short, -EROFS when the worker's storage driver did
- * not start, -EAGAIN when its group was never measured; with words. */
+ * not start, -EAGAIN when its group was never measured; with words. A
+ * worker that is disabled, or whose cluster is, makes no new volume (as
+ * Cinder's scheduler skips disabled backends): the create goes to an
+ * enabled member of its cluster that is up, ready and on the same volume
+ * group (*placed_on says which; v->service_id when it stays), else -EROFS
+ * with words. */
 int store_add_volume(struct store *st, const struct new_volume *v, const struct timespec *now,
-		     struct cf_err *err);
+		     int64_t *placed_on, struct cf_err *err);
 
 /* Begin deleting a volume: 'deleting', an operations row owned by its
  * worker, a delete_volume operation. -ENOENT, -EBUSY (snapshots, or a
@@ -543,6 +554,18 @@ int store_finish_snapshot_delete(struct store *st, int64_t me, const char *id,
  * it. */
 int store_set_capacity(struct store *st, int64_t me, const char *vg, uint64_t size,
 		       uint64_t free_bytes, const struct timespec *now);
+
+/* A worker's last measurement, as get-pools --detail shows it: -ENOENT
+ * when it never measured (no volume group, a control-only daemon). */
+struct store_capacity {
+	char volume_group[NAME_LEN];
+	int64_t size_bytes, free_bytes;
+	int64_t provisioned_bytes;  /* what its LVs take: size less free (thick LVM) */
+	int64_t allocated_gib;      /* the sizes of its host's live volumes, summed */
+	int64_t volume_count;       /* how many those are */
+	char measured_at[DBTIME_LEN];
+};
+int store_get_capacity(struct store *st, int64_t id, struct store_capacity *out);
 
 /* ---- Jobs that always end ---- */
 
@@ -627,3 +650,42 @@ int store_beat(struct store *st, int64_t service_id, const struct timespec *now)
  * the same path from now on must find the same file (else store_open
  * fails with -ESTALE, as store_check_file). Once, before the threads. */
 void store_pin_file(struct store *st);
+
+/* ---- Admin actions (cinder service-disable, cluster-disable, reset-state,
+ * cinder-manage cluster remove) ---- */
+
+/* A worker's (services.disabled) or a cluster's flag; enabling clears the
+ * reason, as Cinder's enable does. -ENOENT with words. A worker's
+ * heartbeat (updated_at) is left as it is. */
+int store_set_service_disabled(struct store *st, int64_t id, bool disabled, struct cf_err *err);
+int store_set_cluster_disabled(struct store *st, const char *name, bool disabled,
+			       const struct timespec *now, struct cf_err *err);
+/* The reason beside it ("" or NULL clears it); a reason for something
+ * enabled is -EINVAL (Cinder takes one only with the disable). */
+int store_set_service_reason(struct store *st, int64_t id, const char *reason,
+			     const struct timespec *now, struct cf_err *err);
+int store_set_cluster_reason(struct store *st, const char *name, const char *reason,
+			     const struct timespec *now, struct cf_err *err);
+
+struct status_reset {
+	const char *type;              /* "Volume" or "Snapshot" */
+	const char *id;
+	const char *status;            /* checked by admin_parse_status */
+	long long uid;                 /* who */
+	const struct timespec *now;
+	const struct timespec *bound;  /* a worker is up with a heartbeat at or after it */
+};
+/* reset-state: the status set, the one before kept in previous_status,
+ * who and when recorded, and the resource's operations row removed (as
+ * Cinder's reset does), in one transaction. -EBUSY, nothing written,
+ * while a worker that is up holds an operation on it (its operations row,
+ * or a queued or running operation); -ENOENT. *previous: the status it
+ * had. */
+int store_reset_status(struct store *st, const struct status_reset *r, char previous[64],
+		       struct cf_err *err);
+
+/* cinder-manage cluster remove (without --recursive): the cluster's rows
+ * soft-deleted; -ENOTEMPTY while a worker (a live services row) names it,
+ * -ENOENT when there is none. */
+int store_remove_cluster(struct store *st, const char *name, const struct timespec *now,
+			 struct cf_err *err);

@@ -39,6 +39,9 @@ struct fs_config {
 	bool has_storage;
 	struct control_state *volume_errors;
 	struct control_state *snapshot_errors;
+	/* Admin actions on workers/ and clusters/ (fs/admin.c). */
+	struct control_state *worker_errors;
+	struct control_state *cluster_errors;
 };
 
 extern const struct fuse_operations fs_ops;

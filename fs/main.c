@@ -304,6 +304,8 @@ static int serve(const struct options *o, const struct registration *reg, int64_
 	struct control_state cleanup = { .lock = PTHREAD_MUTEX_INITIALIZER };
 	struct control_state volume_errors = { .lock = PTHREAD_MUTEX_INITIALIZER };
 	struct control_state snapshot_errors = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct control_state worker_errors = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct control_state cluster_errors = { .lock = PTHREAD_MUTEX_INITIALIZER };
 	struct jobs *jobs = NULL;
 	struct scratch scratch;
 	struct watch *watch = NULL;
@@ -326,6 +328,8 @@ static int serve(const struct options *o, const struct registration *reg, int64_
 		.has_storage = o->volume_group != NULL,
 		.volume_errors = &volume_errors,
 		.snapshot_errors = &snapshot_errors,
+		.worker_errors = &worker_errors,
+		.cluster_errors = &cluster_errors,
 	};
 	/* auto_unmount: a daemon that dies does not leave "Transport endpoint
 	 * is not connected" behind. allow_other needs root; the kernel then
@@ -343,6 +347,8 @@ static int serve(const struct options *o, const struct registration *reg, int64_
 	cleanup.changed = cfg.started;
 	volume_errors.changed = cfg.started;
 	snapshot_errors.changed = cfg.started;
+	worker_errors.changed = cfg.started;
+	cluster_errors.changed = cfg.started;
 	if (storage_driver(o, &lvm, &vg_lock, &drv) != 0)
 		return 1;
 	/* The largest a temporary file need be is the largest spec. */

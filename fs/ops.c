@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
+#include "actions.h"
 #include "array.h"
 #include "cleanup.h"
 #include "heartbeat.h"
@@ -40,6 +41,7 @@
 
 union object {
 	struct service svc;
+	struct worker_view worker; /* svc, and its disabled_reason */
 	struct cluster_view cluster;
 	struct stuck res;
 	struct volume_row vol;
@@ -118,6 +120,7 @@ struct handle {
 	off_t answer_base;
 	off_t origin;               /* -1 until the answer's first read */
 	size_t result_at;           /* with result_id: data's bytes before the result's */
+	bool admin;                 /* a value file that takes an admin action (fs/actions.c) */
 	/* data, len, mtime and the flags, for the files that re-render:
 	 * held to copy or swap them only, never across a wait or a query. */
 	pthread_mutex_t lock;
@@ -256,7 +259,9 @@ static int load(struct store *st, const struct path_match *m, const struct view_
 	switch (m->rule->kind) {
 	case NODE_WORKER:
 	case NODE_WORKER_FIELD:
-		return store_get_service(st, m->worker_id, &obj->svc);
+	case NODE_WORKER_CAPACITY:
+		return store_get_worker(st, m->worker_id, &obj->worker.row,
+					obj->worker.disabled_reason);
 	case NODE_CLUSTER:
 	case NODE_CLUSTER_WORKERS:
 		return store_get_cluster(st, m->cluster, &obj->cluster.row);
@@ -294,6 +299,8 @@ static int load(struct store *st, const struct path_match *m, const struct view_
 	case NODE_SNAPSHOT:
 	case NODE_SNAPSHOT_FIELD:
 		return store_get_snapshot_row(st, m->uuid, &obj->vol);
+	case NODE_WORKERS_ERROR:
+	case NODE_CLUSTERS_ERROR:
 	case NODE_VOLUMES:
 	case NODE_VOLUMES_CREATE:
 	case NODE_VOLUMES_ERROR:
@@ -339,7 +346,8 @@ static mode_t node_mode(enum node_kind kind, enum node_type type)
 		return S_IFREG | CONTROL_MODE;
 	if (kind == NODE_CLEANUP)
 		return S_IFDIR | SCRATCH_DIR_MODE;
-	if (kind == NODE_VOLUMES || kind == NODE_SNAPSHOTS || kind == NODE_WORKERS)
+	if (kind == NODE_VOLUMES || kind == NODE_SNAPSHOTS || kind == NODE_WORKERS ||
+	    kind == NODE_CLUSTERS)
 		return S_IFDIR | REMOVABLE_DIR_MODE;
 	switch (type) {
 	case NT_DIR:
@@ -350,6 +358,14 @@ static mode_t node_mode(enum node_kind kind, enum node_type type)
 		break;
 	}
 	return S_IFLNK | 0777;
+}
+
+/* A node's mode, its value files that take admin actions included. */
+static mode_t match_mode(const struct path_match *m)
+{
+	if (actions_writable(m))
+		return S_IFREG | CONTROL_MODE;
+	return node_mode(m->rule->kind, m->rule->type);
 }
 
 static void fill_stat(struct stat *stbuf, mode_t mode, off_t size, struct timespec mtime)
@@ -450,6 +466,18 @@ static int render(struct store *st, const struct path_match *m, const union obje
 		return control_error_render(config()->volume_errors, out, len, mtime);
 	case NODE_SNAPSHOTS_ERROR:
 		return control_error_render(config()->snapshot_errors, out, len, mtime);
+	case NODE_WORKERS_ERROR:
+		return control_error_render(config()->worker_errors, out, len, mtime);
+	case NODE_WORKER_CAPACITY: {
+		struct store_capacity cap;
+		int rc = store_get_capacity(st, m->worker_id, &cap);
+		if (rc && rc != -ENOENT)
+			return rc;
+		*mtime = rc ? node_mtime(m, obj) : view_last_change(cap.measured_at, NULL);
+		return view_render_capacity(rc ? NULL : &cap, out, len);
+	}
+	case NODE_CLUSTERS_ERROR:
+		return control_error_render(config()->cluster_errors, out, len, mtime);
 	default:
 		*mtime = node_mtime(m, obj);
 		return view_render(m->rule->object, m->field, obj, ctx, out, len);
@@ -513,7 +541,7 @@ static int node_stat(struct store *st, const struct path_match *m, const union o
 			return n;
 		size = n;
 	}
-	fill_stat(stbuf, node_mode(m->rule->kind, m->rule->type), size, mtime);
+	fill_stat(stbuf, match_mode(m), size, mtime);
 	return 0;
 }
 
@@ -539,8 +567,8 @@ static int fs_getattr(const char *path, struct stat *stbuf, struct fuse_file_inf
 			return 0;
 		}
 		pthread_mutex_lock(&h->lock);
-		fill_stat(stbuf, node_mode(h->kind, NT_FILE), (off_t)h->len + answer_origin(h),
-			  h->mtime);
+		fill_stat(stbuf, h->admin ? S_IFREG | CONTROL_MODE : node_mode(h->kind, NT_FILE),
+			  (off_t)h->len + answer_origin(h), h->mtime);
 		pthread_mutex_unlock(&h->lock);
 		return 0;
 	}
@@ -690,7 +718,8 @@ static int add_fields(struct dir_fill *d, const struct path_match *dir, const un
 		if (rc)
 			return rc;
 		free(text);
-		rc = listing_add(d->list, file->name, S_IFREG | FILE_MODE, (off_t)len, mtime);
+		rc = listing_add(d->list, file->name,
+				 S_IFREG | (file->writable ? CONTROL_MODE : FILE_MODE), (off_t)len, mtime);
 		if (rc || !f->name)
 			return rc;
 	}
@@ -910,10 +939,10 @@ static const char *shown(const char *path)
 }
 
 /* Where a refusal's words go: the error file of the directory the call
- * names (cleanup/error, volumes/error, snapshots/error), and the log.
- * Every refusal of the daemon's own goes through here, so that an error
- * file never keeps an older refusal's words after a newer one; a path
- * elsewhere (workers/, the root) has the log only. */
+ * names (cleanup/error, volumes/error, snapshots/error, workers/error,
+ * clusters/error), and the log. Every refusal of the daemon's own goes
+ * through here, so that an error file never keeps an older refusal's
+ * words after a newer one; a path elsewhere (the root) has the log only. */
 __attribute__((format(printf, 3, 4)))
 static int refuse(const char *path, int rc, const char *fmt, ...)
 {
@@ -926,6 +955,10 @@ static int refuse(const char *path, int rc, const char *fmt, ...)
 	va_end(ap);
 	if (path_under(path, "/cleanup"))
 		state = config()->cleanup;
+	else if (path_under(path, "/workers"))
+		state = config()->worker_errors;
+	else if (path_under(path, "/clusters"))
+		state = config()->cluster_errors;
 	else if (path_under(path, "/volumes"))
 		state = config()->volume_errors;
 	else if (path_under(path, "/snapshots"))
@@ -1031,13 +1064,15 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 	/* Only the control files take writes; their O_TRUNC (from '>') is a
 	 * no-op: one write() is one whole spec. */
 	if (((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) &&
-	    !takes_writes(m.rule->kind))
+	    !takes_writes(m.rule->kind) && !actions_writable(&m))
 		return refuse(path, -EACCES, "open %s for writing: it is read-only; only "
-			      "cleanup/request, cleanup/preview, volumes/create and snapshots/create "
-			      "take writes", shown(path));
+			      "cleanup/request, cleanup/preview, volumes/create, snapshots/create and "
+			      "the admin actions' files (README: Admin actions) take writes",
+			      shown(path));
 	h = handle_new(m.rule->kind, path);
 	if (!h)
 		return -ENOMEM;
+	h->admin = actions_writable(&m);
 	h->request_id = m.request_id;
 	h->nonblock = (fi->flags & O_NONBLOCK) != 0;
 	if (m.rule->kind == NODE_HISTORY_PROGRESS) {
@@ -1367,7 +1402,7 @@ static int fs_poll(const char *path, struct fuse_file_info *fi, struct fuse_poll
 
 	(void)path;
 	if (!h || (h->kind != NODE_HISTORY_PROGRESS && h->kind != NODE_HISTORY_WAIT)) {
-		if (h && (h->temp || takes_writes(h->kind)))
+		if (h && (h->temp || h->admin || takes_writes(h->kind)))
 			rev |= POLLOUT | POLLWRNORM;
 		goto out;
 	}
@@ -1526,8 +1561,9 @@ static int fs_rename(const char *from, const char *to, unsigned int flags)
 }
 
 /* rmdir volumes/<uuid> and snapshots/<uuid> delete them (the work goes to
- * their worker), workers/<id> removes a retired worker's row, and a lock
- * directory of cleanup/ goes; nothing else may be removed. */
+ * their worker), workers/<id> removes a retired worker's row,
+ * clusters/<name> a cluster with no workers, and a lock directory of
+ * cleanup/ goes; nothing else may be removed. */
 static int fs_rmdir(const char *path)
 {
 	struct path_match m;
@@ -1540,17 +1576,18 @@ static int fs_rmdir(const char *path)
 	if (m.rule->kind == NODE_CLEANUP_TEMP)
 		return scratch_remove(config()->scratch, m.temp, true);
 	if (m.rule->kind != NODE_VOLUME && m.rule->kind != NODE_SNAPSHOT &&
-	    m.rule->kind != NODE_WORKER)
+	    m.rule->kind != NODE_WORKER && m.rule->kind != NODE_CLUSTER)
 		return refuse(path, -EACCES, "rmdir %s: only volumes/<uuid>, snapshots/<uuid>, "
-			      "workers/<id> of a retired worker and lock directories in cleanup/ "
-			      "can be removed", shown(path));
+			      "workers/<id> of a retired worker, clusters/<name> with no workers and "
+			      "lock directories in cleanup/ can be removed", shown(path));
 	rc = thread_store(&st, &err);
 	if (rc)
 		return refuse_store(path, "rmdir", rc, &err);
+	if (m.rule->kind == NODE_CLUSTER)
+		return actions_remove_cluster(st, config(), m.cluster, fuse_get_context()->uid);
 	if (m.rule->kind == NODE_WORKER) {
 		/* A retired worker's row, which would otherwise block cleanups
-		 * as an "upgrade" forever. workers/ has no error file: the
-		 * words go to the log. */
+		 * as an "upgrade" forever. */
 		struct view_ctx ctx;
 		struct timespec bound;
 
@@ -1712,12 +1749,17 @@ static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 		target_done(&t);
 		return rc ? refuse_err(rc, &err) : 0;
 	}
-	if (file_of(fi))
+	if (file_of(fi)) {
 		kind = file_of(fi)->kind;
-	else if (path && paths_match(path, &m) == 0)
+		if (file_of(fi)->admin)
+			return 0;
+	} else if (path && paths_match(path, &m) == 0) {
 		kind = m.rule->kind;
-	else
+		if (actions_writable(&m))
+			return 0;
+	} else {
 		return -ENOENT;
+	}
 	if (takes_writes(kind))
 		return 0;
 	path = call_path(path, fi);
@@ -1801,8 +1843,20 @@ static int fs_write(const char *path, const char *buf, size_t size, off_t off,
 		return rc < 0 ? refuse_err(rc, &err) : rc;
 	}
 	path = call_path(path, fi);
-	if (!h || !takes_writes(h->kind)) /* open() let no such write through */
+	if (!h || (!takes_writes(h->kind) && !h->admin)) /* open() let no such write through */
 		return refuse(path, -EACCES, "write %s: it is read-only", shown(path));
+	if (h->admin) {
+		/* The file it names, as it was opened. */
+		struct path_match m;
+
+		rc = thread_store(&st, &err);
+		if (rc)
+			return refuse_store(path, "write", rc, &err);
+		if (!path || paths_match(path, &m) != 0)
+			return refuse(path, -EIO, "write %s: the file's path is unknown",
+				      shown(path));
+		return actions_write(st, config(), &m, buf, size, fc->uid);
+	}
 	if (h->kind == NODE_HISTORY_CANCEL) {
 		rc = thread_store(&st, &err);
 		if (rc)

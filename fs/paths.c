@@ -15,9 +15,13 @@ const struct path_rule path_rules[] = {
 	{ "/",                                NODE_ROOT,            NT_DIR,  OBJ_NONE },
 	{ "/README",                          NODE_README,          NT_FILE, OBJ_NONE },
 	{ "/workers",                         NODE_WORKERS,         NT_DIR,  OBJ_NONE },
+	{ "/workers/error",                   NODE_WORKERS_ERROR,   NT_FILE, OBJ_NONE },
 	{ "/workers/%id",                     NODE_WORKER,          NT_DIR,  OBJ_WORKER },
+	{ "/workers/%id/capacity",            NODE_WORKER_CAPACITY, NT_FILE, OBJ_WORKER },
 	{ "/workers/%id/%field",              NODE_WORKER_FIELD,    NT_FILE, OBJ_WORKER },
 	{ "/clusters",                        NODE_CLUSTERS,        NT_DIR,  OBJ_NONE },
+	/* Before %name: a cluster named "error" is not shown (paths_valid_cluster_name). */
+	{ "/clusters/error",                  NODE_CLUSTERS_ERROR,  NT_FILE, OBJ_NONE },
 	{ "/clusters/%name",                  NODE_CLUSTER,         NT_DIR,  OBJ_CLUSTER },
 	{ "/clusters/%name/workers",          NODE_CLUSTER_WORKERS, NT_DIR,  OBJ_CLUSTER },
 	{ "/clusters/%name/workers/%id",      NODE_CLUSTER_WORKER,  NT_LINK, OBJ_CLUSTER },
@@ -122,7 +126,9 @@ bool paths_valid_cluster_name(const char *name)
 {
 	size_t len = strlen(name);
 
-	if (len == 0 || len >= NAME_LEN || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+	/* "error" is clusters/error, the admin actions' error file. */
+	if (len == 0 || len >= NAME_LEN || strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
+	    strcmp(name, "error") == 0)
 		return false;
 	return strchr(name, '/') == NULL;
 }

@@ -3,6 +3,8 @@
  * true/false, times ISO 8601, missing empty) and as info.json. */
 #include "view.h"
 
+#include "store.h"
+
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -38,21 +40,28 @@ static struct value worker_cluster(const void *o, const struct view_ctx *c) { (v
 static struct value worker_disabled(const void *o, const struct view_ctx *c) { (void)c; return v_bool(SVC(o)->disabled); }
 static struct value worker_updated(const void *o, const struct view_ctx *c) { (void)c; return v_time(SVC(o)->updated_at); }
 static struct value worker_version(const void *o, const struct view_ctx *c) { (void)c; return v_text(SVC(o)->version); }
+/* Loaded whole (a worker_view) only where its files are rendered. */
+static struct value worker_reason(const void *o, const struct view_ctx *c)
+{
+	(void)c;
+	return v_text(((const struct worker_view *)o)->disabled_reason);
+}
 static struct value worker_is_up(const void *o, const struct view_ctx *c)
 {
 	return v_bool(liveness_worker_is_up(SVC(o)->updated_at, &c->now, c->down_time));
 }
 
 static const struct field worker_fields[] = {
-	{ "id", worker_id, true },
-	{ "host", worker_host, false },
-	{ "binary", worker_binary, false },
-	{ "cluster_name", worker_cluster, false },
-	{ "disabled", worker_disabled, false },
-	{ "is_up", worker_is_up, false },
-	{ "updated_at", worker_updated, false },
-	{ "version", worker_version, false },
-	{ NULL, NULL, false },
+	{ "id", worker_id, true, false },
+	{ "host", worker_host, false, false },
+	{ "binary", worker_binary, false, false },
+	{ "cluster_name", worker_cluster, false, false },
+	{ "disabled", worker_disabled, false, true },
+	{ "disabled_reason", worker_reason, false, true },
+	{ "is_up", worker_is_up, false, false },
+	{ "updated_at", worker_updated, false, false },
+	{ "version", worker_version, false, false },
+	{ NULL, NULL, false, false },
 };
 
 /* Clusters, with their members' summary. */
@@ -64,16 +73,18 @@ static struct value cluster_disabled(const void *o, const struct view_ctx *c) { 
 static struct value cluster_hosts(const void *o, const struct view_ctx *c) { (void)c; return v_int(CLV(o)->summary.num_hosts); }
 static struct value cluster_down(const void *o, const struct view_ctx *c) { (void)c; return v_int(CLV(o)->summary.num_down_hosts); }
 static struct value cluster_beat(const void *o, const struct view_ctx *c) { (void)c; return v_time(CLV(o)->summary.last_heartbeat); }
+static struct value cluster_reason(const void *o, const struct view_ctx *c) { (void)c; return v_text(CLV(o)->row.disabled_reason); }
 
 static const struct field cluster_fields[] = {
-	{ "name", cluster_name, true },
-	{ "binary", cluster_binary, false },
-	{ "is_up", cluster_is_up, false },
-	{ "disabled", cluster_disabled, false },
-	{ "num_hosts", cluster_hosts, false },
-	{ "num_down_hosts", cluster_down, false },
-	{ "last_heartbeat", cluster_beat, true },
-	{ NULL, NULL, false },
+	{ "name", cluster_name, true, false },
+	{ "binary", cluster_binary, false, false },
+	{ "is_up", cluster_is_up, false, false },
+	{ "disabled", cluster_disabled, false, true },
+	{ "disabled_reason", cluster_reason, false, true },
+	{ "num_hosts", cluster_hosts, false, false },
+	{ "num_down_hosts", cluster_down, false, false },
+	{ "last_heartbeat", cluster_beat, true, false },
+	{ NULL, NULL, false, false },
 };
 
 /* Stuck resources (workers rows whose owner is down). */
@@ -87,14 +98,14 @@ static struct value stuck_cluster(const void *o, const struct view_ctx *c) { (vo
 static struct value stuck_updated(const void *o, const struct view_ctx *c) { (void)c; return v_time(STK(o)->updated_at); }
 
 static const struct field stuck_fields[] = {
-	{ "resource_type", stuck_type, true },
-	{ "resource_id", stuck_id, true },
-	{ "status", stuck_status, false },
-	{ "worker_id", stuck_worker, false },
-	{ "host", stuck_host, false },
-	{ "cluster_name", stuck_cluster, false },
-	{ "updated_at", stuck_updated, false },
-	{ NULL, NULL, false },
+	{ "resource_type", stuck_type, true, false },
+	{ "resource_id", stuck_id, true, false },
+	{ "status", stuck_status, false, false },
+	{ "worker_id", stuck_worker, false, false },
+	{ "host", stuck_host, false, false },
+	{ "cluster_name", stuck_cluster, false, false },
+	{ "updated_at", stuck_updated, false, false },
+	{ NULL, NULL, false, false },
 };
 
 /* Volumes and snapshots. */
@@ -107,6 +118,14 @@ static struct value vol_volume(const void *o, const struct view_ctx *c) { (void)
 static struct value vol_location(const void *o, const struct view_ctx *c) { (void)c; return v_text(VOL(o)->provider_location); }
 static struct value vol_iqn(const void *o, const struct view_ctx *c) { (void)c; return v_text(VOL(o)->target_iqn); }
 static struct value vol_last_error(const void *o, const struct view_ctx *c) { (void)c; return v_text(VOL(o)->last_error); }
+static struct value vol_previous(const void *o, const struct view_ctx *c) { (void)c; return v_text(VOL(o)->previous_status); }
+static struct value vol_reset_at(const void *o, const struct view_ctx *c) { (void)c; return v_time(VOL(o)->status_reset_at); }
+static struct value vol_reset_by(const void *o, const struct view_ctx *c)
+{
+	(void)c;
+	return VOL(o)->status_reset_by >= 0 ? v_int(VOL(o)->status_reset_by)
+					    : (struct value){ .kind = VAL_NULL };
+}
 static struct value vol_worker(const void *o, const struct view_ctx *c)
 {
 	(void)c;
@@ -114,30 +133,36 @@ static struct value vol_worker(const void *o, const struct view_ctx *c)
 }
 
 static const struct field volume_fields[] = {
-	{ "id", vol_id, true },
-	{ "name", vol_name, false },
-	{ "size", vol_size, false },
-	{ "status", vol_status, false },
-	{ "worker_id", vol_worker, false },
-	{ "provider_location", vol_location, false },
-	{ "target_iqn", vol_iqn, false },
-	{ "last_error", vol_last_error, false },
-	{ NULL, NULL, false },
+	{ "id", vol_id, true, false },
+	{ "name", vol_name, false, false },
+	{ "size", vol_size, false, false },
+	{ "status", vol_status, false, true },
+	{ "previous_status", vol_previous, false, false },
+	{ "status_reset_by", vol_reset_by, false, false },
+	{ "status_reset_at", vol_reset_at, false, false },
+	{ "worker_id", vol_worker, false, false },
+	{ "provider_location", vol_location, false, false },
+	{ "target_iqn", vol_iqn, false, false },
+	{ "last_error", vol_last_error, false, false },
+	{ NULL, NULL, false, false },
 };
 
 static const struct field snapshot_fields[] = {
-	{ "id", vol_id, true },
-	{ "name", vol_name, false },
-	{ "size", vol_size, false },
-	{ "status", vol_status, false },
-	{ "worker_id", vol_worker, false },
-	{ "volume_id", vol_volume, false },
-	{ "provider_location", vol_location, false },
-	{ "last_error", vol_last_error, false },
-	{ NULL, NULL, false },
+	{ "id", vol_id, true, false },
+	{ "name", vol_name, false, false },
+	{ "size", vol_size, false, false },
+	{ "status", vol_status, false, true },
+	{ "previous_status", vol_previous, false, false },
+	{ "status_reset_by", vol_reset_by, false, false },
+	{ "status_reset_at", vol_reset_at, false, false },
+	{ "worker_id", vol_worker, false, false },
+	{ "volume_id", vol_volume, false, false },
+	{ "provider_location", vol_location, false, false },
+	{ "last_error", vol_last_error, false, false },
+	{ NULL, NULL, false, false },
 };
 
-const struct field view_info_json = { INFO_JSON, NULL, false };
+const struct field view_info_json = { INFO_JSON, NULL, false, false };
 
 const struct field *view_fields(enum object_type type)
 {
@@ -264,6 +289,51 @@ int view_render(enum object_type type, const struct field *f, const void *obj,
 	if (f == &view_info_json)
 		return render_json(view_fields(type), obj, ctx, out, len);
 	return render_value(f->get(obj, ctx), out, len);
+}
+
+/* GiB with two decimals, as Cinder rounds them. */
+static json_t *gib(int64_t bytes)
+{
+	return json_real((double)((bytes * 100 + (1LL << 29)) >> 30) / 100.0);
+}
+
+int view_render_capacity(const struct store_capacity *c, char **out, size_t *len)
+{
+	char iso[DBTIME_LEN];
+	json_t *root;
+	char *text;
+
+	if (!c) {
+		*out = strdup("{}\n");
+		*len = 3;
+		return *out ? 0 : -ENOMEM;
+	}
+	root = json_pack("{s:s, s:o, s:o, s:I, s:o, s:I, s:I, s:I, s:I, s:s}",
+			 "volume_group", c->volume_group,
+			 "total_capacity_gb", gib(c->size_bytes),
+			 "free_capacity_gb", gib(c->free_bytes),
+			 "allocated_capacity_gb", (json_int_t)c->allocated_gib,
+			 "provisioned_capacity_gb", gib(c->provisioned_bytes),
+			 "total_bytes", (json_int_t)c->size_bytes,
+			 "free_bytes", (json_int_t)c->free_bytes,
+			 "provisioned_bytes", (json_int_t)c->provisioned_bytes,
+			 "volumes", (json_int_t)c->volume_count,
+			 "measured_at", time_text(c->measured_at, iso));
+	if (!root)
+		return -ENOMEM;
+	text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+	json_decref(root);
+	if (!text)
+		return -ENOMEM;
+	*len = strlen(text);
+	*out = realloc(text, *len + 2);
+	if (!*out) {
+		free(text);
+		return -ENOMEM;
+	}
+	(*out)[(*len)++] = '\n';
+	(*out)[*len] = '\0';
+	return 0;
 }
 
 /* An object last changed at its updated_at; created_at when it has none. */

@@ -18,6 +18,12 @@ struct cluster_view {
 	struct liveness_cluster summary;
 };
 
+/* A worker as the mount shows it: its row and why it was disabled. */
+struct worker_view {
+	struct service row; /* first: a struct service * is one too */
+	char disabled_reason[NAME_LEN];
+};
+
 /* What a getter needs besides the object: up/down is computed at read. */
 struct view_ctx {
 	struct timespec now;
@@ -37,6 +43,7 @@ struct field {
 	const char *name;
 	struct value (*get)(const void *obj, const struct view_ctx *ctx);
 	bool json_only; /* in info.json, not a file of its own */
+	bool writable;  /* an admin action: the file takes writes (fs/admin.c) */
 };
 
 #define INFO_JSON "info.json"
@@ -54,6 +61,13 @@ extern const struct field view_info_json;
  * -ENOMEM. */
 int view_render(enum object_type type, const struct field *f, const void *obj,
 		const struct view_ctx *ctx, char **out, size_t *len);
+
+/* workers/<id>/capacity: its last measurement as JSON (Cinder's get-pools
+ * --detail names: total_capacity_gb, free_capacity_gb,
+ * allocated_capacity_gb, provisioned_capacity_gb), or "{}" when c is
+ * NULL (it never measured). malloc'd. */
+struct store_capacity;
+int view_render_capacity(const struct store_capacity *c, char **out, size_t *len);
 
 /* The time of the object's last change, for mtime. */
 struct timespec view_mtime(enum object_type type, const void *obj);

@@ -9,6 +9,8 @@
 
 #include "cleanup.h"
 #include "fs.h"
+#include "heartbeat.h"
+#include "liveness.h"
 #include "log.h"
 #include "volspec.h"
 
@@ -18,7 +20,8 @@ int volumes_create(struct store *st, const struct fs_config *cfg, const char *bu
 	struct volspec spec;
 	struct cf_err err = { "" };
 	struct new_volume v;
-	struct timespec now;
+	struct timespec now, bound;
+	int64_t placed_on = 0;
 	char id[UUID_LEN];
 	uuid_t uu;
 	int rc;
@@ -30,15 +33,18 @@ int volumes_create(struct store *st, const struct fs_config *cfg, const char *bu
 	} else if ((rc = volspec_parse(buf, size, &spec, &err)) == 0) {
 		uuid_generate(uu);
 		uuid_unparse_lower(uu, id);
+		heartbeat_clock(&now);
+		liveness_bound(&now, cfg->service_down_time, &bound);
 		v = (struct new_volume){
 			.id = id, .display_name = spec.name, .size_gib = spec.size_gib,
 			.host = cfg->host, .cluster_name = cfg->cluster_name,
-			.service_id = cfg->service_id, .started = &cfg->started,
+			.service_id = cfg->service_id, .started = &cfg->started, .bound = &bound,
 		};
 		dbtime_now(&now);
-		rc = store_add_volume(st, &v, &now, &err);
+		rc = store_add_volume(st, &v, &now, &placed_on, &err);
 		if (rc == 0)
-			log_info("volume %s (%s, %lld GiB) requested", id, spec.name, spec.size_gib);
+			log_info("volume %s (%s, %lld GiB) requested, made by worker %lld", id, spec.name,
+				 spec.size_gib, (long long)placed_on);
 	}
 	control_error_set(cfg->volume_errors, rc ? err.msg : NULL);
 	if (rc)

@@ -119,7 +119,7 @@ check "its row is soft-deleted" "1" "$(sql 'SELECT deleted FROM services WHERE i
 check_fails "root cannot open a volume's value file for writing" "Permission denied" \
 	bash -c "exec 3>>'$M/volumes/$V2/name'"
 check "volumes/error says why" \
-	"open volumes/$V2/name for writing: it is read-only; only cleanup/request, cleanup/preview, volumes/create and snapshots/create take writes" \
+	"open volumes/$V2/name for writing: it is read-only; only cleanup/request, cleanup/preview, volumes/create, snapshots/create and the admin actions' files (README: Admin actions) take writes" \
 	"$(cat "$M/volumes/error")"
 check_fails "an admin-group member cannot mkdir in volumes/" "Permission denied" \
 	as "$USER_ADMIN" mkdir "$M/volumes/v3"

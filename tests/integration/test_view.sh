@@ -10,14 +10,14 @@ start_worker n2 "${OPTS[@]}"
 start_worker n3 "${OPTS[@]}"
 M=$(mnt n1)
 
-check "workers/ lists the three workers" "1 2 3" "$(ls "$M/workers" | sort -n | xargs)"
+check "workers/ lists the three workers, and its error file" "error 1 2 3" "$(ls "$M/workers" | sort -n | xargs)"
 check "a worker's host" "n3@lvm" "$(cat "$M/workers/3/host")"
 check "a worker's cluster_name" "c1@lvm" "$(cat "$M/workers/3/cluster_name")"
 check "a live worker is up" "true" "$(cat "$M/workers/3/is_up")"
 check "a worker's directory holds its value files" \
-	"binary cluster_name disabled host info.json is_up updated_at version" \
+	"binary capacity cluster_name disabled disabled_reason host info.json is_up updated_at version" \
 	"$(ls "$M/workers/1" | xargs)"
-check "clusters/ lists the cluster" "c1@lvm" "$(ls "$M/clusters")"
+check "clusters/ lists the cluster, and its error file" "c1@lvm error" "$(ls "$M/clusters" | xargs)"
 C=$M/clusters/c1@lvm
 check "num_hosts counts the members" "3" "$(cat "$C/num_hosts")"
 check "num_down_hosts is 0 while all are up" "0" "$(cat "$C/num_down_hosts")"
@@ -160,7 +160,7 @@ sql "INSERT INTO volumes (id, display_name, size, status, host, provider_locatio
 	INSERT INTO snapshots (id, display_name, volume_id, volume_size, status, deleted, created_at)
 	VALUES ('$SNP', 'db1-snap', '$VOL', 10, 'available', 0, '2026-11-25 11:40:00');"
 check "volumes/ lists the volume and its control files" "$VOL create error" "$(ls "$M/volumes" | xargs)"
-check "a volume's value files" "info.json last_error name provider_location size status target_iqn worker_id" \
+check "a volume's value files" "info.json last_error name previous_status provider_location size status status_reset_at status_reset_by target_iqn worker_id" \
 	"$(ls "$M/volumes/$VOL" | xargs)"
 check "a volume's values" "db1 10 available 2" \
 	"$(cat "$M/volumes/$VOL/name" "$M/volumes/$VOL/size" "$M/volumes/$VOL/status" "$M/volumes/$VOL/worker_id" | xargs)"
@@ -175,7 +175,7 @@ check "a deleted volume leaves volumes/ within 1 s" "yes" "$([ "$t" != timeout ]
 # --control-only mounts the same view without registering a worker.
 start_daemon admin --control-only --service-down-time "$DOWN" --report-interval 1
 check "a control-only daemon registers no worker" "3" "$(sql 'SELECT count(*) FROM services')"
-check "a control-only daemon shows the same workers" "1 2 3" "$(ls "$(mnt admin)/workers" | sort -n | xargs)"
+check "a control-only daemon shows the same workers" "error 1 2 3" "$(ls "$(mnt admin)/workers" | sort -n | xargs)"
 check "a control-only daemon shows the stuck resources" "$(ls "$M/stuck/volume" | xargs)" \
 	"$(ls "$(mnt admin)/stuck/volume" | xargs)"
 true

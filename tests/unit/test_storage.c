@@ -41,7 +41,7 @@ static int create(struct testdb *t, int64_t id, const char *host, const char *uu
 	struct new_volume v = { .id = uuid, .display_name = "v", .size_gib = gib, .host = host,
 				.service_id = id, .started = started };
 	struct timespec now = { MEASURED_SEC + 600, 0 };
-	return store_add_volume(t->st, &v, &now, err);
+	return store_add_volume(t->st, &v, &now, NULL, err);
 }
 
 static void test_volumes_changed_after_the_measurement_count_against_it(void **state)

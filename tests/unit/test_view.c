@@ -35,28 +35,33 @@ static char *render(enum object_type type, const char *name, const void *obj)
 
 static void test_worker_value_files(void **state)
 {
-	struct service svc = {
+	struct worker_view w = { .row = {
 		.id = 4, .host = "n1@lvm", .binary = "cinder-volume", .cluster_name = "",
 		.disabled = true, .created_at = "2026-11-25 10:00:00",
 		.updated_at = "2026-11-25 18:41:00.250000", .version = "1.0",
-	};
+	}, .disabled_reason = "disk swap" };
+	struct service *svc = &w.row;
 	(void)state;
-	ASSERT_FILE(OBJ_WORKER, "host", &svc, "n1@lvm\n");
-	ASSERT_FILE(OBJ_WORKER, "cluster_name", &svc, "\n");
-	ASSERT_FILE(OBJ_WORKER, "disabled", &svc, "true\n");
-	ASSERT_FILE(OBJ_WORKER, "is_up", &svc, "true\n");
-	ASSERT_FILE(OBJ_WORKER, "updated_at", &svc, "2026-11-25T18:41:00Z\n");
-	strcpy(svc.updated_at, "2026-11-25 18:40:00");
-	ASSERT_FILE(OBJ_WORKER, "is_up", &svc, "false\n");
+	ASSERT_FILE(OBJ_WORKER, "host", svc, "n1@lvm\n");
+	ASSERT_FILE(OBJ_WORKER, "cluster_name", svc, "\n");
+	ASSERT_FILE(OBJ_WORKER, "disabled", svc, "true\n");
+	ASSERT_FILE(OBJ_WORKER, "disabled_reason", svc, "disk swap\n");
+	ASSERT_FILE(OBJ_WORKER, "is_up", svc, "true\n");
+	ASSERT_FILE(OBJ_WORKER, "updated_at", svc, "2026-11-25T18:41:00Z\n");
+	strcpy(svc->updated_at, "2026-11-25 18:40:00");
+	ASSERT_FILE(OBJ_WORKER, "is_up", svc, "false\n");
+	assert_true(view_find_field(OBJ_WORKER, "disabled")->writable);
+	assert_true(view_find_field(OBJ_WORKER, "disabled_reason")->writable);
+	assert_false(view_find_field(OBJ_WORKER, "host")->writable);
 	assert_null(view_find_field(OBJ_WORKER, "id"));
 }
 
 static void test_info_json_holds_the_same_values(void **state)
 {
-	struct service svc = {
+	struct worker_view svc = { .row = {
 		.id = 4, .host = "n1@lvm", .binary = "cinder-volume", .cluster_name = "c1@lvm",
 		.created_at = "2026-11-25 10:00:00", .updated_at = "", .version = "1.0",
-	};
+	} };
 	json_error_t jerr;
 	json_t *root;
 	char *text = render(OBJ_WORKER, "info.json", &svc);
@@ -71,7 +76,8 @@ static void test_info_json_holds_the_same_values(void **state)
 	assert_true(json_is_false(json_object_get(root, "disabled")));
 	/* No heartbeat yet: created_at decides, and 10:00 is long ago. */
 	assert_true(json_is_false(json_object_get(root, "is_up")));
-	assert_int_equal(json_object_size(root), 8);
+	assert_true(json_is_null(json_object_get(root, "disabled_reason")));
+	assert_int_equal(json_object_size(root), 9);
 	json_decref(root);
 	free(text);
 }
