@@ -58,7 +58,7 @@ check "poll() reports nothing while nothing changes" "first queued quiet" "$(hea
 check_fails "an open of progress.json for writing is refused" "Permission denied" \
 	bash -c "exec 3>>'$M/cleanup/history/2/progress.json'"
 check "cleanup/error says why" \
-	"open cleanup/history/2/progress.json for writing: it is read-only; only cleanup/request, volumes/create, snapshots/create and the admin actions' files (README: Admin actions) take writes" \
+	"open cleanup/history/2/progress.json for writing: it is read-only; only cleanup/request, cleanup/preview, volumes/create, snapshots/create and the admin actions' files (README: Admin actions) take writes" \
 	"$(cat "$M/cleanup/error")"
 check_fails "O_NONBLOCK: EAGAIN instead of blocking" "Resource temporarily unavailable" \
 	dd if="$W" iflag=nonblock status=none
