@@ -3483,8 +3483,72 @@ fail:
 	return tx_fail(st, err, "cannot record volume %s in %s", v->id, st->path);
 }
 
+/* Where a volume's delete (or its snapshot's) runs, as Cinder's RPC
+ * routes it (service_topic_queue): a clustered volume's goes to its
+ * cluster, which any live member serves, an unclustered one's to its
+ * host. So: the worker of its host while it is up (a heartbeat at or
+ * after bound); when that one is down and the volume is clustered, the
+ * live member of the cluster able to clean with the lowest id, which
+ * takes the operation and its workers row (the volume is then not stuck);
+ * otherwise the host's worker still, which runs it when it is back (the
+ * volume shows under stuck/ meanwhile, as Cinder's message waits in the
+ * host's queue). *worker in and out; bound NULL leaves it be. */
+static int delete_runner(struct store *st, const char *volume_id, const struct timespec *bound,
+			 int64_t *worker)
+{
+	char limit[DBTIME_LEN], cluster[NAME_LEN] = "", host[NAME_LEN] = "";
+	struct db_stmt *stmt;
+	int64_t member = 0;
+	bool up = false;
+	int rc;
+
+	if (!bound)
+		return 0;
+	dbtime_format_bound(bound, limit);
+	rc = prep(st, "SELECT COALESCE(v.cluster_name, ''), EXISTS (SELECT 1 FROM services s WHERE "
+		      "s.id = ?2 AND s.deleted = 0 AND " BEAT_AT_OR_AFTER("s.updated_at", "?3") ") "
+		      "FROM volumes v WHERE v.id = ?1", &stmt);
+	if (rc)
+		return rc;
+	db_bind_text(stmt, 1, volume_id);
+	db_bind_int(stmt, 2, *worker);
+	db_bind_text(stmt, 3, limit);
+	rc = db_step(stmt);
+	if (rc == DB_ROW) {
+		column_text(stmt, 0, cluster, sizeof(cluster));
+		up = db_column_int(stmt, 1) != 0;
+	}
+	db_finalize(stmt);
+	if (rc != DB_ROW && rc != DB_DONE)
+		return db_fail(st, rc, "read where a delete runs");
+	if (up || !cluster[0])
+		return 0;
+	rc = prep(st, "SELECT s.id, s.host FROM services s LEFT JOIN worker_state ws ON "
+		      "ws.service_id = s.id WHERE s.cluster_name = ?1 AND s.deleted = 0 AND "
+		      "s.\"binary\" = 'cinder-volume' AND COALESCE(ws.can_clean, 1) != 0 AND "
+		      BEAT_AT_OR_AFTER("s.updated_at", "?2") " ORDER BY s.id LIMIT 1", &stmt);
+	if (rc)
+		return rc;
+	db_bind_text(stmt, 1, cluster);
+	db_bind_text(stmt, 2, limit);
+	rc = db_step(stmt);
+	if (rc == DB_ROW) {
+		member = db_column_int(stmt, 0);
+		column_text(stmt, 1, host, sizeof(host));
+	}
+	db_finalize(stmt);
+	if (rc != DB_ROW && rc != DB_DONE)
+		return db_fail(st, rc, "find a live member to run a delete");
+	if (member) {
+		log_info("volume %s: its worker %lld is down: worker %lld (%s) of cluster %s runs the "
+			 "delete", volume_id, (long long)*worker, (long long)member, host, cluster);
+		*worker = member;
+	}
+	return 0;
+}
+
 int store_request_volume_delete(struct store *st, const char *id, const struct timespec *now,
-				struct cf_err *err)
+				const struct timespec *bound, struct cf_err *err)
 {
 	char stamp[DBTIME_LEN], status[64] = "";
 	int64_t worker = 0, snapshots = 0;
@@ -3525,6 +3589,9 @@ int store_request_volume_delete(struct store *st, const char *id, const struct t
 		rollback(st);
 		return err_set(err, EBUSY, "Volume %s has no live worker of its host to delete it.", id);
 	}
+	rc = delete_runner(st, id, bound, &worker);
+	if (rc)
+		goto fail;
 	rc = prep(st, "UPDATE volumes SET status = 'deleting', previous_status = status, updated_at = ?2 "
 		      "WHERE id = ?1", &stmt);
 	if (rc)
@@ -3802,9 +3869,9 @@ fail:
 }
 
 int store_request_snapshot_delete(struct store *st, const char *id, const struct timespec *now,
-				  struct cf_err *err)
+				  const struct timespec *bound, struct cf_err *err)
 {
-	char stamp[DBTIME_LEN], status[64] = "";
+	char stamp[DBTIME_LEN], status[64] = "", volume_id[UUID_LEN] = "";
 	int64_t worker = 0;
 	struct db_stmt *stmt;
 	int rc;
@@ -3813,7 +3880,8 @@ int store_request_snapshot_delete(struct store *st, const char *id, const struct
 	if (begin(st, DB_TX_WRITE))
 		return err_set(err, EBUSY, "cannot lock database %s: %s", st->path, db_errmsg(st->db));
 	rc = prep(st, "SELECT sn.status, (SELECT " WORKER_OF("v.host") " FROM volumes v WHERE "
-		      "v.id = sn.volume_id) FROM snapshots sn WHERE sn.id = ?1 AND sn.deleted = 0", &stmt);
+		      "v.id = sn.volume_id), sn.volume_id FROM snapshots sn WHERE sn.id = ?1 AND "
+		      "sn.deleted = 0", &stmt);
 	if (rc)
 		goto fail;
 	db_bind_text(stmt, 1, id);
@@ -3824,6 +3892,7 @@ int store_request_snapshot_delete(struct store *st, const char *id, const struct
 	}
 	column_text(stmt, 0, status, sizeof(status));
 	worker = db_column_int(stmt, 1);
+	column_text(stmt, 2, volume_id, sizeof(volume_id));
 	db_finalize(stmt);
 	if (strcmp(status, "available") && strcmp(status, "error") && strcmp(status, "error_deleting")) {
 		rollback(st);
@@ -3834,6 +3903,9 @@ int store_request_snapshot_delete(struct store *st, const char *id, const struct
 		rollback(st);
 		return err_set(err, EBUSY, "Snapshot %s has no live worker to delete it.", id);
 	}
+	rc = delete_runner(st, volume_id, bound, &worker);
+	if (rc)
+		goto fail;
 	rc = prep(st, "UPDATE snapshots SET status = 'deleting', updated_at = ?2 WHERE id = ?1", &stmt);
 	if (rc)
 		goto fail;

@@ -497,11 +497,14 @@ struct new_volume {
 int store_add_volume(struct store *st, const struct new_volume *v, const struct timespec *now,
 		     int64_t *placed_on, struct cf_err *err);
 
-/* Begin deleting a volume: 'deleting', an operations row owned by its
- * worker, a delete_volume operation. -ENOENT, -EBUSY (snapshots, or a
- * status that cannot be deleted) with words. */
+/* Begin deleting a volume: 'deleting', an operations row owned by the
+ * worker that runs it, a delete_volume operation. That worker is its
+ * host's, or, when that one is down (no heartbeat at or after bound) and
+ * the volume is clustered, a live member of its cluster (bound NULL: its
+ * host's always). -ENOENT, -EBUSY (snapshots, or a status that cannot be
+ * deleted) with words. */
 int store_request_volume_delete(struct store *st, const char *id, const struct timespec *now,
-				struct cf_err *err);
+				const struct timespec *bound, struct cf_err *err);
 
 struct volume_op {
 	int64_t id;
@@ -543,7 +546,7 @@ int store_fail_interrupted_ops(struct store *st, int64_t me, const struct timesp
 int store_add_snapshot(struct store *st, const char *id, const char *volume_id, const char *name,
 		       const struct timespec *now, struct cf_err *err);
 int store_request_snapshot_delete(struct store *st, const char *id, const struct timespec *now,
-				  struct cf_err *err);
+				  const struct timespec *bound, struct cf_err *err);
 int store_finish_snapshot(struct store *st, int64_t me, const char *id, const char *status,
 			  const struct timespec *now);
 int store_finish_snapshot_delete(struct store *st, int64_t me, const char *id,

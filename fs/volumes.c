@@ -59,11 +59,14 @@ int volumes_create(struct store *st, const struct fs_config *cfg, const char *bu
 int volumes_delete(struct store *st, const struct fs_config *cfg, const char *uuid)
 {
 	struct cf_err err = { "" };
-	struct timespec now;
+	struct timespec now, clock, bound;
 	int rc;
 
+	/* Liveness at the heartbeat's clock, as the mount shows it. */
+	heartbeat_clock(&clock);
+	liveness_bound(&clock, cfg->service_down_time, &bound);
 	dbtime_now(&now);
-	rc = store_request_volume_delete(st, uuid, &now, &err);
+	rc = store_request_volume_delete(st, uuid, &now, &bound, &err);
 	control_error_set(cfg->volume_errors, rc ? err.msg : NULL);
 	if (rc == 0) {
 		log_info("deletion of volume %s requested", uuid);
@@ -108,11 +111,14 @@ int snapshots_create(struct store *st, const struct fs_config *cfg, const char *
 int snapshots_delete(struct store *st, const struct fs_config *cfg, const char *uuid)
 {
 	struct cf_err err = { "" };
-	struct timespec now;
+	struct timespec now, clock, bound;
 	int rc;
 
+	/* Liveness at the heartbeat's clock, as the mount shows it. */
+	heartbeat_clock(&clock);
+	liveness_bound(&clock, cfg->service_down_time, &bound);
 	dbtime_now(&now);
-	rc = store_request_snapshot_delete(st, uuid, &now, &err);
+	rc = store_request_snapshot_delete(st, uuid, &now, &bound, &err);
 	control_error_set(cfg->snapshot_errors, rc ? err.msg : NULL);
 	if (rc == 0 && cfg->queued)
 		cfg->queued(cfg->queued_ctx);

@@ -55,6 +55,48 @@ check "progress.json names the driver's work" \
 	"$(jq -r ".resources[] | select(.resource_id == \"$U\") | .detail" "$P")"
 check "nothing is stuck" "" "$(ls "$M/stuck/volume")"
 
+# Deletes go where they can run (Cinder's service_topic_queue): a clustered
+# volume whose worker is down is deleted by a live member of its cluster;
+# an unclustered one's delete waits for its worker to come back.
+start_worker w4 --cluster c5@lvm --service-down-time 3 --report-interval 1 "${STORAGE[@]}"
+start_worker w5 --cluster c5@lvm --service-down-time 3 --report-interval 1 "${STORAGE[@]}"
+start_worker w6 --service-down-time 3 --report-interval 1 "${STORAGE[@]}"
+M4=$(mnt w4)
+# create_on NAME: a 1 GiB volume made by worker NAME; its id on stdout.
+create_on() {
+	local id
+	exec 3<>"$(mnt "$1")/volumes/create"
+	echo "name=routed-$1 size=1G" >&3
+	read -r id <&3
+	exec 3>&-
+	wait_until 10 grep -qx available "$M4/volumes/$id/status" || log "volume $id is not available"
+	echo "$id"
+}
+V5=$(create_on w5)
+V6=$(create_on w6)
+check "w5's volume is available, its LV made" "available yes" \
+	"$(cat "$M4/volumes/$V5/status") $(lvs "$VG/volume-$V5" >/dev/null 2>&1 && echo yes || echo no)"
+for w in w5 w6; do kill -KILL "${PIDS[$w]}"; wait "${PIDS[$w]}" 2>/dev/null; unset "PIDS[$w]"; done
+down_both() { [ "$(cat "$M4/workers/$(sql "SELECT id FROM services WHERE host = 'w5@lvm'")/is_up")" = false ] &&
+	[ "$(cat "$M4/workers/$(sql "SELECT id FROM services WHERE host = 'w6@lvm'")/is_up")" = false ]; }
+if wait_until 8 down_both; then ok "w5 and w6 are down"; else not_ok "w5 and w6 are down"; fi
+check_cmd "rmdir of the clustered volume of a down worker is accepted" rmdir "$M4/volumes/$V5"
+gone5() { [ ! -e "$M4/volumes/$V5" ]; }
+if wait_until 10 gone5; then ok "a live member of c5 deleted it"; else
+	not_ok "a live member of c5 deleted it" "$(cat "$M4/volumes/$V5/status" 2>&1)"; fi
+check "its LV is gone (lvs)" "no" "$(lvs "$VG/volume-$V5" >/dev/null 2>&1 && echo yes || echo no)"
+check "w4 ran it, and said why" "1" \
+	"$(grep -c "volume $V5: its worker [0-9]* is down: worker [0-9]* (w4@lvm) of cluster c5@lvm runs the delete" "$TEST_ROOT/w4.log")"
+check "it was never stuck" "0" "$(sql "SELECT count(*) FROM workers WHERE resource_id = '$V5'")"
+check_cmd "rmdir of the unclustered volume of a down worker is accepted" rmdir "$M4/volumes/$V6"
+check "it waits for its worker, deleting, and shows as stuck meanwhile" "deleting yes" \
+	"$(cat "$M4/volumes/$V6/status") $([ -d "$M4/stuck/volume/$V6" ] && echo yes || echo no)"
+start_worker w6 --service-down-time 3 --report-interval 1 "${STORAGE[@]}"
+gone6() { [ ! -e "$M4/volumes/$V6" ]; }
+if wait_until 15 gone6; then ok "back, w6 deletes it"; else
+	not_ok "back, w6 deletes it" "$(cat "$M4/volumes/$V6/status" 2>&1)"; fi
+check "its LV is gone (lvs)" "no" "$(lvs "$VG/volume-$V6" >/dev/null 2>&1 && echo yes || echo no)"
+
 # A worker whose volume group is missing cleans nothing and says why.
 start_worker w3 --cluster c9@lvm --service-down-time 3 --report-interval 1 --volume-group no-such-vg \
 	--lvm-system-dir "$LVM_SYSTEM_DIR" --target-helper none

@@ -151,7 +151,7 @@ static void test_queued_operations_of_a_driver_that_is_not_ready_end_saying_why(
 	assert_int_equal(create(t, 1, "w1@lvm", V1, 1, NULL, &err), 0);
 	testdb_sql(t->path, "INSERT INTO volumes (id, host, size, status, deleted, created_at) VALUES "
 			    "('" V2 "', 'w1@lvm', 1, 'available', 0, '2026-11-25 11:00:00')");
-	assert_int_equal(store_request_volume_delete(t->st, V2, &now, &err), 0);
+	assert_int_equal(store_request_volume_delete(t->st, V2, &now, NULL, &err), 0);
 	assert_int_equal(store_fail_queued_ops(t->st, 1, "volume group vg0 not found", &now, &failed), 0);
 	assert_int_equal(failed, 2);
 	assert_int_equal(testdb_int(t->path, "SELECT count(*) FROM workers"), 0);
@@ -165,6 +165,58 @@ static void test_queued_operations_of_a_driver_that_is_not_ready_end_saying_why(
 	/* Nothing queued: nothing to do. */
 	assert_int_equal(store_fail_queued_ops(t->st, 1, "x", &now, &failed), 0);
 	assert_int_equal(failed, 0);
+}
+
+/* A delete runs where Cinder's RPC would send it: the host's worker while
+ * it is up; a live member of the volume's cluster able to clean when that
+ * one is down (a snapshot's by its volume's); the host's worker still for
+ * an unclustered volume (its delete waits for it). */
+static void test_a_delete_goes_to_a_live_member_when_the_worker_is_down(void **state)
+{
+	struct testdb *t = *state;
+	struct cf_err err = { "" };
+	struct timespec now = { MEASURED_SEC + 900, 0 }, bound = { MEASURED_SEC + 840, 0 };
+
+	/* c1: w1 down, w2 up but its driver did not start, w4 up; w3 down,
+	 * unclustered. */
+	testdb_sql(t->path,
+		   "INSERT INTO services (id, host, \"binary\", cluster_name, created_at, updated_at) VALUES "
+		   " (1, 'w1@lvm', 'cinder-volume', 'c1@lvm', '2026-11-25 10:00:00', '2026-11-25 12:00:00'),"
+		   " (2, 'w2@lvm', 'cinder-volume', 'c1@lvm', '2026-11-25 10:00:00', '2026-11-25 12:14:55'),"
+		   " (3, 'w3@lvm', 'cinder-volume', NULL, '2026-11-25 10:00:00', '2026-11-25 12:00:00'),"
+		   " (4, 'w4@lvm', 'cinder-volume', 'c1@lvm', '2026-11-25 10:00:00', '2026-11-25 12:14:58'),"
+		   " (5, 'w5@lvm', 'cinder-scheduler', 'c1@lvm', '2026-11-25 10:00:00', '2026-11-25 12:14:59');"
+		   "INSERT INTO worker_state (service_id, can_clean, reason, updated_at) VALUES "
+		   " (2, 0, 'volume group vg0 not found', '2026-11-25 12:14:55');"
+		   "INSERT INTO volumes (id, host, cluster_name, size, status, deleted, created_at) VALUES "
+		   " ('" V1 "', 'w1@lvm#vg0', 'c1@lvm', 1, 'available', 0, '2026-11-25 11:00:00'),"
+		   " ('" V2 "', 'w3@lvm#vg0', NULL, 1, 'available', 0, '2026-11-25 11:00:00'),"
+		   " ('" V3 "', 'w4@lvm#vg0', 'c1@lvm', 1, 'available', 0, '2026-11-25 11:00:00'),"
+		   " ('" NEW "', 'w1@lvm#vg0', 'c1@lvm', 1, 'available', 0, '2026-11-25 11:00:00');"
+		   "INSERT INTO snapshots (id, volume_id, status, deleted, created_at) VALUES "
+		   " ('" NEW2 "', '" NEW "', 'available', 0, '2026-11-25 11:00:00');");
+	assert_int_equal(store_request_volume_delete(t->st, V1, &now, &bound, &err), 0);
+	assert_int_equal(store_request_volume_delete(t->st, V2, &now, &bound, &err), 0);
+	assert_int_equal(store_request_volume_delete(t->st, V3, &now, &bound, &err), 0);
+	assert_int_equal(store_request_snapshot_delete(t->st, NEW2, &now, &bound, &err), 0);
+	assert_int_equal(testdb_int(t->path, "SELECT service_id FROM volume_operations WHERE "
+				    "resource_id = '" V1 "'"), 4);
+	assert_int_equal(testdb_int(t->path, "SELECT service_id FROM workers WHERE "
+				    "resource_id = '" V1 "'"), 4);
+	assert_int_equal(testdb_int(t->path, "SELECT service_id FROM volume_operations WHERE "
+				    "resource_id = '" V2 "'"), 3);
+	assert_int_equal(testdb_int(t->path, "SELECT service_id FROM volume_operations WHERE "
+				    "resource_id = '" V3 "'"), 4);
+	assert_int_equal(testdb_int(t->path, "SELECT service_id FROM volume_operations WHERE "
+				    "resource_id = '" NEW2 "'"), 4);
+	/* No live member able to clean: the host's worker keeps it. */
+	testdb_sql(t->path, "UPDATE services SET updated_at = '2026-11-25 12:00:00' WHERE id = 4;"
+			    "UPDATE volumes SET status = 'available' WHERE id = '" V3 "';"
+			    "INSERT INTO volumes (id, host, cluster_name, size, status, deleted, created_at) "
+			    "VALUES ('" V1 "0', 'w1@lvm', 'c1@lvm', 1, 'error', 0, '2026-11-25 11:00:00')");
+	assert_int_equal(store_request_volume_delete(t->st, V1 "0", &now, &bound, &err), 0);
+	assert_int_equal(testdb_int(t->path, "SELECT service_id FROM volume_operations WHERE "
+				    "resource_id = '" V1 "0'"), 1);
 }
 
 static void test_last_error_is_the_latest_failed_operations(void **state)
@@ -301,6 +353,7 @@ int main(void)
 		T(test_the_freshest_measurement_of_the_group_counts),
 		T(test_a_worker_whose_driver_did_not_start_refuses_creates),
 		T(test_queued_operations_of_a_driver_that_is_not_ready_end_saying_why),
+		T(test_a_delete_goes_to_a_live_member_when_the_worker_is_down),
 		T(test_last_error_is_the_latest_failed_operations),
 		T(test_last_error_is_found_by_index),
 		T(test_the_export_check_restores_this_workers_exports),
