@@ -3965,7 +3965,7 @@ int store_get_capacity(struct store *st, int64_t id, struct store_capacity *out)
 		column_words(stmt, 0, out->volume_group, sizeof(out->volume_group));
 		out->size_bytes = db_column_int(stmt, 1);
 		out->free_bytes = db_column_int(stmt, 2);
-		/* A row measured before migration 0010 has none: derived. */
+		/* A row measured before migration 0011 has none: derived. */
 		out->provisioned_bytes = db_column_null(stmt, 3) ? out->size_bytes - out->free_bytes
 								 : db_column_int(stmt, 3);
 		out->allocated_gib = db_column_int(stmt, 4);
