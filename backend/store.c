@@ -3290,6 +3290,28 @@ int store_list_volume_rows(struct store *st, store_volume_fn fn, void *ctx)
 	return each_volume_row(st, Q_VOLUME_ROWS, fn, ctx);
 }
 
+int store_get_volume_connection(struct store *st, const char *id, struct volume_connection *out)
+{
+	struct db_stmt *stmt;
+	int rc = prep(st, "SELECT provider_location, provider_auth FROM volumes WHERE id = ?1 AND "
+			  "deleted = 0", &stmt);
+
+	if (rc)
+		return rc;
+	db_bind_text(stmt, 1, id);
+	rc = db_step(stmt);
+	if (rc == DB_ROW) {
+		snprintf(out->volume_id, sizeof(out->volume_id), "%s", id);
+		rc = column_text(stmt, 0, out->provider_location, sizeof(out->provider_location)) ||
+		     column_text(stmt, 1, out->provider_auth, sizeof(out->provider_auth))
+			     ? -EOVERFLOW : 0;
+		db_finalize(stmt);
+		return rc;
+	}
+	db_finalize(stmt);
+	return rc == DB_DONE ? -ENOENT : db_fail(st, rc, "read a volume's connection");
+}
+
 int store_get_snapshot_row(struct store *st, const char *id, struct volume_row *out)
 {
 	return one_volume_row(st, Q_SNAPSHOT_ROW, id, out);

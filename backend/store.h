@@ -132,6 +132,16 @@ int store_list_stuck_names(struct store *st, const char *type, const struct time
 typedef int (*store_volume_fn)(void *ctx, const struct volume_row *row);
 int store_get_volume_row(struct store *st, const char *id, struct volume_row *out);
 int store_list_volume_rows(struct store *st, store_volume_fn fn, void *ctx);
+/* What a volume's connection is made of (Cinder's initialize_connection
+ * reads the same two columns): provider_location "ip:port,tid IQN lun"
+ * and provider_auth "CHAP user secret", each "" when unset. Read apart
+ * from volume_row so that the secret travels only where it is shown. */
+struct volume_connection {
+	char volume_id[UUID_LEN];
+	char provider_location[NAME_LEN];
+	char provider_auth[NAME_LEN];
+};
+int store_get_volume_connection(struct store *st, const char *id, struct volume_connection *out);
 int store_get_snapshot_row(struct store *st, const char *id, struct volume_row *out);
 int store_list_snapshot_rows(struct store *st, store_volume_fn fn, void *ctx);
 
