@@ -135,7 +135,7 @@ static struct value vol_worker(const void *o, const struct view_ctx *c)
 static const struct field volume_fields[] = {
 	{ "id", vol_id, true, false },
 	{ "name", vol_name, false, false },
-	{ "size", vol_size, false, false },
+	{ "size", vol_size, false, true }, /* extend */
 	{ "status", vol_status, false, true },
 	{ "previous_status", vol_previous, false, false },
 	{ "status_reset_by", vol_reset_by, false, false },
