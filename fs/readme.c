@@ -45,6 +45,8 @@ const char fs_readme_text[] =
 	"  echo true > clusters/c1@lvm/disabled       cinder cluster-disable (and its reason)\n"
 	"  echo error > volumes/<uuid>/status         cinder reset-state (snapshots/ too);\n"
 	"                                             EBUSY while a live worker holds it\n"
+	"  echo 20G > volumes/<uuid>/size             cinder extend: lvextend, LUN made\n"
+	"                                             again; only larger, from available\n"
 	"  rmdir clusters/c9@lvm                      remove a cluster with no workers\n"
 	"\n"
 	"A worker is up while its last heartbeat is at most service_down_time\n"
