@@ -76,6 +76,12 @@ struct driver_ops {
 	 * the driver exports nothing. */
 	int (*restore_exports)(void *ctx, struct export_record *recs, size_t count, int *restored,
 			       struct cf_err *err);
+	/* Grow a volume to new_size GiB, its export too (the LUN shows the new
+	 * size). -EBUSY with nothing changed when it cannot be done now (an
+	 * initiator is logged in); any other error may leave it half done.
+	 * NULL: the driver cannot extend (-EOPNOTSUPP). */
+	int (*extend_volume)(void *ctx, const struct volume *vol, long long new_size,
+			     struct cf_err *err);
 	/* The volume group's name, size and free bytes; -ENOTSUP without one. */
 	int (*capacity)(void *ctx, char *name, size_t name_size, unsigned long long *size,
 			unsigned long long *free_bytes, struct cf_err *err);

@@ -45,6 +45,12 @@ static int none_export(void *ctx, const struct volume *vol, char *location, size
 	return 0;
 }
 
+static int none_extend(void *ctx, const struct volume *vol, long long new_size, struct cf_err *err)
+{
+	(void)ctx; (void)vol; (void)new_size; (void)err;
+	return 0;
+}
+
 static int none_capacity(void *ctx, char *name, size_t name_size, unsigned long long *size,
 			 unsigned long long *free_bytes, struct cf_err *err)
 {
@@ -63,5 +69,6 @@ const struct driver_ops driver_none_ops = {
 	.create_volume = none_volume,
 	.create_snapshot = none_create_snapshot,
 	.create_export = none_export,
+	.extend_volume = none_extend,
 	.capacity = none_capacity,
 };

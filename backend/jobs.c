@@ -254,6 +254,37 @@ static int create_volume(struct cleaner *c, const struct volume *vol, struct cf_
 	return rc;
 }
 
+/* Cinder's extend_volume (volume/manager.py): on success the new size and
+ * available; on a driver failure error_extending. A refusal that changed
+ * nothing (-EBUSY: an initiator logged in) puts it back to available, so
+ * that the operator can log out and extend again without a reset-state;
+ * its words are the volume's last_error all the same. */
+static int extend_volume(struct cleaner *c, const struct volume *vol, long long new_size,
+			 struct cf_err *err)
+{
+	struct timespec now;
+	int rc, r;
+
+	if (new_size <= vol->size)
+		rc = err_set(err, EINVAL, "extend of volume %s to %lld GiB: it is %lld GiB already",
+			     vol->id, new_size, vol->size);
+	else if (!c->drv.ops->extend_volume)
+		rc = err_set(err, EOPNOTSUPP, "the %s storage driver cannot extend volumes",
+			     c->drv.ops->name);
+	else
+		rc = c->drv.ops->extend_volume(c->drv.ctx, vol, new_size, err);
+	dbtime_now(&now);
+	if (rc == 0)
+		r = RETRY(store_finish_volume_extend(c->st, c->me, vol->id, new_size, &now));
+	else
+		r = RETRY(store_finish_volume(c->st, c->me, vol->id,
+					      rc == -EBUSY ? "available" : "error_extending", NULL,
+					      NULL, &now));
+	if (r == -ESTALE || (r && rc == 0))
+		return finish_result(c, "Volume", vol->id, r, err);
+	return rc;
+}
+
 static int delete_volume(struct cleaner *c, const struct volume *vol, struct cf_err *err)
 {
 	struct timespec now;
@@ -450,6 +481,8 @@ static void run_volume_ops(struct jobs *j, struct cleaner *c)
 			rc = create_volume(c, &vol, &err);
 		} else if (strcmp(op.kind, "delete_volume") == 0) {
 			rc = delete_volume(c, &vol, &err);
+		} else if (strcmp(op.kind, "extend_volume") == 0) {
+			rc = extend_volume(c, &vol, op.new_size, &err);
 		} else {
 			rc = err_set(&err, EINVAL, "unknown operation %s", op.kind);
 		}

@@ -3290,6 +3290,28 @@ int store_list_volume_rows(struct store *st, store_volume_fn fn, void *ctx)
 	return each_volume_row(st, Q_VOLUME_ROWS, fn, ctx);
 }
 
+int store_get_volume_connection(struct store *st, const char *id, struct volume_connection *out)
+{
+	struct db_stmt *stmt;
+	int rc = prep(st, "SELECT provider_location, provider_auth FROM volumes WHERE id = ?1 AND "
+			  "deleted = 0", &stmt);
+
+	if (rc)
+		return rc;
+	db_bind_text(stmt, 1, id);
+	rc = db_step(stmt);
+	if (rc == DB_ROW) {
+		snprintf(out->volume_id, sizeof(out->volume_id), "%s", id);
+		rc = column_text(stmt, 0, out->provider_location, sizeof(out->provider_location)) ||
+		     column_text(stmt, 1, out->provider_auth, sizeof(out->provider_auth))
+			     ? -EOVERFLOW : 0;
+		db_finalize(stmt);
+		return rc;
+	}
+	db_finalize(stmt);
+	return rc == DB_DONE ? -ENOENT : db_fail(st, rc, "read a volume's connection");
+}
+
 int store_get_snapshot_row(struct store *st, const char *id, struct volume_row *out)
 {
 	return one_volume_row(st, Q_SNAPSHOT_ROW, id, out);
@@ -3609,13 +3631,79 @@ fail:
 	return tx_fail(st, err, "cannot record the deletion of %s", id);
 }
 
+int store_request_volume_extend(struct store *st, const char *id, long long current,
+				long long new_size, const struct timespec *now, struct cf_err *err)
+{
+	char stamp[DBTIME_LEN], status[64] = "";
+	int64_t worker = 0;
+	long long size = 0;
+	struct db_stmt *stmt;
+	int rc;
+
+	dbtime_format(now, stamp);
+	if (begin(st, DB_TX_WRITE))
+		return err_set(err, EBUSY, "cannot lock database %s: %s", st->path, db_errmsg(st->db));
+	rc = prep(st, "SELECT v.status, v.size, " WORKER_OF("v.host") " FROM volumes v "
+		      "WHERE v.id = ?1 AND v.deleted = 0", &stmt);
+	if (rc)
+		goto fail;
+	db_bind_text(stmt, 1, id);
+	if (db_step(stmt) != DB_ROW) {
+		db_finalize(stmt);
+		rollback(st);
+		return err_set(err, ENOENT, "There is no volume %s.", id);
+	}
+	column_text(stmt, 0, status, sizeof(status));
+	size = db_column_int(stmt, 1);
+	worker = db_column_int(stmt, 2);
+	db_finalize(stmt);
+	/* Cinder's extend (volume/api.py): a conditional update from
+	 * available only, then the size check. */
+	if (strcmp(status, "available") != 0) {
+		rollback(st);
+		return err_set(err, EBUSY, "Volume %s status must be available to extend, but current "
+			       "status is: %s.", id, status);
+	}
+	if (size != current || new_size <= size) {
+		rollback(st);
+		return err_set(err, EINVAL, "New size for extend must be greater than current size. "
+			       "(current: %lld, extended: %lld).", size, new_size);
+	}
+	if (!worker) {
+		rollback(st);
+		return err_set(err, EBUSY, "Volume %s has no live worker of its host to extend it.", id);
+	}
+	rc = prep(st, "UPDATE volumes SET status = 'extending', previous_status = status, "
+		      "updated_at = ?2 WHERE id = ?1", &stmt);
+	if (rc)
+		goto fail;
+	db_bind_text(stmt, 1, id);
+	db_bind_text(stmt, 2, stamp);
+	rc = step_finalize(st, stmt, "mark extending");
+	if (!rc)
+		rc = take_over_row(st, "Volume", id, "extending", worker, stamp);
+	if (!rc && (rc = prep(st, "INSERT INTO volume_operations (created_at, kind, resource_id, "
+				  "service_id, new_size) VALUES (?1, 'extend_volume', ?2, ?3, ?4)",
+			      &stmt)) == 0) {
+		db_bind_text(stmt, 1, stamp);
+		db_bind_text(stmt, 2, id);
+		db_bind_int(stmt, 3, worker);
+		db_bind_int(stmt, 4, new_size);
+		rc = step_finalize(st, stmt, "queue the extend");
+	}
+	if (!rc && commit(st) == 0)
+		return 0;
+fail:
+	return tx_fail(st, err, "cannot record the extend of %s", id);
+}
+
 int store_take_volume_op(struct store *st, int64_t me, const char *skip, struct volume_op *out)
 {
 	struct db_stmt *stmt;
 	int rc = prep(st, "UPDATE volume_operations SET state = 'running' WHERE id = (SELECT id FROM "
 			  "volume_operations WHERE service_id = ?1 AND state = 'queued' AND "
 			  "(?2 IS NULL OR kind != ?2) ORDER BY id LIMIT 1) "
-			  "AND state = 'queued' RETURNING id, kind, resource_id", &stmt);
+			  "AND state = 'queued' RETURNING id, kind, resource_id, COALESCE(new_size, 0)", &stmt);
 	if (rc)
 		return rc;
 	db_bind_int(stmt, 1, me);
@@ -3625,6 +3713,7 @@ int store_take_volume_op(struct store *st, int64_t me, const char *skip, struct 
 		out->id = db_column_int(stmt, 0);
 		column_text(stmt, 1, out->kind, sizeof(out->kind));
 		column_text(stmt, 2, out->resource_id, sizeof(out->resource_id));
+		out->new_size = db_column_int(stmt, 3);
 		db_step(stmt);
 		db_finalize(stmt);
 		return 0;
@@ -3639,7 +3728,8 @@ int store_take_volume_ops(struct store *st, int64_t me, const char *kind, struct
 	struct db_stmt *stmt;
 	int rc = prep(st, "UPDATE volume_operations SET state = 'running' WHERE id IN (SELECT id FROM "
 			  "volume_operations WHERE service_id = ?1 AND kind = ?2 AND state = 'queued' "
-			  "ORDER BY id LIMIT ?3) AND state = 'queued' RETURNING id, kind, resource_id", &stmt);
+			  "ORDER BY id LIMIT ?3) AND state = 'queued' RETURNING id, kind, resource_id, "
+			  "COALESCE(new_size, 0)", &stmt);
 	if (rc)
 		return rc;
 	db_bind_int(stmt, 1, me);
@@ -3651,6 +3741,7 @@ int store_take_volume_ops(struct store *st, int64_t me, const char *kind, struct
 		op->id = db_column_int(stmt, 0);
 		column_text(stmt, 1, op->kind, sizeof(op->kind));
 		column_text(stmt, 2, op->resource_id, sizeof(op->resource_id));
+		op->new_size = db_column_int(stmt, 3);
 	}
 	db_finalize(stmt);
 	return rc == DB_DONE || rc == DB_ROW ? 0 : db_fail(st, rc, "take volume operations");
@@ -3772,6 +3863,40 @@ int store_finish_volume(struct store *st, int64_t me, const char *id, const char
 			   "provider_location = COALESCE(?4, provider_location), "
 			   "provider_auth = COALESCE(?5, provider_auth) WHERE id = ?1",
 			   "Volume", id, status, provider_location, provider_auth, now);
+}
+
+int store_finish_volume_extend(struct store *st, int64_t me, const char *id, long long new_size,
+			       const struct timespec *now)
+{
+	char stamp[DBTIME_LEN];
+	struct db_stmt *stmt;
+	int64_t holder;
+	int rc;
+
+	dbtime_format(now, stamp);
+	if ((rc = begin(st, DB_TX_WRITE)) != 0)
+		return rc;
+	rc = operation_holder(st, "Volume", id, &holder, NULL);
+	if (!rc && holder != me)
+		rc = -ESTALE;
+	if (!rc && (rc = prep(st, "UPDATE volumes SET updated_at = ?2, status = 'available', "
+				  "size = ?3 WHERE id = ?1", &stmt)) == 0) {
+		db_bind_text(stmt, 1, id);
+		db_bind_text(stmt, 2, stamp);
+		db_bind_int(stmt, 3, new_size);
+		rc = step_finalize(st, stmt, "record the new size");
+	}
+	if (!rc && (rc = prep(st, "DELETE FROM workers WHERE resource_type = 'Volume' AND "
+				  "resource_id = ?1 AND service_id = ?2", &stmt)) == 0) {
+		db_bind_text(stmt, 1, id);
+		db_bind_int(stmt, 2, me);
+		rc = step_finalize(st, stmt, "remove the operations row");
+	}
+	if (!rc)
+		rc = commit(st);
+	if (rc)
+		rollback(st);
+	return rc;
 }
 
 int store_finish_volume_delete(struct store *st, int64_t me, const char *id,
@@ -4553,7 +4678,8 @@ int store_fail_queued_ops(struct store *st, int64_t me, const char *reason,
 	 * worker that starts again meanwhile never runs one of these too. */
 	while ((rc = store_take_volume_op(st, me, NULL, &op)) == 0) {
 		bool snapshot = strstr(op.kind, "snapshot") != NULL;
-		const char *status = strncmp(op.kind, "delete", 6) == 0 ? "error_deleting" : "error";
+		const char *status = strncmp(op.kind, "delete", 6) == 0 ? "error_deleting"
+				     : strcmp(op.kind, "extend_volume") == 0 ? "error_extending" : "error";
 		int r = snapshot ? store_finish_snapshot(st, me, op.resource_id, status, now)
 				 : store_finish_volume(st, me, op.resource_id, status, NULL, NULL, now);
 

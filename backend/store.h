@@ -132,6 +132,16 @@ int store_list_stuck_names(struct store *st, const char *type, const struct time
 typedef int (*store_volume_fn)(void *ctx, const struct volume_row *row);
 int store_get_volume_row(struct store *st, const char *id, struct volume_row *out);
 int store_list_volume_rows(struct store *st, store_volume_fn fn, void *ctx);
+/* What a volume's connection is made of (Cinder's initialize_connection
+ * reads the same two columns): provider_location "ip:port,tid IQN lun"
+ * and provider_auth "CHAP user secret", each "" when unset. Read apart
+ * from volume_row so that the secret travels only where it is shown. */
+struct volume_connection {
+	char volume_id[UUID_LEN];
+	char provider_location[NAME_LEN];
+	char provider_auth[NAME_LEN];
+};
+int store_get_volume_connection(struct store *st, const char *id, struct volume_connection *out);
 int store_get_snapshot_row(struct store *st, const char *id, struct volume_row *out);
 int store_list_snapshot_rows(struct store *st, store_volume_fn fn, void *ctx);
 
@@ -506,10 +516,24 @@ int store_add_volume(struct store *st, const struct new_volume *v, const struct 
 int store_request_volume_delete(struct store *st, const char *id, const struct timespec *now,
 				const struct timespec *bound, struct cf_err *err);
 
+/* Begin extending a volume (Cinder's extend): only from available
+ * (-EBUSY with Cinder's words otherwise), only to a size larger than its
+ * size now (-EINVAL: `current` is the size the caller judged the new one
+ * against, and it must still be the volume's), by a live worker of its
+ * host (-EBUSY without one). 'extending', the worker's operations row and
+ * an extend_volume operation carrying new_size, in one transaction. */
+int store_request_volume_extend(struct store *st, const char *id, long long current,
+				long long new_size, const struct timespec *now, struct cf_err *err);
+/* The end of a successful extend: the new size, 'available', the
+ * operations row removed; -ESTALE as store_finish_volume. */
+int store_finish_volume_extend(struct store *st, int64_t me, const char *id, long long new_size,
+			       const struct timespec *now);
+
 struct volume_op {
 	int64_t id;
 	char kind[32];
 	char resource_id[UUID_LEN];
+	long long new_size;         /* extend_volume: the size asked for (GiB); else 0 */
 };
 /* The oldest queued operation for this worker, of any kind but `skip`
  * (NULL: any). */

@@ -124,6 +124,31 @@ static int reset_status(struct store *st, const struct fs_config *cfg, const str
 	return rc;
 }
 
+/* cinder extend: the new size judged against the size the volume has now
+ * (the store checks again under its lock that it still has it); the LV
+ * and the LUN grow on the volume's worker's backend thread. */
+static int extend(struct store *st, const struct path_match *m, const char *buf, size_t size,
+		  char *done, size_t done_size, struct cf_err *err)
+{
+	struct volume_row row;
+	struct timespec now;
+	long long gib;
+	int rc = store_get_volume_row(st, m->uuid, &row);
+
+	if (rc == -ENOENT)
+		return err_set(err, ENOENT, "There is no volume %s.", m->uuid);
+	if (rc)
+		return err_set(err, -rc, "cannot read volume %s: %s", m->uuid, strerror(-rc));
+	rc = admin_parse_extend(buf, size, row.size, &gib, err);
+	if (rc)
+		return rc;
+	dbtime_now(&now);
+	rc = store_request_volume_extend(st, m->uuid, row.size, gib, &now, err);
+	snprintf(done, done_size, "volume %s: extend from %lld to %lld GiB requested (its worker %lld "
+		 "runs it)", m->uuid, row.size, gib, (long long)row.worker_id);
+	return rc;
+}
+
 int actions_write(struct store *st, const struct fs_config *cfg, const struct path_match *m,
 		  const char *buf, size_t size, uid_t uid)
 {
@@ -141,6 +166,8 @@ int actions_write(struct store *st, const struct fs_config *cfg, const struct pa
 		rc = set_reason(st, m, buf, size, done, sizeof(done), &err);
 	else if (strcmp(m->field->name, "status") == 0)
 		rc = reset_status(st, cfg, m, buf, size, uid, done, sizeof(done), &err);
+	else if (strcmp(m->field->name, "size") == 0 && m->rule->kind == NODE_VOLUME_FIELD)
+		rc = extend(st, m, buf, size, done, sizeof(done), &err);
 	else
 		rc = err_set(&err, EACCES, "it is read-only");
 	if (rc) {
@@ -151,6 +178,10 @@ int actions_write(struct store *st, const struct fs_config *cfg, const struct pa
 	}
 	control_error_set(errors, NULL);
 	log_info("uid %u: %s (%s)", (unsigned)uid, done, name);
+	/* An extend queued for this worker: its backend thread looks now
+	 * (another worker's finds it at its next look). */
+	if (strcmp(m->field->name, "size") == 0 && cfg->queued)
+		cfg->queued(cfg->queued_ctx);
 	return (int)size;
 }
 

@@ -37,6 +37,9 @@ struct fs_config {
 	const char *host;
 	const char *cluster_name;
 	bool has_storage;
+	/* volumes/<uuid>/connection holds a CHAP secret: 0400 (root only) or
+	 * 0440 (the admin group too), as connection_readers says. */
+	mode_t connection_mode;
 	struct control_state *volume_errors;
 	struct control_state *snapshot_errors;
 	/* Admin actions on workers/ and clusters/ (fs/admin.c). */

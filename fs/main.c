@@ -326,6 +326,7 @@ static int serve(const struct options *o, const struct registration *reg, int64_
 		.host = reg->host,
 		.cluster_name = reg->cluster_name,
 		.has_storage = o->volume_group != NULL,
+		.connection_mode = strcmp(o->connection_readers, "admin") == 0 ? 0440 : 0400,
 		.volume_errors = &volume_errors,
 		.snapshot_errors = &snapshot_errors,
 		.worker_errors = &worker_errors,

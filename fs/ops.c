@@ -294,6 +294,7 @@ static int load(struct store *st, const struct path_match *m, const struct view_
 	case NODE_HISTORY_CANCEL:
 		return cleanup_history_entry(st, m, &obj->entry);
 	case NODE_VOLUME:
+	case NODE_VOLUME_CONNECTION:
 	case NODE_VOLUME_FIELD:
 		return store_get_volume_row(st, m->uuid, &obj->vol);
 	case NODE_SNAPSHOT:
@@ -344,6 +345,8 @@ static mode_t node_mode(enum node_kind kind, enum node_type type)
 {
 	if (takes_writes(kind))
 		return S_IFREG | CONTROL_MODE;
+	if (kind == NODE_VOLUME_CONNECTION)
+		return S_IFREG | config()->connection_mode;
 	if (kind == NODE_CLEANUP)
 		return S_IFDIR | SCRATCH_DIR_MODE;
 	if (kind == NODE_VOLUMES || kind == NODE_SNAPSHOTS || kind == NODE_WORKERS ||
@@ -478,6 +481,23 @@ static int render(struct store *st, const struct path_match *m, const union obje
 	}
 	case NODE_CLUSTERS_ERROR:
 		return control_error_render(config()->cluster_errors, out, len, mtime);
+	case NODE_VOLUME_CONNECTION: {
+		struct volume_connection conn;
+		int rc = store_get_volume_connection(st, m->uuid, &conn);
+		if (rc)
+			return rc;
+		*mtime = node_mtime(m, obj);
+		rc = view_render_connection(&conn, out, len);
+		if (rc == -EINVAL) {
+			/* Set by hand, or by another program: no export this
+			 * mount can describe. */
+			log_warning("volume %s: provider_location '%s' or its provider_auth is not as "
+				    "Cinder writes them: it has no connection file", m->uuid,
+				    conn.provider_location);
+			rc = -ENOENT;
+		}
+		return rc;
+	}
 	default:
 		*mtime = node_mtime(m, obj);
 		return view_render(m->rule->object, m->field, obj, ctx, out, len);
@@ -819,10 +839,16 @@ static int list_dir(const char *path, struct listing *list)
 	if (listing_add(list, ".", node_mode(m.rule->kind, NT_DIR), 0, node_mtime(&m, &obj)) ||
 	    listing_add(list, "..", parent_mode(path), 0, config()->started))
 		return -ENOMEM;
-	for (int i = 0; (child = paths_literal_child(m.rule, i, &name)) != NULL; i++)
-		if (child->kind != NODE_HISTORY_LATEST && /* found by name only */
-		    (rc = add_literal(&d, st, &m, &obj, child, name)) != 0)
+	for (int i = 0; (child = paths_literal_child(m.rule, i, &name)) != NULL; i++) {
+		if (child->kind == NODE_HISTORY_LATEST) /* found by name only */
+			continue;
+		rc = add_literal(&d, st, &m, &obj, child, name);
+		/* A volume without an export has no connection file. */
+		if (rc == -ENOENT && child->kind == NODE_VOLUME_CONNECTION)
+			rc = 0;
+		if (rc)
 			return rc;
+	}
 	switch (m.rule->kind) {
 	case NODE_WORKERS:
 		return store_list_services(st, add_worker, &d);
@@ -1068,6 +1094,13 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 		return refuse(path, -EACCES, "open %s for writing: it is read-only; only "
 			      "cleanup/request, cleanup/preview, volumes/create, snapshots/create and "
 			      "the admin actions' files (README: Admin actions) take writes",
+			      shown(path));
+	/* The kernel checks the mode (default_permissions); the secret is
+	 * not left to that alone. */
+	if (m.rule->kind == NODE_VOLUME_CONNECTION && fuse_get_context()->uid != 0 &&
+	    !(config()->connection_mode & 0040))
+		return refuse(path, -EACCES, "open %s: only root reads a volume's connection (its "
+			      "CHAP secret); connection_readers = admin lets the admin group read it too",
 			      shown(path));
 	h = handle_new(m.rule->kind, path);
 	if (!h)

@@ -26,6 +26,7 @@ enum setting_kind {
 	SET_POOL,       /* a whole number from 1 to POOL_MAX_LIMIT */
 	SET_HELPER,     /* tgtadm or none */
 	SET_BSTYPE,     /* rdwr or null */
+	SET_READERS,    /* root or admin */
 	SET_WORD,       /* non-empty, no spaces (target_prefix) */
 	SET_GROUP,      /* a group name or gid */
 	SET_PATH,       /* a file path */
@@ -64,6 +65,7 @@ static const struct setting settings[] = {
 	{ "DEFAULT", "command_timeout", "command-timeout", SET_SECONDS, AT(command_timeout) },
 	{ "DEFAULT", "target_ip_address", "target-ip-address", SET_WORD, AT(target_ip_address) },
 	{ "DEFAULT", "target_port", "target-port", SET_COUNT, AT(target_port) },
+	{ "DEFAULT", "connection_readers", "connection-readers", SET_READERS, AT(connection_readers) },
 	{ "database", "connection", NULL, SET_CONNECTION, AT(db_path) },
 	{ "database", "max_pool_size", "db-pool-size", SET_POOL, AT(db_pool_size) },
 	{ NULL, "db", "db", SET_PATH, AT(db_path) },
@@ -104,6 +106,8 @@ void options_usage(FILE *out)
 		"  --command-timeout SEC    limit for each LVM or tgt command (default 120)\n"
 		"  --target-ip-address IP   the portal initiators reach (default 127.0.0.1)\n"
 		"  --target-port PORT       its port (default 3260)\n"
+		"  --connection-readers R   who may read volumes/<uuid>/connection (CHAP secret):\n"
+		"                           root (default) or admin (root and the admin group)\n"
 		"  --control-only           mount the view without being a worker (an admin node)\n"
 		"  --check-spec FILE        check a cleanup spec file and exit: 0 when it is valid,\n"
 		"                           1 with the reason (e.g. Ansible's validate=)\n"
@@ -237,6 +241,12 @@ static int apply(struct options *o, const struct setting *s, const char *v, cons
 				       "volume's device) or null (no device, e.g. without device-mapper)",
 				       origin, v);
 		return set_text(slot, v);
+	case SET_READERS:
+		if (strcmp(v, "root") != 0 && strcmp(v, "admin") != 0)
+			return err_set(err, EINVAL, "%s: '%s' is not who may read a volume's connection "
+				       "(its CHAP secret): use root or admin (root and the admin group)",
+				       origin, v);
+		return set_text(slot, v);
 	case SET_WORD:
 		if (!*v || strpbrk(v, " \t\n/"))
 			return err_set(err, EINVAL, "%s: '%s' must be one word without '/'", origin, v);
@@ -341,7 +351,8 @@ static int set_defaults(struct options *o)
 	    set_text(&o->target_helper, "tgtadm") ||
 	    set_text(&o->target_prefix, "iqn.2010-10.org.openstack:") ||
 	    set_text(&o->volumes_dir, DEFAULT_VOLUMES_DIR) || set_text(&o->tgt_bstype, "rdwr") ||
-	    set_text(&o->target_ip_address, "127.0.0.1"))
+	    set_text(&o->target_ip_address, "127.0.0.1") ||
+	    set_text(&o->connection_readers, "root"))
 		return -ENOMEM;
 	return 0;
 }
@@ -502,5 +513,6 @@ void options_free(struct options *o)
 	free(o->tgt_bstype);
 	free(o->lvm_system_dir);
 	free(o->target_ip_address);
+	free(o->connection_readers);
 	memset(o, 0, sizeof(*o));
 }

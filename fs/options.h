@@ -41,6 +41,9 @@ struct options {
 	int command_timeout;
 	char *target_ip_address;
 	int target_port;
+	/* Who may read volumes/<uuid>/connection, which holds the CHAP
+	 * secret: "root" (mode 0400) or "admin" (0440, the admin group). */
+	char *connection_readers;
 	bool foreground;
 	bool control_only;
 	bool debug;

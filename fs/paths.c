@@ -35,6 +35,8 @@ const struct path_rule path_rules[] = {
 	{ "/volumes/create",                  NODE_VOLUMES_CREATE,  NT_FILE, OBJ_NONE },
 	{ "/volumes/error",                   NODE_VOLUMES_ERROR,   NT_FILE, OBJ_NONE },
 	{ "/volumes/%uuid",                   NODE_VOLUME,          NT_DIR,  OBJ_VOLUME },
+	/* Listed only while the volume has an export (fs/ops.c). */
+	{ "/volumes/%uuid/connection",        NODE_VOLUME_CONNECTION, NT_FILE, OBJ_VOLUME },
 	{ "/volumes/%uuid/%field",            NODE_VOLUME_FIELD,    NT_FILE, OBJ_VOLUME },
 	{ "/snapshots",                       NODE_SNAPSHOTS,       NT_DIR,  OBJ_NONE },
 	{ "/snapshots/create",                NODE_SNAPSHOTS_CREATE, NT_FILE, OBJ_NONE },

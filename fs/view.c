@@ -135,7 +135,7 @@ static struct value vol_worker(const void *o, const struct view_ctx *c)
 static const struct field volume_fields[] = {
 	{ "id", vol_id, true, false },
 	{ "name", vol_name, false, false },
-	{ "size", vol_size, false, false },
+	{ "size", vol_size, false, true }, /* extend */
 	{ "status", vol_status, false, true },
 	{ "previous_status", vol_previous, false, false },
 	{ "status_reset_by", vol_reset_by, false, false },
@@ -322,6 +322,77 @@ int view_render_capacity(const struct store_capacity *c, char **out, size_t *len
 	if (!root)
 		return -ENOMEM;
 	text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+	json_decref(root);
+	if (!text)
+		return -ENOMEM;
+	*len = strlen(text);
+	*out = realloc(text, *len + 2);
+	if (!*out) {
+		free(text);
+		return -ENOMEM;
+	}
+	(*out)[(*len)++] = '\n';
+	(*out)[*len] = '\0';
+	return 0;
+}
+
+/* Cinder's LVM driver with tgtadm counts LUNs from 1 (LUN 0 is the
+ * target's controller): a provider_location without a LUN means 1. */
+#define TGT_DEFAULT_LUN 1
+
+int view_render_connection(const struct volume_connection *c, char **out, size_t *len)
+{
+	char portals[NAME_LEN], iqn[NAME_LEN], lun_text[32] = "", extra[2];
+	char method[NAME_LEN], user[NAME_LEN], secret[NAME_LEN];
+	json_t *root, *data;
+	char *text, *end;
+	long lun = TGT_DEFAULT_LUN;
+	int n;
+
+	if (!c->provider_location[0])
+		return -ENOENT;
+	/* "ip:port[;ip:port...],tid IQN lun": the first portal is target_portal. */
+	n = sscanf(c->provider_location, "%255s %255s %31s %1s", portals, iqn, lun_text, extra);
+	if (n < 2 || n > 3)
+		return -EINVAL;
+	portals[strcspn(portals, ",;")] = '\0';
+	if (!portals[0])
+		return -EINVAL;
+	if (n == 3) {
+		errno = 0;
+		lun = strtol(lun_text, &end, 10);
+		if (errno || *end || lun < 0 || lun > 16383)
+			return -EINVAL;
+	}
+	data = json_pack("{s:b, s:s, s:s, s:I, s:s}", "target_discovered", 0, "target_portal", portals,
+			 "target_iqn", iqn, "target_lun", (json_int_t)lun, "volume_id", c->volume_id);
+	if (!data)
+		return -ENOMEM;
+	if (c->provider_auth[0]) {
+		if (sscanf(c->provider_auth, "%255s %255s %255s %1s", method, user, secret, extra) != 3) {
+			json_decref(data);
+			return -EINVAL;
+		}
+		if (json_object_set_new(data, "auth_method", json_string(method)) ||
+		    json_object_set_new(data, "auth_username", json_string(user)) ||
+		    json_object_set_new(data, "auth_password", json_string(secret))) {
+			json_decref(data);
+			return -ENOMEM;
+		}
+	}
+	/* No encryption, read-write and no QoS: what Cinder's manager adds
+	 * for a volume without an encryption key, access_mode metadata or
+	 * qos_specs. */
+	if (json_object_set_new(data, "encrypted", json_false()) ||
+	    json_object_set_new(data, "access_mode", json_string("rw")) ||
+	    json_object_set_new(data, "qos_specs", json_null())) {
+		json_decref(data);
+		return -ENOMEM;
+	}
+	root = json_pack("{s:s, s:o}", "driver_volume_type", "iscsi", "data", data);
+	if (!root)
+		return -ENOMEM;
+	text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(root);
 	if (!text)
 		return -ENOMEM;

@@ -69,6 +69,15 @@ int view_render(enum object_type type, const struct field *f, const void *obj,
 struct store_capacity;
 int view_render_capacity(const struct store_capacity *c, char **out, size_t *len);
 
+/* volumes/<uuid>/connection: what Cinder's initialize_connection returns
+ * for an iSCSI export (targets/iscsi.py's properties, and the manager's
+ * access_mode and qos_specs), from provider_location and provider_auth
+ * as Cinder parses them. -ENOENT when the volume has no export (no
+ * provider_location), -EINVAL when provider_location is not "ip:port,tid
+ * IQN [lun]" or provider_auth not "method user secret". malloc'd. */
+struct volume_connection;
+int view_render_connection(const struct volume_connection *c, char **out, size_t *len);
+
 /* The time of the object's last change, for mtime. */
 struct timespec view_mtime(enum object_type type, const void *obj);
 /* When a row with these times last changed: its updated_at, or its

@@ -112,6 +112,44 @@ static int drv_create_volume(void *ctx, const struct volume *vol, struct cf_err 
 	return lvm_create_volume(&d->lvm, vol->id, vol->size, err);
 }
 
+/* lvextend, then LUN 1 made again so that tgtd reads the new size (Cinder
+ * relies on the initiator's rescan, which cannot see a size tgtd never
+ * re-reads). An initiator logged in stops it before anything changes:
+ * the LUN would vanish under its I/O. One that logs in between the look
+ * and the LUN's renewal makes the renewal fail (tgtd refuses to delete a
+ * LUN with commands in flight), after the LV has grown. */
+static int drv_extend_volume(void *ctx, const struct volume *vol, long long new_size,
+			     struct cf_err *err)
+{
+	struct lvm_driver *d = ctx;
+	char device[NAME_LEN * 2], initiator[256];
+	int sessions = 0, rc;
+
+	if (d->exports) {
+		rc = tgt_sessions(&d->tgt, vol->id, &sessions, initiator, sizeof(initiator), err);
+		if (rc)
+			return rc;
+		if (sessions)
+			return err_set(err, EBUSY, "Volume %s was not extended: %d initiator(s) logged "
+				       "in to its target (%s); its LUN cannot be renewed under a "
+				       "session. Log out, then write the size again.", vol->id,
+				       sessions, initiator);
+	}
+	rc = lvm_extend_volume(&d->lvm, vol->id, new_size, err);
+	if (rc || !d->exports || !vol->provider_location[0])
+		return rc;
+	lvm_driver_device(d, vol->id, device, sizeof(device));
+	rc = tgt_recreate_lun(&d->tgt, vol->id, device, err);
+	if (rc) {
+		char words[sizeof(err->msg)];
+		snprintf(words, sizeof(words), "%s", err->msg);
+		/* -EBUSY here is after the LV grew: not "nothing changed". */
+		return err_set(err, rc == -EBUSY ? EIO : -rc, "the LV of volume %s grew to %lld GiB, "
+			       "but its LUN still shows the old size: %.800s", vol->id, new_size, words);
+	}
+	return 0;
+}
+
 /* Cinder's provider_location ("ip:port,tid iqn lun") and provider_auth
  * ("CHAP user secret"), with fresh CHAP credentials. */
 static int drv_create_export(void *ctx, const struct volume *vol, char *location,
@@ -258,6 +296,7 @@ static const struct driver_ops lvm_driver_ops = {
 	.create_snapshot = drv_create_snapshot,
 	.create_export = drv_create_export,
 	.restore_exports = drv_restore_exports,
+	.extend_volume = drv_extend_volume,
 	.capacity = drv_capacity,
 };
 

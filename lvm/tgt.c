@@ -381,6 +381,101 @@ int tgt_remove_export(struct tgt *t, const char *uuid, struct cf_err *err)
 	return 0;
 }
 
+int tgt_parse_sessions(const char *text, int *sessions, char *initiator, size_t initiator_size)
+{
+	const char *line = text;
+
+	*sessions = 0;
+	if (initiator_size)
+		initiator[0] = '\0';
+	while (line && *line) {
+		const char *end = strchr(line, '\n');
+		size_t len = end ? (size_t)(end - line) : strlen(line);
+		const char *p = line;
+		int n;
+
+		while (p < line + len && *p == ' ')
+			p++;
+		if (p == line && sscanf(line, "Session: %d", &n) == 1)
+			(*sessions)++;
+		else if (*sessions == 1 && initiator_size && !initiator[0] &&
+			 (size_t)(line + len - p) > 11 && strncmp(p, "Initiator: ", 11) == 0)
+			snprintf(initiator, initiator_size, "%.*s", (int)(line + len - p - 11), p + 11);
+		line = end ? end + 1 : NULL;
+	}
+	return 0;
+}
+
+/* The target's tid (0 when it has none) and its sessions. */
+static int target_sessions(struct tgt *t, const char *uuid, int *tid, int *sessions,
+			   char *initiator, size_t initiator_size, struct cf_err *err)
+{
+	char iqn[NAME_LEN * 2], tid_text[16], canonical[UUID_LEN];
+	struct run_result res;
+	int max_tid, rc;
+
+	*sessions = 0;
+	if (initiator_size)
+		initiator[0] = '\0';
+	if (!filter_canonical_uuid(uuid, canonical) || strcmp(canonical, uuid) != 0)
+		return err_set(err, EINVAL, "'%s' is not a canonical UUID", uuid);
+	tgt_iqn(t, uuid, iqn, sizeof(iqn));
+	rc = show(t, iqn, tid, &max_tid, NULL, 0, err);
+	if (rc || !*tid)
+		return rc;
+	snprintf(tid_text, sizeof(tid_text), "%d", *tid);
+	const char *const args[] = { "--mode", "conn", "--op", "show", "--tid", tid_text, NULL };
+	rc = tgtadm(t, args, &res, err);
+	if (rc == 0)
+		tgt_parse_sessions(res.out, sessions, initiator, initiator_size);
+	run_result_free(&res);
+	return rc;
+}
+
+int tgt_sessions(struct tgt *t, const char *uuid, int *sessions, char *initiator,
+		 size_t initiator_size, struct cf_err *err)
+{
+	int tid;
+	return target_sessions(t, uuid, &tid, sessions, initiator, initiator_size, err);
+}
+
+int tgt_recreate_lun(struct tgt *t, const char *uuid, const char *device, struct cf_err *err)
+{
+	char iqn[NAME_LEN * 2], tid_text[16], initiator[256];
+	int tid = 0, sessions, rc;
+
+	rc = target_sessions(t, uuid, &tid, &sessions, initiator, sizeof(initiator), err);
+	if (rc)
+		return rc;
+	tgt_iqn(t, uuid, iqn, sizeof(iqn));
+	if (!tid)
+		return err_set(err, ENOENT, "tgtd has no target %s: no LUN to make again", iqn);
+	if (sessions)
+		return err_set(err, EBUSY, "target %s has %d initiator session(s) (%s): its LUN is not "
+			       "made again under them", iqn, sessions, initiator);
+	snprintf(tid_text, sizeof(tid_text), "%d", tid);
+	const char *const drop[] = { "--mode", "logicalunit", "--op", "delete", "--tid", tid_text,
+				     "--lun", "1", NULL };
+	const char *const lun[] = { "--mode", "logicalunit", "--op", "new", "--tid", tid_text, "--lun",
+				    "1", "--bstype", t->bstype, "--backing-store", device, NULL };
+	rc = tgtadm_do(t, drop, err);
+	if (rc)
+		return rc;
+	rc = tgtadm_do(t, lun, err);
+	if (rc) {
+		/* One more try: a target without its LUN serves nothing. */
+		struct cf_err again = { "" };
+		if (tgtadm_do(t, lun, &again) == 0)
+			rc = 0;
+		else
+			return err_set(err, -rc, "target %s lost LUN 1 and could not have it back: %s",
+				       iqn, again.msg);
+	}
+	log_info("LUN 1 of %s made again on %s (tid %d): it shows the volume's new size", iqn,
+		 device, tid);
+	return 0;
+}
+
 /* A target file, read back: iqn, backing store, credentials. */
 static bool read_target_file(const char *path, char *iqn, size_t iqn_size, char *device,
 			     size_t device_size, struct export_info *auth)

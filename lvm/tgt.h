@@ -57,6 +57,21 @@ int tgt_restore(struct tgt *t, int *restored, struct cf_err *err);
 int tgt_parse_show(const char *text, const char *iqn, int *tid, int *max_tid, char *account,
 		   size_t account_size);
 
+/* The initiators logged in to a volume's target (--mode conn --op show):
+ * how many sessions, and the first one's initiator name ("" when none).
+ * A target that is not there has none. */
+int tgt_sessions(struct tgt *t, const char *uuid, int *sessions, char *initiator,
+		 size_t initiator_size, struct cf_err *err);
+int tgt_parse_sessions(const char *text, int *sessions, char *initiator, size_t initiator_size);
+
+/* After the volume grew (lvextend): LUN 1 of its target deleted and made
+ * again on the same backing store, so that tgtd measures the device anew
+ * (it reads a LUN's size once, when the LUN is made; tgtadm has no resize
+ * and its logicalunit update takes no size). -EBUSY, nothing touched, while
+ * an initiator is logged in: pulling the LUN from under a session would
+ * fail its I/O. -ENOENT when the volume has no target. */
+int tgt_recreate_lun(struct tgt *t, const char *uuid, const char *device, struct cf_err *err);
+
 /* Every target tgtd has, from one --op show: its tid and IQN. */
 typedef int (*tgt_target_fn)(void *ctx, int tid, const char *iqn);
 int tgt_targets(struct tgt *t, tgt_target_fn fn, void *ctx, struct cf_err *err);

@@ -160,7 +160,7 @@ sql "INSERT INTO volumes (id, display_name, size, status, host, provider_locatio
 	INSERT INTO snapshots (id, display_name, volume_id, volume_size, status, deleted, created_at)
 	VALUES ('$SNP', 'db1-snap', '$VOL', 10, 'available', 0, '2026-11-25 11:40:00');"
 check "volumes/ lists the volume and its control files" "$VOL create error" "$(ls "$M/volumes" | xargs)"
-check "a volume's value files" "info.json last_error name previous_status provider_location size status status_reset_at status_reset_by target_iqn worker_id" \
+check "a volume's value files" "connection info.json last_error name previous_status provider_location size status status_reset_at status_reset_by target_iqn worker_id" \
 	"$(ls "$M/volumes/$VOL" | xargs)"
 check "a volume's values" "db1 10 available 2" \
 	"$(cat "$M/volumes/$VOL/name" "$M/volumes/$VOL/size" "$M/volumes/$VOL/status" "$M/volumes/$VOL/worker_id" | xargs)"

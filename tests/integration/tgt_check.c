@@ -1,6 +1,6 @@
 /* Drive the tgt module against a real tgtd, one step per run, so that the
  * test script can restart tgtd between steps:
- *   tgt_check create UUID DEVICE | remove UUID | restore
+ *   tgt_check create UUID DEVICE | remove UUID | restore | recreate-lun UUID DEVICE
  * Environment: TGT_CONTROL_PORT, VOLUMES_DIR, TGT_BSTYPE. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +16,7 @@ int main(int argc, char **argv)
 	int rc = -1, restored = 0;
 
 	if (argc < 2 || !getenv("TGT_CONTROL_PORT") || !getenv("VOLUMES_DIR")) {
-		fprintf(stderr, "usage: TGT_CONTROL_PORT=N VOLUMES_DIR=D tgt_check create UUID DEVICE | remove UUID | restore\n");
+		fprintf(stderr, "usage: TGT_CONTROL_PORT=N VOLUMES_DIR=D tgt_check create UUID DEVICE | remove UUID | restore | recreate-lun UUID DEVICE\n");
 		return 2;
 	}
 	t.control_port = atoi(getenv("TGT_CONTROL_PORT"));
@@ -30,6 +30,8 @@ int main(int argc, char **argv)
 		rc = tgt_create_export(&t, argv[2], argv[3], &auth, NULL, &err);
 	} else if (!strcmp(argv[1], "remove") && argc == 3) {
 		rc = tgt_remove_export(&t, argv[2], &err);
+	} else if (!strcmp(argv[1], "recreate-lun") && argc == 4) {
+		rc = tgt_recreate_lun(&t, argv[2], argv[3], &err);
 	} else if (!strcmp(argv[1], "restore") && argc == 2) {
 		rc = tgt_restore(&t, &restored, &err);
 		printf("restored %d\n", restored);

@@ -84,6 +84,7 @@ static void test_flags_and_defaults(void **state)
 	assert_int_equal(o.report_interval, 10);
 	assert_int_equal(o.admin_gid, 0);
 	assert_int_equal(o.history_keep, 1000);
+	assert_string_equal(o.connection_readers, "root");
 	assert_false(o.foreground);
 	gethostname(host, sizeof(host));
 	assert_non_null(strstr(o.host, "@lvm"));
@@ -104,6 +105,20 @@ static void test_flags_and_defaults(void **state)
 	/* fuse_daemonize changes directory: paths are made absolute. */
 	assert_int_equal(o.mountpoint[0], '/');
 	assert_non_null(strstr(o.mountpoint, "/relative/mnt"));
+	options_free(&o);
+}
+
+static void test_connection_readers_root_or_admin(void **state)
+{
+	struct options o;
+	struct cf_err err;
+	(void)state;
+
+	assert_int_equal(PARSE(&o, &err, "--connection-readers", "admin", "/m"), OPTIONS_RUN);
+	assert_string_equal(o.connection_readers, "admin");
+	options_free(&o);
+	assert_int_equal(PARSE(&o, &err, "--connection-readers", "root", "/m"), OPTIONS_RUN);
+	assert_string_equal(o.connection_readers, "root");
 	options_free(&o);
 }
 
@@ -129,6 +144,9 @@ static void test_bad_flags_name_the_option_and_value(void **state)
 		       PARSE(&o, &err, "--admin-group", "no-such-group-here", "/m"), &o, &err);
 	expect_refused("option --history-keep: 'many' is not a whole number from 0 to 1000000000",
 		       PARSE(&o, &err, "--history-keep", "many", "/m"), &o, &err);
+	expect_refused("option --connection-readers: 'everyone' is not who may read a volume's "
+		       "connection (its CHAP secret): use root or admin",
+		       PARSE(&o, &err, "--connection-readers", "everyone", "/m"), &o, &err);
 	expect_refused("missing MOUNTPOINT", PARSE(&o, &err, "-f"), &o, &err);
 	expect_refused("unexpected argument 'extra'", PARSE(&o, &err, "/m", "extra"), &o, &err);
 	expect_refused("report_interval (60) must be less than service_down_time (60)",
@@ -215,6 +233,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_flags_and_defaults),
 		cmocka_unit_test(test_bad_flags_name_the_option_and_value),
+		cmocka_unit_test(test_connection_readers_root_or_admin),
 		cmocka_unit_test_setup_teardown(test_config_file_then_flags_over_it, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_config_names_file_line_key_and_value, setup, teardown),
 		cmocka_unit_test(test_help_and_version_exit),

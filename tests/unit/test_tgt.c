@@ -406,6 +406,75 @@ static void test_the_driver_restores_lost_exports_as_recorded(void **state)
 	assert_int_equal(restored, 0);
 }
 
+/* What tgtd 1.0.85 printed for --mode conn --op show with iscsi-perf
+ * logged in. */
+static const char conn_one[] =
+	"Session: 4\n"
+	"    Connection: 0\n"
+	"        Initiator: iqn.2010-11.libiscsi:iscsi-perf\n"
+	"        IP Address: 127.0.0.1\n";
+
+static void test_parse_sessions(void **state)
+{
+	char initiator[64];
+	int n;
+	(void)state;
+
+	tgt_parse_sessions(conn_one, &n, initiator, sizeof(initiator));
+	assert_int_equal(n, 1);
+	assert_string_equal(initiator, "iqn.2010-11.libiscsi:iscsi-perf");
+	tgt_parse_sessions("Session: 4\n    Connection: 0\n        Initiator: a\nSession: 9\n"
+			   "    Connection: 0\n        Initiator: b\n", &n, initiator, sizeof(initiator));
+	assert_int_equal(n, 2);
+	assert_string_equal(initiator, "a");
+	tgt_parse_sessions("", &n, initiator, sizeof(initiator));
+	assert_int_equal(n, 0);
+	assert_string_equal(initiator, "");
+}
+
+static void test_recreate_lun_deletes_and_makes_lun_1_again(void **state)
+{
+	struct recorder r;
+	struct tgt t = make(&r);
+	struct cf_err err;
+	(void)state;
+
+	r.outs[0] = show_one;
+	assert_int_equal(tgt_recreate_lun(&t, A, "/dev/vg/volume-" A, &err), 0);
+	assert_int_equal(r.count, 4);
+	assert_string_equal(r.calls[1], PRE "--mode conn --op show --tid 3");
+	assert_string_equal(r.calls[2], PRE "--mode logicalunit --op delete --tid 3 --lun 1");
+	assert_string_equal(r.calls[3], PRE "--mode logicalunit --op new --tid 3 --lun 1 --bstype rdwr "
+			    "--backing-store /dev/vg/volume-" A);
+}
+
+static void test_recreate_lun_leaves_a_target_with_sessions_alone(void **state)
+{
+	struct recorder r;
+	struct tgt t = make(&r);
+	struct cf_err err;
+	(void)state;
+
+	r.outs[0] = show_one;
+	r.outs[1] = conn_one;
+	assert_int_equal(tgt_recreate_lun(&t, A, "/dev/vg/volume-" A, &err), -EBUSY);
+	assert_int_equal(r.count, 2); /* looked, touched nothing */
+	assert_string_equal(err.msg, "target " IQN " has 1 initiator session(s) "
+			    "(iqn.2010-11.libiscsi:iscsi-perf): its LUN is not made again under them");
+}
+
+static void test_recreate_lun_without_a_target_is_enoent(void **state)
+{
+	struct recorder r;
+	struct tgt t = make(&r);
+	struct cf_err err;
+	(void)state;
+
+	assert_int_equal(tgt_recreate_lun(&t, A, "/dev/vg/volume-" A, &err), -ENOENT);
+	assert_int_equal(r.count, 1);
+	assert_non_null(strstr(err.msg, "tgtd has no target " IQN));
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -425,6 +494,10 @@ int main(void)
 		T(test_parse_targets),
 		T(test_restore_export_asks_for_the_recorded_tid),
 		T(test_the_driver_restores_lost_exports_as_recorded),
+		T(test_parse_sessions),
+		T(test_recreate_lun_deletes_and_makes_lun_1_again),
+		T(test_recreate_lun_leaves_a_target_with_sessions_alone),
+		T(test_recreate_lun_without_a_target_is_enoent),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

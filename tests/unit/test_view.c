@@ -1,5 +1,7 @@
 /* Value files and info.json rendered from the same fields. */
+#include <errno.h>
 #include <setjmp.h>
+#include <stdio.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -8,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store.h"
 #include "view.h"
 
 #define NOW_SEC 1795632114 /* 2026-11-25 18:41:54 UTC */
@@ -32,6 +35,82 @@ static char *render(enum object_type type, const char *name, const void *obj)
 		assert_string_equal(t_, expected);     \
 		free(t_);                              \
 	} while (0)
+
+static struct volume_connection conn(const char *location, const char *auth)
+{
+	struct volume_connection c = { "6f0d5c1e-0000-4000-8000-000000000001", "", "" };
+	snprintf(c.provider_location, sizeof(c.provider_location), "%s", location);
+	snprintf(c.provider_auth, sizeof(c.provider_auth), "%s", auth);
+	return c;
+}
+
+static void test_connection_is_cinders_iscsi_properties(void **state)
+{
+	struct volume_connection c = conn("10.0.0.5:3260,7 iqn.2010-10.org.openstack:volume-6f0d 1",
+					  "CHAP user1 secret1");
+	char *text;
+	size_t len;
+	(void)state;
+
+	assert_int_equal(view_render_connection(&c, &text, &len), 0);
+	assert_int_equal(len, strlen(text));
+	assert_string_equal(text,
+		"{\n"
+		"  \"driver_volume_type\": \"iscsi\",\n"
+		"  \"data\": {\n"
+		"    \"target_discovered\": false,\n"
+		"    \"target_portal\": \"10.0.0.5:3260\",\n"
+		"    \"target_iqn\": \"iqn.2010-10.org.openstack:volume-6f0d\",\n"
+		"    \"target_lun\": 1,\n"
+		"    \"volume_id\": \"6f0d5c1e-0000-4000-8000-000000000001\",\n"
+		"    \"auth_method\": \"CHAP\",\n"
+		"    \"auth_username\": \"user1\",\n"
+		"    \"auth_password\": \"secret1\",\n"
+		"    \"encrypted\": false,\n"
+		"    \"access_mode\": \"rw\",\n"
+		"    \"qos_specs\": null\n"
+		"  }\n"
+		"}\n");
+	free(text);
+}
+
+static void test_connection_as_cinder_parses_the_location(void **state)
+{
+	struct volume_connection c;
+	json_t *j;
+	char *text;
+	size_t len;
+	(void)state;
+
+	/* Several portals: the first is target_portal; no LUN: tgtadm's 1;
+	 * no provider_auth: no auth keys (Cinder's "no authentication"). */
+	c = conn("10.0.0.5:3260;10.0.1.5:3260,3 iqn.x:volume-a", "");
+	assert_int_equal(view_render_connection(&c, &text, &len), 0);
+	j = json_loads(text, 0, NULL);
+	assert_non_null(j);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(j, "data"), "target_portal")),
+			    "10.0.0.5:3260");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "data"), "target_lun")), 1);
+	assert_null(json_object_get(json_object_get(j, "data"), "auth_method"));
+	json_decref(j);
+	free(text);
+	c = conn("10.0.0.5:3260,3 iqn.x:volume-a 0", "");
+	assert_int_equal(view_render_connection(&c, &text, &len), 0);
+	assert_non_null(strstr(text, "\"target_lun\": 0,"));
+	free(text);
+
+	/* No export, and what Cinder could not parse either. */
+	c = conn("", "CHAP u p");
+	assert_int_equal(view_render_connection(&c, &text, &len), -ENOENT);
+	c = conn("garbage", "");
+	assert_int_equal(view_render_connection(&c, &text, &len), -EINVAL);
+	c = conn("10.0.0.5:3260,3 iqn.x:volume-a one", "");
+	assert_int_equal(view_render_connection(&c, &text, &len), -EINVAL);
+	c = conn("10.0.0.5:3260,3 iqn.x:volume-a 1 extra", "");
+	assert_int_equal(view_render_connection(&c, &text, &len), -EINVAL);
+	c = conn("10.0.0.5:3260,3 iqn.x:volume-a 1", "CHAP onlyuser");
+	assert_int_equal(view_render_connection(&c, &text, &len), -EINVAL);
+}
 
 static void test_worker_value_files(void **state)
 {
@@ -116,6 +195,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_worker_value_files),
+		cmocka_unit_test(test_connection_is_cinders_iscsi_properties),
+		cmocka_unit_test(test_connection_as_cinder_parses_the_location),
 		cmocka_unit_test(test_info_json_holds_the_same_values),
 		cmocka_unit_test(test_cluster_and_stuck_files),
 	};
