@@ -46,6 +46,8 @@ enum stmt_id {
 	Q_STUCK_ONE,
 	Q_STUCK_LIST,
 	Q_STUCK_NAMES,
+	Q_STUCK_TIMES,
+	Q_STUCK_TIMES_ALL,
 	Q_LIVE_BEATS,
 	Q_VOLUME_ROW,
 	Q_VOLUME_ROWS,
@@ -371,7 +373,7 @@ enum stmt_id {
 	col " NOT IN (SELECT CAST(x.value AS BIGINT) FROM " \
 	"jsonb_array_elements_text(CAST(" p " AS jsonb)) AS x)"
 #define STUCK_NAMES_SELECT(NOT_IN_IDS) \
-	"SELECT w.resource_id, w.created_at, w.updated_at FROM workers w " \
+	"SELECT w.resource_id FROM workers w " \
 	"WHERE CAST(w.resource_type AS TEXT) = ?1 AND w.service_id IS NOT NULL AND " \
 	NOT_IN_IDS("w.service_id", "?2")
 #define STUCK_LIST_SELECT(columns, from) \
@@ -414,8 +416,15 @@ static const char *const stmt_sql[Q_COUNT] = {
 	[Q_STUCK_LIST] = STUCK_LIST_SELECT(
 		"w.resource_type, w.resource_id, w.status, w.service_id, s.host, s.cluster_name, "
 		"w.created_at, w.updated_at", "LEFT JOIN services s ON s.id = w.service_id "),
-	/* What a directory listing shows of them: names and times. */
+	/* What a directory listing takes at opendir: names. Their times
+	 * come later, when the kernel asks for attributes: of a few named
+	 * resources (an index probe each), or of every row of the type (one
+	 * scan, no liveness: the listing decided who is in it). */
 	[Q_STUCK_NAMES] = STUCK_NAMES_SELECT(SQ_NOT_IN_IDS),
+	[Q_STUCK_TIMES] = "SELECT w.resource_id, w.created_at, w.updated_at FROM workers w "
+			  "WHERE w.resource_type = ?1 AND " SQ_IN_TEXTS("w.resource_id", "?2"),
+	[Q_STUCK_TIMES_ALL] = "SELECT w.resource_id, w.created_at, w.updated_at FROM workers w "
+			      "WHERE CAST(w.resource_type AS TEXT) = ?1",
 	[Q_LIVE_BEATS] = LIVE_BEATS_SELECT,
 	[Q_VOLUME_ROW] = VOLUME_SELECT " AND v.id = ?1",
 	[Q_VOLUME_ROWS] = VOLUME_SELECT,
@@ -633,6 +642,8 @@ static const char *const stmt_sql_pg[Q_COUNT] = {
 		"ORDER BY x.n",
 	[Q_STUCK_NAMES] = STUCK_NAMES_SELECT(PG_NOT_IN_IDS),
 	PREVIEW_SQL(PG_IN_IDS)
+	[Q_STUCK_TIMES] = "SELECT w.resource_id, w.created_at, w.updated_at FROM workers w "
+			  "WHERE w.resource_type = ?1 AND " PG_IN_TEXTS("w.resource_id", "?2"),
 };
 
 struct store {
@@ -1461,7 +1472,7 @@ static int list_stuck_names(struct store *st, const char *type, const struct tim
 	while ((rc = db_step(stmt)) == DB_ROW) {
 		const char *id = db_column_text(stmt, 0);
 
-		if (id && (rc = fn(ctx, id, db_column_text(stmt, 1), db_column_text(stmt, 2))) != 0)
+		if (id && (rc = fn(ctx, id)) != 0)
 			return rc;
 	}
 	return rc == DB_DONE ? 0 : db_fail(st, rc, "list stuck resources");
@@ -1485,6 +1496,41 @@ int store_list_stuck_names(struct store *st, const char *type, const struct time
 			rollback(st);
 	}
 	return rc;
+}
+
+int store_stuck_times(struct store *st, const char *type, const char *const *ids, size_t count,
+		      store_stuck_times_fn fn, void *ctx)
+{
+	STMT stmt = NULL;
+	struct json_buf names = { 0 };
+	const char *list = NULL;
+	int rc = stmt_get(st, ids ? Q_STUCK_TIMES : Q_STUCK_TIMES_ALL, &stmt);
+
+	if (rc)
+		return rc;
+	db_bind_text(stmt, 1, type);
+	if (ids) {
+		for (size_t i = 0; i < count; i++) {
+			json_next(&names);
+			json_str(&names, ids[i]);
+		}
+		if (!(list = json_done(&names))) {
+			json_free(&names);
+			return -ENOMEM;
+		}
+		db_bind_text(stmt, 2, list);
+	}
+	while ((rc = db_step(stmt)) == DB_ROW) {
+		const char *id = db_column_text(stmt, 0);
+		int stop = id ? fn(ctx, id, db_column_text(stmt, 1), db_column_text(stmt, 2)) : 0;
+
+		if (stop) {
+			json_free(&names);
+			return stop;
+		}
+	}
+	json_free(&names);
+	return rc == DB_DONE ? 0 : db_fail(st, rc, "read stuck resources' times");
 }
 
 /* ---- Cleanup requests ---- */

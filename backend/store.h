@@ -121,12 +121,22 @@ int store_get_stuck(struct store *st, const char *type, const char *resource_id,
 		    const struct timespec *bound, struct stuck *out);
 int store_list_stuck(struct store *st, const char *type, const struct timespec *bound,
 		     store_stuck_fn fn, void *ctx);
-/* The same rows, as a directory listing shows them: each one's resource
- * id and times (NULL when none), valid during the call; nothing joined. */
-typedef int (*store_stuck_name_fn)(void *ctx, const char *resource_id, const char *created_at,
-				   const char *updated_at);
+/* The same rows, as a directory listing takes them: each one's resource
+ * id, valid during the call; nothing joined, no times (a listing of
+ * 100,000 reads and keeps only names; store_stuck_times gives the times
+ * of those the kernel asks attributes of). */
+typedef int (*store_stuck_name_fn)(void *ctx, const char *resource_id);
 int store_list_stuck_names(struct store *st, const char *type, const struct timespec *bound,
 			   store_stuck_name_fn fn, void *ctx);
+/* The times (NULL when none) of the workers rows of a type: of those whose
+ * resource ids are among ids[0..count), or of every one when ids is NULL;
+ * a row that no longer exists is not given. Whether each is still stuck
+ * is not judged: a listing asks for the times of the names it took. One
+ * statement; the callback's nonzero return stops it and is returned. */
+typedef int (*store_stuck_times_fn)(void *ctx, const char *resource_id, const char *created_at,
+				    const char *updated_at);
+int store_stuck_times(struct store *st, const char *type, const char *const *ids, size_t count,
+		      store_stuck_times_fn fn, void *ctx);
 
 /* Volumes and snapshots (not deleted), for the mount. */
 typedef int (*store_volume_fn)(void *ctx, const struct volume_row *row);

@@ -638,7 +638,24 @@ struct listing {
 	size_t count, cap;
 	char *names;
 	size_t names_len, names_cap;
+	/* A stuck listing (its workers.resource_type; NULL for any other):
+	 * opendir takes only its names, and the entries' times are read when
+	 * the kernel asks for attributes (readdirplus). `ls -f` of 100,000
+	 * asks for them with its first batch only; `ls -l` with every batch,
+	 * and the first batch after the first reads all of them in one scan. */
+	const char *stuck_type;
+	size_t timed_until; /* entries before it have had their times read */
+	bool all_timed;
 };
+
+/* An entry's mtime.tv_nsec until its time is read, and after, when its
+ * row was gone by then (or the read failed): the entry is then given
+ * without attributes, and a stat of it looks it up afresh. */
+#define MTIME_LATER (-1L)
+#define MTIME_NONE (-2L)
+/* The entries whose times the first readdirplus reads by name: more than
+ * the kernel's first request holds (32 KiB, about 170 entries). */
+#define FIRST_TIMED 256
 
 /* An open directory's own attributes: its "." entry. */
 static int listing_stat(const struct fuse_file_info *fi, struct stat *stbuf)
@@ -709,15 +726,14 @@ static int add_cluster(void *arg, const struct cluster *cl)
 	return listing_add(d->list, cl->name, S_IFDIR | DIR_MODE, 0, view_mtime(OBJ_CLUSTER, &view));
 }
 
-static int add_stuck(void *arg, const char *resource_id, const char *created_at,
-		     const char *updated_at)
+static int add_stuck(void *arg, const char *resource_id)
 {
 	struct dir_fill *d = arg;
 
 	if (!paths_valid_uuid(resource_id))
 		return 0; /* not a canonical UUID: no path would find it */
 	return listing_add(d->list, resource_id, S_IFDIR | DIR_MODE, 0,
-			   view_last_change(updated_at, created_at));
+			   (struct timespec){ 0, MTIME_LATER });
 }
 
 /* An object's directory lists its value files with their exact sizes,
@@ -886,6 +902,8 @@ static int list_dir(const char *path, struct listing *list)
 		return 0;
 	case NODE_STUCK_TYPE:
 		liveness_bound(&ctx.now, ctx.down_time, &bound);
+		list->stuck_type = m.stuck_type;
+		list->timed_until = list->count; /* ".", ".." and what is not a row */
 		return store_list_stuck_names(st, m.stuck_type, &bound, add_stuck, &d);
 	case NODE_ROOT:
 		return 0;
@@ -913,28 +931,175 @@ static int fs_opendir(const char *path, struct fuse_file_info *fi)
 	return 0;
 }
 
+/* Where a stuck listing's times go: the entries looked for, by name. */
+struct times_fill {
+	struct listing *list;
+	size_t from, to; /* the entries asked for */
+	size_t next;     /* times_by_order: where the last one was found, plus one */
+	uint32_t *slots; /* times_by_hash: entry index + 1, 0 empty */
+	size_t mask;
+};
+
+static void entry_timed(struct listing_entry *e, const char *created_at, const char *updated_at)
+{
+	e->mtime = view_last_change(updated_at, created_at);
+}
+
+/* A few entries' times: the rows come back in any order, mostly the
+ * entries' own, so each search starts where the last one ended. */
+static int times_by_order(void *arg, const char *id, const char *created_at, const char *updated_at)
+{
+	struct times_fill *t = arg;
+	size_t n = t->to - t->from;
+
+	for (size_t k = 0; k < n; k++) {
+		size_t i = t->from + (t->next - t->from + k) % n;
+		struct listing_entry *e = &t->list->entries[i];
+
+		if (strcmp(t->list->names + e->name_off, id) == 0) {
+			entry_timed(e, created_at, updated_at);
+			t->next = i + 1 < t->to ? i + 1 : t->from;
+			return 0;
+		}
+	}
+	return 0; /* a row not asked for */
+}
+
+static size_t name_hash(const char *name)
+{
+	uint64_t h = 14695981039346656037ull; /* FNV-1a */
+
+	for (; *name; name++)
+		h = (h ^ (unsigned char)*name) * 1099511628211ull;
+	return (size_t)(h ^ (h >> 29));
+}
+
+/* Every row's times, matched to the entries by a table of their names.
+ * The scan mostly meets the rows in the order the listing took them (the
+ * same table read the same way), so the entry after the last one found is
+ * tried first: a random probe a row, into 100,000 entries, costs a cache
+ * miss or three, and was a quarter of an `ls -l`'s time here. */
+static int times_by_hash(void *arg, const char *id, const char *created_at, const char *updated_at)
+{
+	struct times_fill *t = arg;
+	struct listing_entry *e = &t->list->entries[t->next];
+
+	if (t->next < t->to && strcmp(t->list->names + e->name_off, id) == 0) {
+		entry_timed(e, created_at, updated_at);
+		t->next++;
+		return 0;
+	}
+	for (size_t h = name_hash(id) & t->mask; t->slots[h]; h = (h + 1) & t->mask) {
+		e = &t->list->entries[t->slots[h] - 1];
+		if (strcmp(t->list->names + e->name_off, id) == 0) {
+			entry_timed(e, created_at, updated_at);
+			t->next = t->slots[h];
+			return 0;
+		}
+	}
+	return 0; /* a row the listing does not hold */
+}
+
+/* The times of a stuck listing's entries from `from` on, before they go
+ * to the kernel with attributes: read now, so exact and at least as fresh
+ * as the names. At offset 0 (every listing's first request, `ls -f`'s
+ * only one with attributes) those of the next FIRST_TIMED entries, by
+ * name; after that (a reader that stats what it lists, as `ls -l`), every
+ * one, in one scan of the type's rows. An entry still without a time
+ * after (its row gone, or the read failed) goes without attributes. */
+static void listing_times(struct listing *list, size_t from)
+{
+	struct times_fill t = { .list = list, .to = list->count };
+	BORROWED struct store *st = NULL;
+	int rc;
+
+	/* The first entry not read yet: the kernel may have sought past some,
+	 * which then go without attributes. */
+	t.from = from > list->timed_until ? from : list->timed_until;
+	if (list->all_timed || t.from >= list->count)
+		return;
+	if (thread_store(&st, NULL) != 0) {
+		rc = -EAGAIN;
+	} else if (t.from < FIRST_TIMED) {
+		const char **ids;
+
+		t.to = t.from + FIRST_TIMED < list->count ? t.from + FIRST_TIMED : list->count;
+		t.next = t.from;
+		ids = malloc((t.to - t.from) * sizeof(*ids));
+		if (!ids) {
+			rc = -ENOMEM;
+		} else {
+			for (size_t i = t.from; i < t.to; i++)
+				ids[i - t.from] = list->names + list->entries[i].name_off;
+			rc = store_stuck_times(st, list->stuck_type, ids, t.to - t.from, times_by_order, &t);
+			free(ids);
+		}
+	} else {
+		size_t size = 16;
+
+		while (size < 2 * (t.to - t.from))
+			size *= 2;
+		t.mask = size - 1;
+		t.slots = calloc(size, sizeof(*t.slots));
+		if (!t.slots) {
+			rc = -ENOMEM;
+		} else {
+			for (size_t i = t.from; i < t.to; i++) {
+				size_t h = name_hash(list->names + list->entries[i].name_off) & t.mask;
+
+				while (t.slots[h])
+					h = (h + 1) & t.mask;
+				t.slots[h] = (uint32_t)(i + 1);
+			}
+			t.next = t.from;
+			rc = store_stuck_times(st, list->stuck_type, NULL, 0, times_by_hash, &t);
+			free(t.slots);
+		}
+		list->all_timed = true;
+	}
+	if (rc)
+		log_warning("%s: the entries' times could not be read; they go without attributes "
+			 "(%s)", list->head.path ? list->head.path : "a stuck listing", strerror(-rc));
+	for (size_t i = t.from; i < t.to; i++)
+		if (list->entries[i].mtime.tv_nsec == MTIME_LATER)
+			list->entries[i].mtime.tv_nsec = MTIME_NONE;
+	list->timed_until = t.to;
+}
+
 /* Offsets are entry indexes plus one: libfuse passes attributes to the
  * kernel (readdirplus) only for entries given with a non-zero offset. */
 static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t offset,
 		      struct fuse_file_info *fi, enum fuse_readdir_flags flags)
 {
-	const struct listing *list = (const struct listing *)(uintptr_t)fi->fh;
+	struct listing *list = (struct listing *)(uintptr_t)fi->fh;
+	bool plus = (flags & FUSE_READDIR_PLUS) != 0;
 	struct stat stbuf;
 
 	(void)path;
-	(void)flags;
 	if (!list)
 		return -EBADF;
+	if (plus && list->stuck_type && (size_t)offset < list->count)
+		listing_times(list, (size_t)offset);
 	for (size_t i = (size_t)offset; i < list->count; i++) {
 		const struct listing_entry *e = &list->entries[i];
-		fill_stat(&stbuf, e->mode, e->size, e->mtime);
+		enum fuse_fill_dir_flags with = FUSE_FILL_DIR_PLUS;
+
+		if (e->mtime.tv_nsec < 0) {
+			/* Times not read yet: a reply may end short (not
+			 * empty: listing_times read the first one's), and the
+			 * kernel asks again from here. */
+			if (plus && i >= list->timed_until)
+				break;
+			with = 0;
+		}
+		fill_stat(&stbuf, e->mode, e->size, e->mtime.tv_nsec < 0 ? (struct timespec){ 0, 0 } : e->mtime);
 		stbuf.st_uid = e->uid;
 		stbuf.st_gid = e->gid;
 		/* libfuse numbers every entry but "." and ".."; a zero d_ino
 		 * would make readdir(3) skip them, so they get libfuse's own
 		 * "unknown" number. */
 		stbuf.st_ino = 0xffffffff;
-		if (filler(buf, list->names + e->name_off, &stbuf, (off_t)(i + 1), FUSE_FILL_DIR_PLUS))
+		if (filler(buf, list->names + e->name_off, &stbuf, (off_t)(i + 1), with))
 			break;
 	}
 	return 0;

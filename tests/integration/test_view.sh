@@ -96,6 +96,27 @@ check "every info.json parses (jq)" "0" \
 check "mtime of a stuck resource is its updated_at" "$(date -u -d '2026-11-25 12:00:00' +%s)" \
 	"$(stat -c %Y "$M/stuck/volume/$V2")"
 check "ls -l shows the modes of read-only values" "-r--r-----" "$(stat -c %A "$M/workers/1/host")"
+# A listing takes names at opendir and reads times when the kernel asks
+# for attributes (readdirplus): those ls -l shows are exact all the same,
+# past the first 256 entries too (read then in one scan).
+check "ls -l shows a stuck resource's updated_at as its mtime" "$(date -u -d '2026-11-25 12:00:00' +%s)" \
+	"$(ls -l --time-style=+%s "$M/stuck/volume" | awk -v id="$V2" '$NF == id { print $6 }')"
+rows=
+for i in $(seq 1 600); do
+	rows="$rows${rows:+,}('Volume', '$(printf '5a000000-0000-4000-8000-%012d' "$i")', 'creating', 3, \
+'2026-11-20 10:00:00', '2026-11-2$((i % 10)) 10:$(printf %02d $((i % 60))):00')"
+done
+sql "INSERT INTO workers (resource_type, resource_id, status, service_id, created_at, updated_at) VALUES $rows;"
+bad=
+while read -r mtime id; do
+	case $id in 5a000000-*) ;; *) continue ;; esac
+	i=$((10#${id##*-}))
+	want=$(date -u -d "2026-11-2$((i % 10)) 10:$(printf %02d $((i % 60))):00" +%s)
+	[ "$mtime" = "$want" ] || bad="$bad $id($mtime!=$want)"
+done < <(ls -l --time-style=+%s "$M/stuck/volume" | awk 'NF > 2 { print $6, $NF }')
+check "ls -l of 600 more stuck resources shows each one's exact mtime" "" "$bad"
+check "ls -l lists every one of them" "600" "$(ls -l "$M/stuck/volume" | grep -c ' 5a000000-')"
+sql "DELETE FROM workers WHERE resource_id LIKE '5a000000-%';"
 COPY=$TEST_ROOT/copy
 mkdir "$COPY"
 cp "$R/info.json" "$COPY/info.json"
@@ -121,6 +142,10 @@ t=$(elapsed_ms sh -c "! ls '$M/stuck/volume' | grep -q $V2")
 check "a removed stuck resource leaves the listing within 1 s" "yes" "$([ "$t" != timeout ] && [ "$t" -le 1000 ] && echo yes || echo "no ($t ms)")"
 t=$(elapsed_ms sh -c "! stat '$M/stuck/volume/$V2' 2>/dev/null")
 check "a removed stuck resource cannot be stat'ed within 1 s" "yes" "$([ "$t" != timeout ] && [ "$t" -le 1000 ] && echo yes || echo "no ($t ms)")"
+sql "UPDATE workers SET updated_at = '2026-11-26 08:00:00.000000' WHERE resource_id = '$V1';"
+want=$(date -u -d '2026-11-26 08:00:00' +%s)
+t=$(elapsed_ms sh -c "ls -l --time-style=+%s '$M/stuck/volume' | grep -q ' $want $V1\$'")
+check "a changed updated_at shows in ls -l within 1 s" "yes" "$([ "$t" != timeout ] && [ "$t" -le 1000 ] && echo yes || echo "no ($t ms)")"
 sql "UPDATE workers SET status = 'downloading' WHERE resource_id = '$V1';"
 t=$(elapsed_ms grep -qx downloading "$R/status")
 check "a changed status shows within 1 s" "yes" "$([ "$t" != timeout ] && [ "$t" -le 1000 ] && echo yes || echo "no ($t ms)")"

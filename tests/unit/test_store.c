@@ -302,15 +302,40 @@ struct names_seen {
 	int count;
 };
 
-static int note_name(void *ctx, const char *id, const char *created_at, const char *updated_at)
+static int note_name(void *ctx, const char *id)
 {
 	struct names_seen *n = ctx;
 
-	(void)created_at;
-	assert_non_null(updated_at);
 	assert_true(n->count < 8);
 	snprintf(n->ids[n->count++], sizeof(n->ids[0]), "%s", id);
 	return 0;
+}
+
+/* The times a listing reads late, as store_stuck_times gives them. */
+struct times_seen {
+	int count;
+	char ids[8][UUID_LEN];
+	char updated[8][DBTIME_LEN];
+	bool no_created[8];
+};
+
+static int note_times(void *ctx, const char *id, const char *created_at, const char *updated_at)
+{
+	struct times_seen *t = ctx;
+
+	assert_true(t->count < 8);
+	snprintf(t->ids[t->count], sizeof(t->ids[0]), "%s", id);
+	snprintf(t->updated[t->count], sizeof(t->updated[0]), "%s", updated_at ? updated_at : "");
+	t->no_created[t->count++] = created_at == NULL;
+	return 0;
+}
+
+static int times_index(const struct times_seen *t, const char *id)
+{
+	for (int i = 0; i < t->count; i++)
+		if (!strcmp(t->ids[i], id))
+			return i;
+	return -1;
 }
 
 static bool names_hold(const struct names_seen *n, const char *id)
@@ -353,6 +378,46 @@ static void test_stuck_names_judge_owners_as_the_rows_do(void **state)
 	assert_int_equal(store_list_stuck_names(st, "Snapshot", &bound, note_name, &n), 0);
 	assert_int_equal(n.count, 1);
 	assert_true(names_hold(&n, S_DOWN));
+	store_close(st);
+}
+
+/* A listing's times, read after its names: of the names asked for (of
+ * that type only, whoever owns them), or of every row of the type; as
+ * the rows hold them at the moment of the read, and a row gone is not
+ * given. */
+static void test_stuck_times_are_the_rows_at_the_read(void **state)
+{
+	struct testdb *f = *state;
+	struct store *st;
+	struct cf_err err;
+	struct times_seen t = { 0 };
+	const char *ids[] = { V_DOWN, V_UP, S_DOWN, "00000000-0000-4000-8000-00000000dead" };
+	int i;
+
+	assert_int_equal(store_open(f->path, STORE_CREATE | STORE_MIGRATE, &st, &err), 0);
+	seed_stuck(f->path);
+	assert_int_equal(store_stuck_times(st, "Volume", ids, 4, note_times, &t), 0);
+	assert_int_equal(t.count, 2); /* S_DOWN is a snapshot; the last one no row */
+	assert_true((i = times_index(&t, V_DOWN)) >= 0);
+	assert_string_equal(t.updated[i], "2026-11-25 17:59:30");
+	assert_true(times_index(&t, V_UP) >= 0);
+	/* A change, and a row gone, between two reads. */
+	testdb_sql(f->path, "UPDATE workers SET updated_at = NULL, created_at = NULL "
+			    "WHERE resource_id = '" V_DOWN "'; DELETE FROM workers WHERE resource_id = '" V_UP "'");
+	t.count = 0;
+	assert_int_equal(store_stuck_times(st, "Volume", ids, 4, note_times, &t), 0);
+	assert_int_equal(t.count, 1);
+	assert_string_equal(t.ids[0], V_DOWN);
+	assert_string_equal(t.updated[0], "");
+	assert_true(t.no_created[0]);
+	/* Every row of the type. */
+	t.count = 0;
+	assert_int_equal(store_stuck_times(st, "Volume", NULL, 0, note_times, &t), 0);
+	assert_int_equal(t.count, 4); /* V_DOWN, V_NOONE, V_GONE, V_EDGE */
+	t.count = 0;
+	assert_int_equal(store_stuck_times(st, "Snapshot", NULL, 0, note_times, &t), 0);
+	assert_int_equal(t.count, 1);
+	assert_string_equal(t.ids[0], S_DOWN);
 	store_close(st);
 }
 
@@ -512,6 +577,7 @@ int main(void)
 						testdb_setup, testdb_teardown),
 		cmocka_unit_test_setup_teardown(test_stuck_agrees_with_liveness_at_the_boundary, testdb_setup, testdb_teardown),
 		cmocka_unit_test_setup_teardown(test_stuck_names_judge_owners_as_the_rows_do, testdb_setup, testdb_teardown),
+		cmocka_unit_test_setup_teardown(test_stuck_times_are_the_rows_at_the_read, testdb_setup, testdb_teardown),
 		cmocka_unit_test_setup_teardown(test_cluster_and_its_members, testdb_setup, testdb_teardown),
 		cmocka_unit_test_setup_teardown(test_overlong_values_are_skipped_not_cut, testdb_setup, testdb_teardown),
 	};
