@@ -1,0 +1,4 @@
+-- cinderfs schema, migration 13: reserved. Issue 14 is built on parallel
+-- branches; this number belongs to another of them, and the migrations
+-- must be numbered without gaps (tools/embed_sql.py). The merge puts that
+-- branch's migration here and removes this file.
