@@ -725,6 +725,29 @@ static void test_an_automatic_cleanup_is_marked_once_and_says_so(void **state)
 	assert_int_equal(store_request_summary(f->st, again, &sum), 0);
 	assert_int_equal(sum.auto_by, 0);
 	check_request(f, again, true);
+
+	/* History pruned: a mark goes with its request once its outage is
+	 * over (9 beat since); one whose member is still down in that
+	 * outage stays, or the member would be asked for again. */
+	exec_ok(f->db, "INSERT INTO auto_cleanups (service_id, last_heartbeat, cluster_name, host, "
+		       "after_seconds, requested_by, request_id, created_at) VALUES (9, "
+		       "'2026-11-29 07:00:09.000000', 'c1@lvm', 'n9@lvm', 600, 7, 999, "
+		       "'2026-11-29 07:00:20.000000')");
+	exec_ok(f->db, "UPDATE cleanup_jobs SET state = 'done'");
+	{
+		struct timespec now = { 1795953600, 0 };
+		assert_int_equal(store_prune_requests(f->st, 1, 0, &now), 1);
+	}
+	assert_int_equal(store_request_summary(f->st, id, &sum), -ENOENT);
+	{
+		struct db_stmt *q;
+		assert_int_equal(db_prepare(f->db, "SELECT count(*), min(request_id) FROM auto_cleanups",
+					    false, &q), 0);
+		assert_int_equal(db_step(q), DB_ROW);
+		assert_int_equal(db_column_int(q, 0), 1);
+		assert_int_equal(db_column_int(q, 1), 999);
+		db_finalize(q);
+	}
 }
 
 /* A request that is gone: -ENOENT, from the summary and the render. */
