@@ -74,6 +74,24 @@ int admin_parse_bool(const char *buf, size_t len, const char *what, bool *out, s
 	return err_set(err, EINVAL, "Value %s for %s is not a boolean; write true or false.", v, what);
 }
 
+int admin_parse_auto_cleanup(const char *buf, size_t len, long long *seconds, struct cf_err *err)
+{
+	char v[32];
+	long long n = 0;
+	size_t i;
+	int rc = admin_value(buf, len, "auto_cleanup", v, sizeof(v), err);
+
+	if (rc)
+		return rc;
+	for (i = 0; v[i] && isdigit((unsigned char)v[i]) && n <= ADMIN_AUTO_CLEANUP_MAX; i++)
+		n = n * 10 + (v[i] - '0');
+	if (!v[0] || v[i] || n > ADMIN_AUTO_CLEANUP_MAX)
+		return err_set(err, EINVAL, "auto_cleanup is a whole number of seconds from 0 (off) "
+			       "to %d, and '%s' is not.", ADMIN_AUTO_CLEANUP_MAX, v);
+	*seconds = n;
+	return 0;
+}
+
 int admin_parse_reason(const char *buf, size_t len, char out[ADMIN_REASON_MAX + 1],
 		       struct cf_err *err)
 {

@@ -27,6 +27,14 @@ int admin_parse_bool(const char *buf, size_t len, const char *what, bool *out, s
 int admin_parse_reason(const char *buf, size_t len, char out[ADMIN_REASON_MAX + 1],
 		       struct cf_err *err);
 
+/* The longest auto_cleanup age: a year, as service_down_time's. */
+#define ADMIN_AUTO_CLEANUP_MAX 31536000
+
+/* clusters/<name>/auto_cleanup: a whole number of seconds from 0 (off)
+ * to ADMIN_AUTO_CLEANUP_MAX, digits only (as `echo 600` writes it);
+ * -EINVAL with words otherwise. */
+int admin_parse_auto_cleanup(const char *buf, size_t len, long long *seconds, struct cf_err *err);
+
 enum admin_resource { ADMIN_VOLUME, ADMIN_SNAPSHOT };
 
 /* Whether reset-state may set `status` (lower case) on a volume or a

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "autoclean.h"
 #include "capacity.h"
 #include "cleaner.h"
 #include "dbtime.h"
@@ -29,6 +30,8 @@ struct jobs {
 	bool stopping, woken;
 	struct jobs_config cfg;
 	char cluster_name[NAME_LEN];
+	char version[NAME_LEN];
+	struct autoclean autoclean;
 	struct store *st;
 };
 
@@ -540,6 +543,10 @@ static void *jobs_main(void *arg)
 			recover_jobs(j);
 			if (++passes % PRUNE_EVERY == 0)
 				prune(j);
+			/* Before run_jobs: a request made here is taken in
+			 * this same pass when this member takes it. */
+			if (ready)
+				autoclean_run(j->st, &j->autoclean);
 			if (ready) {
 				capacity_check(j->st, j->cfg.service_id, &c.drv);
 				exports_check(j->st, j->cfg.service_id, &c.drv);
@@ -587,8 +594,14 @@ int jobs_start(const struct jobs_config *cfg, struct jobs **out)
 		return -ENOMEM;
 	j->cfg = *cfg;
 	snprintf(j->cluster_name, sizeof(j->cluster_name), "%s", cfg->cluster_name ? cfg->cluster_name : "");
+	snprintf(j->version, sizeof(j->version), "%s", cfg->version ? cfg->version : "");
 	j->cfg.cluster_name = NULL;
 	j->cfg.db_path = NULL;
+	j->cfg.version = NULL;
+	j->autoclean = (struct autoclean){
+		.me = cfg->service_id, .cluster_name = j->cluster_name, .version = j->version,
+		.down_time = cfg->down_time,
+	};
 	rc = store_open(cfg->db_path, STORE_RELAXED, &j->st, &err);
 	if (rc) {
 		log_error("backend thread: %s", err.msg);

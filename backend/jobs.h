@@ -22,6 +22,7 @@ struct jobs_config {
 	int keep_requests;        /* history retention: requests kept (0: all) */
 	int max_age_days;         /* ... and none older than this (0: no limit) */
 	int down_time;            /* service_down_time: a taker down this long loses its job */
+	const char *version;      /* its rpc version, for the requests of automatic cleanup */
 };
 
 int jobs_start(const struct jobs_config *cfg, struct jobs **out);

@@ -34,6 +34,7 @@ struct cluster {
 	char created_at[DBTIME_LEN];
 	char updated_at[DBTIME_LEN];
 	char last_heartbeat[DBTIME_LEN]; /* max updated_at of its live members */
+	int64_t auto_cleanup;            /* seconds a member may be down before it is cleaned; 0 off */
 };
 
 /* A workers row whose owner is down: a resource left in an ongoing status. */

@@ -248,6 +248,20 @@ static void header(struct out *o, const struct request_summary *s)
 	out_int(o, s->uid);
 	out_str(o, ",\n    \"pid\": ");
 	out_int(o, s->pid);
+	/* A daemon's own request (automatic cleanup): uid and pid are the
+	 * daemon's, and this says which member asked and why. Only here,
+	 * so an operator's request reads as it always did. */
+	if (s->auto_by) {
+		out_str(o, ",\n    \"auto_cleanup\": {\n      \"by_worker\": ");
+		out_int(o, s->auto_by);
+		out_str(o, ",\n      \"worker_id\": ");
+		out_int(o, s->auto_worker);
+		out_str(o, ",\n      \"down_since\": ");
+		out_time(o, s->auto_down_since);
+		out_str(o, ",\n      \"after_seconds\": ");
+		out_int(o, s->auto_after);
+		out_str(o, "\n    }");
+	}
 	out_str(o, "\n  },\n  \"accepted_by\": ");
 	out_id(o, s->accepted_by);
 	out_str(o, ",\n  \"counts\": {");

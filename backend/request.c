@@ -300,7 +300,7 @@ int request_submit(struct store *st, const struct request_input *in, int64_t *id
 			.accepted_by = in->accepted_by, .until = in->now,
 			.resource_type = f.resource_type[0] ? f.resource_type : NULL,
 			.resource_id = f.resource_id[0] ? f.resource_id : NULL,
-			.jobs = jobs, .job_count = njobs,
+			.jobs = jobs, .job_count = njobs, .outage = in->outage,
 		};
 		rc = store_add_request(st, &req, id, err);
 	}

@@ -20,12 +20,16 @@ struct request_input {
 	int down_time;              /* service_down_time */
 	struct timespec now;        /* the request's `until` */
 	struct timespec up_at;      /* liveness is judged at this time (heartbeat_clock); 0: now */
+	/* An automatic cleanup's outage, marked with the request (NULL: an
+	 * operator's request). */
+	const struct store_outage *outage;
 };
 
 /* Returns 0 with the request's number in *id and, when result is not
  * NULL, its result (malloc'd JSON, ending in a newline) in *result; or
  * -EINVAL, -EFBIG, -EBUSY with the operator's message in err, having
- * changed nothing. */
+ * changed nothing; -EALREADY for an outage another member marked first
+ * (or whose member came back). */
 int request_submit(struct store *st, const struct request_input *in, int64_t *id, char **result,
 		   struct cf_err *err);
 

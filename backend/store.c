@@ -130,7 +130,7 @@ enum stmt_id {
 #define CLUSTER_COLUMNS \
 	"c.id, c.name, c.\"binary\", c.disabled, c.created_at, c.updated_at, " \
 	"(SELECT MAX(s.updated_at) FROM services s WHERE s.cluster_name = c.name AND s.deleted = 0), " \
-	"c.disabled_reason"
+	"c.disabled_reason, c.auto_cleanup"
 
 /* The worker of a volume: the live volume worker of its host, without
  * Cinder's '#pool' suffix. */
@@ -174,6 +174,17 @@ enum stmt_id {
 	"jobs_queued, jobs_running, jobs_failed, jobs_cancelled, resources_total, " \
 	"resources_value_bytes, resources_queued, resources_claimed, resources_cleaned, " \
 	"resources_skipped, resources_refused, resources_failed, resources_cancelled"
+
+/* An automatic cleanup's request (migration 0013): who asked, for whom,
+ * the outage and the age, from its mark; NULL for a request an operator
+ * wrote. The mark is matched by number and time: SQLite may give a
+ * pruned request's number to a new one. */
+#define AUTO_CLEANUP_OF(col) \
+	"(SELECT a." col " FROM auto_cleanups a WHERE a.request_id = " \
+	"cleanup_request_sizes.request_id AND a.created_at = cleanup_request_sizes.created_at)"
+#define AUTO_CLEANUP_COLUMNS \
+	AUTO_CLEANUP_OF("requested_by") ", " AUTO_CLEANUP_OF("service_id") ", " \
+	AUTO_CLEANUP_OF("last_heartbeat") ", " AUTO_CLEANUP_OF("after_seconds")
 
 #define JOB_COLUMNS \
 	"id, request_id, service_id, resource_type, resource_id, until, dest_cluster, dest_service, " \
@@ -615,10 +626,10 @@ static const char *const stmt_sql[Q_COUNT] = {
 	[Q_JOBS_CANCEL] =
 		"UPDATE cleanup_jobs SET state = 'cancelled', finished_at = ?2, error = ?3 "
 		"WHERE request_id = ?1 AND state = 'queued'",
-	[Q_REQUEST_SUMMARY] = "SELECT " REQUEST_SUMMARY_COLUMNS " FROM cleanup_request_sizes "
-			      "WHERE request_id = ?1",
-	[Q_REQUEST_LAST_SUMMARY] = "SELECT " REQUEST_SUMMARY_COLUMNS " FROM cleanup_request_sizes "
-				   "ORDER BY request_id DESC LIMIT 1",
+	[Q_REQUEST_SUMMARY] = "SELECT " REQUEST_SUMMARY_COLUMNS ", " AUTO_CLEANUP_COLUMNS
+			      " FROM cleanup_request_sizes WHERE request_id = ?1",
+	[Q_REQUEST_LAST_SUMMARY] = "SELECT " REQUEST_SUMMARY_COLUMNS ", " AUTO_CLEANUP_COLUMNS
+				   " FROM cleanup_request_sizes ORDER BY request_id DESC LIMIT 1",
 	/* A page of a request's jobs or progress in id order, from after
 	 * ?2: an index range on both engines (request_id, then id). */
 	[Q_JOBS_PAGE] = "SELECT id, service_id, state, taken_by, error FROM cleanup_jobs "
@@ -1112,6 +1123,7 @@ static int read_cluster(struct db_stmt *stmt, struct cluster *cl)
 		return -EOVERFLOW;
 	}
 	column_words(stmt, 7, cl->disabled_reason, sizeof(cl->disabled_reason));
+	cl->auto_cleanup = db_column_int(stmt, 8);
 	return 0;
 }
 
@@ -1942,6 +1954,37 @@ static int request_stmt(struct store *st, enum stmt_id q, int64_t request_id, co
 	return step_done(st, stmt, what);
 }
 
+/* The guard of "once per outage, by one member": the mark goes in only
+ * when none is there (the primary key; on PostgreSQL a second inserter
+ * waits for the first's commit, then does nothing) and the member's
+ * heartbeat is still the one read (it did not come back meanwhile). */
+static int mark_outage(struct store *st, const struct store_outage *o, int64_t request_id,
+		       const char *at)
+{
+	struct db_stmt *stmt;
+	int rc = prep(st, "INSERT INTO auto_cleanups (service_id, last_heartbeat, cluster_name, host, "
+			  "after_seconds, requested_by, request_id, created_at) "
+			  "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE EXISTS (SELECT 1 FROM services s "
+			  "WHERE s.id = ?1 AND s.deleted = 0 AND "
+			  "COALESCE(s.updated_at, s.created_at) = ?2) "
+			  "ON CONFLICT (service_id, last_heartbeat) DO NOTHING", &stmt);
+
+	if (rc)
+		return rc;
+	db_bind_int(stmt, 1, o->service_id);
+	db_bind_text(stmt, 2, o->last_heartbeat);
+	db_bind_text(stmt, 3, o->cluster_name);
+	db_bind_text(stmt, 4, o->host);
+	db_bind_int(stmt, 5, o->after_seconds);
+	db_bind_int(stmt, 6, o->requested_by);
+	db_bind_int(stmt, 7, request_id);
+	db_bind_text(stmt, 8, at);
+	rc = step_finalize(st, stmt, "mark an outage cleaned");
+	if (rc)
+		return rc;
+	return db_changes(st->db) == 1 ? 0 : -EALREADY;
+}
+
 int store_add_request(struct store *st, const struct new_request *req, int64_t *id,
 		      struct cf_err *err)
 {
@@ -1976,6 +2019,17 @@ int store_add_request(struct store *st, const struct new_request *req, int64_t *
 		goto fail;
 	if (recount) {
 		rc = request_stmt(st, Q_SIZES_FORGET, *id, "count the request's rows");
+		if (rc)
+			goto fail;
+	}
+	if (req->outage) {
+		rc = mark_outage(st, req->outage, *id, until);
+		if (rc == -EALREADY) {
+			rollback(st);
+			return err_set(err, EALREADY, "worker %lld's outage since %s was cleaned already, "
+				       "or it came back", (long long)req->outage->service_id,
+				       req->outage->last_heartbeat);
+		}
 		if (rc)
 			goto fail;
 	}
@@ -2141,6 +2195,10 @@ static void read_summary(struct db_stmt *stmt, struct request_summary *s)
 	s->resources_value_bytes = db_column_int(stmt, 18);
 	for (int i = 0; i < STORE_RESOURCE_STATES; i++)
 		s->resources_by_state[i] = db_column_int(stmt, 19 + i);
+	s->auto_by = db_column_int(stmt, 19 + STORE_RESOURCE_STATES);
+	s->auto_worker = db_column_int(stmt, 20 + STORE_RESOURCE_STATES);
+	column_text(stmt, 21 + STORE_RESOURCE_STATES, s->auto_down_since, sizeof(s->auto_down_since));
+	s->auto_after = db_column_int(stmt, 22 + STORE_RESOURCE_STATES);
 }
 
 int store_request_summary(struct store *st, int64_t id, struct request_summary *out)
@@ -2275,6 +2333,14 @@ static int prune_tx(struct store *st, void *arg)
 		"DELETE FROM cleanup_progress WHERE request_id IN (SELECT id FROM prune)",
 		"DELETE FROM cleanup_jobs WHERE request_id IN (SELECT id FROM prune)",
 		"DELETE FROM cleanup_requests WHERE id IN (SELECT id FROM prune)",
+		/* An automatic cleanup's mark goes once its request has left
+		 * the history and its outage is over (the member beat since,
+		 * or was removed): while the member stays down, the mark is
+		 * what keeps it from being cleaned a second time. */
+		"DELETE FROM auto_cleanups WHERE NOT EXISTS (SELECT 1 FROM cleanup_requests r "
+		"WHERE r.id = auto_cleanups.request_id) AND NOT EXISTS (SELECT 1 FROM services s "
+		"WHERE s.id = auto_cleanups.service_id AND s.deleted = 0 AND "
+		"COALESCE(s.updated_at, s.created_at) = auto_cleanups.last_heartbeat)",
 	};
 	struct prune_ctx *c = arg;
 
@@ -5235,6 +5301,66 @@ int store_set_cluster_disabled(struct store *st, const char *name, bool disabled
 	if (db_changes(st->db) == 0)
 		return err_set(err, ENOENT, "There is no cluster %s.", name);
 	return 0;
+}
+
+int store_set_cluster_auto_cleanup(struct store *st, const char *name, int64_t seconds,
+				   const struct timespec *now, struct cf_err *err)
+{
+	char stamp[DBTIME_LEN];
+	struct db_stmt *stmt;
+	int rc = prep(st, "UPDATE clusters SET auto_cleanup = ?2, updated_at = ?3, "
+			  "race_preventer = race_preventer + 1 WHERE name = ?1 AND deleted = 0", &stmt);
+
+	if (rc)
+		return err_set(err, -rc, "cannot prepare the change of cluster %s: %s", name,
+			       db_errmsg(st->db));
+	dbtime_format(now, stamp);
+	db_bind_text(stmt, 1, name);
+	db_bind_int(stmt, 2, seconds);
+	db_bind_text(stmt, 3, stamp);
+	rc = db_step(stmt);
+	db_finalize(stmt);
+	if (rc != DB_DONE)
+		return err_set(err, -db_fail(st, rc, "set a cluster's auto_cleanup"),
+			       "cannot change cluster %s: %s", name, db_errmsg(st->db));
+	if (db_changes(st->db) == 0)
+		return err_set(err, ENOENT, "There is no cluster %s.", name);
+	return 0;
+}
+
+int store_outages_due(struct store *st, const char *name, int64_t me, const struct timespec *bound,
+		      store_outage_fn fn, void *ctx)
+{
+	char text[DBTIME_LEN];
+	struct db_stmt *stmt;
+	int rc = prep(st, "SELECT s.id, s.host, COALESCE(s.updated_at, s.created_at) FROM services s "
+			  "WHERE s.cluster_name = ?1 AND s.deleted = 0 AND s.id != ?2 AND "
+			  "s.\"binary\" = 'cinder-volume' AND "
+			  "NOT " BEAT_AT_OR_AFTER("COALESCE(s.updated_at, s.created_at)", "?3") " AND "
+			  "NOT EXISTS (SELECT 1 FROM auto_cleanups a WHERE a.service_id = s.id AND "
+			  "a.last_heartbeat = COALESCE(s.updated_at, s.created_at)) ORDER BY s.id", &stmt);
+
+	if (rc)
+		return rc;
+	dbtime_format_bound(bound, text);
+	db_bind_text(stmt, 1, name);
+	db_bind_int(stmt, 2, me);
+	db_bind_text(stmt, 3, text);
+	while ((rc = db_step(stmt)) == DB_ROW) {
+		const char *beat = db_column_text(stmt, 2);
+		int r;
+
+		if (!beat)
+			continue; /* a row with neither time: nothing to call its outage */
+		r = fn(ctx, db_column_int(stmt, 0), db_column_text(stmt, 1), beat);
+		if (r) {
+			db_finalize(stmt);
+			return r;
+		}
+	}
+	rc = rc == DB_DONE ? 0 : db_fail(st, rc, "read the outages of a cluster");
+	db_finalize(stmt);
+	return rc;
 }
 
 /* A reason is set only on what is disabled (Cinder gives it with the

@@ -191,6 +191,17 @@ struct new_job {
 	int64_t dest_service;       /* 0 unless addressed to a worker */
 };
 
+/* The outage of a cluster member that an automatic cleanup is for
+ * (migration 0013). */
+struct store_outage {
+	int64_t service_id;          /* the member found down */
+	const char *last_heartbeat;  /* its updated_at as read (created_at if none): the outage */
+	const char *cluster_name;
+	const char *host;
+	int64_t after_seconds;       /* the cluster's auto_cleanup */
+	int64_t requested_by;        /* the live member that asks */
+};
+
 struct new_request {
 	const char *spec;
 	size_t spec_len;
@@ -206,10 +217,14 @@ struct new_request {
 	const char *resource_id;    /* of every job: NULL all */
 	const struct new_job *jobs;
 	size_t job_count;
+	const struct store_outage *outage; /* an automatic cleanup's; NULL: an operator's */
 };
 
 /* Commit a request, its jobs and a 'queued' progress row for every workers
- * row each job will reach, in one transaction. */
+ * row each job will reach, in one transaction. With an outage, its mark
+ * goes in the same transaction, and only when no other member marked it
+ * first and the member's heartbeat is still the one read: else nothing is
+ * written, and -EALREADY. */
 int store_add_request(struct store *st, const struct new_request *req, int64_t *id,
 		      struct cf_err *err);
 
@@ -271,6 +286,11 @@ struct request_summary {
 	/* Its resources the same way, by store_resource_states. */
 	int64_t resources_total, resources_value_bytes;
 	int64_t resources_by_state[STORE_RESOURCE_STATES];
+	/* An automatic cleanup's (auto_by 0 for one an operator wrote): the
+	 * live member that asked, the member it cleans, that member's last
+	 * heartbeat (the outage) and the cluster's auto_cleanup then. */
+	int64_t auto_by, auto_worker, auto_after;
+	char auto_down_since[DBTIME_LEN];
 };
 
 /* Request `id`, or the newest with id 0 (-ENOENT when there is none).
@@ -610,6 +630,20 @@ int store_get_capacity(struct store *st, int64_t id, struct store_capacity *out)
  * planning counts only on peers that can. */
 int store_set_worker_state(struct store *st, int64_t me, bool can_clean, const char *reason,
 			   const struct timespec *now);
+
+/* ---- Automatic cleanup (migration 0013) ---- */
+
+/* clusters/<name>/auto_cleanup: seconds, 0 off. -ENOENT with words. */
+int store_set_cluster_auto_cleanup(struct store *st, const char *name, int64_t seconds,
+				   const struct timespec *now, struct cf_err *err);
+
+/* The members of cluster `name` other than `me` (volume workers, live
+ * rows) whose last heartbeat (created_at when they never sent one) is
+ * before `bound`, and whose outage has no mark yet: each given to fn with
+ * its id, host and that heartbeat as stored (valid during the call). */
+typedef int (*store_outage_fn)(void *ctx, int64_t id, const char *host, const char *last_heartbeat);
+int store_outages_due(struct store *st, const char *name, int64_t me, const struct timespec *bound,
+		      store_outage_fn fn, void *ctx);
 
 struct store_recovery {
 	int requeued; /* running jobs whose taker was down, queued again */

@@ -101,6 +101,25 @@ static int set_reason(struct store *st, const struct path_match *m, const char *
 	return rc;
 }
 
+static int set_auto_cleanup(struct store *st, const struct path_match *m, const char *buf,
+			    size_t size, char *done, size_t done_size, struct cf_err *err)
+{
+	struct timespec now;
+	long long seconds;
+	int rc = admin_parse_auto_cleanup(buf, size, &seconds, err);
+
+	if (rc)
+		return rc;
+	dbtime_now(&now);
+	rc = store_set_cluster_auto_cleanup(st, m->cluster, seconds, &now, err);
+	if (seconds)
+		snprintf(done, done_size, "cluster %s's auto_cleanup set to %lld s: a member down "
+			 "longer is cleaned by a live one", m->cluster, seconds);
+	else
+		snprintf(done, done_size, "cluster %s's auto_cleanup off", m->cluster);
+	return rc;
+}
+
 static int reset_status(struct store *st, const struct fs_config *cfg, const struct path_match *m,
 			const char *buf, size_t size, uid_t uid, char *done, size_t done_size,
 			struct cf_err *err)
@@ -164,6 +183,8 @@ int actions_write(struct store *st, const struct fs_config *cfg, const struct pa
 		rc = set_disabled(st, m, buf, size, done, sizeof(done), &err);
 	else if (strcmp(m->field->name, "disabled_reason") == 0)
 		rc = set_reason(st, m, buf, size, done, sizeof(done), &err);
+	else if (strcmp(m->field->name, "auto_cleanup") == 0 && m->rule->kind == NODE_CLUSTER_FIELD)
+		rc = set_auto_cleanup(st, m, buf, size, done, sizeof(done), &err);
 	else if (strcmp(m->field->name, "status") == 0)
 		rc = reset_status(st, cfg, m, buf, size, uid, done, sizeof(done), &err);
 	else if (strcmp(m->field->name, "size") == 0 && m->rule->kind == NODE_VOLUME_FIELD)

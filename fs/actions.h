@@ -1,6 +1,7 @@
 /* Cinder's admin actions as writes to value files and an rmdir:
  * workers/<id>/disabled and disabled_reason (service-disable --reason),
  * clusters/<name>/disabled and disabled_reason (cluster-disable),
+ * clusters/<name>/auto_cleanup (automatic cleanup, which Cinder never shipped),
  * volumes/<uuid>/status and snapshots/<uuid>/status (reset-state),
  * volumes/<uuid>/size (extend), rmdir clusters/<name> (cinder-manage
  * cluster remove). Each is logged with the writer's uid, and its refusal

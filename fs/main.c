@@ -415,6 +415,7 @@ static int serve(const struct options *o, const struct registration *reg, int64_
 			.keep_requests = o->history_keep,
 			.max_age_days = o->history_max_age,
 			.down_time = o->service_down_time,
+			.version = CINDERFS_RPC_VERSION,
 		};
 		rc = jobs_start(&jc, &jobs);
 		if (rc) {

@@ -74,6 +74,7 @@ static struct value cluster_hosts(const void *o, const struct view_ctx *c) { (vo
 static struct value cluster_down(const void *o, const struct view_ctx *c) { (void)c; return v_int(CLV(o)->summary.num_down_hosts); }
 static struct value cluster_beat(const void *o, const struct view_ctx *c) { (void)c; return v_time(CLV(o)->summary.last_heartbeat); }
 static struct value cluster_reason(const void *o, const struct view_ctx *c) { (void)c; return v_text(CLV(o)->row.disabled_reason); }
+static struct value cluster_auto(const void *o, const struct view_ctx *c) { (void)c; return v_int(CLV(o)->row.auto_cleanup); }
 
 static const struct field cluster_fields[] = {
 	{ "name", cluster_name, true, false },
@@ -83,6 +84,7 @@ static const struct field cluster_fields[] = {
 	{ "disabled_reason", cluster_reason, false, true },
 	{ "num_hosts", cluster_hosts, false, false },
 	{ "num_down_hosts", cluster_down, false, false },
+	{ "auto_cleanup", cluster_auto, false, true },
 	{ "last_heartbeat", cluster_beat, true, false },
 	{ NULL, NULL, false, false },
 };

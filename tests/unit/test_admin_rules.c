@@ -98,6 +98,30 @@ static void test_status_follows_cinders_lists(void **state)
 	assert_string_equal(err.msg, "Must specify 'status': write the status to set.");
 }
 
+static void test_auto_cleanup_is_whole_seconds_or_zero(void **state)
+{
+	struct cf_err err;
+	long long n = -1;
+
+	(void)state;
+	assert_int_equal(admin_parse_auto_cleanup("600\n", 4, &n, &err), 0);
+	assert_int_equal(n, 600);
+	assert_int_equal(admin_parse_auto_cleanup(" 0 \n", 4, &n, &err), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(admin_parse_auto_cleanup("31536000", 8, &n, &err), 0);
+	assert_int_equal(n, 31536000);
+	assert_int_equal(admin_parse_auto_cleanup("31536001", 8, &n, &err), -EINVAL);
+	assert_string_equal(err.msg, "auto_cleanup is a whole number of seconds from 0 (off) to "
+			    "31536000, and '31536001' is not.");
+	assert_int_equal(admin_parse_auto_cleanup("99999999999999999999999", 23, &n, &err), -EINVAL);
+	assert_int_equal(admin_parse_auto_cleanup("-5", 2, &n, &err), -EINVAL);
+	assert_int_equal(admin_parse_auto_cleanup("+5", 2, &n, &err), -EINVAL);
+	assert_int_equal(admin_parse_auto_cleanup("10m", 3, &n, &err), -EINVAL);
+	assert_int_equal(admin_parse_auto_cleanup("\n", 1, &n, &err), -EINVAL);
+	assert_int_equal(admin_parse_auto_cleanup("5\n6\n", 4, &n, &err), -EINVAL);
+	assert_string_equal(err.msg, "auto_cleanup takes one line; this write has several.");
+}
+
 static void test_extend_only_grows(void **state)
 {
 	struct cf_err err;
@@ -125,6 +149,7 @@ int main(void)
 		cmocka_unit_test(test_reason_is_one_line_of_at_most_255_bytes),
 		cmocka_unit_test(test_status_follows_cinders_lists),
 		cmocka_unit_test(test_extend_only_grows),
+		cmocka_unit_test(test_auto_cleanup_is_whole_seconds_or_zero),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

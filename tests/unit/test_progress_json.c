@@ -253,6 +253,14 @@ static char *jansson_render(struct store *st, int64_t id)
 		: failed || n[4] || n[5] ? "failed" : "done";
 	json_object_set_new(who, "uid", json_integer(r.sum.uid));
 	json_object_set_new(who, "pid", json_integer(r.sum.pid));
+	if (r.sum.auto_by) {
+		json_t *a = json_object();
+		json_object_set_new(a, "by_worker", json_integer(r.sum.auto_by));
+		json_object_set_new(a, "worker_id", json_integer(r.sum.auto_worker));
+		json_object_set_new(a, "down_since", time_text(r.sum.auto_down_since));
+		json_object_set_new(a, "after_seconds", json_integer(r.sum.auto_after));
+		json_object_set_new(who, "auto_cleanup", a);
+	}
 	json_object_set_new(root, "request", json_integer(r.sum.id));
 	json_object_set_new(root, "state", json_string(state));
 	json_object_set_new(root, "generation", json_integer(r.sum.generation));
@@ -659,6 +667,89 @@ static void test_a_request_the_store_records_is_counted_as_the_triggers_count(vo
 	check_request(f, id, true);
 }
 
+/* An automatic cleanup's request: its mark goes in with it, and
+ * progress.json says who asked and why, at the size stat gives. The same
+ * outage asked for again (another member, another connection) is
+ * -EALREADY with nothing written; so is one whose member beat since. */
+static void test_an_automatic_cleanup_is_marked_once_and_says_so(void **state)
+{
+	struct fixture *f = *state;
+	static const char spec[] = "{\"host\": \"n9@lvm\"}";
+	const char *beat = "2026-11-29 07:00:00.250000";
+	struct store_outage outage = {
+		.service_id = 9, .last_heartbeat = beat, .cluster_name = "c1@lvm", .host = "n9@lvm",
+		.after_seconds = 600, .requested_by = 7,
+	};
+	const struct new_job jobs[] = { { .service_id = 9, .dest_cluster = "c1@lvm" } };
+	struct new_request req = {
+		.spec = spec, .spec_len = strlen(spec), .filter_json = "{}",
+		.render_result = render_fixed, .uid = 0, .pid = 4242, .accepted_by = 7,
+		.until = { 1795953600, 0 }, .jobs = jobs, .job_count = COUNT(jobs), .outage = &outage,
+	};
+	struct request_summary sum;
+	struct store *other;
+	struct cf_err err;
+	int64_t id = 0, again = 0;
+
+	exec_texts(f->db, "INSERT INTO services (id, host, \"binary\", created_at, updated_at, deleted, "
+		   "cluster_name) VALUES (9, 'n9@lvm', 'cinder-volume', ?1, ?1, 0, 'c1@lvm')", 1, beat);
+	exec_ok(f->db, "INSERT INTO workers (resource_type, resource_id, status, service_id, updated_at) "
+		       "VALUES ('Volume', 'v9', 'creating', 9, '2026-11-29 07:00:00.000000')");
+	assert_int_equal(store_add_request(f->st, &req, &id, &err), 0);
+	check_request(f, id, true);
+	assert_int_equal(store_request_summary(f->st, id, &sum), 0);
+	assert_int_equal(sum.auto_by, 7);
+	assert_int_equal(sum.auto_worker, 9);
+	assert_int_equal(sum.auto_after, 600);
+	assert_string_equal(sum.auto_down_since, beat);
+
+	/* Another member, on a connection of its own, a moment later. */
+	assert_int_equal(store_open(f->setting, 0, &other, &err), 0);
+	outage.requested_by = 8;
+	req.accepted_by = 8;
+	assert_int_equal(store_add_request(other, &req, &again, &err), -EALREADY);
+	assert_non_null(strstr(err.msg, "cleaned already"));
+	/* The member came back (a new heartbeat), the outage read before. */
+	exec_ok(f->db, "UPDATE services SET updated_at = '2026-11-29 07:00:09.000000' WHERE id = 9");
+	outage.last_heartbeat = "2026-11-29 07:00:05.000000";
+	assert_int_equal(store_add_request(other, &req, &again, &err), -EALREADY);
+	store_close(other);
+	{
+		struct request_summary last;
+		assert_int_equal(store_request_summary(f->st, 0, &last), 0);
+		assert_int_equal(last.id, id); /* nothing else recorded */
+	}
+	/* An operator's request says nothing of it. */
+	req.outage = NULL;
+	assert_int_equal(store_add_request(f->st, &req, &again, &err), 0);
+	assert_int_equal(store_request_summary(f->st, again, &sum), 0);
+	assert_int_equal(sum.auto_by, 0);
+	check_request(f, again, true);
+
+	/* History pruned: a mark goes with its request once its outage is
+	 * over (9 beat since); one whose member is still down in that
+	 * outage stays, or the member would be asked for again. */
+	exec_ok(f->db, "INSERT INTO auto_cleanups (service_id, last_heartbeat, cluster_name, host, "
+		       "after_seconds, requested_by, request_id, created_at) VALUES (9, "
+		       "'2026-11-29 07:00:09.000000', 'c1@lvm', 'n9@lvm', 600, 7, 999, "
+		       "'2026-11-29 07:00:20.000000')");
+	exec_ok(f->db, "UPDATE cleanup_jobs SET state = 'done'");
+	{
+		struct timespec now = { 1795953600, 0 };
+		assert_int_equal(store_prune_requests(f->st, 1, 0, &now), 1);
+	}
+	assert_int_equal(store_request_summary(f->st, id, &sum), -ENOENT);
+	{
+		struct db_stmt *q;
+		assert_int_equal(db_prepare(f->db, "SELECT count(*), min(request_id) FROM auto_cleanups",
+					    false, &q), 0);
+		assert_int_equal(db_step(q), DB_ROW);
+		assert_int_equal(db_column_int(q, 0), 1);
+		assert_int_equal(db_column_int(q, 1), 999);
+		db_finalize(q);
+	}
+}
+
 /* A request that is gone: -ENOENT, from the summary and the render. */
 static void test_a_request_that_is_gone(void **state)
 {
@@ -683,6 +774,7 @@ int main(void)
 						teardown),
 		BOTH(test_a_request_the_store_records_is_counted_as_the_triggers_count),
 		BOTH(test_a_request_that_is_gone),
+		BOTH(test_an_automatic_cleanup_is_marked_once_and_says_so),
 	};
 	int failed;
 
