@@ -453,26 +453,79 @@ static enum outcome refuse_foreign(struct cleaner *c, const char *what, const ch
 	return REFUSED;
 }
 
-/* A scheduler's rows, as Cinder's scheduler cleans them: a volume it was
- * placing (creating) goes to error; nothing else is touched. */
-static enum outcome clean_scheduler_row(const struct worker_row *row, struct slot *s)
-{
-	if (strcmp(row->resource_type, "Volume") == 0 && strcmp(row->status, "creating") == 0)
-		return set_status(&s->ch, CHANGE_VOLUME_STATUS, "volume", row->resource_id, "error",
-				  s->detail, sizeof(s->detail));
-	snprintf(s->detail, sizeof(s->detail), "a cinder-scheduler's %s row in %s: the scheduler's "
-		 "cleanup only sets creating volumes to error; row removed", row->resource_type,
-		 row->status);
-	return SKIPPED;
-}
+/* What Cinder's cleanup does with one resource, decided from its status
+ * alone, before any driver call: the one decision clean_volume and
+ * clean_snapshot act on and cleanup/preview shows (cleaner_foresee). A
+ * scheduler's rows: a volume it was placing (creating) goes to error,
+ * nothing else is touched. Not decided here: whether the resource is on
+ * this worker's backend (refuse_foreign), what a driver answers. */
+enum decision {
+	DECIDE_SKIP,   /* nothing to do: the row is removed */
+	DECIDE_KEEP,   /* not now (an attached volume to delete): the row is given back */
+	DECIDE_ERROR,  /* set to error (a download cleared first) */
+	DECIDE_STATUS, /* set to *to */
+	DECIDE_DELETE, /* deleted in full */
+};
 
-static enum outcome no_cleanup_needed(const char *what, const char *status, struct slot *s)
+static enum decision decide(bool scheduler, const char *type, const char *row_status,
+			    const char *status, const char *attach_status, const char **to,
+			    char *why, size_t size)
 {
+	bool volume = strcmp(type, "Volume") == 0;
+	const char *what = volume ? "volume" : "snapshot";
+	bool attached = volume && attach_status && strcmp(attach_status, "attached") == 0;
+
+	*to = NULL;
+	if (!volume && strcmp(type, "Snapshot") != 0) {
+		/* Nothing to act on, and, as a row in a status that needs no
+		 * cleanup, removed rather than given back to be claimed by
+		 * every later cleanup. */
+		snprintf(why, size, "resource type %s is not one cinderfs cleans: row removed", type);
+		return DECIDE_SKIP;
+	}
+	if (!status) {
+		snprintf(why, size, "the %s is gone: row removed", what);
+		return DECIDE_SKIP;
+	}
+	if (strcmp(status, row_status) != 0) {
+		snprintf(why, size, "the %s is %s now, not %s: row removed", what, status, row_status);
+		return DECIDE_SKIP;
+	}
+	if (scheduler) {
+		if (volume && strcmp(status, "creating") == 0) {
+			snprintf(why, size, "volume set to error");
+			return DECIDE_ERROR;
+		}
+		snprintf(why, size, "a cinder-scheduler's %s row in %s: the scheduler's cleanup only "
+			 "sets creating volumes to error; row removed", type, status);
+		return DECIDE_SKIP;
+	}
+	if (strcmp(status, "creating") == 0 || (volume && strcmp(status, "downloading") == 0)) {
+		snprintf(why, size, "%s set to error", what);
+		return DECIDE_ERROR;
+	}
+	if (volume && strcmp(status, "uploading") == 0) {
+		*to = attached ? "in-use" : "available";
+		snprintf(why, size, "volume set to %s", *to);
+		return DECIDE_STATUS;
+	}
+	if (strcmp(status, "deleting") == 0) {
+		if (attached) {
+			/* Cinder's delete_volume refuses an attached volume
+			 * (VolumeAttached): deleting it would pull storage from
+			 * under its user. */
+			snprintf(why, size, "the volume is attached: it is not deleted while attached "
+				 "(detach it, then clean again): row given back");
+			return DECIDE_KEEP;
+		}
+		snprintf(why, size, volume ? "volume deleted in full, with its snapshots" :
+			 "snapshot deleted in full");
+		return DECIDE_DELETE;
+	}
 	/* Removed, never given back: every later cleanup would claim it
 	 * again (Cinder removes it too). */
-	snprintf(s->detail, sizeof(s->detail), "the %s is %s, which needs no cleanup: row removed",
-		 what, status);
-	return SKIPPED;
+	snprintf(why, size, "the %s is %s, which needs no cleanup: row removed", what, status);
+	return DECIDE_SKIP;
 }
 
 static enum outcome clean_volume(struct cleaner *c, struct batch *b, struct slot *s)
@@ -483,55 +536,45 @@ static enum outcome clean_volume(struct cleaner *c, struct batch *b, struct slot
 	struct cf_err err = { "" };
 	struct volume vol;
 	enum outcome out;
+	const char *to;
+	enum decision d;
 	int rc = get_volume(c, b, row->resource_id, &vol);
 
-	if (rc == -ENOENT) {
-		snprintf(detail, size, "the volume is gone: row removed");
-		return SKIPPED;
-	}
-	if (rc) {
+	if (rc && rc != -ENOENT) {
 		s->drop = false;
 		snprintf(detail, size, "reading the volume failed: %s", strerror(-rc));
 		return FAILED;
 	}
-	if (strcmp(vol.status, row->status) != 0) {
-		snprintf(detail, size, "the volume is %s now, not %s: row removed", vol.status,
-			 row->status);
+	d = decide(b->scheduler, "Volume", row->status, rc ? NULL : vol.status,
+		   rc ? NULL : vol.attach_status, &to, detail, size);
+	if (d == DECIDE_SKIP)
 		return SKIPPED;
-	}
-	if (b->scheduler)
-		return clean_scheduler_row(row, s);
-	if (strcmp(vol.status, "creating") && strcmp(vol.status, "downloading") &&
-	    strcmp(vol.status, "uploading") && strcmp(vol.status, "deleting"))
-		return no_cleanup_needed("volume", vol.status, s);
+	if (b->scheduler) /* its creating volume: no backend to check */
+		return set_status(&s->ch, CHANGE_VOLUME_STATUS, "volume", vol.id, "error", detail, size);
 	out = refuse_foreign(c, "volume", vol.id, vol.host, vol.cluster_name, s);
 	if (out != CLEANED)
 		return out;
-	if (strcmp(vol.status, "creating") == 0)
-		return set_status(&s->ch, CHANGE_VOLUME_STATUS, "volume", vol.id, "error", detail, size);
-	if (strcmp(vol.status, "downloading") == 0) {
-		rc = c->drv.ops->clear_download(c->drv.ctx, &vol, &err);
-		if (rc) {
-			snprintf(detail, size, "clearing the download failed: %s", err.msg);
-			return FAILED;
+	switch (d) {
+	case DECIDE_ERROR:
+		if (strcmp(vol.status, "downloading") == 0) {
+			rc = c->drv.ops->clear_download(c->drv.ctx, &vol, &err);
+			if (rc) {
+				snprintf(detail, size, "clearing the download failed: %s", err.msg);
+				return FAILED;
+			}
 		}
 		return set_status(&s->ch, CHANGE_VOLUME_STATUS, "volume", vol.id, "error", detail, size);
-	}
-	if (strcmp(vol.status, "uploading") == 0) {
-		const char *to = strcmp(vol.attach_status, "attached") == 0 ? "in-use" : "available";
+	case DECIDE_STATUS:
 		return set_status(&s->ch, CHANGE_VOLUME_STATUS, "volume", vol.id, to, detail, size);
-	}
-	if (strcmp(vol.attach_status, "attached") == 0) {
-		/* Cinder's delete_volume refuses an attached volume
-		 * (VolumeAttached): deleting it would pull storage from under
-		 * its user. */
+	case DECIDE_KEEP:
 		s->drop = false;
 		snprintf(detail, size, "volume %s is attached: it is not deleted while attached (detach "
 			 "it, then clean again): row given back", vol.id);
 		return REFUSED;
+	default:
+		s->vol = vol;
+		return delete_volume(c, b, s);
 	}
-	s->vol = vol;
-	return delete_volume(c, b, s);
 }
 
 static enum outcome clean_snapshot(struct cleaner *c, struct batch *b, struct slot *s)
@@ -543,29 +586,22 @@ static enum outcome clean_snapshot(struct cleaner *c, struct batch *b, struct sl
 	struct snapshot snap;
 	struct volume vol;
 	enum outcome out;
+	const char *to;
+	enum decision d;
 	int rc = get_snapshot(c, b, row->resource_id, &snap);
 
-	if (rc == -ENOENT) {
-		snprintf(detail, size, "the snapshot is gone: row removed");
-		return SKIPPED;
-	}
-	if (rc) {
+	if (rc && rc != -ENOENT) {
 		s->drop = false;
 		snprintf(detail, size, "reading the snapshot failed: %s", strerror(-rc));
 		return FAILED;
 	}
-	if (strcmp(snap.status, row->status) != 0) {
-		snprintf(detail, size, "the snapshot is %s now, not %s: row removed", snap.status,
-			 row->status);
+	d = decide(b->scheduler, "Snapshot", row->status, rc ? NULL : snap.status, "", &to, detail,
+		   size);
+	if (d == DECIDE_SKIP)
 		return SKIPPED;
-	}
-	if (b->scheduler)
-		return clean_scheduler_row(row, s);
-	if (strcmp(snap.status, "creating") == 0)
+	if (d == DECIDE_ERROR)
 		return set_status(&s->ch, CHANGE_SNAPSHOT_STATUS, "snapshot", snap.id, "error", detail,
 				  size);
-	if (strcmp(snap.status, "deleting") != 0)
-		return no_cleanup_needed("snapshot", snap.status, s);
 	/* Deleting: finished in full (fix: Cinder removes the row and leaves
 	 * the snapshot deleting for ever). Only on its volume's backend. */
 	rc = get_volume(c, b, snap.volume_id, &vol);
@@ -604,11 +640,11 @@ static enum outcome clean_row(struct cleaner *c, struct batch *b, struct slot *s
 		return clean_volume(c, b, s);
 	if (strcmp(s->row.resource_type, "Snapshot") == 0)
 		return clean_snapshot(c, b, s);
-	/* A type cinderfs does not know: nothing to act on, and, as a row in
-	 * a status that needs no cleanup, removed rather than given back to
-	 * be claimed by every later cleanup. */
-	snprintf(s->detail, sizeof(s->detail), "resource type %s is not one cinderfs cleans: row "
-		 "removed", s->row.resource_type);
+	{
+		const char *to;
+		decide(false, s->row.resource_type, s->row.status, NULL, NULL, &to, s->detail,
+		       sizeof(s->detail));
+	}
 	return SKIPPED;
 }
 
@@ -913,49 +949,16 @@ int cleaner_clean_own(struct cleaner *c, const struct timespec *started,
 const char *cleaner_foresee(bool scheduler, const char *type, const char *row_status,
 			    const char *status, const char *attach_status, char *why, size_t size)
 {
-	bool volume = strcmp(type, "Volume") == 0;
-	const char *what = volume ? "volume" : "snapshot";
-	bool attached = volume && strcmp(attach_status, "attached") == 0;
+	const char *to;
 
-	if (!volume && strcmp(type, "Snapshot") != 0) {
-		snprintf(why, size, "resource type %s is not one cinderfs cleans: row removed", type);
-		return "skip";
-	}
-	if (!status) {
-		snprintf(why, size, "the %s is gone: row removed", what);
-		return "skip";
-	}
-	if (strcmp(status, row_status) != 0) {
-		snprintf(why, size, "the %s is %s now, not %s: row removed", what, status, row_status);
-		return "skip";
-	}
-	if (scheduler) {
-		if (volume && strcmp(status, "creating") == 0) {
-			snprintf(why, size, "volume set to error");
-			return "error";
-		}
-		snprintf(why, size, "a cinder-scheduler's %s row in %s: the scheduler's cleanup only "
-			 "sets creating volumes to error; row removed", type, status);
-		return "skip";
-	}
-	if (strcmp(status, "creating") == 0 || (volume && strcmp(status, "downloading") == 0)) {
-		snprintf(why, size, "%s set to error", what);
+	switch (decide(scheduler, type, row_status, status, attach_status, &to, why, size)) {
+	case DECIDE_ERROR:
 		return "error";
-	}
-	if (volume && strcmp(status, "uploading") == 0) {
-		snprintf(why, size, "volume set to %s", attached ? "in-use" : "available");
-		return attached ? "in-use" : "available";
-	}
-	if (strcmp(status, "deleting") == 0) {
-		if (attached) {
-			snprintf(why, size, "the volume is attached: it is not deleted while attached "
-				 "(detach it, then clean again): row given back");
-			return "skip";
-		}
-		snprintf(why, size, volume ? "volume deleted in full, with its snapshots" :
-			 "snapshot deleted in full");
+	case DECIDE_STATUS:
+		return to;
+	case DECIDE_DELETE:
 		return "delete";
+	default:
+		return "skip";
 	}
-	snprintf(why, size, "the %s is %s, which needs no cleanup: row removed", what, status);
-	return "skip";
 }

@@ -39,8 +39,9 @@ int cleaner_run_job(struct cleaner *c, const struct job *job, struct cleaner_cou
 int cleaner_clean_own(struct cleaner *c, const struct timespec *started,
 		      struct cleaner_counts *counts);
 
-/* What cleaning one workers row would do, decided as clean_row decides it
- * before any driver call (for cleanup/preview, which acts on nothing):
+/* What cleaning one workers row would do: the decision clean_row acts on
+ * (the same function), before any driver call, for cleanup/preview, which
+ * acts on nothing:
  * "error", "delete", "available", "in-use" or "skip", and in `why` the
  * words of it. status is the resource's status now (NULL: it is gone),
  * attach_status a volume's ("" for a snapshot). Not foreseen: what a
