@@ -8,8 +8,9 @@
  * row is worked on with no transaction open, and one write transaction
  * ends the batch (each row's resource changes, the row deleted or given
  * back, its progress), each row's end written only while its claim is
- * still ours. Nothing is written while a storage command runs, so the
- * database's write lock is never held across one; a worker that lost a
+ * still ours; that transaction also claims the next batch (one commit
+ * a batch, not two). Nothing is written while a storage command runs,
+ * so the database's write lock is never held across one; a worker that lost a
  * row (it could not heartbeat, a peer took the row) abandons it instead
  * of writing over the peer's result; and a worker killed in the middle of
  * a batch leaves its claimed rows, marked claimed in the progress, to the
@@ -642,12 +643,6 @@ static void note_not_held(struct cleaner *c, struct batch *b, const struct store
 			    notes[i].resource_id, as);
 }
 
-/* The ends of the slots worked on and not ended yet, in one transaction,
- * each written only while its claim is still ours; a deferred one waits
- * for its removal. Each row: deleted when its operation is over, else
- * given back to its owner and time so a later cleanup finds it again (a
- * row already gone is fine: fix); the resource's changes with it.
- * Counted, logged. */
 /* The rows of the next batch, claimed in the transaction of this one's
  * end. */
 struct next_claim {
@@ -656,6 +651,12 @@ struct next_claim {
 	bool *claimed;
 };
 
+/* The ends of the slots worked on and not ended yet, in one transaction,
+ * each written only while its claim is still ours; a deferred one waits
+ * for its removal. Each row: deleted when its operation is over, else
+ * given back to its owner and time so a later cleanup finds it again (a
+ * row already gone is fine: fix); the resource's changes with it.
+ * Counted, logged. With `next`, the same transaction claims its rows. */
 static int end_slots(struct cleaner *c, struct batch *b, size_t upto,
 		     struct cleaner_counts *counts, const struct next_claim *next)
 {
