@@ -8,8 +8,9 @@
  * row is worked on with no transaction open, and one write transaction
  * ends the batch (each row's resource changes, the row deleted or given
  * back, its progress), each row's end written only while its claim is
- * still ours. Nothing is written while a storage command runs, so the
- * database's write lock is never held across one; a worker that lost a
+ * still ours; that transaction also claims the next batch (one commit
+ * a batch, not two). Nothing is written while a storage command runs,
+ * so the database's write lock is never held across one; a worker that lost a
  * row (it could not heartbeat, a peer took the row) abandons it instead
  * of writing over the peer's result; and a worker killed in the middle of
  * a batch leaves its claimed rows, marked claimed in the progress, to the
@@ -678,14 +679,22 @@ static void note_not_held(struct cleaner *c, struct batch *b, const struct store
 			    notes[i].resource_id, as);
 }
 
+/* The rows of the next batch, claimed in the transaction of this one's
+ * end. */
+struct next_claim {
+	const struct worker_row *rows;
+	size_t count;
+	bool *claimed;
+};
+
 /* The ends of the slots worked on and not ended yet, in one transaction,
  * each written only while its claim is still ours; a deferred one waits
  * for its removal. Each row: deleted when its operation is over, else
  * given back to its owner and time so a later cleanup finds it again (a
  * row already gone is fine: fix); the resource's changes with it.
- * Counted, logged. */
+ * Counted, logged. With `next`, the same transaction claims its rows. */
 static int end_slots(struct cleaner *c, struct batch *b, size_t upto,
-		     struct cleaner_counts *counts)
+		     struct cleaner_counts *counts, const struct next_claim *next)
 {
 	struct row_end *ends = calloc(upto ? upto : 1, sizeof(*ends));
 	struct slot **of = calloc(upto ? upto : 1, sizeof(*of));
@@ -721,11 +730,13 @@ static int end_slots(struct cleaner *c, struct batch *b, size_t upto,
 		};
 		n++;
 	}
-	if (n == 0)
+	if (n == 0 && !(next && next->count))
 		goto out;
 	dbtime_now(&now);
 	{
-		int erc = store_end_rows(c->st, ends, n, &now, results, holders);
+		int erc = store_end_and_claim(c->st, ends, n, results, holders, next ? next->rows : NULL,
+					      next ? next->count : 0, c->me, b->request_id, b->job_id,
+					      &now, next ? next->claimed : NULL);
 		if (erc) {
 			rc = erc;
 			goto out;
@@ -814,21 +825,14 @@ static int remove_deferred(struct cleaner *c, struct batch *b)
 	return 0;
 }
 
-/* Claim a batch of rows, work on each claimed one, end them. */
-static int run_batch(struct cleaner *c, struct batch *b, const struct worker_row *rows,
-		     size_t count, struct cleaner_counts *counts)
+/* The rows of a claim, as the batch's slots; those a peer claimed first
+ * are counted and noted skipped. */
+static void take_claimed(struct cleaner *c, struct batch *b, const struct worker_row *rows,
+			 size_t count, const bool *claimed, struct cleaner_counts *counts)
 {
-	bool claimed[BATCH_ROWS];
 	struct store_note lost[BATCH_ROWS];
-	struct timespec now;
-	size_t n_lost = 0, worked = 0;
-	int64_t last_end;
-	int rc, erc;
+	size_t n_lost = 0;
 
-	dbtime_now(&now);
-	rc = store_claim_rows(c->st, rows, count, c->me, b->request_id, b->job_id, &now, claimed);
-	if (rc)
-		return rc;
 	b->count = 0;
 	for (size_t i = 0; i < count; i++) {
 		if (claimed[i]) {
@@ -842,38 +846,66 @@ static int run_batch(struct cleaner *c, struct batch *b, const struct worker_row
 						      "skipped", "claimed by another worker first" };
 	}
 	note_not_held(c, b, lost, n_lost, "claimed first by another worker");
+}
+
+/* Work on each claimed row of the batch; *worked says how many were. */
+static int work_batch(struct cleaner *c, struct batch *b, struct cleaner_counts *counts,
+		      size_t *worked)
+{
+	int64_t last_end;
+	int rc = 0, erc;
+
+	*worked = 0;
 	if (b->count == 0)
 		return 0;
 	read_batch(c, b);
 	last_end = monotonic_ms();
-	rc = 0;
 	for (size_t i = 0; i < b->count && rc == 0; i++) {
 		struct slot *s = &b->slots[i];
 
 		s->out = clean_row(c, b, s);
 		apply_to_reads(&b->reads, s);
-		worked = i + 1;
+		*worked = i + 1;
 		/* A slow driver: what is done so far is written now and then. */
-		if (worked < b->count && monotonic_ms() - last_end >= END_EVERY_MS) {
-			rc = end_slots(c, b, worked, counts);
+		if (*worked < b->count && monotonic_ms() - last_end >= END_EVERY_MS) {
+			rc = end_slots(c, b, *worked, counts, NULL);
 			last_end = monotonic_ms();
 		}
 	}
-	/* What was deferred is finished even after an error, and every row
-	 * worked on ended. (After an error, the rows not worked on stay
-	 * claimed, marked so in the progress: the job given back returns
-	 * them; a cleanup of this worker reaches them too.) */
+	/* What was deferred is finished even after an error. (After an
+	 * error, the rows not worked on stay claimed, marked so in the
+	 * progress: the job given back returns them; a cleanup of this
+	 * worker reaches them too.) */
 	erc = remove_deferred(c, b);
-	if (rc == 0)
-		rc = erc;
-	erc = end_slots(c, b, worked, counts);
-	if (rc == 0)
-		rc = erc;
+	return rc ? rc : erc;
+}
+
+static void drop_batch(struct batch *b)
+{
 	for (size_t i = 0; i < b->count; i++)
 		free(b->slots[i].ch.items);
 	free_reads(&b->reads);
 	b->count = 0;
-	return rc;
+}
+
+/* Before each claim: an admin's cancel stops the job, and so does the job
+ * having gone to another worker (this one was seen as down while
+ * stalled): the new taker goes on from there. */
+static int job_still_ours(struct cleaner *c, int64_t request_id, int64_t job_id)
+{
+	bool mine = true, cancelled = false;
+
+	if (!job_id || store_job_hold(c->st, job_id, c->me, &mine, &cancelled) != 0)
+		return 0;
+	if (cancelled)
+		return -ECANCELED;
+	if (!mine) {
+		log_warning("cleanup of request %lld: job %lld went to another worker while this one "
+			    "was seen as down; stopping it here", (long long)request_id,
+			    (long long)job_id);
+		return -ESTALE;
+	}
+	return 0;
 }
 
 static int clean_rows(struct cleaner *c, int64_t service_id, const char *type, const char *id,
@@ -882,6 +914,7 @@ static int clean_rows(struct cleaner *c, int64_t service_id, const char *type, c
 {
 	struct worker_row *rows = NULL;
 	struct batch b = { .request_id = request_id, .job_id = job_id };
+	bool claimed[BATCH_ROWS];
 	char binary[NAME_LEN];
 	size_t n = 0;
 	int rc = store_service_binary(c->st, service_id, binary);
@@ -899,28 +932,41 @@ static int clean_rows(struct cleaner *c, int64_t service_id, const char *type, c
 		free(rows);
 		return -ENOMEM;
 	}
-	for (size_t start = 0; start < n && rc == 0; start += BATCH_ROWS) {
-		bool mine = true, cancelled = false;
-		/* Before each batch: an admin's cancel stops the job, and so
-		 * does the job having gone to another worker (this one was
-		 * seen as down while stalled): the new taker goes on from
-		 * here. */
-		if (job_id && store_job_hold(c->st, job_id, c->me, &mine, &cancelled) == 0) {
-			if (cancelled) {
-				rc = -ECANCELED;
-				break;
-			}
-			if (!mine) {
-				log_warning("cleanup of request %lld: job %lld went to another worker "
-					    "while this one was seen as down; stopping it here",
-					    (long long)request_id, (long long)job_id);
-				rc = -ESTALE;
-				break;
-			}
+	/* Batch after batch: each batch's rows worked on, then its end
+	 * written in the transaction that claims the next (one commit a
+	 * batch, not two); the first claimed alone, the last ended alone. */
+	if (n) {
+		size_t first = n < BATCH_ROWS ? n : BATCH_ROWS;
+		struct timespec now;
+
+		rc = job_still_ours(c, request_id, job_id);
+		if (rc == 0) {
+			dbtime_now(&now);
+			rc = store_claim_rows(c->st, rows, first, c->me, request_id, job_id, &now,
+					      claimed);
 		}
-		rc = run_batch(c, &b, rows + start, n - start < BATCH_ROWS ? n - start : BATCH_ROWS,
-			       counts);
+		if (rc == 0)
+			take_claimed(c, &b, rows, first, claimed, counts);
 	}
+	for (size_t start = 0; start < n && rc == 0; start += BATCH_ROWS) {
+		size_t next = start + BATCH_ROWS, worked;
+		struct next_claim claim = { rows + (next < n ? next : n), next < n ? n - next : 0,
+					    claimed };
+		int erc;
+
+		if (claim.count > BATCH_ROWS)
+			claim.count = BATCH_ROWS;
+		rc = work_batch(c, &b, counts, &worked);
+		if (rc == 0 && claim.count)
+			rc = job_still_ours(c, request_id, job_id);
+		erc = end_slots(c, &b, worked, counts, rc == 0 && claim.count ? &claim : NULL);
+		if (rc == 0)
+			rc = erc;
+		drop_batch(&b);
+		if (rc == 0 && claim.count)
+			take_claimed(c, &b, claim.rows, claim.count, claimed, counts);
+	}
+	drop_batch(&b);
 	free(b.slots);
 	free(rows);
 	return rc;

@@ -89,6 +89,8 @@ struct pg_db {
 	struct pg_stmt *streaming;
 	/* Reconnecting, logged once until a connection is made again. */
 	bool reconnecting;
+	/* A NOTIFY queued in the open transaction, sent with its COMMIT. */
+	bool notify_at_commit;
 	int64_t changes;
 	int err;             /* -errno of the last failure, 0 after a success */
 	char errmsg[512];
@@ -367,6 +369,7 @@ static int reconnect(struct pg_db *db)
 	db->generation++;
 	db->doomed = false;
 	db->tx_open = false;
+	db->notify_at_commit = false;
 	if (PQstatus(db->conn) != CONNECTION_OK) {
 		char line[400];
 
@@ -627,6 +630,7 @@ static int pg_begin(struct db *d, enum db_tx kind)
 		return rc;
 	if (db->tx_open)
 		return set_error(db, -EIO, "cannot start a transaction within a transaction");
+	db->notify_at_commit = false;
 	switch (kind) {
 	case DB_TX_READ:
 		/* One snapshot for every read of the transaction. */
@@ -670,12 +674,16 @@ static int pg_commit(struct db *d)
 	if (!db->tx_open)
 		return set_error(db, -EIO, "cannot commit: no transaction is open");
 	if (PQtransactionStatus(db->conn) == PQTRANS_INERROR) {
+		db->notify_at_commit = false;
 		PQclear(PQexec(db->conn, "ROLLBACK"));
 		track_tx(db);
 		return set_error(db, -EIO, "cannot commit: a statement of the transaction failed, "
 				 "and it was rolled back");
 	}
-	res = PQexec(db->conn, "COMMIT");
+	/* One round trip for both: a NOTIFY that failed aborts the
+	 * transaction, and the COMMIT after it answers ROLLBACK. */
+	res = PQexec(db->conn, db->notify_at_commit ? "NOTIFY cinderfs; COMMIT" : "COMMIT");
+	db->notify_at_commit = false;
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		rc = result_failed(db, res);
 		track_tx(db);
@@ -695,6 +703,7 @@ static void pg_rollback(struct db *d)
 
 	if (db->streaming)
 		spill(db->streaming);
+	db->notify_at_commit = false;
 	if (!db->tx_open)
 		return;
 	if (db->doomed || PQstatus(db->conn) != CONNECTION_OK) {
@@ -1869,9 +1878,17 @@ static int pg_server_time_us(struct db *d, int64_t *us)
 	return rc == DB_ROW ? 0 : rc < 0 ? rc : -EIO;
 }
 
-/* Sent when the transaction commits, not at all if it rolls back. */
+/* Sent when the transaction commits, not at all if it rolls back. In a
+ * transaction it goes with the COMMIT (a round trip fewer for every
+ * write that wakes the other daemons: the cleaner's batches). */
 static int pg_notify(struct db *d)
 {
+	struct pg_db *db = PDB(d);
+
+	if (pg_in_tx(d)) {
+		db->notify_at_commit = true;
+		return 0;
+	}
 	return pg_exec(d, "NOTIFY cinderfs");
 }
 

@@ -2774,7 +2774,6 @@ struct claim_ctx {
 	int64_t me, request_id, job_id;
 	char stamp[DBTIME_LEN];
 	bool *claimed;
-	struct timespec locked; /* when the transaction had the write lock */
 };
 
 static int note_claimed(void *arg, struct db_stmt *stmt)
@@ -2794,7 +2793,6 @@ static int claim_tx(struct store *st, void *arg)
 	const char *stamp = c->stamp;
 	int rc;
 
-	clock_gettime(CLOCK_MONOTONIC, &c->locked);
 	for (size_t i = 0; i < c->count; i++) {
 		const struct worker_row *r = &c->rows[i];
 
@@ -2827,24 +2825,6 @@ static int claim_tx(struct store *st, void *arg)
 	return rc;
 }
 
-int store_claim_rows(struct store *st, const struct worker_row *rows, size_t count, int64_t me,
-		     int64_t request_id, int64_t job_id, const struct timespec *now, bool *claimed)
-{
-	struct claim_ctx c = { .rows = rows, .count = count, .me = me, .request_id = request_id,
-			       .job_id = job_id, .claimed = claimed };
-	int rc;
-
-	if (count == 0)
-		return 0;
-	memset(claimed, 0, count * sizeof(*claimed));
-	dbtime_format(now, c.stamp);
-	rc = write_tx(st, claim_tx, &c);
-	leave_write_lock_free(st, &c.locked);
-	if (rc)
-		memset(claimed, 0, count * sizeof(*claimed)); /* rolled back */
-	return rc;
-}
-
 int store_claim_row(struct store *st, const struct worker_row *row, int64_t me,
 		    int64_t request_id, int64_t job_id, const struct timespec *now)
 {
@@ -2860,7 +2840,6 @@ struct end_ctx {
 	char stamp[DBTIME_LEN];
 	int *results;
 	int64_t *holders;
-	struct timespec locked;
 };
 
 /* Still ours? Our claim moved race_preventer by one; anything since (a
@@ -2990,7 +2969,6 @@ static int end_tx(struct store *st, void *arg)
 	int64_t me = first->me;
 	int rc;
 
-	clock_gettime(CLOCK_MONOTONIC, &c->locked);
 	for (size_t i = 0; i < c->count; i++) {
 		c->results[i] = -ESTALE;
 		c->holders[i] = 0;
@@ -3054,25 +3032,77 @@ static int end_tx(struct store *st, void *arg)
 	return rc;
 }
 
-int store_end_rows(struct store *st, const struct row_end *ends, size_t count,
-		   const struct timespec *now, int *results, int64_t *holders)
+/* A batch's end and the next batch's claim, either of them empty. */
+struct end_claim_ctx {
+	struct end_ctx end;
+	struct claim_ctx claim;
+	struct timespec locked; /* when the transaction had the write lock */
+};
+
+static int end_claim_tx(struct store *st, void *arg)
 {
-	struct end_ctx c = { .ends = ends, .count = count, .results = results, .holders = holders };
+	struct end_claim_ctx *c = arg;
+	int rc = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &c->locked);
+	if (c->end.count)
+		rc = end_tx(st, &c->end);
+	if (rc == 0 && c->claim.count)
+		rc = claim_tx(st, &c->claim);
+	return rc;
+}
+
+/* One write transaction where there were two: on both engines a commit
+ * is a flush to disk, and on SQLite each transaction is followed by a
+ * pause as long as it held the lock; on PostgreSQL BEGIN, NOTIFY and
+ * COMMIT are a round trip each. The ends are written first, so a row of
+ * the next batch that an end changed (a peer's give-back) is claimed as
+ * it is then, or not at all. */
+int store_end_and_claim(struct store *st, const struct row_end *ends, size_t n_ends,
+			int *results, int64_t *holders, const struct worker_row *rows,
+			size_t count, int64_t me, int64_t request_id, int64_t job_id,
+			const struct timespec *now, bool *claimed)
+{
+	struct end_claim_ctx c = {
+		.end = { .ends = ends, .count = n_ends, .results = results, .holders = holders },
+		.claim = { .rows = rows, .count = count, .me = me, .request_id = request_id,
+			   .job_id = job_id, .claimed = claimed },
+	};
 	int rc;
 
-	if (count == 0)
+	if (n_ends == 0 && count == 0)
 		return 0;
-	for (size_t i = 1; i < count; i++)
+	for (size_t i = 1; i < n_ends; i++)
 		if (ends[i].me != ends[0].me || ends[i].request_id != ends[0].request_id ||
 		    ends[i].job_id != ends[0].job_id)
 			return -EINVAL;
-	dbtime_format(now, c.stamp);
-	rc = write_tx(st, end_tx, &c);
+	if (count)
+		memset(claimed, 0, count * sizeof(*claimed));
+	dbtime_format(now, c.end.stamp);
+	dbtime_format(now, c.claim.stamp);
+	rc = write_tx(st, end_claim_tx, &c);
 	leave_write_lock_free(st, &c.locked);
-	if (rc)
-		for (size_t i = 0; i < count; i++)
-			results[i] = rc; /* rolled back: nothing of any row written */
+	if (rc) {
+		/* Rolled back: nothing of any row written, nothing claimed. */
+		for (size_t i = 0; i < n_ends; i++)
+			results[i] = rc;
+		if (count)
+			memset(claimed, 0, count * sizeof(*claimed));
+	}
 	return rc;
+}
+
+int store_claim_rows(struct store *st, const struct worker_row *rows, size_t count, int64_t me,
+		     int64_t request_id, int64_t job_id, const struct timespec *now, bool *claimed)
+{
+	return store_end_and_claim(st, NULL, 0, NULL, NULL, rows, count, me, request_id, job_id,
+				   now, claimed);
+}
+
+int store_end_rows(struct store *st, const struct row_end *ends, size_t count,
+		   const struct timespec *now, int *results, int64_t *holders)
+{
+	return store_end_and_claim(st, ends, count, results, holders, NULL, 0, 0, 0, 0, now, NULL);
 }
 
 int store_end_row(struct store *st, const struct row_end *e, const struct timespec *now,

@@ -443,6 +443,15 @@ int store_end_row(struct store *st, const struct row_end *e, const struct timesp
 int store_end_rows(struct store *st, const struct row_end *ends, size_t count,
 		   const struct timespec *now, int *results, int64_t *holders);
 
+/* store_end_rows of one batch and store_claim_rows of the next (of the
+ * same worker, request and job) in one transaction, the ends first;
+ * either may be empty. On an error nothing of either is written:
+ * every results[i] is the error and nothing is claimed. */
+int store_end_and_claim(struct store *st, const struct row_end *ends, size_t n_ends,
+			int *results, int64_t *holders, const struct worker_row *rows,
+			size_t count, int64_t me, int64_t request_id, int64_t job_id,
+			const struct timespec *now, bool *claimed);
+
 /* store_note_progress for several resources of one job at once. */
 struct store_note {
 	const char *resource_type, *resource_id, *state, *detail;

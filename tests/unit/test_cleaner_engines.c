@@ -330,6 +330,80 @@ static void test_a_peer_claim_between_our_claim_and_our_end_wins(void **state)
 	free(rows);
 }
 
+/* A batch's end and the next batch's claim share one transaction: both
+ * land (each row of the claim still on its own: a peer's row is not
+ * ours), or, when any of it fails, neither does. */
+static void test_a_batchs_end_and_the_next_claim_land_or_fail_together(void **state)
+{
+	struct fixture *f = *state;
+	struct timespec now = { NOW_SEC, 0 };
+	struct store_change changes[2];
+	struct row_end ends[2];
+	struct worker_row *rows, *more;
+	bool claimed[2];
+	int results[2];
+	int64_t holders[2];
+	size_t n, n_more;
+
+	seed_rows(f, 1, 4);
+	rows = read_rows(f, &n);
+	assert_int_equal(store_claim_rows(f->st, rows, 2, 2, 1, 1, &now, claimed), 0);
+	/* A peer takes row 4 before our next claim. */
+	sql(f, "UPDATE workers SET service_id = 3, race_preventer = race_preventer + 1 WHERE id = 4");
+	for (size_t i = 0; i < 2; i++) {
+		changes[i] = (struct store_change){ .kind = CHANGE_VOLUME_STATUS };
+		snprintf(changes[i].id, sizeof(changes[i].id), "%s", res_id((int)i + 1));
+		snprintf(changes[i].status, sizeof(changes[i].status), "error");
+		ends[i] = (struct row_end){ .row = &rows[i], .me = 2, .drop = true, .changes = &changes[i],
+					    .n_changes = 1, .request_id = 1, .job_id = 1,
+					    .state = "cleaned", .detail = "volume set to error" };
+	}
+	assert_int_equal(store_end_and_claim(f->st, ends, 2, results, holders, rows + 2, 2, 2, 1, 1,
+					     &now, claimed), 0);
+	assert_int_equal(results[0], 0);
+	assert_int_equal(results[1], 0);
+	assert_true(claimed[0] && !claimed[1]);
+	assert_string_equal(volume_status(f, res_id(1)), "error/0");
+	assert_string_equal(progress_of(f, 1, res_id(2)), "cleaned: volume set to error");
+	assert_string_equal(progress_of(f, 1, res_id(3)), "claimed: ");
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM workers WHERE id IN (1, 2)"), 0);
+	assert_int_equal(sql_int(f, "SELECT service_id FROM workers WHERE id = 3"), 2);
+	assert_int_equal(sql_int(f, "SELECT service_id FROM workers WHERE id = 4"), 3);
+
+	/* Now the claim of the next batch fails (the database refuses row
+	 * 6): row 3's end is not written either, and nothing is claimed. */
+	seed_rows(f, 5, 2);
+	more = read_rows(f, &n_more);
+	assert_int_equal(n_more, 2);
+	if (f->kind == DB_SQLITE) {
+		sql(f, "CREATE TRIGGER refuse_claim BEFORE UPDATE ON workers WHEN NEW.id = 6 BEGIN "
+		       "SELECT RAISE(ABORT, 'refused by the test'); END");
+	} else {
+		sql(f, "CREATE FUNCTION refuse_claim() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+		       "RAISE EXCEPTION 'refused by the test'; END $$");
+		sql(f, "CREATE TRIGGER refuse_claim BEFORE UPDATE ON workers FOR EACH ROW "
+		       "WHEN (NEW.id = 6) EXECUTE FUNCTION refuse_claim()");
+	}
+	changes[0] = (struct store_change){ .kind = CHANGE_VOLUME_STATUS };
+	snprintf(changes[0].id, sizeof(changes[0].id), "%s", res_id(3));
+	snprintf(changes[0].status, sizeof(changes[0].status), "error");
+	ends[0].row = &rows[2];
+	claimed[0] = claimed[1] = true;
+	results[0] = 0;
+	assert_true(store_end_and_claim(f->st, ends, 1, results, holders, more, n_more, 2, 1, 1, &now,
+					claimed) < 0);
+	assert_true(results[0] < 0);
+	assert_false(claimed[0] || claimed[1]);
+	assert_string_equal(volume_status(f, res_id(3)), "deleting/0");
+	assert_string_equal(progress_of(f, 1, res_id(3)), "claimed: ");
+	assert_int_equal(sql_int(f, "SELECT service_id FROM workers WHERE id = 3"), 2);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM workers WHERE id IN (5, 6) AND "
+				    "service_id = 1 AND race_preventer = 0"), 2);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM status_writes"), 2);
+	free(rows);
+	free(more);
+}
+
 static void test_a_batchs_changes_are_written_as_row_after_row_would(void **state)
 {
 	struct fixture *f = *state;
@@ -692,6 +766,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		BOTH(test_a_batch_claims_each_row_on_its_own),
 		BOTH(test_a_peer_claim_between_our_claim_and_our_end_wins),
+		BOTH(test_a_batchs_end_and_the_next_claim_land_or_fail_together),
 		BOTH(test_a_batchs_changes_are_written_as_row_after_row_would),
 		BOTH(test_a_dead_cleaners_claimed_rows_are_given_back_and_finished),
 		BOTH(test_rows_a_killed_cleaner_claimed_are_reached_by_a_cleanup_of_it),
