@@ -323,6 +323,48 @@ out:
 	return rc;
 }
 
+/* ---- cleanup/request's read: what the spec would reach now ---- */
+
+struct reach {
+	const struct filter *f;
+	struct timespec at;
+	int down_time;
+	int64_t rows;
+};
+
+static int count_reach(void *ctx, const struct planner_worker *w, const char *type, int64_t rows)
+{
+	struct reach *r = ctx;
+
+	if (r->f->resource_type[0] && strcmp(type, r->f->resource_type) != 0)
+		return 0;
+	if (planner_selects(r->f, w, &r->at, r->down_time))
+		r->rows += rows;
+	return 0;
+}
+
+int request_reach(struct store *st, const struct request_input *in, int64_t *rows)
+{
+	struct cf_err err = { "" };
+	struct filter f;
+	struct reach r = { .f = &f, .at = in->up_at.tv_sec ? in->up_at : in->now,
+			   .down_time = in->down_time };
+	int rc;
+
+	*rows = 0;
+	/* Accepted once, so it parses, unless the rules changed since (an
+	 * upgrade): a spec a write would refuse reaches nothing. */
+	if (filter_parse(in->spec, in->len, &f, &err) != 0 || f.service_id_matches_none)
+		return 0;
+	/* Step 7's lookup is the resource's rows, whoever owns them: the
+	 * owner is then judged by the rest of the filter, as the request
+	 * would judge the owner it finds. */
+	rc = store_reach_rows(st, f.resource_id[0] ? f.resource_id : NULL, count_reach, &r);
+	if (rc == 0)
+		*rows = r.rows;
+	return rc;
+}
+
 /* ---- cleanup/preview ---- */
 
 /* A text that grows as it is written: the preview is the caller's to

@@ -38,6 +38,14 @@ int request_submit(struct store *st, const struct request_input *in, int64_t *id
 int request_preview(struct store *st, const struct request_input *in, char **out, size_t *len,
 		    struct cf_err *err);
 
+/* How many workers rows applying the spec (in->spec, in->len) now would
+ * reach: the rows of every worker it selects (cleaning or unavailable
+ * alike: an unavailable one's rows are stuck all the same), of its
+ * resource_type and resource_id when it names them. Cheap: one pass over
+ * the workers table grouped by owner, never the plan over every worker.
+ * A spec that no longer parses reaches 0. */
+int request_reach(struct store *st, const struct request_input *in, int64_t *rows);
+
 /* A plan's result document: {"cleaning": [...], "unavailable": [...]}
  * with two-space indents and a final newline (malloc'd; NULL out of
  * memory). */
