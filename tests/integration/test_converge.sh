@@ -125,17 +125,13 @@ mkdir -p "$TEST_ROOT/ansible"
 export ANSIBLE_CONFIG=$TEST_ROOT/ansible/ansible.cfg ANSIBLE_HOME=$TEST_ROOT/ansible \
 	ANSIBLE_LOCAL_TEMP=$TEST_ROOT/ansible/local ANSIBLE_REMOTE_TEMP=$TEST_ROOT/ansible/remote \
 	ANSIBLE_NOCOLOR=1 ANSIBLE_PYTHON_INTERPRETER=/usr/bin/python3 ANSIBLE_LOCALHOST_WARNING=0
-cat >"$TEST_ROOT/ansible/converge.yml" <<EOF
-- hosts: localhost
-  connection: local
-  gather_facts: false
-  tasks:
-    - name: nothing of node6 stays stuck
-      ansible.builtin.copy:
-        dest: "$R"
-        content: "host=node6@lvm\n"
-EOF
-playbook() { ansible-playbook -i localhost, "$TEST_ROOT/ansible/converge.yml" 2>&1; }
+# The README's playbook, doc/examples/converge.yml, as it is (its
+# validate= runs this build's cinderfs --check-spec).
+PLAY=$(dirname "$0")/../../doc/examples/converge.yml
+playbook() {
+	PATH=$(dirname "$CINDERFS"):$PATH ansible-playbook -i localhost, -c local \
+		-e cinderfs_mount="$M" "$PLAY" 2>&1
+}
 recap() { echo "$1" | grep -o 'changed=[0-9]* .*failed=[0-9]*' | awk '{print $1, $3}'; }
 
 # Start from another spec, so that the first run has something to change.
@@ -166,13 +162,9 @@ check "nothing requested" "$((before + 2))" "$(requests)"
 # ---- The real Puppet ----
 P=$TEST_ROOT/puppet
 mkdir -p "$P"
-cat >"$P/converge.pp" <<EOF
-file { '$R':
-  ensure  => file,
-  content => "host=node6@lvm\n",
-  backup  => false,
-}
-EOF
+# The README's manifest, doc/examples/converge.pp, with this mount's path.
+sed "s|/mnt/cinder/|$M/|" "$(dirname "$0")/../../doc/examples/converge.pp" >"$P/converge.pp"
+check "the manifest names this mount" "yes" "$(grep -q "'$R'" "$P/converge.pp" && echo yes)"
 # --detailed-exitcodes: 0 nothing changed, 2 changed, 4 or 6 failed.
 puppet_apply() {
 	puppet apply --detailed-exitcodes --color=false --confdir "$P/conf" --vardir "$P/var" \
