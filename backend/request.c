@@ -18,6 +18,11 @@
 
 const char request_empty_result[] = "{\n  \"cleaning\": [],\n  \"unavailable\": []\n}\n";
 
+bool request_matched_none(const struct request_summary *sum)
+{
+	return sum->result_bytes == (int64_t)(sizeof(request_empty_result) - 1);
+}
+
 /* Step 7: a resource named without saying where it is is looked up, so
  * that the request goes to its owner only. */
 static int locate_resource(struct store *st, struct filter *f, struct cf_err *err)
@@ -310,8 +315,13 @@ int request_submit(struct store *st, const struct request_input *in, int64_t *id
 		if (result && !(*result = request_render_result(&plan)))
 			log_warning("cleanup request %lld: out of memory showing its result",
 				    (long long)*id);
-		log_info("cleanup request %lld accepted: %zu job(s), %zu worker(s) unavailable",
-			 (long long)*id, njobs, plan.count - njobs);
+		if (plan.count == 0)
+			log_info("cleanup request %lld accepted: it " REQUEST_MATCHED_NONE " (nothing "
+				 "to clean; is a value mistyped? its filter: %s)", (long long)*id,
+				 filter_text);
+		else
+			log_info("cleanup request %lld accepted: %zu job(s), %zu worker(s) unavailable",
+				 (long long)*id, njobs, plan.count - njobs);
 	}
 out:
 	if (rc == -ENOMEM)

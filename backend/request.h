@@ -3,6 +3,7 @@
  * and jobs in one transaction before the caller returns. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -53,3 +54,11 @@ char *request_render_result(const struct plan *p);
 
 /* The result shown before any request. */
 extern const char request_empty_result[];
+
+/* What is said of a request that selected no worker at all (both of its
+ * result's lists empty): its answer, its log line and progress.json's
+ * "note". */
+#define REQUEST_MATCHED_NONE "matched no worker"
+/* Whether a request matched no worker, from its summary alone: its
+ * result is the empty one. */
+bool request_matched_none(const struct request_summary *sum);

@@ -119,6 +119,32 @@ sleep 1.2
 check "and then the read is the spec again" "same" "$(printf %s "$spec" | cmp - "$A/cleanup/request" && echo same)"
 stop_daemon admin TERM
 
+# ---- A spec that matched no worker: accepted, and said ----
+before=$(requests)
+exec 3<>"$R"
+printf 'host=node6@lvn\n' >&3
+read -r n <&3
+answer=$(cat <&3)
+exec 3>&-
+check "a typo is accepted, as Cinder accepts it" "$((before + 1))" "$n"
+check "its answer says it matched no worker" "matched no worker" "$(echo "$answer" | jq -r .note)"
+check "and still parses as the number then the result" '[] []' \
+	"$(echo "$answer" | jq -c '.cleaning, .unavailable' | xargs)"
+check "its history result is Cinder's, unchanged" '{"cleaning":[],"unavailable":[]}' \
+	"$(jq -c . "$M/cleanup/history/$n/result")"
+check "its progress.json says it too" "matched no worker" \
+	"$(jq -r .note "$M/cleanup/history/$n/progress.json")"
+check "progress.json's stat is its size" "$(wc -c <"$M/cleanup/history/$n/progress.json")" \
+	"$(stat -c %s "$M/cleanup/history/$n/progress.json")"
+check "and the log" "yes" \
+	"$(grep -q "cleanup request $n accepted: it matched no worker" "$TEST_ROOT/n1.log" && echo yes)"
+printf 'host=node6@lvm\n' >"$R"; ended
+check "a spec that matched a worker has no note, in progress.json" "null" \
+	"$(jq -r .note "$M/cleanup/history/latest/progress.json")"
+check "nor in its answer" "null" \
+	"$(exec 3<>"$R"; printf 'host=node6@lvm\n' >&3; read -r n <&3; jq -r .note <&3)"
+ended
+
 # ---- The real Ansible ----
 mkdir -p "$TEST_ROOT/ansible"
 : >"$TEST_ROOT/ansible/ansible.cfg"
