@@ -350,7 +350,10 @@ static int count_reach(void *ctx, const struct planner_worker *w, const char *ty
 		return 0;
 	if (planner_selects(r->f, w, &r->at, r->down_time))
 		r->rows += rows;
-	return 0;
+	/* Enough to say "or more": a {} over 100,000 stuck workers is not
+	 * streamed whole for a stat (each row a step, on PostgreSQL a
+	 * message). */
+	return r->rows >= REQUEST_REACH_CAP ? 1 : 0;
 }
 
 int request_reach(struct store *st, const struct request_input *in, int64_t *rows)
@@ -370,9 +373,54 @@ int request_reach(struct store *st, const struct request_input *in, int64_t *row
 	 * owner is then judged by the rest of the filter, as the request
 	 * would judge the owner it finds. */
 	rc = store_reach_rows(st, f.resource_id[0] ? f.resource_id : NULL, count_reach, &r);
+	if (rc == 1)
+		rc = 0; /* stopped at the cap */
 	if (rc == 0)
-		*rows = r.rows;
+		*rows = r.rows < REQUEST_REACH_CAP ? r.rows : REQUEST_REACH_CAP;
 	return rc;
+}
+
+/* ---- --check-spec --db: would the spec match a worker ---- */
+
+struct naming {
+	const struct filter *f;
+	struct timespec at;
+	int down_time;
+	size_t count;
+};
+
+static int count_named(void *ctx, const struct planner_worker *w)
+{
+	struct naming *n = ctx;
+
+	if (planner_selects(n->f, w, &n->at, n->down_time))
+		n->count++;
+	return 0;
+}
+
+int request_check(struct store *st, const struct request_input *in, size_t *selected,
+		  size_t *named, struct cf_err *err)
+{
+	struct filter f;
+	struct plan plan;
+	struct naming n = { .f = &f, .at = in->up_at.tv_sec ? in->up_at : in->now,
+			    .down_time = in->down_time };
+	bool every_row;
+	int rc = plan_request(st, in, &f, &plan, err);
+
+	if (rc)
+		return rc;
+	*selected = plan.count;
+	planner_free(&plan);
+	/* The same filter, up or down, enabled or not: the workers its
+	 * names (service_id, host, cluster_name, binary) name at all. */
+	f.is_up = TRI_ANY;
+	f.disabled = TRI_ANY;
+	rc = store_plan_candidates(st, &f, count_named, &n, &every_row);
+	if (rc)
+		return err_set(err, -rc, "cannot read the workers: %s", strerror(-rc));
+	*named = n.count;
+	return 0;
 }
 
 /* ---- cleanup/preview ---- */

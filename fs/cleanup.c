@@ -116,12 +116,14 @@ static int reach_note(const struct reach_state *r, char *buf, size_t size)
 
 	if (r->rows == 0 && r->jobs_open == 0)
 		return buf && size ? (buf[0] = '\0', 0) : 0;
+	const char *more = r->rows >= REQUEST_REACH_CAP ? " or more" : "";
+
 	if (r->jobs_open == 0)
-		return snprintf(buf, size, "%s" FILTER_NOTE_PREFIX "would reach %lld resource%s now; "
-				"writing this spec again cleans %s\n", nl, (long long)r->rows,
+		return snprintf(buf, size, "%s" FILTER_NOTE_PREFIX "would reach %lld%s resource%s now; "
+				"writing this spec again cleans %s\n", nl, (long long)r->rows, more,
 				r->rows == 1 ? "" : "s", r->rows == 1 ? "it" : "them");
-	return snprintf(buf, size, "%s" FILTER_NOTE_PREFIX "would reach %lld resource%s now; "
-			"request %lld has %lld job%s not ended\n", nl, (long long)r->rows,
+	return snprintf(buf, size, "%s" FILTER_NOTE_PREFIX "would reach %lld%s resource%s now; "
+			"request %lld has %lld job%s not ended\n", nl, (long long)r->rows, more,
 			r->rows == 1 ? "" : "s", (long long)r->request_id, (long long)r->jobs_open,
 			r->jobs_open == 1 ? "" : "s");
 }
@@ -166,7 +168,8 @@ static int request_reach_state(struct store *st, const struct fs_config *cfg,
 		store_request_free(&loaded);
 	if (rc)
 		return rc;
-	r.counted = mono;
+	/* From the count's end: a count that took long still serves. */
+	clock_gettime(CLOCK_MONOTONIC, &r.counted);
 	pthread_mutex_lock(&reach_lock);
 	reach_cache = r;
 	pthread_mutex_unlock(&reach_lock);

@@ -16,6 +16,12 @@ M=$(mnt n1)
 R=$M/cleanup/request
 requests() { sql 'SELECT count(*) FROM cleanup_requests'; }
 NOTE_PREFIX='# cinderfs: '
+# Ansible with nothing of its own outside the test's directory.
+mkdir -p "$TEST_ROOT/ansible"
+: >"$TEST_ROOT/ansible/ansible.cfg"
+export ANSIBLE_CONFIG=$TEST_ROOT/ansible/ansible.cfg ANSIBLE_HOME=$TEST_ROOT/ansible \
+	ANSIBLE_LOCAL_TEMP=$TEST_ROOT/ansible/local ANSIBLE_REMOTE_TEMP=$TEST_ROOT/ansible/remote \
+	ANSIBLE_NOCOLOR=1 ANSIBLE_PYTHON_INTERPRETER=/usr/bin/python3 ANSIBLE_LOCALHOST_WARNING=0
 
 # node6 of c1 with an operation in flight, killed and left down: its row
 # is stuck. Each call is a new volume in 'creating' (n: its number).
@@ -145,12 +151,34 @@ check "nor in its answer" "null" \
 	"$(exec 3<>"$R"; printf 'host=node6@lvm\n' >&3; read -r n <&3; jq -r .note <&3)"
 ended
 
+# --check-spec with --db says it before anything runs: a spec that names
+# no worker, up or down, fails (a typo); one that matches none now is valid.
+printf 'host=node6@lvn\n' >"$TEST_ROOT/typo"
+out=$("$CINDERFS" --check-spec "$TEST_ROOT/typo" --db "$DB" --service-down-time 3 2>&1); rc=$?
+check "--check-spec --db: a typo fails" "1" "$rc"
+check "with the words" "yes" "$([[ $out == *"matched no worker, up or down"* ]] && echo yes || echo "no: $out")"
+check "--check-spec alone still only checks the syntax" "0" \
+	"$("$CINDERFS" --check-spec "$TEST_ROOT/typo" >/dev/null 2>&1; echo $?)"
+printf 'host=n1@lvm\n' >"$TEST_ROOT/up"
+out=$("$CINDERFS" --check-spec "$TEST_ROOT/up" --db "$DB" --service-down-time 3 2>&1); rc=$?
+check "a live worker's spec is valid, and matches none now" "0 yes" \
+	"$rc $([[ $out == *"matched no worker now (1 worker it names"* ]] && echo yes || echo "no: $out")"
+printf 'host=node6@lvm\n' >"$TEST_ROOT/down"
+check "a down worker's: matches it" "cinderfs: $TEST_ROOT/down: valid; it matches 1 worker now" \
+	"$("$CINDERFS" --check-spec "$TEST_ROOT/down" --db "$DB" --service-down-time 3 2>&1)"
+printf 'resource_id=dddddddd-0000-4000-8000-000000000000\n' >"$TEST_ROOT/gone"
+out=$("$CINDERFS" --check-spec "$TEST_ROOT/gone" --db "$DB" --service-down-time 3 2>&1); rc=$?
+check "the resource lookup is the write's" "1 yes" \
+	"$rc $([[ $out == *"There is no resource with UUID"* ]] && echo yes || echo "no: $out")"
+before=$(requests)
+out=$(ansible localhost -i localhost, -c local -m copy -a "$(jq -cn --arg d "$R" \
+	--arg v "$CINDERFS --check-spec %s --db $DB --service-down-time 3" '{content: "host=node6@lvn\n", dest: $d, validate: $v}')" 2>&1)
+rc=$?
+check "Ansible with validate= and --db: a typo fails the task" "yes" \
+	"$([ "$rc" != 0 ] && echo "$out" | grep -q 'matched no worker, up or down' && echo yes || echo "no (rc $rc): $out")"
+check "and never reached the mount" "$before" "$(requests)"
+
 # ---- The real Ansible ----
-mkdir -p "$TEST_ROOT/ansible"
-: >"$TEST_ROOT/ansible/ansible.cfg"
-export ANSIBLE_CONFIG=$TEST_ROOT/ansible/ansible.cfg ANSIBLE_HOME=$TEST_ROOT/ansible \
-	ANSIBLE_LOCAL_TEMP=$TEST_ROOT/ansible/local ANSIBLE_REMOTE_TEMP=$TEST_ROOT/ansible/remote \
-	ANSIBLE_NOCOLOR=1 ANSIBLE_PYTHON_INTERPRETER=/usr/bin/python3 ANSIBLE_LOCALHOST_WARNING=0
 # The README's playbook, doc/examples/converge.yml, as it is (its
 # validate= runs this build's cinderfs --check-spec).
 PLAY=$(dirname "$0")/../../doc/examples/converge.yml
