@@ -463,15 +463,58 @@ int filter_spec_object(const char *spec, size_t len, const char *kind, json_t **
 	return parse_json(spec, len, kind, out, err);
 }
 
+bool filter_is_note_line(const char *line, size_t len)
+{
+	size_t i = 0, n = strlen(FILTER_NOTE_PREFIX);
+
+	while (i < len && (line[i] == ' ' || line[i] == '\t'))
+		i++;
+	return len - i >= n && memcmp(line + i, FILTER_NOTE_PREFIX, n) == 0;
+}
+
+/* The spec with its note lines blanked (each byte of them but the
+ * newline a space): offsets in the parser's messages stay the writer's.
+ * A JSON string cannot hold a newline, so a line that starts with '#' is
+ * never inside one. NULL when there is no note line (or no memory: the
+ * spec is then parsed as it is, and a note in it refused). */
+static char *without_comments(const char *spec, size_t len)
+{
+	char *copy = NULL;
+
+	for (size_t start = 0; start < len;) {
+		const char *nl = memchr(spec + start, '\n', len - start);
+		size_t end = nl ? (size_t)(nl - spec) : len;
+
+		if (filter_is_note_line(spec + start, end - start)) {
+			if (!copy) {
+				if (!(copy = malloc(len + 1)))
+					return NULL;
+				memcpy(copy, spec, len);
+				copy[len] = '\0';
+			}
+			memset(copy + start, ' ', end - start);
+		}
+		start = end + 1;
+	}
+	return copy;
+}
+
 int filter_parse(const char *spec, size_t len, struct filter *out, struct cf_err *err)
 {
 	json_t *obj = NULL;
+	char *blanked = NULL;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	out->is_up = TRI_FALSE; /* Cinder's default: only workers that are down */
 	out->disabled = TRI_ANY;
-	rc = filter_spec_object(spec, len, "filter", &obj, err);
+	/* Note lines are what cleanup/request's read adds while the spec
+	 * would reach something: what a read gives, written back, applies
+	 * the same spec. */
+	if (len <= FILTER_MAX_BYTES && !memchr(spec, '\0', len))
+		blanked = without_comments(spec, len);
+	rc = filter_spec_object(blanked ? blanked : spec, len, "filter", &obj, err);
+	free(blanked);
 	if (rc || !obj)
 		return rc; /* an empty spec is no filter */
 	rc = validate(obj, out, err);

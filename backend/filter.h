@@ -42,7 +42,19 @@ struct json_t;
 int filter_spec_object(const char *spec, size_t len, const char *kind, struct json_t **out,
 		       struct cf_err *err);
 
-/* Parse and validate one whole spec. Returns 0, -EINVAL or -EFBIG with the
+/* The start of the note line cleanup/request's read adds while its spec
+ * would reach something. A line (len bytes, no newline) whose first
+ * characters past spaces and tabs are these is a note: filter_parse
+ * ignores it, so that what a read gives, written back, is the same spec.
+ * Any other '#' is the spec's own (host=a@b#pool; a line "# x" is still
+ * refused: a commented-out spec must not become an empty one, which
+ * cleans every down worker). */
+#define FILTER_NOTE_PREFIX "# cinderfs: "
+bool filter_is_note_line(const char *line, size_t len);
+
+/* Parse and validate one whole spec, its note lines ignored (a spec of
+ * notes alone is the empty spec, as the read of an empty spec shows it).
+ * Returns 0, -EINVAL or -EFBIG with the
  * operator's message in err (Cinder's words where Cinder has them). */
 int filter_parse(const char *spec, size_t len, struct filter *out, struct cf_err *err);
 

@@ -26,7 +26,7 @@ bool planner_host_matches(const char *filter, const char *value)
 	return value[n] == '@' && !strchr(filter, '@');
 }
 
-static bool selected(const struct filter *f, const struct planner_worker *w,
+bool planner_selects(const struct filter *f, const struct planner_worker *w,
 		     const struct timespec *now, int down_time)
 {
 	const struct service *s = &w->svc;
@@ -205,7 +205,7 @@ int planner_offer(struct plan *p, const struct planner_worker *w)
 		if (up)
 			p->clusters[cluster].up = true;
 	}
-	if (!selected(p->filter, w, &p->now, p->down_time))
+	if (!planner_selects(p->filter, w, &p->now, p->down_time))
 		return 0;
 	if (array_reserve((void **)&p->entries, &p->cap, p->count + 1, sizeof(*p->entries)) != 0)
 		return -ENOMEM;

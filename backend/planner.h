@@ -73,6 +73,12 @@ bool planner_host_matches(const char *filter, const char *value);
 void planner_host_ranges(const char *filter, char hash_lo[], char hash_hi[], char at_lo[],
 			 char at_hi[]);
 
+/* Whether the filter selects the worker (section 4.1), judged at now:
+ * what planner_offer keeps. The cluster's disabled flag must be read
+ * whatever the filter (cluster_disabled). */
+bool planner_selects(const struct filter *f, const struct planner_worker *w,
+		     const struct timespec *now, int down_time);
+
 int planner_begin(struct plan *p, const struct filter *f, const struct timespec *now,
 		  int down_time);
 /* Offer a services row, in ascending id (the plan keeps the order it is

@@ -17,6 +17,7 @@
 
 #include "dbtime.h"
 #include "log.h"
+#include "request.h"
 
 /* Values this big or bigger are mapped: freed, their memory goes back to
  * the system at once, whatever the allocator keeps of its heap. */
@@ -264,6 +265,12 @@ static void header(struct out *o, const struct request_summary *s)
 	}
 	out_str(o, "\n  },\n  \"accepted_by\": ");
 	out_id(o, s->accepted_by);
+	if (request_matched_none(s)) {
+		/* Accepted, as Cinder accepts it, but said: a typo in a value
+		 * (host=node6@lvn) is otherwise a silent success. */
+		out_str(o, ",\n  \"note\": ");
+		out_json(o, REQUEST_MATCHED_NONE);
+	}
 	out_str(o, ",\n  \"counts\": {");
 	for (int i = 0; i < STORE_RESOURCE_STATES; i++) {
 		out_str(o, i ? ",\n    \"" : "\n    \"");

@@ -18,6 +18,11 @@
 
 const char request_empty_result[] = "{\n  \"cleaning\": [],\n  \"unavailable\": []\n}\n";
 
+bool request_matched_none(const struct request_summary *sum)
+{
+	return sum->result_bytes == (int64_t)(sizeof(request_empty_result) - 1);
+}
+
 /* Step 7: a resource named without saying where it is is looked up, so
  * that the request goes to its owner only. */
 static int locate_resource(struct store *st, struct filter *f, struct cf_err *err)
@@ -310,8 +315,13 @@ int request_submit(struct store *st, const struct request_input *in, int64_t *id
 		if (result && !(*result = request_render_result(&plan)))
 			log_warning("cleanup request %lld: out of memory showing its result",
 				    (long long)*id);
-		log_info("cleanup request %lld accepted: %zu job(s), %zu worker(s) unavailable",
-			 (long long)*id, njobs, plan.count - njobs);
+		if (plan.count == 0)
+			log_info("cleanup request %lld accepted: it " REQUEST_MATCHED_NONE " (nothing "
+				 "to clean; is a value mistyped? its filter: %s)", (long long)*id,
+				 filter_text);
+		else
+			log_info("cleanup request %lld accepted: %zu job(s), %zu worker(s) unavailable",
+				 (long long)*id, njobs, plan.count - njobs);
 	}
 out:
 	if (rc == -ENOMEM)
@@ -321,6 +331,96 @@ out:
 	free(jobs);
 	planner_free(&plan);
 	return rc;
+}
+
+/* ---- cleanup/request's read: what the spec would reach now ---- */
+
+struct reach {
+	const struct filter *f;
+	struct timespec at;
+	int down_time;
+	int64_t rows;
+};
+
+static int count_reach(void *ctx, const struct planner_worker *w, const char *type, int64_t rows)
+{
+	struct reach *r = ctx;
+
+	if (r->f->resource_type[0] && strcmp(type, r->f->resource_type) != 0)
+		return 0;
+	if (planner_selects(r->f, w, &r->at, r->down_time))
+		r->rows += rows;
+	/* Enough to say "or more": a {} over 100,000 stuck workers is not
+	 * streamed whole for a stat (each row a step, on PostgreSQL a
+	 * message). */
+	return r->rows >= REQUEST_REACH_CAP ? 1 : 0;
+}
+
+int request_reach(struct store *st, const struct request_input *in, int64_t *rows)
+{
+	struct cf_err err = { "" };
+	struct filter f;
+	struct reach r = { .f = &f, .at = in->up_at.tv_sec ? in->up_at : in->now,
+			   .down_time = in->down_time };
+	int rc;
+
+	*rows = 0;
+	/* Accepted once, so it parses, unless the rules changed since (an
+	 * upgrade): a spec a write would refuse reaches nothing. */
+	if (filter_parse(in->spec, in->len, &f, &err) != 0 || f.service_id_matches_none)
+		return 0;
+	/* Step 7's lookup is the resource's rows, whoever owns them: the
+	 * owner is then judged by the rest of the filter, as the request
+	 * would judge the owner it finds. */
+	rc = store_reach_rows(st, f.resource_id[0] ? f.resource_id : NULL, count_reach, &r);
+	if (rc == 1)
+		rc = 0; /* stopped at the cap */
+	if (rc == 0)
+		*rows = r.rows < REQUEST_REACH_CAP ? r.rows : REQUEST_REACH_CAP;
+	return rc;
+}
+
+/* ---- --check-spec --db: would the spec match a worker ---- */
+
+struct naming {
+	const struct filter *f;
+	struct timespec at;
+	int down_time;
+	size_t count;
+};
+
+static int count_named(void *ctx, const struct planner_worker *w)
+{
+	struct naming *n = ctx;
+
+	if (planner_selects(n->f, w, &n->at, n->down_time))
+		n->count++;
+	return 0;
+}
+
+int request_check(struct store *st, const struct request_input *in, size_t *selected,
+		  size_t *named, struct cf_err *err)
+{
+	struct filter f;
+	struct plan plan;
+	struct naming n = { .f = &f, .at = in->up_at.tv_sec ? in->up_at : in->now,
+			    .down_time = in->down_time };
+	bool every_row;
+	int rc = plan_request(st, in, &f, &plan, err);
+
+	if (rc)
+		return rc;
+	*selected = plan.count;
+	planner_free(&plan);
+	/* The same filter, up or down, enabled or not: the workers its
+	 * names (service_id, host, cluster_name, binary) name at all. */
+	f.is_up = TRI_ANY;
+	f.disabled = TRI_ANY;
+	rc = store_plan_candidates(st, &f, count_named, &n, &every_row);
+	if (rc)
+		return err_set(err, -rc, "cannot read the workers: %s", strerror(-rc));
+	*named = n.count;
+	return 0;
 }
 
 /* ---- cleanup/preview ---- */

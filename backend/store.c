@@ -60,6 +60,8 @@ enum stmt_id {
 	Q_CLUSTER_BEATS,
 	Q_CLUSTER_BEATS_ALL,
 	Q_FIND_PENDING,
+	Q_REACH_ALL,
+	Q_REACH_RESOURCE,
 	Q_VERSIONS,
 	Q_REQUEST_INSERT,
 	Q_RESULT_PIECE_INSERT,
@@ -212,6 +214,16 @@ enum stmt_id {
 	"WHERE c.name = services.cluster_name AND c.deleted = 0 ORDER BY c.id LIMIT 1) END, " \
 	"ws.can_clean = 0 FROM services LEFT JOIN worker_state ws ON ws.service_id = services.id " \
 	"WHERE services.deleted = 0"
+#define REACH_SELECT(rows) \
+	"SELECT services.id, services.host, services.\"binary\", services.cluster_name, " \
+	"services.disabled, services.created_at, services.updated_at, " \
+	"services.rpc_current_version, (SELECT c.disabled FROM clusters c " \
+	"WHERE c.name = services.cluster_name AND c.deleted = 0 ORDER BY c.id LIMIT 1), " \
+	"ws.can_clean = 0, r.resource_type, r.n FROM (SELECT service_id, resource_type, " \
+	"count(*) AS n FROM workers WHERE " rows " GROUP BY service_id, resource_type) r " \
+	"JOIN services ON services.id = r.service_id " \
+	"LEFT JOIN worker_state ws ON ws.service_id = services.id " \
+	"WHERE services.deleted = 0 ORDER BY services.id"
 #define MEMBER_SELECT \
 	"SELECT services.cluster_name, services.updated_at, ws.can_clean = 0 FROM services " \
 	"LEFT JOIN worker_state ws ON ws.service_id = services.id WHERE services.deleted = 0"
@@ -464,6 +476,10 @@ static const char *const stmt_sql[Q_COUNT] = {
 	[Q_CLUSTER_BEATS] = MEMBER_SELECT " AND services.cluster_name = ?1",
 	[Q_CLUSTER_BEATS_ALL] = MEMBER_SELECT " AND services.cluster_name IS NOT NULL AND "
 				"services.cluster_name != ''",
+	/* cleanup/request's read: the rows by owner and type, the owner as
+	 * PLAN_SELECT reads it (?6 = 1: its cluster's flag). */
+	[Q_REACH_ALL] = REACH_SELECT("service_id IS NOT NULL"),
+	[Q_REACH_RESOURCE] = REACH_SELECT("resource_id = ?1"),
 	[Q_FIND_PENDING] = "SELECT service_id, resource_type FROM workers WHERE resource_id = ?1 "
 			   "AND (?2 IS NULL OR resource_type = ?2) ORDER BY id LIMIT 2",
 	/* The workers whose version is not the requester's (?1), normally
@@ -1649,6 +1665,27 @@ int store_plan_candidates(struct store *st, const struct filter *f, store_planne
 			return rc;
 	}
 	return rc == DB_DONE ? 0 : db_fail(st, rc, "list workers for the planner");
+}
+
+int store_reach_rows(struct store *st, const char *resource_id, store_reach_fn fn, void *ctx)
+{
+	struct planner_worker w;
+	STMT stmt = NULL;
+	int rc = stmt_get(st, resource_id ? Q_REACH_RESOURCE : Q_REACH_ALL, &stmt);
+
+	if (rc)
+		return rc;
+	if (resource_id)
+		db_bind_text(stmt, 1, resource_id);
+	while ((rc = db_step(stmt)) == DB_ROW) {
+		const char *type = db_column_text(stmt, 10);
+
+		if (!type || read_planner_worker(stmt, &w) != 0)
+			continue;
+		if ((rc = fn(ctx, &w, type, db_column_int(stmt, 11))) != 0)
+			return rc;
+	}
+	return rc == DB_DONE ? 0 : db_fail(st, rc, "count the rows a cleanup would reach");
 }
 
 int store_cluster_beats(struct store *st, const char *name, store_member_fn fn, void *ctx)

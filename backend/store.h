@@ -167,6 +167,15 @@ int store_list_snapshot_rows(struct store *st, store_volume_fn fn, void *ctx);
 typedef int (*store_planner_fn)(void *ctx, const struct planner_worker *w);
 int store_plan_candidates(struct store *st, const struct filter *f, store_planner_fn fn, void *ctx,
 			  bool *every_row);
+/* The workers rows a cleanup could reach, by owner and type: for each
+ * non-deleted services row that owns rows (only resource_id's when it is
+ * not NULL), that row as store_plan_candidates reads it (its cluster's
+ * disabled flag always read), the type, and how many rows. For
+ * cleanup/request's read: one pass over the workers table (rows of
+ * operations in flight and stuck ones), never over every worker. */
+typedef int (*store_reach_fn)(void *ctx, const struct planner_worker *w, const char *type,
+			      int64_t rows);
+int store_reach_rows(struct store *st, const char *resource_id, store_reach_fn fn, void *ctx);
 /* The heartbeat of each live member of cluster `name` (of every cluster
  * when NULL), and whether it cannot clean. */
 typedef void (*store_member_fn)(void *ctx, const char *cluster_name, const char *updated_at,

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "filter.h"
 #include "fs.h"
 #include "heartbeat.h"
 #include "log.h"
@@ -67,6 +68,151 @@ int control_error_render(struct control_state *state, char **out, size_t *len,
 	return rc;
 }
 
+/* ---- cleanup/request's read: the spec, and whether it still has work ----
+ *
+ * Config-management tools compare a file's content with what they want
+ * and write only when it differs. So that writing the same spec again
+ * converges ("nothing of node6 stuck") rather than firing once, the read
+ * gives the last accepted spec byte for byte only while applying it now
+ * would reach nothing: no workers row of a worker it selects (of its type
+ * and id), and no job of that request queued or running. Otherwise the
+ * spec is followed by a note line (FILTER_NOTE_PREFIX, which the parser
+ * ignores: what the read gives, written back, is the same spec). */
+
+/* How long a count stands (seconds): stat and read use the same one, so
+ * they agree; a new request, or a job of the last one starting or ending,
+ * counts anew at once. Rows that become stuck without any of that (a
+ * worker going down) show within this time. */
+#define REACH_TTL_NS 1000000000LL
+
+struct reach_state {
+	int64_t request_id, jobs_open;
+	bool ends_in_newline;  /* the spec's last byte */
+	int64_t spec_bytes;
+	int64_t rows;
+	struct timespec counted; /* CLOCK_MONOTONIC */
+	bool valid;
+};
+
+static struct reach_state reach_cache;
+static pthread_mutex_t reach_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int64_t ns_between(const struct timespec *a, const struct timespec *b)
+{
+	return (int64_t)(b->tv_sec - a->tv_sec) * 1000000000LL + (b->tv_nsec - a->tv_nsec);
+}
+
+static int64_t jobs_open(const struct request_summary *sum)
+{
+	return sum->jobs_queued + sum->jobs_running;
+}
+
+/* The note line for a state (with its leading newline when the spec does
+ * not end in one), into buf; its length (snprintf's: buf may be NULL).
+ * Nothing when the spec would reach nothing. */
+static int reach_note(const struct reach_state *r, char *buf, size_t size)
+{
+	const char *nl = r->spec_bytes && !r->ends_in_newline ? "\n" : "";
+
+	if (r->rows == 0 && r->jobs_open == 0)
+		return buf && size ? (buf[0] = '\0', 0) : 0;
+	const char *more = r->rows >= REQUEST_REACH_CAP ? " or more" : "";
+
+	if (r->jobs_open == 0)
+		return snprintf(buf, size, "%s" FILTER_NOTE_PREFIX "would reach %lld%s resource%s now; "
+				"writing this spec again cleans %s\n", nl, (long long)r->rows, more,
+				r->rows == 1 ? "" : "s", r->rows == 1 ? "it" : "them");
+	return snprintf(buf, size, "%s" FILTER_NOTE_PREFIX "would reach %lld%s resource%s now; "
+			"request %lld has %lld job%s not ended\n", nl, (long long)r->rows, more,
+			r->rows == 1 ? "" : "s", (long long)r->request_id, (long long)r->jobs_open,
+			r->jobs_open == 1 ? "" : "s");
+}
+
+/* What the last request (its summary in sum) would reach now: the
+ * cached count when it stands, else counted. spec (may be NULL: loaded
+ * then) is its text. */
+static int request_reach_state(struct store *st, const struct fs_config *cfg,
+			       const struct request_summary *sum, const struct request_row *spec,
+			       struct reach_state *out)
+{
+	struct request_row loaded;
+	struct request_input in;
+	struct timespec mono;
+	struct reach_state r = { .request_id = sum->id, .jobs_open = jobs_open(sum),
+				 .spec_bytes = sum->spec_bytes, .valid = true };
+	int rc;
+
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	pthread_mutex_lock(&reach_lock);
+	if (reach_cache.valid && reach_cache.request_id == r.request_id &&
+	    reach_cache.jobs_open == r.jobs_open &&
+	    ns_between(&reach_cache.counted, &mono) < REACH_TTL_NS) {
+		*out = reach_cache;
+		pthread_mutex_unlock(&reach_lock);
+		return 0;
+	}
+	pthread_mutex_unlock(&reach_lock);
+	if (!spec) {
+		rc = store_get_request(st, sum->id, &loaded);
+		if (rc)
+			return rc;
+		spec = &loaded;
+	}
+	r.ends_in_newline = spec->spec_len && spec->spec[spec->spec_len - 1] == '\n';
+	in = (struct request_input){ .spec = spec->spec, .len = spec->spec_len,
+				     .down_time = cfg->service_down_time };
+	dbtime_now(&in.now);
+	heartbeat_clock(&in.up_at);
+	rc = request_reach(st, &in, &r.rows);
+	if (spec == &loaded)
+		store_request_free(&loaded);
+	if (rc)
+		return rc;
+	/* From the count's end: a count that took long still serves. */
+	clock_gettime(CLOCK_MONOTONIC, &r.counted);
+	pthread_mutex_lock(&reach_lock);
+	reach_cache = r;
+	pthread_mutex_unlock(&reach_lock);
+	*out = r;
+	return 0;
+}
+
+/* cleanup/request's content: the spec, and the note while it has work. */
+static int request_render(struct store *st, const struct fs_config *cfg, char **out, size_t *len,
+			  struct timespec *mtime)
+{
+	struct request_summary sum;
+	struct request_row req;
+	struct reach_state r;
+	char *text;
+	int note, rc = store_request_summary(st, 0, &sum);
+
+	if (rc == -ENOENT) {
+		/* Nothing accepted yet: an empty request. */
+		*mtime = cfg->started;
+		return take(strdup(""), out, len);
+	}
+	if (rc)
+		return rc;
+	rc = store_get_request(st, sum.id, &req);
+	if (rc)
+		return rc;
+	rc = request_reach_state(st, cfg, &sum, &req, &r);
+	note = rc ? 0 : reach_note(&r, NULL, 0);
+	text = rc ? NULL : malloc(req.spec_len + (size_t)note + 1);
+	if (!rc && !text)
+		rc = -ENOMEM;
+	if (!rc) {
+		memcpy(text, req.spec, req.spec_len);
+		reach_note(&r, text + req.spec_len, (size_t)note + 1);
+		*out = text;
+		*len = req.spec_len + (size_t)note;
+		*mtime = stored_time(req.created_at);
+	}
+	store_request_free(&req);
+	return rc;
+}
+
 int cleanup_render(struct store *st, const struct fs_config *cfg, const struct path_match *m,
 		   char **out, size_t *len, struct timespec *mtime)
 {
@@ -77,13 +223,13 @@ int cleanup_render(struct store *st, const struct fs_config *cfg, const struct p
 	case NODE_CLEANUP_ERROR:
 		return control_error_render(cfg->cleanup, out, len, mtime);
 	case NODE_CLEANUP_REQUEST:
+		return request_render(st, cfg, out, len, mtime);
 	case NODE_CLEANUP_RESULT:
 		rc = store_last_request(st, &req);
 		if (rc == -ENOENT) {
-			/* Nothing accepted yet: an empty request, an empty result. */
+			/* Nothing accepted yet: an empty result. */
 			*mtime = cfg->started;
-			return m->rule->kind == NODE_CLEANUP_REQUEST ? take(strdup(""), out, len)
-				: take(strdup(request_empty_result), out, len);
+			return take(strdup(request_empty_result), out, len);
 		}
 		break;
 	case NODE_HISTORY_WAIT: {
@@ -166,7 +312,14 @@ int cleanup_stat(struct store *st, const struct fs_config *cfg, const struct pat
 	sum = &entry->summary;
 	*mtime = entry->when;
 	switch (m->rule->kind) {
-	case NODE_CLEANUP_REQUEST:
+	case NODE_CLEANUP_REQUEST: {
+		struct reach_state r;
+		rc = request_reach_state(st, cfg, sum, NULL, &r);
+		if (rc)
+			return rc;
+		n = sum->spec_bytes + reach_note(&r, NULL, 0);
+		break;
+	}
 	case NODE_HISTORY_REQUEST:
 		n = sum->spec_bytes;
 		break;

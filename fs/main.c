@@ -23,6 +23,7 @@
 #include "mountpoint.h"
 #include "notify.h"
 #include "options.h"
+#include "request.h"
 #include "scratch.h"
 #include "store.h"
 #include "watch.h"
@@ -477,7 +478,49 @@ out_args:
  * (the resource lookup and the upgrade check happen when it is written):
  * for config-management tools to validate a file before it replaces
  * cleanup/request. */
-static int check_spec(const char *path)
+/* With --db: the database's answer too, as a write would get it (the
+ * resource lookup, the upgrade check), and whether the spec matches a
+ * worker. Matching none now is fine (a healthy cluster has no down
+ * worker); naming none at all, up or down, is a typo, and fails. */
+static int check_spec_against(const char *path, const char *spec, size_t len, const char *db,
+			      int down_time)
+{
+	struct request_input in = { .spec = spec, .len = len, .version = CINDERFS_RPC_VERSION,
+				    .down_time = down_time };
+	struct store *st = NULL;
+	struct cf_err err = { "" };
+	size_t selected = 0, named = 0;
+	int rc = store_open(db, 0, &st, &err);
+
+	if (rc) {
+		fprintf(stderr, "cinderfs: %s: cannot check against the database: %s\n", path,
+			err.msg);
+		return 1;
+	}
+	dbtime_now(&in.now);
+	rc = request_check(st, &in, &selected, &named, &err);
+	store_close(st);
+	if (rc) {
+		fprintf(stderr, "cinderfs: %s: %s\n", path, err.msg);
+		return 1;
+	}
+	if (named == 0) {
+		fprintf(stderr, "cinderfs: %s: the spec " REQUEST_MATCHED_NONE ", up or down: no "
+			"registered worker has its service_id, host or cluster_name (a typo?)\n",
+			path);
+		return 1;
+	}
+	if (selected == 0)
+		printf("cinderfs: %s: valid; it " REQUEST_MATCHED_NONE " now (%zu worker%s it "
+		       "names, none selected: is_up defaults to down workers)\n", path, named,
+		       named == 1 ? "" : "s");
+	else
+		printf("cinderfs: %s: valid; it matches %zu worker%s now\n", path, selected,
+		       selected == 1 ? "" : "s");
+	return 0;
+}
+
+static int check_spec(const char *path, const char *db, int down_time)
 {
 	static char buf[FILTER_MAX_BYTES + 1];
 	struct filter f;
@@ -502,7 +545,7 @@ static int check_spec(const char *path)
 		fprintf(stderr, "cinderfs: %s: %s\n", path, err.msg);
 		return 1;
 	}
-	return 0;
+	return db ? check_spec_against(path, buf, len, db, down_time) : 0;
 }
 
 int main(int argc, char **argv)
@@ -524,7 +567,8 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (rc == OPTIONS_CHECK) {
-		rc = check_spec(opts.check_spec);
+		rc = check_spec(opts.check_spec, opts.db_flag ? opts.db_path : NULL,
+				opts.service_down_time);
 		options_free(&opts);
 		return rc;
 	}

@@ -22,6 +22,7 @@
 #include "heartbeat.h"
 #include "log.h"
 #include "paths.h"
+#include "request.h"
 #include "scratch.h"
 #include "store.h"
 #include "store_pool.h"
@@ -1284,6 +1285,12 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 		rc = cleanup_result_open(st, &m, &h->result_id, &h->len, &h->mtime);
 		if (rc == 1)
 			rc = render(st, &m, &obj, &ctx, &h->data, &h->len, &h->mtime);
+	} else if (m.rule->kind == NODE_CLEANUP_REQUEST && (fi->flags & O_ACCMODE) == O_WRONLY) {
+		/* A writer that cannot read (`echo spec > request`) is not
+		 * given the spec's read, which counts what it would reach. */
+		h->data = strdup("");
+		rc = h->data ? 0 : -ENOMEM;
+		h->mtime = config()->started;
 	} else {
 		rc = render(st, &m, &obj, &ctx, &h->data, &h->len, &h->mtime);
 	}
@@ -2001,6 +2008,21 @@ static void answer_request(struct store *st, struct handle *h, int64_t id, off_t
 	}
 	snprintf(line, 32, "%lld\n", (long long)id);
 	rc = store_request_summary(st, id, &sum);
+	if (rc == 0 && request_matched_none(&sum)) {
+		/* Its result is the empty one: the answer says so in a key of
+		 * its own, so that the number then one object still parse
+		 * (read -r n; jq .cleaning), and a script can test .note. */
+		static const char note[] = "{\n  \"cleaning\": [],\n  \"unavailable\": [],\n"
+					   "  \"note\": \"" REQUEST_MATCHED_NONE "\"\n}\n";
+		size_t n = strlen(line);
+		char *text = realloc(line, n + sizeof(note));
+
+		if (text) {
+			memcpy(text + n, note, sizeof(note));
+			set_answer(h, text, n + sizeof(note) - 1, 0, 0, end);
+			return;
+		}
+	}
 	if (rc) {
 		/* Committed all the same: the number alone. */
 		log_warning("cleanup request %lld: its result's size could not be read for its "

@@ -76,7 +76,7 @@ void options_usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: cinderfs [OPTIONS] MOUNTPOINT\n"
-		"       cinderfs --check-spec FILE\n"
+		"       cinderfs --check-spec FILE [--db PATH|URI]\n"
 		"\n"
 		"A Cinder volume worker with a FUSE control filesystem at MOUNTPOINT.\n"
 		"\n"
@@ -110,7 +110,9 @@ void options_usage(FILE *out)
 		"                           root (default) or admin (root and the admin group)\n"
 		"  --control-only           mount the view without being a worker (an admin node)\n"
 		"  --check-spec FILE        check a cleanup spec file and exit: 0 when it is valid,\n"
-		"                           1 with the reason (e.g. Ansible's validate=)\n"
+		"                           1 with the reason (e.g. Ansible's validate=); with\n"
+		"                           --db, also 1 when it names no worker (a typo), and\n"
+		"                           says how many workers it matches now\n"
 		"  -f, --foreground         stay in the foreground and log to stderr\n"
 		"  -d, --debug              log debug messages too\n"
 		"  -V, --version            print the version and exit\n"
@@ -438,6 +440,8 @@ int options_parse(int argc, char **argv, struct options *o, struct cf_err *err)
 			for (int i = 0; i < SETTINGS_COUNT; i++)
 				if (settings[i].flag && strcmp(settings[i].flag, longopts[index].name) == 0)
 					rc = apply(o, &settings[i], optarg, origin, err);
+			if (strcmp(longopts[index].name, "db") == 0)
+				o->db_flag = true;
 			if (rc)
 				return rc;
 			break;

@@ -17,6 +17,7 @@
 struct options {
 	char *config_path;   /* the INI file read, NULL when none */
 	char *db_path;
+	bool db_flag;        /* --db was given on the command line */
 	char *host;
 	char *cluster;       /* NULL when unclustered */
 	char *binary;

@@ -209,6 +209,11 @@ stop_daemon() {
 	unset "PIDS[$1]"
 }
 
+# cleanup/request's spec, its converge note aside: while the request's
+# jobs run (or it would reach a row) its read has a "# cinderfs: " line
+# more (test_converge.sh tests that line).
+request_spec() { grep -v '^# cinderfs: ' "$1"; }
+
 # Commands run at exit, last registered first: what a test set up outside
 # its directory (a loop device, a volume group) is taken down again.
 CLEANUP_HOOKS=()

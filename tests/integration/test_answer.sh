@@ -226,5 +226,5 @@ check "sh: the preview's resources, with jq" "0" \
 # The rename-over path of config management is unchanged.
 printf 'service_id=%s\n' "$N3" >"$M/cleanup/.tmprequest"
 check_cmd "rename over cleanup/request still applies a spec" mv "$M/cleanup/.tmprequest" "$R"
-check "and reads back" "service_id=$N3" "$(cat "$R")"
+check "and reads back" "service_id=$N3" "$(request_spec "$R")"
 true

@@ -68,7 +68,7 @@ check "an accepted spec empties cleanup/error" "" "$(cat "$M/cleanup/error")"
 check "cleanup/result (jq)" \
 	'{"cleaning":[{"id":3,"host":"n3@lvm","binary":"cinder-volume","cluster_name":"c1@lvm"}],"unavailable":[]}' \
 	"$(jq -c . "$M/cleanup/result")"
-check "cleanup/request reads back the accepted bytes" "cluster_name=c1@lvm" "$(cat "$R")"
+check "cleanup/request reads back the accepted bytes" "cluster_name=c1@lvm" "$(request_spec "$R")"
 check "history lists the request" "00000001" "$(ls "$M/cleanup/history")"
 P=$M/cleanup/history/00000001/progress.json
 done_state() { [ "$(jq -r .state "$P")" = done ]; }
@@ -100,7 +100,7 @@ check_cmd "an empty spec is accepted" sh -c "echo > '$R'"
 check "it selects every down worker: n3 (its cluster is up) and u1 (unavailable)" '{"cleaning":[3],"unavailable":[4]}' \
 	"$(jq -c '{cleaning: [.cleaning[].id], unavailable: [.unavailable[].id]}' "$M/cleanup/result")"
 check_cmd "'>>' applies a spec too" sh -c "echo 'host=n3@lvm' >> '$R'"
-check "the appended spec is the request" "host=n3@lvm" "$(cat "$R")"
+check "the appended spec is the request" "host=n3@lvm" "$(request_spec "$R")"
 check_cmd "a JSON spec is accepted" sh -c "echo '{\"resource_type\": \"volume\", \"cluster_name\": \"c1\"}' > '$R'"
 check "and planned like Cinder" '[3]' "$(jq -c '[.cleaning[].id]' "$M/cleanup/result")"
 check "history lists newest last (ls)" "00000004" "$(ls "$M/cleanup/history" | tail -1)"
@@ -130,9 +130,9 @@ if wait_until 5 own_done; then ok "a restarted worker cleans its own rows at sta
 check "and nothing is stuck any more" "" "$(ls "$M/stuck/volume")"
 
 # The accepted request survives a restart.
-last=$(cat "$R")
+last=$(request_spec "$R")
 stop_daemon n1 TERM
 start_worker n1 --cluster c1@lvm "${OPTS[@]}"
-check "cleanup/request reads back the same bytes after a restart" "$last" "$(cat "$R")"
+check "cleanup/request reads back the same bytes after a restart" "$last" "$(request_spec "$R")"
 check "history survives a restart" "6" "$(ls "$M/cleanup/history" | wc -l)"
 true

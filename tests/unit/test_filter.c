@@ -67,6 +67,49 @@ static void test_key_value_words_and_json_give_the_same_filter(void **state)
 	assert_int_equal(a.is_up, TRI_TRUE);
 }
 
+/* What cleanup/request's read adds while a spec would reach something:
+ * written back, the same spec, in either form. */
+static void test_note_lines_are_ignored_in_both_forms(void **state)
+{
+	struct filter plain, noted;
+	(void)state;
+	accepts("host=node6@lvm\n", &plain);
+	accepts("host=node6@lvm\n# cinderfs: would reach 3 resources now; writing this spec "
+		"again cleans them\n", &noted);
+	assert_memory_equal(&plain, &noted, sizeof(plain));
+	accepts("# cinderfs: a note before\nhost=node6@lvm\n  \t# cinderfs: indented\n", &noted);
+	assert_memory_equal(&plain, &noted, sizeof(plain));
+	accepts("{\"host\": \"node6@lvm\"}", &plain);
+	accepts("{\"host\": \"node6@lvm\"}\n# cinderfs: would reach 1 resource now; request 4 "
+		"has 1 job not ended\n", &noted);
+	assert_memory_equal(&plain, &noted, sizeof(plain));
+	/* A note alone is the empty spec, as an empty spec reads back. */
+	accepts("# cinderfs: would reach 2 resources now\n", &noted);
+	accepts("", &plain);
+	assert_memory_equal(&plain, &noted, sizeof(plain));
+	/* A '#' of the spec's own stays the spec's. */
+	accepts("host=node1@lvm#pool\n# cinderfs: note", &noted);
+	assert_string_equal(noted.host, "node1@lvm#pool");
+}
+
+static void test_other_comments_are_still_refused(void **state)
+{
+	(void)state;
+	/* A commented-out spec must not become the empty one (every down
+	 * worker). */
+	refuses("# host=node6@lvm\n", EINVAL,
+		"Invalid filter word '#': expected key=value (or a JSON object)");
+	refuses("#cinderfs: close but not the note\n", EINVAL,
+		"Invalid filter word '#cinderfs:': expected key=value (or a JSON object)");
+	refuses("host=a # cinderfs: not at a line's start", EINVAL,
+		"Invalid filter word '#': expected key=value (or a JSON object)");
+	/* In JSON, the parser names the place, which the blanking keeps. */
+	refuses("{\"host\": \"a\"}\n# other", EINVAL,
+		"Invalid JSON in filter spec at line 2, column 1: end of file expected near '#'");
+	refuses("{\"host\": \"a\"}\n# cinderfs: a note\n}", EINVAL,
+		"Invalid JSON in filter spec at line 3, column 1: end of file expected near '}'");
+}
+
 static void test_null_word_is_json_null(void **state)
 {
 	struct filter f;
@@ -398,6 +441,8 @@ int main(void)
 		cmocka_unit_test(test_quoted_word_values_lose_their_quotes),
 		cmocka_unit_test(test_disabled_null_means_either),
 		cmocka_unit_test(test_canonical_uuid),
+		cmocka_unit_test(test_note_lines_are_ignored_in_both_forms),
+		cmocka_unit_test(test_other_comments_are_still_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -555,6 +555,49 @@ static void test_preview_foresees_what_the_cleaner_does(void **state)
 	assert_string_equal(why, "the volume is available now, not deleting: row removed");
 }
 
+static int64_t reach(struct testdb *t, const char *spec)
+{
+	struct request_input in = {
+		.spec = spec, .len = strlen(spec), .down_time = 60, .now = { NOW_SEC, 0 },
+	};
+	int64_t rows = -1;
+
+	assert_int_equal(request_reach(t->st, &in, &rows), 0);
+	return rows;
+}
+
+/* What cleanup/request's read counts: the rows of the workers a spec
+ * selects now (unavailable ones too), of its type and id. */
+static void test_reach_counts_the_rows_of_the_selected_workers(void **state)
+{
+	struct testdb *t = *state;
+
+	seed(t);
+	/* Worker 2 (up) has an operation in flight; worker 5 (down, its
+	 * cluster down: unavailable) a stuck row. */
+	testdb_sql(t->path,
+		   "INSERT INTO workers (resource_type, resource_id, status, service_id, created_at, "
+		   "updated_at) VALUES ('Volume', '33333333-3333-4333-8333-333333333333', 'creating', 2, "
+		   "'2026-11-25 18:41:00', '2026-11-25 18:41:00'), ('Volume', "
+		   "'44444444-4444-4444-8444-444444444444', 'creating', 5, '2026-11-25 17:00:00', "
+		   "'2026-11-25 17:00:00')");
+	assert_int_equal(reach(t, ""), 3);                 /* 1's two, 5's one; not 2's */
+	assert_int_equal(reach(t, "host=node1@lvm"), 2);
+	assert_int_equal(reach(t, "host=node1@lvm\n# cinderfs: a note\n"), 2);
+	assert_int_equal(reach(t, "{\"cluster_name\": \"c1\"}"), 2);
+	assert_int_equal(reach(t, "host=node1 resource_type=snapshot"), 1);
+	assert_int_equal(reach(t, "resource_id=" VOL), 1);  /* step 7: its owner, down */
+	assert_int_equal(reach(t, "service_id=5"), 1);
+	assert_int_equal(reach(t, "is_up=true"), 1);       /* 2's, in flight */
+	assert_int_equal(reach(t, "host=node2@lvm"), 0);   /* up: not selected */
+	assert_int_equal(reach(t, "host=node6@lvn"), 0);   /* nobody */
+	assert_int_equal(reach(t, "binary=cinder-scheduler"), 0);
+	assert_int_equal(reach(t, "bogus=1"), 0);          /* no longer a spec: nothing */
+	/* A deleted worker's rows are no one's to clean. */
+	testdb_sql(t->path, "UPDATE services SET deleted = 1 WHERE id = 5");
+	assert_int_equal(reach(t, ""), 2);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, testdb_setup_store, testdb_teardown)
 
 int main(void)
@@ -574,6 +617,7 @@ int main(void)
 		T(test_preview_plans_as_the_request_and_writes_nothing),
 		T(test_preview_refuses_as_the_request),
 		cmocka_unit_test(test_preview_foresees_what_the_cleaner_does),
+		T(test_reach_counts_the_rows_of_the_selected_workers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
