@@ -372,7 +372,7 @@ int request_reach(struct store *st, const struct request_input *in, int64_t *row
 	/* Step 7's lookup is the resource's rows, whoever owns them: the
 	 * owner is then judged by the rest of the filter, as the request
 	 * would judge the owner it finds. */
-	rc = store_reach_rows(st, f.resource_id[0] ? f.resource_id : NULL, count_reach, &r);
+	rc = store_reach_rows(st, &f, count_reach, &r);
 	if (rc == 1)
 		rc = 0; /* stopped at the cap */
 	if (rc == 0)

@@ -62,6 +62,7 @@ enum stmt_id {
 	Q_FIND_PENDING,
 	Q_REACH_ALL,
 	Q_REACH_RESOURCE,
+	Q_REACH_OF_WORKER,
 	Q_VERSIONS,
 	Q_REQUEST_INSERT,
 	Q_RESULT_PIECE_INSERT,
@@ -480,6 +481,9 @@ static const char *const stmt_sql[Q_COUNT] = {
 	 * PLAN_SELECT reads it (?6 = 1: its cluster's flag). */
 	[Q_REACH_ALL] = REACH_SELECT("service_id IS NOT NULL"),
 	[Q_REACH_RESOURCE] = REACH_SELECT("resource_id = ?1"),
+	/* One worker's rows by type (workers_service_id). */
+	[Q_REACH_OF_WORKER] = "SELECT resource_type, count(*) FROM workers WHERE service_id = ?1 "
+			      "GROUP BY resource_type",
 	[Q_FIND_PENDING] = "SELECT service_id, resource_type FROM workers WHERE resource_id = ?1 "
 			   "AND (?2 IS NULL OR resource_type = ?2) ORDER BY id LIMIT 2",
 	/* The workers whose version is not the requester's (?1), normally
@@ -1667,11 +1671,56 @@ int store_plan_candidates(struct store *st, const struct filter *f, store_planne
 	return rc == DB_DONE ? 0 : db_fail(st, rc, "list workers for the planner");
 }
 
-int store_reach_rows(struct store *st, const char *resource_id, store_reach_fn fn, void *ctx)
+/* The rows of the workers a host, cluster or id filter can select:
+ * those candidates (store_plan_candidates, by index), then each one's
+ * rows by index, instead of a pass over every workers row (100,000 stuck
+ * rows took 0.5 s on SQLite, 2 s on PostgreSQL, for a stat). */
+struct reach_of {
+	struct store *st;
+	store_reach_fn fn;
+	void *ctx;
+};
+
+static int reach_of_worker(void *arg, const struct planner_worker *w)
 {
+	struct reach_of *r = arg;
+	STMT stmt = NULL;
+	char type[32];
+	int rc = stmt_get(r->st, Q_REACH_OF_WORKER, &stmt);
+
+	if (rc)
+		return rc;
+	db_bind_int(stmt, 1, w->svc.id);
+	while ((rc = db_step(stmt)) == DB_ROW) {
+		int stop;
+
+		if (column_text(stmt, 0, type, sizeof(type)))
+			continue;
+		stop = r->fn(r->ctx, w, type, db_column_int(stmt, 1));
+		if (stop) {
+			db_reset(stmt);
+			return stop;
+		}
+	}
+	return rc == DB_DONE ? 0 : db_fail(r->st, rc, "count a worker's rows");
+}
+
+int store_reach_rows(struct store *st, const struct filter *f, store_reach_fn fn, void *ctx)
+{
+	const char *resource_id = f->resource_id[0] ? f->resource_id : NULL;
 	struct planner_worker w;
 	STMT stmt = NULL;
-	int rc = stmt_get(st, resource_id ? Q_REACH_RESOURCE : Q_REACH_ALL, &stmt);
+	int rc;
+
+	if (!resource_id && (f->has_service_id || f->host[0] || f->cluster_name[0])) {
+		struct reach_of r = { st, fn, ctx };
+		bool every_row;
+		/* The cluster's disabled flag is read whatever the filter
+		 * asks: fn judges with planner_selects, which reads it only
+		 * when the filter names disabled. */
+		return store_plan_candidates(st, f, reach_of_worker, &r, &every_row);
+	}
+	rc = stmt_get(st, resource_id ? Q_REACH_RESOURCE : Q_REACH_ALL, &stmt);
 
 	if (rc)
 		return rc;

@@ -171,11 +171,14 @@ int store_plan_candidates(struct store *st, const struct filter *f, store_planne
  * non-deleted services row that owns rows (only resource_id's when it is
  * not NULL), that row as store_plan_candidates reads it (its cluster's
  * disabled flag always read), the type, and how many rows. For
- * cleanup/request's read: one pass over the workers table (rows of
- * operations in flight and stuck ones), never over every worker. */
+ * cleanup/request's read. A host, cluster or id filter reads its
+ * candidates by index and their rows by index; a resource_id one reads
+ * that resource's rows; any other, one pass over the workers table (rows
+ * of operations in flight and stuck ones), never over every worker. fn's
+ * non-zero return stops the read and is returned. */
 typedef int (*store_reach_fn)(void *ctx, const struct planner_worker *w, const char *type,
 			      int64_t rows);
-int store_reach_rows(struct store *st, const char *resource_id, store_reach_fn fn, void *ctx);
+int store_reach_rows(struct store *st, const struct filter *f, store_reach_fn fn, void *ctx);
 /* The heartbeat of each live member of cluster `name` (of every cluster
  * when NULL), and whether it cannot clean. */
 typedef void (*store_member_fn)(void *ctx, const char *cluster_name, const char *updated_at,
