@@ -1,5 +1,5 @@
 /* Automatic cleanup, opt-in per cluster (clusters/<name>/auto_cleanup,
- * migration 0013): a live member of a cluster asks for the cleanup of a
+ * migration 0012): a live member of a cluster asks for the cleanup of a
  * member that has been down longer than the cluster's age, once per
  * outage, as an operator's request would (history, progress, jobs). */
 #pragma once

@@ -178,7 +178,7 @@ enum stmt_id {
 	"resources_value_bytes, resources_queued, resources_claimed, resources_cleaned, " \
 	"resources_skipped, resources_refused, resources_failed, resources_cancelled"
 
-/* An automatic cleanup's request (migration 0013): who asked, for whom,
+/* An automatic cleanup's request (migration 0012): who asked, for whom,
  * the outage and the age, from its mark; NULL for a request an operator
  * wrote. The mark is matched by number and time: SQLite may give a
  * pruned request's number to a new one. */
@@ -444,12 +444,15 @@ static const char *const stmt_sql[Q_COUNT] = {
 	 * come later, when the kernel asks for attributes: of a few named
 	 * resources (an index probe each), or of every row of the type (one
 	 * scan, no liveness: the listing decided who is in it). */
-	/* SQLite reads the names and owners from migration 0012's index
-	 * alone (half the time of a table scan) and the store judges each
-	 * owner against the live ids in C: NOT IN json_each was half of
-	 * what is left (27 of 58 ms over 100,000 rows). */
+	/* SQLite returns each row's owner with its name and the store judges
+	 * the owner against the live ids in C: NOT IN json_each was half of
+	 * the names' read (27 of 58 ms over 100,000 rows). A scan of the
+	 * table (the CAST, as Q_STUCK_LIST's); an index of (type, owner, id)
+	 * would halve the read again, but a claim changes the owner, so
+	 * every claimed row would move in it: a cleanup of 100,000 rows took
+	 * 30 s with it and 25 s without. */
 	[Q_STUCK_NAMES] = "SELECT w.service_id, w.resource_id FROM workers w "
-			  "WHERE w.resource_type = ?1 AND w.service_id IS NOT NULL",
+			  "WHERE CAST(w.resource_type AS TEXT) = ?1 AND w.service_id IS NOT NULL",
 	[Q_STUCK_TIMES] = "SELECT w.resource_id, w.created_at, w.updated_at FROM workers w "
 			  "WHERE w.resource_type = ?1 AND " SQ_IN_TEXTS("w.resource_id", "?2"),
 	[Q_STUCK_TIMES_ALL] = "SELECT w.resource_id, w.created_at, w.updated_at FROM workers w "

@@ -204,7 +204,7 @@ struct new_job {
 };
 
 /* The outage of a cluster member that an automatic cleanup is for
- * (migration 0013). */
+ * (migration 0012). */
 struct store_outage {
 	int64_t service_id;          /* the member found down */
 	const char *last_heartbeat;  /* its updated_at as read (created_at if none): the outage */
@@ -652,7 +652,7 @@ int store_get_capacity(struct store *st, int64_t id, struct store_capacity *out)
 int store_set_worker_state(struct store *st, int64_t me, bool can_clean, const char *reason,
 			   const struct timespec *now);
 
-/* ---- Automatic cleanup (migration 0013) ---- */
+/* ---- Automatic cleanup (migration 0012) ---- */
 
 /* clusters/<name>/auto_cleanup: seconds, 0 off. -ENOENT with words. */
 int store_set_cluster_auto_cleanup(struct store *st, const char *name, int64_t seconds,

@@ -26,8 +26,11 @@ static long workers_count;
 
 static const char *const stuck_files[] = { "cluster_name", "host", "info.json", "status",
 					    "updated_at", "worker_id" };
-static const char *const worker_files[] = { "binary", "cluster_name", "disabled", "host",
-					     "info.json", "is_up", "updated_at", "version" };
+/* The same names as cinderfs's workers/<id>/ (fs/view.c and the capacity
+ * file): `find workers` walks as many entries on both. */
+static const char *const worker_files[] = { "binary", "capacity", "cluster_name", "disabled",
+					     "disabled_reason", "host", "info.json", "is_up",
+					     "updated_at", "version" };
 static const char stuck_json[] =
 	"{\n  \"resource_type\": \"Volume\",\n  \"resource_id\": "
 	"\"00000000-0000-4000-8000-000000000000\",\n  \"status\": \"creating\",\n"

@@ -1,6 +1,6 @@
--- cinderfs schema, migration 14, PostgreSQL dialect: room in each page of
+-- cinderfs schema, migration 13, PostgreSQL dialect: room in each page of
 -- cleanup_progress for its rows' updates. The twin of
--- backend/schema/sqlite/0014-progress-updated-in-place.sql.
+-- backend/schema/sqlite/0013-progress-updated-in-place.sql.
 --
 -- The cleaner updates every progress row of a request twice (claimed,
 -- then its outcome), and none of the columns it writes (state, detail,

@@ -1,5 +1,5 @@
--- cinderfs schema, migration 13, PostgreSQL dialect: automatic cleanup,
--- the twin of backend/schema/sqlite/0013-auto-cleanup.sql, which says what
+-- cinderfs schema, migration 12, PostgreSQL dialect: automatic cleanup,
+-- the twin of backend/schema/sqlite/0012-auto-cleanup.sql, which says what
 -- the columns hold.
 
 ALTER TABLE clusters ADD COLUMN auto_cleanup bigint NOT NULL DEFAULT 0;

@@ -1,4 +1,4 @@
--- cinderfs schema, migration 13: automatic cleanup, opt-in per cluster
+-- cinderfs schema, migration 12: automatic cleanup, opt-in per cluster
 -- (Cinder specified it and never shipped it). A live member of a cluster
 -- asks for the cleanup of a member down for longer than the cluster's
 -- auto_cleanup age, once per outage; the row below is how the members
