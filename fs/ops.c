@@ -21,6 +21,7 @@
 #include "cleanup.h"
 #include "heartbeat.h"
 #include "log.h"
+#include "metrics.h"
 #include "paths.h"
 #include "scratch.h"
 #include "store.h"
@@ -309,6 +310,8 @@ static int load(struct store *st, const struct path_match *m, const struct view_
 	case NODE_SNAPSHOTS:
 	case NODE_ROOT:
 	case NODE_README:
+	case NODE_METRICS:
+	case NODE_STATUS:
 	case NODE_WORKERS:
 	case NODE_CLUSTERS:
 	case NODE_STUCK:
@@ -432,6 +435,28 @@ static struct timespec node_mtime(const struct path_match *m, const union object
 	return view_mtime(m->rule->object, obj);
 }
 
+/* metrics and status: one snapshot of the overview's aggregates, as at
+ * the moment of the read (their mtime). */
+static int render_overview(struct store *st, enum node_kind kind, const struct view_ctx *ctx,
+			   char **out, size_t *len, struct timespec *mtime)
+{
+	struct store_overview o;
+	struct timespec bound;
+	int rc;
+
+	liveness_bound(&ctx->now, ctx->down_time, &bound);
+	rc = store_read_overview(st, &bound, &o);
+	if (rc)
+		return rc;
+	if (kind == NODE_METRICS)
+		rc = metrics_render(&o, &ctx->now, out, len);
+	else
+		rc = status_render(&o, &ctx->now, ctx->down_time, out, len);
+	store_overview_free(&o);
+	*mtime = ctx->now;
+	return rc;
+}
+
 /* Render a file node's content from its loaded object, and say when it
  * last changed. */
 static int render(struct store *st, const struct path_match *m, const union object *obj,
@@ -478,6 +503,9 @@ static int render(struct store *st, const struct path_match *m, const union obje
 	}
 	case NODE_CLUSTERS_ERROR:
 		return control_error_render(config()->cluster_errors, out, len, mtime);
+	case NODE_METRICS:
+	case NODE_STATUS:
+		return render_overview(st, m->rule->kind, ctx, out, len, mtime);
 	default:
 		*mtime = node_mtime(m, obj);
 		return view_render(m->rule->object, m->field, obj, ctx, out, len);
