@@ -105,8 +105,10 @@ capacity "$LIVE1" vg-c1 $((8 * GIB)) $((6 * GIB)) "$(db_time '-10 seconds')"
 capacity "$DEAD1" vg-c1 $((8 * GIB)) $((2 * GIB)) "$HOUR_AGO"
 capacity "$LIVE2" vg-c2 $((1024 * GIB)) $((512 * GIB)) "$NOW"
 
-# scrape: the metrics file read once, parsed and checked, as JSON lines.
+# scrape: the metrics file read once, parsed and checked, as JSON lines;
+# after a second, the longest a render is served again.
 scrape() {
+	sleep 1.1
 	cat "$M/metrics" >"$TEST_ROOT/metrics.prom" || return 1
 	"$PY" "$CHECK" "$TEST_ROOT/metrics.prom" >"$TEST_ROOT/metrics.jsonl"
 }
