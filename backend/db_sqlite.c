@@ -74,6 +74,23 @@ static int sqlite_errno(int rc)
 	}
 }
 
+/* A stored time as nanoseconds since the epoch, NULL when unreadable:
+ * dbtime_parse's reading, as PostgreSQL's cf_time_ns (migration 1), so
+ * that a duration between two times is exact on both engines (julianday()
+ * keeps about 20 us of a time). */
+static void sql_time_ns(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	const char *text = (const char *)sqlite3_value_text(argv[0]);
+	struct timespec t;
+
+	(void)argc;
+	if (!text || dbtime_parse(text, &t) != 0) {
+		sqlite3_result_null(ctx);
+		return;
+	}
+	sqlite3_result_int64(ctx, (sqlite3_int64)t.tv_sec * 1000000000 + t.tv_nsec);
+}
+
 /* One definition of up, in SQL as in C: cf_beat_ok is liveness.c's
  * liveness_beat_counts, registered on every connection, so a row written
  * by hand (2026-11-29T08:00:33, a time without seconds, garbage) reads the
@@ -442,6 +459,8 @@ static int sq_open(const char *setting, unsigned flags, struct db **out, struct 
 	}
 	sqlite3_create_function_v2(db->h, "cf_beat_ok", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
 				   sql_beat_ok, NULL, NULL, NULL);
+	sqlite3_create_function_v2(db->h, "cf_time_ns", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+				   sql_time_ns, NULL, NULL, NULL);
 	*out = (struct db *)db;
 	return 0;
 }

@@ -124,6 +124,14 @@ enum stmt_id {
 	Q_JOBS_PAGE,
 	Q_PROGRESS_PAGE,
 	Q_PREVIEW_ROWS,
+	Q_OV_CLUSTERS,
+	Q_OV_LIVE,
+	Q_OV_STUCK,
+	Q_OV_REQUESTS,
+	Q_OV_TOTALS,
+	Q_OV_RECENT,
+	Q_OV_OPS,
+	Q_OV_CAPACITY,
 	Q_COUNT
 };
 
@@ -393,6 +401,7 @@ enum stmt_id {
  * hash, whatever the number of live workers; SQLite's names go through
  * the store, which looks each owner up among the sorted live ids. */
 #define LIVE_BEATS_SELECT "SELECT id, updated_at FROM services WHERE deleted = 0 AND updated_at >= ?1"
+#define SQ_NOT_IN_IDS(col, p) col " NOT IN (SELECT CAST(x.value AS BIGINT) FROM json_each(" p ") AS x)"
 #define PG_NOT_IN_IDS(col, p) \
 	col " NOT IN (SELECT CAST(x.value AS BIGINT) FROM " \
 	"jsonb_array_elements_text(CAST(" p " AS jsonb)) AS x)"
@@ -403,6 +412,49 @@ enum stmt_id {
 #define STUCK_LIST_SELECT(columns, from) \
 	"SELECT " columns " FROM workers w " from "WHERE CAST(w.resource_type AS TEXT) = ?1 AND " \
 	"w.service_id IS NOT NULL AND w.service_id NOT IN " STUCK_LIVE_OWNERS
+
+
+/* ---- The overview's statements (metrics, status) ---- */
+
+/* A request's state from its small row, as progress_json.c's
+ * request_state says it: queued or running while a job is; then
+ * cancelled, failed (a job failed, a resource failed or was refused) or
+ * done. s: the row's table prefix ("" or "s."). */
+#define REQUEST_STATE(s) \
+	"CASE WHEN " s "jobs_running > 0 THEN 'running' WHEN " s "jobs_queued > 0 THEN 'queued' " \
+	"WHEN COALESCE(" s "cancelled_at, '') != '' THEN 'cancelled' WHEN " s "jobs_failed > 0 OR " \
+	s "resources_failed > 0 OR " s "resources_refused > 0 THEN 'failed' ELSE 'done' END"
+#define RESOURCE_STATE_SUMS(s) \
+	"COALESCE(SUM(" s "resources_queued), 0), COALESCE(SUM(" s "resources_claimed), 0), " \
+	"COALESCE(SUM(" s "resources_cleaned), 0), COALESCE(SUM(" s "resources_skipped), 0), " \
+	"COALESCE(SUM(" s "resources_refused), 0), COALESCE(SUM(" s "resources_failed), 0), " \
+	"COALESCE(SUM(" s "resources_cancelled), 0)"
+/* A storage operation's duration in microseconds, from its request
+ * (created_at) to its end (finished_at): NULL while it runs, or when a
+ * time is unreadable. cf_time_ns reads a stored time
+ * exactly and never fails (SQLite: db_sqlite.c's, in C; PostgreSQL:
+ * migration 1's). */
+#define DURATION_US "((cf_time_ns(finished_at) - cf_time_ns(created_at)) / 1000)"
+/* (Not clamped at 0: each clamp reads both times again, a third of the
+ * statement's cost over 100,000 operations; a negative duration, from
+ * clocks that disagree, counts in the lowest bucket.) */
+/* store_duration_buckets, in microseconds: the two lists must agree. */
+#define LE(us) ", SUM(CASE WHEN d <= " #us " THEN 1 ELSE 0 END)"
+/* The duration read once a row (MATERIALIZED): a subquery would be
+ * flattened, and each of the twelve uses of d would read both times
+ * again (11 s for 100,000 operations on PostgreSQL, 64 ms read once). */
+#define OPS_SELECT \
+	"WITH o AS MATERIALIZED (SELECT kind, state, " DURATION_US " AS d FROM volume_operations) " \
+	"SELECT kind, state, count(*), count(d), CAST(COALESCE(SUM(d), 0) AS BIGINT)" \
+	LE(100000) LE(250000) LE(500000) LE(1000000) LE(2500000) LE(5000000) LE(10000000) \
+	LE(30000000) LE(60000000) LE(300000000) \
+	" FROM o GROUP BY kind, state ORDER BY kind, state"
+/* Stuck rows by type and status: an owner not among the live ids ?1 (a
+ * JSON array, as the stuck listing's). */
+#define OV_STUCK_SELECT(NOT_IN_IDS) \
+	"SELECT w.resource_type, w.status, count(*), MIN(COALESCE(w.updated_at, w.created_at)) " \
+	"FROM workers w WHERE w.service_id IS NOT NULL AND " NOT_IN_IDS("w.service_id", "?1") \
+	" GROUP BY w.resource_type, w.status ORDER BY w.resource_type, w.status"
 
 static const char *const stmt_sql[Q_COUNT] = {
 	[Q_SCHEMA_VERSION] = "SELECT COALESCE(MAX(version), 0) FROM schema_version",
@@ -660,6 +712,28 @@ static const char *const stmt_sql[Q_COUNT] = {
 	[Q_PROGRESS_PAGE] = "SELECT id, job_id, resource_type, resource_id, state, detail, worker_id, "
 			    "updated_at FROM cleanup_progress WHERE request_id = ?1 AND id > ?2 "
 			    "ORDER BY id LIMIT ?3",
+	[Q_OV_CLUSTERS] = "SELECT COALESCE(cluster_name, ''), count(*) FROM services WHERE deleted = 0 "
+			  "GROUP BY COALESCE(cluster_name, '') ORDER BY 1",
+	/* The rows whose heartbeat can count (LIVE_BEATS_SELECT's date
+	 * test), judged in C. */
+	[Q_OV_LIVE] = "SELECT COALESCE(cluster_name, ''), updated_at, id FROM services "
+		      "WHERE deleted = 0 AND updated_at >= ?1",
+	[Q_OV_STUCK] = OV_STUCK_SELECT(SQ_NOT_IN_IDS),
+	[Q_OV_REQUESTS] = "SELECT " REQUEST_STATE("") ", count(*), " RESOURCE_STATE_SUMS("")
+			  " FROM cleanup_request_sizes GROUP BY 1",
+	[Q_OV_TOTALS] = "SELECT requests, requests_done, requests_failed, requests_cancelled, "
+			"resources_cleaned, resources_skipped, resources_refused, resources_failed, "
+			"resources_cancelled FROM cleanup_pruned_totals WHERE id = 1",
+	[Q_OV_RECENT] = "SELECT s.request_id, s.created_at, " REQUEST_STATE("s.") ", "
+			"substr(r.spec, 1, 96), length(r.spec), s.resources_total, s.resources_queued, "
+			"s.resources_claimed, s.resources_cleaned, s.resources_skipped, "
+			"s.resources_refused, s.resources_failed, s.resources_cancelled "
+			"FROM cleanup_request_sizes s JOIN cleanup_requests r ON r.id = s.request_id "
+			"ORDER BY s.request_id DESC LIMIT ?1",
+	[Q_OV_OPS] = OPS_SELECT,
+	[Q_OV_CAPACITY] = "SELECT c.service_id, s.host, c.volume_group, c.size_bytes, c.free_bytes, "
+			  "c.updated_at FROM worker_capacity c JOIN services s ON s.id = c.service_id "
+			  "AND s.deleted = 0 ORDER BY c.service_id",
 	[Q_PROGRESS_CANCEL] =
 		"UPDATE cleanup_progress SET state = 'cancelled', detail = ?3, updated_at = ?2 "
 		"WHERE request_id = ?1 AND state = 'queued' AND job_id IN (SELECT id FROM cleanup_jobs "
@@ -683,6 +757,7 @@ static const char *const stmt_sql_pg[Q_COUNT] = {
 	PREVIEW_SQL(PG_IN_IDS)
 	[Q_STUCK_TIMES] = "SELECT w.resource_id, w.created_at, w.updated_at FROM workers w "
 			  "WHERE w.resource_type = ?1 AND " PG_IN_TEXTS("w.resource_id", "?2"),
+	[Q_OV_STUCK] = OV_STUCK_SELECT(PG_NOT_IN_IDS),
 };
 
 struct store {
@@ -2419,6 +2494,27 @@ static int prune_tx(struct store *st, void *arg)
 		"((?1 > 0 AND r.id <= (SELECT MAX(id) FROM cleanup_requests) - ?1) OR "
 		"(?2 IS NOT NULL AND r.created_at < ?2)) AND NOT EXISTS (SELECT 1 FROM cleanup_jobs j "
 		"WHERE j.request_id = r.id AND j.state IN ('queued', 'running'))",
+		/* What they counted goes on counting in the metrics'
+		 * totals (migration 12): a counter never goes down. */
+		"UPDATE cleanup_pruned_totals SET requests = requests + (SELECT count(*) FROM prune), "
+		"requests_done = requests_done + t.done, requests_failed = requests_failed + t.failed, "
+		"requests_cancelled = requests_cancelled + t.cancelled, "
+		"resources_cleaned = resources_cleaned + t.r_cleaned, "
+		"resources_skipped = resources_skipped + t.r_skipped, "
+		"resources_refused = resources_refused + t.r_refused, "
+		"resources_failed = resources_failed + t.r_failed, "
+		"resources_cancelled = resources_cancelled + t.r_cancelled "
+		"FROM (SELECT COALESCE(SUM(CASE WHEN state = 'done' THEN 1 ELSE 0 END), 0) AS done, "
+		"COALESCE(SUM(CASE WHEN state = 'failed' THEN 1 ELSE 0 END), 0) AS failed, "
+		"COALESCE(SUM(CASE WHEN state = 'cancelled' THEN 1 ELSE 0 END), 0) AS cancelled, "
+		"COALESCE(SUM(resources_cleaned), 0) AS r_cleaned, "
+		"COALESCE(SUM(resources_skipped), 0) AS r_skipped, "
+		"COALESCE(SUM(resources_refused), 0) AS r_refused, "
+		"COALESCE(SUM(resources_failed), 0) AS r_failed, "
+		"COALESCE(SUM(resources_cancelled), 0) AS r_cancelled "
+		"FROM (SELECT " REQUEST_STATE("") " AS state, resources_cleaned, resources_skipped, "
+		"resources_refused, resources_failed, resources_cancelled FROM cleanup_request_sizes "
+		"WHERE request_id IN (SELECT id FROM prune)) k) t WHERE id = 1",
 		"DELETE FROM cleanup_progress WHERE request_id IN (SELECT id FROM prune)",
 		"DELETE FROM cleanup_jobs WHERE request_id IN (SELECT id FROM prune)",
 		"DELETE FROM cleanup_requests WHERE id IN (SELECT id FROM prune)",
@@ -2445,7 +2541,7 @@ static int prune_tx(struct store *st, void *arg)
 		rc = step_finalize(st, stmt, "prune history");
 		if (rc)
 			return rc;
-		if (i == 5)
+		if (i == 6)
 			c->pruned = db_changes(st->db);
 	}
 	return 0;
@@ -5714,4 +5810,272 @@ int store_remove_cluster(struct store *st, const char *name, const struct timesp
 		return 0;
 fail:
 	return tx_fail(st, err, "cannot remove cluster %s", name);
+}
+
+/* ---- The overview: metrics and status ---- */
+
+const char *const store_request_states[STORE_REQUEST_STATES] = {
+	"queued", "running", "done", "failed", "cancelled",
+};
+/* OPS_SELECT's LE bounds, in seconds. */
+const double store_duration_buckets[STORE_DURATION_BUCKETS] = {
+	0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300,
+};
+
+static int state_index(const char *const *states, int n, const char *state)
+{
+	for (int i = 0; i < n; i++)
+		if (state && strcmp(states[i], state) == 0)
+			return i;
+	return -1;
+}
+
+static int cluster_by_name(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct overview_cluster *)elem)->name);
+}
+
+/* Workers by cluster: every live services row counted by name, then the
+ * ones whose heartbeat counts (judged in C, as the stuck listing does)
+ * counted up; their ids, as a JSON array, say who owns nothing stuck. */
+static int overview_workers(struct store *st, const struct timespec *bound,
+			    struct store_overview *o, struct json_buf *live)
+{
+	STMT stmt = NULL;
+	char date[DBTIME_LEN];
+	size_t cap = 0;
+	int rc = stmt_get(st, Q_OV_CLUSTERS, &stmt);
+
+	if (rc)
+		return rc;
+	while ((rc = db_step(stmt)) == DB_ROW) {
+		struct overview_cluster *c;
+
+		if (array_reserve((void **)&o->clusters, &cap, o->n_clusters + 1, sizeof(*c)))
+			return -ENOMEM;
+		c = &o->clusters[o->n_clusters++];
+		column_words(stmt, 0, c->name, sizeof(c->name));
+		c->down = db_column_int(stmt, 1);
+		c->up = 0;
+	}
+	if (rc != DB_DONE)
+		return db_fail(st, rc, "count workers by cluster");
+	db_reset(stmt);
+	rc = stmt_get(st, Q_OV_LIVE, &stmt);
+	if (rc)
+		return rc;
+	dbtime_format_bound(bound, date);
+	date[10] = '\0'; /* its date: LIVE_BEATS_SELECT says why */
+	db_bind_text(stmt, 1, date);
+	while ((rc = db_step(stmt)) == DB_ROW) {
+		const char *name = db_column_text(stmt, 0);
+		struct overview_cluster *c;
+
+		if (!liveness_beat_counts(db_column_text(stmt, 1), bound))
+			continue;
+		c = bsearch(name ? name : "", o->clusters, o->n_clusters, sizeof(*c), cluster_by_name);
+		if (c && c->down > 0) {
+			c->up++;
+			c->down--;
+		}
+		json_next(live);
+		json_int(live, db_column_int(stmt, 2));
+	}
+	return rc == DB_DONE ? 0 : db_fail(st, rc, "judge workers' heartbeats");
+}
+
+static int overview_stuck(struct store *st, const char *live, struct store_overview *o)
+{
+	STMT stmt = NULL;
+	size_t cap = 0;
+	int rc = stmt_get(st, Q_OV_STUCK, &stmt);
+
+	if (rc)
+		return rc;
+	db_bind_text(stmt, 1, live);
+	while ((rc = db_step(stmt)) == DB_ROW) {
+		struct overview_stuck *s;
+
+		if (array_reserve((void **)&o->stuck, &cap, o->n_stuck + 1, sizeof(*s)))
+			return -ENOMEM;
+		s = &o->stuck[o->n_stuck++];
+		column_words(stmt, 0, s->type, sizeof(s->type));
+		column_words(stmt, 1, s->status, sizeof(s->status));
+		s->count = db_column_int(stmt, 2);
+		column_words(stmt, 3, s->oldest, sizeof(s->oldest));
+	}
+	return rc == DB_DONE ? 0 : db_fail(st, rc, "count stuck resources");
+}
+
+static int overview_requests(struct store *st, struct store_overview *o)
+{
+	STMT stmt = NULL;
+	int rc = stmt_get(st, Q_OV_REQUESTS, &stmt);
+
+	if (rc)
+		return rc;
+	while ((rc = db_step(stmt)) == DB_ROW) {
+		int i = state_index(store_request_states, STORE_REQUEST_STATES,
+				    db_column_text(stmt, 0));
+		int64_t n = db_column_int(stmt, 1);
+
+		if (i < 0)
+			continue;
+		o->requests_by_state[i] += n;
+		o->requests_total += n;
+		if (i >= 2) /* done, failed, cancelled: ended */
+			o->requests_ended[i] += n;
+		for (int k = 0; k < STORE_RESOURCE_STATES; k++)
+			o->resources_total[k] += db_column_int(stmt, 2 + k);
+	}
+	if (rc != DB_DONE)
+		return db_fail(st, rc, "count cleanup requests");
+	db_reset(stmt);
+	rc = stmt_get(st, Q_OV_TOTALS, &stmt);
+	if (rc)
+		return rc;
+	rc = db_step(stmt);
+	if (rc == DB_ROW) {
+		o->requests_total += db_column_int(stmt, 0);
+		for (int i = 0; i < 3; i++)
+			o->requests_ended[2 + i] += db_column_int(stmt, 1 + i);
+		for (int k = 0; k < 5; k++) /* cleaned .. cancelled */
+			o->resources_total[2 + k] += db_column_int(stmt, 4 + k);
+	}
+	return rc == DB_ROW || rc == DB_DONE ? 0 : db_fail(st, rc, "read pruned totals");
+}
+
+static int overview_recent(struct store *st, struct store_overview *o)
+{
+	STMT stmt = NULL;
+	int rc = stmt_get(st, Q_OV_RECENT, &stmt);
+
+	if (rc)
+		return rc;
+	db_bind_int(stmt, 1, STORE_RECENT_REQUESTS);
+	while (o->n_recent < STORE_RECENT_REQUESTS && (rc = db_step(stmt)) == DB_ROW) {
+		struct overview_request *r = &o->recent[o->n_recent++];
+		int i = state_index(store_request_states, STORE_REQUEST_STATES,
+				    db_column_text(stmt, 2));
+		size_t n = 0;
+		const void *spec = db_column_blob(stmt, 3, &n);
+
+		r->id = db_column_int(stmt, 0);
+		column_words(stmt, 1, r->created_at, sizeof(r->created_at));
+		r->state = store_request_states[i < 0 ? 2 : i];
+		if (n >= sizeof(r->spec))
+			n = sizeof(r->spec) - 1;
+		if (spec && n)
+			memcpy(r->spec, spec, n);
+		r->spec[n] = '\0';
+		r->spec_len = (size_t)db_column_int(stmt, 4);
+		r->resources_total = db_column_int(stmt, 5);
+		for (int k = 0; k < STORE_RESOURCE_STATES; k++)
+			r->resources_by_state[k] = db_column_int(stmt, 6 + k);
+	}
+	if (o->n_recent == STORE_RECENT_REQUESTS)
+		return 0;
+	return rc == DB_DONE ? 0 : db_fail(st, rc, "read the last cleanup requests");
+}
+
+static int overview_ops(struct store *st, struct store_overview *o)
+{
+	STMT stmt = NULL;
+	size_t cap = 0;
+	int rc = stmt_get(st, Q_OV_OPS, &stmt);
+
+	if (rc)
+		return rc;
+	while ((rc = db_step(stmt)) == DB_ROW) {
+		struct overview_ops *op;
+
+		if (array_reserve((void **)&o->ops, &cap, o->n_ops + 1, sizeof(*op)))
+			return -ENOMEM;
+		op = &o->ops[o->n_ops++];
+		column_words(stmt, 0, op->kind, sizeof(op->kind));
+		column_words(stmt, 1, op->state, sizeof(op->state));
+		op->count = db_column_int(stmt, 2);
+		op->timed = db_column_int(stmt, 3);
+		op->duration_us = db_column_int(stmt, 4);
+		for (int i = 0; i < STORE_DURATION_BUCKETS; i++)
+			op->le[i] = db_column_int(stmt, 5 + i);
+	}
+	return rc == DB_DONE ? 0 : db_fail(st, rc, "count storage operations");
+}
+
+static int overview_capacity(struct store *st, struct store_overview *o)
+{
+	STMT stmt = NULL;
+	size_t cap = 0;
+	int rc = stmt_get(st, Q_OV_CAPACITY, &stmt);
+
+	if (rc)
+		return rc;
+	while ((rc = db_step(stmt)) == DB_ROW) {
+		struct overview_capacity *c;
+
+		if (array_reserve((void **)&o->capacity, &cap, o->n_capacity + 1, sizeof(*c)))
+			return -ENOMEM;
+		c = &o->capacity[o->n_capacity++];
+		c->worker = db_column_int(stmt, 0);
+		column_words(stmt, 1, c->host, sizeof(c->host));
+		column_words(stmt, 2, c->volume_group, sizeof(c->volume_group));
+		c->size_bytes = db_column_int(stmt, 3);
+		c->free_bytes = db_column_int(stmt, 4);
+		column_words(stmt, 5, c->measured_at, sizeof(c->measured_at));
+	}
+	return rc == DB_DONE ? 0 : db_fail(st, rc, "read volume groups' capacity");
+}
+
+static int read_overview(struct store *st, const struct timespec *bound, struct store_overview *o)
+{
+	struct json_buf live = { 0 };
+	const char *ids;
+	int rc = overview_workers(st, bound, o, &live);
+
+	if (rc == 0 && !(ids = json_done(&live)))
+		rc = -ENOMEM;
+	if (rc == 0)
+		rc = overview_stuck(st, ids, o);
+	json_free(&live);
+	if (rc == 0)
+		rc = overview_requests(st, o);
+	if (rc == 0)
+		rc = overview_recent(st, o);
+	if (rc == 0)
+		rc = overview_ops(st, o);
+	if (rc == 0)
+		rc = overview_capacity(st, o);
+	return rc;
+}
+
+/* One read transaction: every figure from the same state of the database. */
+int store_read_overview(struct store *st, const struct timespec *bound, struct store_overview *out)
+{
+	bool own = !db_in_tx(st->db);
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = own ? begin(st, DB_TX_READ) : 0;
+	if (rc)
+		return db_fail(st, rc, "begin reading the overview");
+	rc = read_overview(st, bound, out);
+	if (own) {
+		if (rc == 0 && (rc = commit(st)) != 0)
+			db_fail(st, rc, "end reading the overview");
+		if (rc)
+			rollback(st);
+	}
+	if (rc)
+		store_overview_free(out);
+	return rc;
+}
+
+void store_overview_free(struct store_overview *o)
+{
+	free(o->clusters);
+	free(o->stuck);
+	free(o->ops);
+	free(o->capacity);
+	memset(o, 0, sizeof(*o));
 }

@@ -645,6 +645,80 @@ struct store_capacity {
 };
 int store_get_capacity(struct store *st, int64_t id, struct store_capacity *out);
 
+/* ---- The mount's overview: metrics and status ----
+ *
+ * Everything the metrics and status files show, read in one snapshot by a
+ * handful of aggregate statements (GROUP BY in the database; nothing read
+ * a row at a time but the services rows whose heartbeat can count, judged
+ * as the stuck listing judges them). */
+
+/* A request's states, as progress.json names them. */
+#define STORE_REQUEST_STATES 5
+extern const char *const store_request_states[STORE_REQUEST_STATES];
+/* The upper bounds (seconds) of the storage operations' duration
+ * histogram, ascending; +Inf is implied. */
+#define STORE_DURATION_BUCKETS 10
+extern const double store_duration_buckets[STORE_DURATION_BUCKETS];
+
+struct overview_cluster {
+	char name[NAME_LEN];         /* "" for the unclustered workers */
+	int64_t up, down;
+};
+struct overview_stuck {
+	char type[16];               /* workers.resource_type: "Volume", "Snapshot" */
+	char status[64];
+	int64_t count;
+	char oldest[DBTIME_LEN];     /* the oldest row's updated_at (created_at if none) */
+};
+struct overview_ops {
+	char kind[32];               /* create_volume, delete_volume, ... */
+	char state[16];              /* queued, running, done, failed */
+	int64_t count;
+	int64_t timed;               /* of which with a readable duration */
+	int64_t duration_us;         /* their durations, summed */
+	int64_t le[STORE_DURATION_BUCKETS]; /* how many took at most each bound */
+};
+struct overview_capacity {
+	int64_t worker;
+	char host[NAME_LEN];
+	char volume_group[NAME_LEN];
+	int64_t size_bytes, free_bytes;
+	char measured_at[DBTIME_LEN];
+};
+struct overview_request {
+	int64_t id;
+	char created_at[DBTIME_LEN];
+	const char *state;           /* one of store_request_states */
+	char spec[96];               /* its spec's first bytes, as stored */
+	size_t spec_len;             /* all of it */
+	int64_t resources_total;
+	int64_t resources_by_state[STORE_RESOURCE_STATES];
+};
+#define STORE_RECENT_REQUESTS 5
+
+struct store_overview {
+	struct overview_cluster *clusters;   /* by name */
+	size_t n_clusters;
+	struct overview_stuck *stuck;        /* by type, then status */
+	size_t n_stuck;
+	/* Requests kept in history, by state. */
+	int64_t requests_by_state[STORE_REQUEST_STATES];
+	/* Since the database was made: kept plus pruned (cleanup_pruned_totals). */
+	int64_t requests_total;
+	int64_t requests_ended[STORE_REQUEST_STATES];    /* done, failed, cancelled only */
+	int64_t resources_total[STORE_RESOURCE_STATES];  /* queued and claimed: kept only */
+	struct overview_ops *ops;            /* by kind, then state */
+	size_t n_ops;
+	struct overview_capacity *capacity;  /* by worker */
+	size_t n_capacity;
+	struct overview_request recent[STORE_RECENT_REQUESTS]; /* newest first */
+	size_t n_recent;
+};
+
+/* Workers up or down as at `bound` (a heartbeat at or after it counts). */
+int store_read_overview(struct store *st, const struct timespec *bound, struct store_overview *out);
+void store_overview_free(struct store_overview *o);
+
 /* ---- Jobs that always end ---- */
 
 /* Whether this worker can clean (its storage driver started) and why not:

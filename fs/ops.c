@@ -21,6 +21,7 @@
 #include "cleanup.h"
 #include "heartbeat.h"
 #include "log.h"
+#include "metrics.h"
 #include "paths.h"
 #include "request.h"
 #include "scratch.h"
@@ -311,6 +312,8 @@ static int load(struct store *st, const struct path_match *m, const struct view_
 	case NODE_SNAPSHOTS:
 	case NODE_ROOT:
 	case NODE_README:
+	case NODE_METRICS:
+	case NODE_STATUS:
 	case NODE_WORKERS:
 	case NODE_CLUSTERS:
 	case NODE_STUCK:
@@ -436,6 +439,89 @@ static struct timespec node_mtime(const struct path_match *m, const union object
 	return view_mtime(m->rule->object, obj);
 }
 
+/* metrics and status: one snapshot of the overview's aggregates, as at
+ * the moment of the read (their mtime). A render is kept for
+ * OVERVIEW_KEEP_MS and served again to the calls that come meanwhile:
+ * `cat` asks the size (lookup), opens, and may fstat, and each would
+ * render anew (the aggregates take ~0.3 s at 100,000 stuck resources),
+ * while all of them then see the same bytes, so the size stat gives is
+ * exactly what the read returns. One render at a time: a burst of
+ * scrapers waits for one render, not one each. */
+#define OVERVIEW_KEEP_MS 1000
+
+struct overview_cache {
+	pthread_mutex_t lock;
+	char *text;
+	size_t len;
+	struct timespec mtime;    /* the render's now */
+	struct timespec rendered; /* CLOCK_MONOTONIC */
+};
+static struct overview_cache overview_caches[2] = {
+	{ .lock = PTHREAD_MUTEX_INITIALIZER }, { .lock = PTHREAD_MUTEX_INITIALIZER },
+};
+
+static int64_t ms_since(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)(now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000;
+}
+
+static int render_overview(struct store *st, enum node_kind kind, const struct view_ctx *ctx,
+			   char **out, size_t *len, struct timespec *mtime)
+{
+	struct overview_cache *c = &overview_caches[kind == NODE_METRICS ? 0 : 1];
+	struct store_overview o;
+	struct timespec bound;
+	char *text;
+	size_t n;
+	int rc = 0;
+
+	pthread_mutex_lock(&c->lock);
+	if (!c->text || ms_since(&c->rendered) >= OVERVIEW_KEEP_MS) {
+		liveness_bound(&ctx->now, ctx->down_time, &bound);
+		rc = store_read_overview(st, &bound, &o);
+		if (rc == 0) {
+			if (kind == NODE_METRICS)
+				rc = metrics_render(&o, &ctx->now, &text, &n);
+			else
+				rc = status_render(&o, &ctx->now, ctx->down_time, &text, &n);
+			store_overview_free(&o);
+		}
+		if (rc == 0) {
+			free(c->text);
+			c->text = text;
+			c->len = n;
+			c->mtime = ctx->now;
+			clock_gettime(CLOCK_MONOTONIC, &c->rendered);
+		}
+	}
+	if (rc == 0) {
+		*out = malloc(c->len + 1);
+		if (*out) {
+			memcpy(*out, c->text, c->len + 1);
+			*len = c->len;
+			*mtime = c->mtime;
+		} else {
+			rc = -ENOMEM;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}
+
+/* What the cache holds, freed when the daemon stops. */
+static void overview_forget(void)
+{
+	for (int i = 0; i < 2; i++) {
+		pthread_mutex_lock(&overview_caches[i].lock);
+		free(overview_caches[i].text);
+		overview_caches[i].text = NULL;
+		pthread_mutex_unlock(&overview_caches[i].lock);
+	}
+}
+
 /* Render a file node's content from its loaded object, and say when it
  * last changed. */
 static int render(struct store *st, const struct path_match *m, const union object *obj,
@@ -499,6 +585,9 @@ static int render(struct store *st, const struct path_match *m, const union obje
 		}
 		return rc;
 	}
+	case NODE_METRICS:
+	case NODE_STATUS:
+		return render_overview(st, m->rule->kind, ctx, out, len, mtime);
 	default:
 		*mtime = node_mtime(m, obj);
 		return view_render(m->rule->object, m->field, obj, ctx, out, len);
@@ -2116,6 +2205,7 @@ static int fs_write(const char *path, const char *buf, size_t size, off_t off,
 
 void fs_release_all(const struct fs_config *cfg)
 {
+	overview_forget();
 	pthread_mutex_lock(&open_lock);
 	while (open_list.next != &open_list) {
 		struct open_head *o = open_list.next;

@@ -14,6 +14,8 @@
 const struct path_rule path_rules[] = {
 	{ "/",                                NODE_ROOT,            NT_DIR,  OBJ_NONE },
 	{ "/README",                          NODE_README,          NT_FILE, OBJ_NONE },
+	{ "/metrics",                         NODE_METRICS,         NT_FILE, OBJ_NONE },
+	{ "/status",                          NODE_STATUS,          NT_FILE, OBJ_NONE },
 	{ "/workers",                         NODE_WORKERS,         NT_DIR,  OBJ_NONE },
 	{ "/workers/error",                   NODE_WORKERS_ERROR,   NT_FILE, OBJ_NONE },
 	{ "/workers/%id",                     NODE_WORKER,          NT_DIR,  OBJ_WORKER },

@@ -31,8 +31,14 @@ check_fails "another user cannot read a value" "Permission denied" as "$USER_PLA
 check_fails "another user cannot request a cleanup" "Permission denied" \
 	as "$USER_PLAIN" bash -c "echo > '$M/cleanup/request'"
 check "so nothing was requested" "0" "$(sql 'SELECT count(*) FROM cleanup_requests')"
-check "an admin-group member lists the mount" "README cleanup clusters snapshots stuck volumes workers" \
+check "an admin-group member lists the mount" "README cleanup clusters metrics snapshots status stuck volumes workers" \
 	"$(as "$USER_ADMIN" ls "$M" | xargs)"
+check_fails "another user cannot read the metrics" "Permission denied" as "$USER_PLAIN" cat "$M/metrics"
+check_fails "nor the status" "Permission denied" as "$USER_PLAIN" cat "$M/status"
+check "metrics and status are the mount's read-only files" "-r--r----- -r--r-----" \
+	"$(stat -c %A "$M/metrics" "$M/status" | xargs)"
+check "an admin-group member reads both" "yes yes" \
+	"$(as "$USER_ADMIN" grep -q '^# TYPE cinderfs_workers gauge$' "$M/metrics" && echo yes) $(as "$USER_ADMIN" grep -q '^workers: ' "$M/status" && echo yes)"
 check "an admin-group member reads values" "w@lvm" "$(as "$USER_ADMIN" cat "$M/workers/1/host")"
 check_cmd "an admin-group member requests a cleanup" as "$USER_ADMIN" bash -c "echo > '$M/cleanup/request'"
 check "the request records who asked" "$(id -u "$USER_ADMIN")" \

@@ -199,16 +199,16 @@ static void test_literal_children_come_from_the_table(void **state)
 {
 	const char *name;
 	const struct path_rule *root = &path_rules[0], *cluster = NULL;
-	const char *expected[] = { "README", "workers", "clusters", "stuck", "cleanup", "volumes",
-				   "snapshots" };
+	const char *expected[] = { "README", "metrics", "status", "workers", "clusters", "stuck",
+				   "cleanup", "volumes", "snapshots" };
 	int i;
 	(void)state;
 
 	for (i = 0; paths_literal_child(root, i, &name); i++) {
-		assert_true(i < 7);
+		assert_true(i < 9);
 		assert_string_equal(name, expected[i]);
 	}
-	assert_int_equal(i, 7);
+	assert_int_equal(i, 9);
 	for (int r = 0; r < path_rules_count; r++)
 		if (path_rules[r].kind == NODE_CLUSTER)
 			cluster = &path_rules[r];
