@@ -3867,18 +3867,19 @@ fail:
 	return tx_fail(st, err, "cannot record volume %s in %s", v->id, st->path);
 }
 
-/* Where a volume's delete (or its snapshot's) runs, as Cinder's RPC
- * routes it (service_topic_queue): a clustered volume's goes to its
- * cluster, which any live member serves, an unclustered one's to its
- * host. So: the worker of its host while it is up (a heartbeat at or
- * after bound); when that one is down and the volume is clustered, the
- * live member of the cluster able to clean with the lowest id, which
- * takes the operation and its workers row (the volume is then not stuck);
- * otherwise the host's worker still, which runs it when it is back (the
- * volume shows under stuck/ meanwhile, as Cinder's message waits in the
- * host's queue). *worker in and out; bound NULL leaves it be. */
-static int delete_runner(struct store *st, const char *volume_id, const struct timespec *bound,
-			 int64_t *worker)
+/* Where a volume's operation (`what`: a delete, its snapshot's, an
+ * extend) runs, as Cinder's RPC routes it (service_topic_queue): a
+ * clustered volume's goes to its cluster, which any live member serves,
+ * an unclustered one's to its host. So: the worker of its host while it is
+ * up (a heartbeat at or after bound); when that one is down and the volume
+ * is clustered, the live member of the cluster able to clean with the
+ * lowest id, which takes the operation and its workers row (the volume is
+ * then not stuck); otherwise the host's worker still, *live false: a
+ * delete waits for it (the volume under stuck/ meanwhile, as Cinder's
+ * message waits in the host's queue), an extend is refused. *worker in
+ * and out; bound NULL leaves it be. */
+static int op_runner(struct store *st, const char *volume_id, const char *what,
+			 const struct timespec *bound, int64_t *worker, bool *live)
 {
 	char limit[DBTIME_LEN], cluster[NAME_LEN] = "", host[NAME_LEN] = "";
 	struct db_stmt *stmt;
@@ -3886,6 +3887,8 @@ static int delete_runner(struct store *st, const char *volume_id, const struct t
 	bool up = false;
 	int rc;
 
+	if (live)
+		*live = true;
 	if (!bound)
 		return 0;
 	dbtime_format_bound(bound, limit);
@@ -3905,6 +3908,8 @@ static int delete_runner(struct store *st, const char *volume_id, const struct t
 	db_finalize(stmt);
 	if (rc != DB_ROW && rc != DB_DONE)
 		return db_fail(st, rc, "read where a delete runs");
+	if (live)
+		*live = up;
 	if (up || !cluster[0])
 		return 0;
 	rc = prep(st, "SELECT s.id, s.host FROM services s LEFT JOIN worker_state ws ON "
@@ -3925,8 +3930,10 @@ static int delete_runner(struct store *st, const char *volume_id, const struct t
 		return db_fail(st, rc, "find a live member to run a delete");
 	if (member) {
 		log_info("volume %s: its worker %lld is down: worker %lld (%s) of cluster %s runs the "
-			 "delete", volume_id, (long long)*worker, (long long)member, host, cluster);
+			 "%s", volume_id, (long long)*worker, (long long)member, host, cluster, what);
 		*worker = member;
+		if (live)
+			*live = true;
 	}
 	return 0;
 }
@@ -3973,7 +3980,7 @@ int store_request_volume_delete(struct store *st, const char *id, const struct t
 		rollback(st);
 		return err_set(err, EBUSY, "Volume %s has no live worker of its host to delete it.", id);
 	}
-	rc = delete_runner(st, id, bound, &worker);
+	rc = op_runner(st, id, "delete", bound, &worker, NULL);
 	if (rc)
 		goto fail;
 	rc = prep(st, "UPDATE volumes SET status = 'deleting', previous_status = status, updated_at = ?2 "
@@ -3994,10 +4001,12 @@ fail:
 }
 
 int store_request_volume_extend(struct store *st, const char *id, long long current,
-				long long new_size, const struct timespec *now, struct cf_err *err)
+				long long new_size, const struct timespec *now,
+				const struct timespec *bound, struct cf_err *err)
 {
 	char stamp[DBTIME_LEN], status[64] = "";
-	int64_t worker = 0;
+	int64_t worker = 0, host_worker;
+	bool live = true;
 	long long size = 0;
 	struct db_stmt *stmt;
 	int rc;
@@ -4034,6 +4043,16 @@ int store_request_volume_extend(struct store *st, const char *id, long long curr
 	if (!worker) {
 		rollback(st);
 		return err_set(err, EBUSY, "Volume %s has no live worker of its host to extend it.", id);
+	}
+	host_worker = worker;
+	rc = op_runner(st, id, "extend", bound, &worker, &live);
+	if (rc)
+		goto fail;
+	if (!live) {
+		rollback(st);
+		return err_set(err, EBUSY, "Volume %s's worker %lld is down, and no live member of its "
+			       "cluster can extend it; extend it again once that worker is up.", id,
+			       (long long)host_worker);
 	}
 	rc = prep(st, "UPDATE volumes SET status = 'extending', previous_status = status, "
 		      "updated_at = ?2 WHERE id = ?1", &stmt);
@@ -4390,7 +4409,7 @@ int store_request_snapshot_delete(struct store *st, const char *id, const struct
 		rollback(st);
 		return err_set(err, EBUSY, "Snapshot %s has no live worker to delete it.", id);
 	}
-	rc = delete_runner(st, volume_id, bound, &worker);
+	rc = op_runner(st, volume_id, "delete", bound, &worker, NULL);
 	if (rc)
 		goto fail;
 	rc = prep(st, "UPDATE snapshots SET status = 'deleting', updated_at = ?2 WHERE id = ?1", &stmt);

@@ -570,11 +570,16 @@ int store_request_volume_delete(struct store *st, const char *id, const struct t
 /* Begin extending a volume (Cinder's extend): only from available
  * (-EBUSY with Cinder's words otherwise), only to a size larger than its
  * size now (-EINVAL: `current` is the size the caller judged the new one
- * against, and it must still be the volume's), by a live worker of its
- * host (-EBUSY without one). 'extending', the worker's operations row and
- * an extend_volume operation carrying new_size, in one transaction. */
+ * against, and it must still be the volume's), by its host's worker while
+ * it is up (a heartbeat at or after bound), else by a live member of its
+ * cluster, as a delete; with neither, -EBUSY and why (an extend queued for
+ * a down worker would leave the volume 'extending' for good: the worker's
+ * cleanup at its start removes the row, and the operation then finds it
+ * gone). 'extending', the operations row and an extend_volume operation
+ * carrying new_size, in one transaction. */
 int store_request_volume_extend(struct store *st, const char *id, long long current,
-				long long new_size, const struct timespec *now, struct cf_err *err);
+				long long new_size, const struct timespec *now,
+				const struct timespec *bound, struct cf_err *err);
 /* The end of a successful extend: the new size, 'available', the
  * operations row removed; -ESTALE as store_finish_volume. */
 int store_finish_volume_extend(struct store *st, int64_t me, const char *id, long long new_size,

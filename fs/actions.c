@@ -146,11 +146,11 @@ static int reset_status(struct store *st, const struct fs_config *cfg, const str
 /* cinder extend: the new size judged against the size the volume has now
  * (the store checks again under its lock that it still has it); the LV
  * and the LUN grow on the volume's worker's backend thread. */
-static int extend(struct store *st, const struct path_match *m, const char *buf, size_t size,
-		  char *done, size_t done_size, struct cf_err *err)
+static int extend(struct store *st, const struct fs_config *cfg, const struct path_match *m,
+		  const char *buf, size_t size, char *done, size_t done_size, struct cf_err *err)
 {
 	struct volume_row row;
-	struct timespec now;
+	struct timespec now, clock, bound;
 	long long gib;
 	int rc = store_get_volume_row(st, m->uuid, &row);
 
@@ -161,10 +161,13 @@ static int extend(struct store *st, const struct path_match *m, const char *buf,
 	rc = admin_parse_extend(buf, size, row.size, &gib, err);
 	if (rc)
 		return rc;
+	/* Liveness at the heartbeat's clock, as the mount shows it. */
+	heartbeat_clock(&clock);
+	liveness_bound(&clock, cfg->service_down_time, &bound);
 	dbtime_now(&now);
-	rc = store_request_volume_extend(st, m->uuid, row.size, gib, &now, err);
-	snprintf(done, done_size, "volume %s: extend from %lld to %lld GiB requested (its worker %lld "
-		 "runs it)", m->uuid, row.size, gib, (long long)row.worker_id);
+	rc = store_request_volume_extend(st, m->uuid, row.size, gib, &now, &bound, err);
+	snprintf(done, done_size, "volume %s: extend from %lld to %lld GiB requested", m->uuid,
+		 row.size, gib);
 	return rc;
 }
 
@@ -188,7 +191,7 @@ int actions_write(struct store *st, const struct fs_config *cfg, const struct pa
 	else if (strcmp(m->field->name, "status") == 0)
 		rc = reset_status(st, cfg, m, buf, size, uid, done, sizeof(done), &err);
 	else if (strcmp(m->field->name, "size") == 0 && m->rule->kind == NODE_VOLUME_FIELD)
-		rc = extend(st, m, buf, size, done, sizeof(done), &err);
+		rc = extend(st, cfg, m, buf, size, done, sizeof(done), &err);
 	else
 		rc = err_set(&err, EACCES, "it is read-only");
 	if (rc) {

@@ -555,8 +555,11 @@ int cleanup_preview(struct store *st, const struct fs_config *cfg, const char *b
 	struct cf_err err = { "" };
 	int rc = request_preview(st, &in, out, len, &err);
 
-	/* Refused as the request would be, in the same words and place. */
-	control_error_set(cfg->cleanup, rc ? err.msg : NULL);
+	/* Refused as the request would be, in the same words and place; a
+	 * preview that succeeds records nothing, not even the error file's
+	 * clearing: the words of a refused request stay for its writer. */
+	if (rc)
+		control_error_set(cfg->cleanup, err.msg);
 	if (rc) {
 		log_info("cleanup preview from uid %d pid %d refused: %s", (int)uid, (int)pid, err.msg);
 		return rc;

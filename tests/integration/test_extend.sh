@@ -28,7 +28,7 @@ on_exit userdel "$USER_PLAIN"
 chmod 755 "$TEST_ROOT"
 as() { local who=$1; shift; runuser -u "$who" -- "$@"; }
 
-make_vg 4096
+make_vg 8192
 start_tgtd
 VOLS=$TEST_ROOT/volumes
 mkdir -p "$VOLS"
@@ -162,3 +162,24 @@ check "last_error has lvextend's words" "yes" \
 	"$(grep -q 'lvextend -L 100g .* Insufficient free space' "$M/volumes/$V/last_error" && echo yes)"
 check "no operations row is left" "0" "$(sql "SELECT count(*) FROM workers WHERE resource_id = '$V'")"
 check_fails "and it extends no more (EBUSY)" "Device or resource busy" bash -c "echo 4 > '$M/volumes/$V/size'"
+
+###########################################################################
+log "a volume whose worker is down, with no live member of a cluster: EBUSY"
+start_worker w2 --admin-group "$GROUP" --service-down-time 5 --report-interval 1 "${STORAGE[@]}"
+W2=$(sql "SELECT id FROM services WHERE host = 'w2@lvm'")
+w2_measured() { [ "$(sql "SELECT count(*) FROM worker_capacity WHERE service_id = $W2")" = 1 ]; }
+wait_until 10 w2_measured || log "w2 has not measured its volume group"
+exec 3<>"$(mnt w2)/volumes/create"
+echo "name=on-w2 size=1G" >&3
+read -r V2 <&3
+exec 3>&-
+wait_until 10 status_is "$V2" available || log "volume $V2 on w2 is not available"
+kill -KILL "${PIDS[w2]}"; wait "${PIDS[w2]}" 2>/dev/null; unset 'PIDS[w2]'
+w2_down() { [ "$(cat "$M/workers/$W2/is_up")" = false ]; }
+if wait_until 10 w2_down; then ok "w2 is down"; else not_ok "w2 is down"; fi
+check_fails "an extend of its volume is EBUSY" "Device or resource busy" bash -c "echo 2 > '$M/volumes/$V2/size'"
+check "volumes/error says why" \
+	"volumes/$V2/size: Volume $V2's worker $W2 is down, and no live member of its cluster can extend it; extend it again once that worker is up." \
+	"$(cat "$M/volumes/error")"
+check "the volume is untouched, not stuck" "available 1 0" \
+	"$(cat "$M/volumes/$V2/status") $(cat "$M/volumes/$V2/size") $(sql "SELECT count(*) FROM workers WHERE resource_id = '$V2'")"
