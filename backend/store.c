@@ -3867,6 +3867,48 @@ fail:
 	return tx_fail(st, err, "cannot record volume %s in %s", v->id, st->path);
 }
 
+/* The volume an operation starts from, under the write lock it takes:
+ * its status, size, the worker of its host and its live snapshots. 0
+ * with the transaction open; -ENOENT with words, or another -errno, with
+ * it rolled back (the words say what could not be done: `what`). */
+struct volume_head {
+	char status[64];
+	long long size;
+	int64_t worker;
+	int64_t snapshots;
+};
+
+static int begin_volume_op(struct store *st, const char *id, const char *what,
+			   struct volume_head *out, struct cf_err *err)
+{
+	struct db_stmt *stmt;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (begin(st, DB_TX_WRITE))
+		return err_set(err, EBUSY, "cannot lock database %s: %s", st->path, db_errmsg(st->db));
+	rc = prep(st, "SELECT v.status, v.size, " WORKER_OF("v.host") ", (SELECT count(*) FROM "
+		      "snapshots s WHERE s.volume_id = v.id AND s.deleted = 0) FROM volumes v "
+		      "WHERE v.id = ?1 AND v.deleted = 0", &stmt);
+	if (rc)
+		return tx_fail(st, err, "cannot %s: cannot read volume %s", what, id);
+	db_bind_text(stmt, 1, id);
+	rc = db_step(stmt);
+	if (rc == DB_ROW) {
+		column_text(stmt, 0, out->status, sizeof(out->status));
+		out->size = db_column_int(stmt, 1);
+		out->worker = db_column_int(stmt, 2);
+		out->snapshots = db_column_int(stmt, 3);
+	}
+	db_finalize(stmt);
+	if (rc == DB_ROW)
+		return 0;
+	if (rc != DB_DONE)
+		return tx_fail(st, err, "cannot %s: cannot read volume %s", what, id);
+	rollback(st);
+	return err_set(err, ENOENT, "There is no volume %s.", id);
+}
+
 /* Where a volume's operation (`what`: a delete, its snapshot's, an
  * extend) runs, as Cinder's RPC routes it (service_topic_queue): a
  * clustered volume's goes to its cluster, which any live member serves,
@@ -3941,29 +3983,19 @@ static int op_runner(struct store *st, const char *volume_id, const char *what,
 int store_request_volume_delete(struct store *st, const char *id, const struct timespec *now,
 				const struct timespec *bound, struct cf_err *err)
 {
-	char stamp[DBTIME_LEN], status[64] = "";
-	int64_t worker = 0, snapshots = 0;
+	char stamp[DBTIME_LEN];
+	struct volume_head v;
+	const char *status = v.status;
+	int64_t worker, snapshots;
 	struct db_stmt *stmt;
 	int rc;
 
 	dbtime_format(now, stamp);
-	if (begin(st, DB_TX_WRITE))
-		return err_set(err, EBUSY, "cannot lock database %s: %s", st->path, db_errmsg(st->db));
-	rc = prep(st, "SELECT v.status, " WORKER_OF("v.host") ", (SELECT count(*) FROM snapshots s "
-		      "WHERE s.volume_id = v.id AND s.deleted = 0) FROM volumes v "
-		      "WHERE v.id = ?1 AND v.deleted = 0", &stmt);
+	rc = begin_volume_op(st, id, "delete a volume", &v, err);
 	if (rc)
-		goto fail;
-	db_bind_text(stmt, 1, id);
-	if (db_step(stmt) != DB_ROW) {
-		db_finalize(stmt);
-		rollback(st);
-		return err_set(err, ENOENT, "There is no volume %s.", id);
-	}
-	column_text(stmt, 0, status, sizeof(status));
-	worker = db_column_int(stmt, 1);
-	snapshots = db_column_int(stmt, 2);
-	db_finalize(stmt);
+		return rc;
+	worker = v.worker;
+	snapshots = v.snapshots;
 	/* Cinder's rules: not while it has snapshots, only from a settled status. */
 	if (snapshots) {
 		rollback(st);
@@ -4004,30 +4036,21 @@ int store_request_volume_extend(struct store *st, const char *id, long long curr
 				long long new_size, const struct timespec *now,
 				const struct timespec *bound, struct cf_err *err)
 {
-	char stamp[DBTIME_LEN], status[64] = "";
-	int64_t worker = 0, host_worker;
+	char stamp[DBTIME_LEN];
+	struct volume_head v;
+	const char *status = v.status;
+	int64_t worker, host_worker;
 	bool live = true;
-	long long size = 0;
+	long long size;
 	struct db_stmt *stmt;
 	int rc;
 
 	dbtime_format(now, stamp);
-	if (begin(st, DB_TX_WRITE))
-		return err_set(err, EBUSY, "cannot lock database %s: %s", st->path, db_errmsg(st->db));
-	rc = prep(st, "SELECT v.status, v.size, " WORKER_OF("v.host") " FROM volumes v "
-		      "WHERE v.id = ?1 AND v.deleted = 0", &stmt);
+	rc = begin_volume_op(st, id, "extend a volume", &v, err);
 	if (rc)
-		goto fail;
-	db_bind_text(stmt, 1, id);
-	if (db_step(stmt) != DB_ROW) {
-		db_finalize(stmt);
-		rollback(st);
-		return err_set(err, ENOENT, "There is no volume %s.", id);
-	}
-	column_text(stmt, 0, status, sizeof(status));
-	size = db_column_int(stmt, 1);
-	worker = db_column_int(stmt, 2);
-	db_finalize(stmt);
+		return rc;
+	size = v.size;
+	worker = v.worker;
 	/* Cinder's extend (volume/api.py): a conditional update from
 	 * available only, then the size check. */
 	if (strcmp(status, "available") != 0) {
@@ -4321,28 +4344,19 @@ int store_fail_interrupted_ops(struct store *st, int64_t me, const struct timesp
 int store_add_snapshot(struct store *st, const char *id, const char *volume_id, const char *name,
 		       const struct timespec *now, struct cf_err *err)
 {
-	char stamp[DBTIME_LEN], status[64] = "";
-	int64_t worker = 0, size = 0;
+	char stamp[DBTIME_LEN];
+	struct volume_head v;
+	const char *status = v.status;
+	int64_t worker, size;
 	struct db_stmt *stmt;
 	int rc;
 
 	dbtime_format(now, stamp);
-	if (begin(st, DB_TX_WRITE))
-		return err_set(err, EBUSY, "cannot lock database %s: %s", st->path, db_errmsg(st->db));
-	rc = prep(st, "SELECT v.status, " WORKER_OF("v.host") ", v.size FROM volumes v "
-		      "WHERE v.id = ?1 AND v.deleted = 0", &stmt);
+	rc = begin_volume_op(st, volume_id, "snapshot a volume", &v, err);
 	if (rc)
-		goto fail;
-	db_bind_text(stmt, 1, volume_id);
-	if (db_step(stmt) != DB_ROW) {
-		db_finalize(stmt);
-		rollback(st);
-		return err_set(err, ENOENT, "There is no volume %s.", volume_id);
-	}
-	column_text(stmt, 0, status, sizeof(status));
-	worker = db_column_int(stmt, 1);
-	size = db_column_int(stmt, 2);
-	db_finalize(stmt);
+		return rc;
+	worker = v.worker;
+	size = v.size;
 	if (strcmp(status, "available") != 0) {
 		rollback(st);
 		return err_set(err, EBUSY, "Volume %s is %s; snapshots are taken of available volumes.",
