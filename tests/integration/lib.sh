@@ -435,6 +435,27 @@ db_in_tx() {
 	[ "$(sql "SELECT count(*) FROM pg_stat_activity WHERE client_port IN ($ports) AND xact_start IS NOT NULL")" != 0 ]
 }
 
+# make_test_users TAG: a group GROUP (the daemon's --admin-group), a member
+# of it USER_ADMIN and a user outside it USER_PLAIN, named after TAG and
+# this run (never a name the machine had), removed on exit; the run's
+# directory is made reachable to them (the mountpoints are in it). `as USER
+# CMD...` runs CMD as one of them.
+make_test_users() {
+	local suffix
+	suffix=$(basename "$TEST_ROOT" | tr -dc 'a-z0-9' | tail -c 8)
+	GROUP=cfs$1$suffix
+	USER_ADMIN=cfs$1${suffix}a
+	USER_PLAIN=cfs$1${suffix}p
+	groupadd "$GROUP"
+	on_exit groupdel "$GROUP"
+	useradd -M -N -s /usr/sbin/nologin -G "$GROUP" "$USER_ADMIN"
+	on_exit userdel "$USER_ADMIN"
+	useradd -M -N -s /usr/sbin/nologin "$USER_PLAIN"
+	on_exit userdel "$USER_PLAIN"
+	chmod 755 "$TEST_ROOT"
+}
+as() { local who=$1; shift; runuser -u "$who" -- "$@"; }
+
 mnt() { printf '%s/%s' "$TEST_ROOT" "$1"; }
 
 # A sanitizer or UBSan report in any daemon's log fails the test.

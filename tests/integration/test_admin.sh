@@ -211,20 +211,9 @@ check "an accepted rmdir empties clusters/error" "" "$(cat "$M1/clusters/error")
 
 ###########################################################################
 log "who may: the kernel refuses anyone outside the admin group"
-suffix=$(basename "$TEST_ROOT" | tr -dc 'a-z0-9' | tail -c 8)
-GROUP=cfsadm$suffix
-USER_PLAIN=cfsusr$suffix
-USER_ADMIN=cfsadm${suffix}u
-groupadd "$GROUP"
-on_exit groupdel "$GROUP"
-useradd -M -N -s /usr/sbin/nologin "$USER_PLAIN"
-on_exit userdel "$USER_PLAIN"
-useradd -M -N -s /usr/sbin/nologin -G "$GROUP" "$USER_ADMIN"
-on_exit userdel "$USER_ADMIN"
-chmod 755 "$TEST_ROOT"
+make_test_users adm
 start_daemon adm --control-only --admin-group "$GROUP" --service-down-time 3 --report-interval 1
 MA=$(mnt adm)
-as() { local who=$1; shift; runuser -u "$who" -- "$@"; }
 check_fails "another user cannot disable a worker (EACCES)" "Permission denied" \
 	as "$USER_PLAIN" bash -c "echo true > '$MA/workers/$W1/disabled'"
 check_fails "nor reset a status" "Permission denied" \

@@ -10,18 +10,7 @@ for tool in useradd groupadd runuser tgtd tgtadm iscsi-ls; do
 	command -v "$tool" >/dev/null || { echo "FAIL: $tool is not installed"; exit 1; }
 done
 
-suffix=$(basename "$TEST_ROOT" | tr -dc 'a-z0-9' | tail -c 8)
-GROUP=cfscon$suffix
-USER_ADMIN=cfscon${suffix}a
-USER_PLAIN=cfscon${suffix}p
-groupadd "$GROUP"
-on_exit groupdel "$GROUP"
-useradd -M -N -s /usr/sbin/nologin -G "$GROUP" "$USER_ADMIN"
-on_exit userdel "$USER_ADMIN"
-useradd -M -N -s /usr/sbin/nologin "$USER_PLAIN"
-on_exit userdel "$USER_PLAIN"
-chmod 755 "$TEST_ROOT"
-as() { local who=$1; shift; runuser -u "$who" -- "$@"; }
+make_test_users con
 
 make_vg 4096
 start_tgtd

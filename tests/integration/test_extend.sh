@@ -15,18 +15,7 @@ for tool in useradd groupadd runuser tgtd tgtadm iscsi-ls iscsi-readcapacity16 i
 done
 : "${TGT_CHECK:?set TGT_CHECK to the tgt_check binary (meson test does)}"
 
-suffix=$(basename "$TEST_ROOT" | tr -dc 'a-z0-9' | tail -c 8)
-GROUP=cfsext$suffix
-USER_ADMIN=cfsext${suffix}a
-USER_PLAIN=cfsext${suffix}p
-groupadd "$GROUP"
-on_exit groupdel "$GROUP"
-useradd -M -N -s /usr/sbin/nologin -G "$GROUP" "$USER_ADMIN"
-on_exit userdel "$USER_ADMIN"
-useradd -M -N -s /usr/sbin/nologin "$USER_PLAIN"
-on_exit userdel "$USER_PLAIN"
-chmod 755 "$TEST_ROOT"
-as() { local who=$1; shift; runuser -u "$who" -- "$@"; }
+make_test_users ext
 
 make_vg 8192
 start_tgtd

@@ -7,21 +7,10 @@ for tool in useradd groupadd runuser; do
 	command -v "$tool" >/dev/null || { echo "FAIL: $tool is not installed"; exit 1; }
 done
 
-suffix=$(basename "$TEST_ROOT" | tr -dc 'a-z0-9' | tail -c 8)
-GROUP=cfsadm$suffix
-USER_PLAIN=cfsusr$suffix
-USER_ADMIN=cfsadm${suffix}u
-groupadd "$GROUP"
-on_exit groupdel "$GROUP"
-useradd -M -N -s /usr/sbin/nologin "$USER_PLAIN"
-on_exit userdel "$USER_PLAIN"
-useradd -M -N -s /usr/sbin/nologin -G "$GROUP" "$USER_ADMIN"
-on_exit userdel "$USER_ADMIN"
-chmod 755 "$TEST_ROOT" # let the test users reach the mountpoint itself
+make_test_users adm
 
 start_worker w --admin-group "$GROUP" --service-down-time 5 --report-interval 1
 M=$(mnt w)
-as() { local who=$1; shift; runuser -u "$who" -- "$@"; }
 
 check "the mount belongs to root and the admin group" "root $GROUP dr-xr-x---" \
 	"$(stat -c '%U %G %A' "$M")"
