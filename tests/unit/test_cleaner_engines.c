@@ -23,6 +23,7 @@
 #include "db.h"
 #include "dbtime.h"
 #include "store.h"
+#include "testpg.h"
 
 #define NOW_SEC 1795632114 /* 2026-11-25 18:41:54 UTC */
 #define UNTIL "2026-11-25 18:41:54.000000"
@@ -38,34 +39,6 @@ struct fixture {
 	struct db *db;   /* for seeding and checking, beside the store's own */
 	struct store *st;
 };
-
-static const char *pg_url(void)
-{
-	const char *url = getenv("CINDERFS_TEST_PG_URL");
-
-	return url && *url ? url : NULL;
-}
-
-static void url_with_db(const char *url, const char *dbname, char *out, size_t size)
-{
-	const char *auth = strstr(url, "://");
-	const char *path = strchr(auth ? auth + 3 : url, '/');
-	const char *query = path ? path + strcspn(path, "?") : "";
-
-	assert_non_null(path);
-	snprintf(out, size, "%.*s/%s%s", (int)(path - url), url, dbname, query);
-}
-
-static void admin_exec(const char *sql)
-{
-	struct db *admin;
-	struct cf_err err;
-
-	assert_int_equal(db_open(pg_url(), 0, &admin, &err), 0);
-	if (db_exec(admin, sql) != 0)
-		fail_msg("%s: %s", sql, db_errmsg(admin));
-	db_close(admin);
-}
 
 static void sql(struct fixture *f, const char *text)
 {

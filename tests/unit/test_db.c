@@ -21,6 +21,7 @@
 #include "db_engine.h"
 #include "dbtime.h"
 #include "liveness.h"
+#include "testpg.h"
 
 static enum db_kind engine; /* of the group running */
 
@@ -31,36 +32,6 @@ struct fixture {
 	char dbname[64];     /* PostgreSQL: the test's database */
 	struct db *db;
 };
-
-static const char *pg_url(void)
-{
-	const char *url = getenv("CINDERFS_TEST_PG_URL");
-
-	return url && *url ? url : NULL;
-}
-
-/* The URL with another database: what follows the last '/' of the
- * authority, up to the query. */
-static void url_with_db(const char *url, const char *dbname, char *out, size_t size)
-{
-	const char *auth = strstr(url, "://");
-	const char *path = strchr(auth ? auth + 3 : url, '/');
-	const char *query = path ? path + strcspn(path, "?") : "";
-
-	assert_non_null(path);
-	snprintf(out, size, "%.*s/%s%s", (int)(path - url), url, dbname, query);
-}
-
-static void admin_exec(const char *sql)
-{
-	struct db *admin;
-	struct cf_err err;
-
-	assert_int_equal(db_open(pg_url(), 0, &admin, &err), 0);
-	if (db_exec(admin, sql) != 0)
-		fail_msg("%s: %s", sql, db_errmsg(admin));
-	db_close(admin);
-}
 
 static int setup(void **state)
 {
