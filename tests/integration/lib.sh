@@ -36,6 +36,9 @@ done
 TEST_ROOT=$(mktemp -d "${TMPDIR:-/tmp}/cinderfs-test.XXXXXX")
 PASSED=0
 FAILED=0
+# What failed, said again after the logs at exit: a CI summary that shows
+# only the end of the output still names the check and why.
+FAILURES=()
 declare -A PIDS=()
 
 log() { printf '# %s\n' "$*"; }
@@ -48,8 +51,12 @@ ok() {
 not_ok() {
 	FAILED=$((FAILED + 1))
 	printf 'not ok %d - %s\n' "$((PASSED + FAILED))" "$1"
+	FAILURES+=("not ok $((PASSED + FAILED)) - $1")
 	shift
-	for line in "$@"; do printf '#   %s\n' "$line"; done
+	for line in "$@"; do
+		printf '#   %s\n' "$line"
+		FAILURES+=("  $line")
+	done
 }
 
 # check DESCRIPTION EXPECTED ACTUAL
@@ -496,6 +503,10 @@ cleanup() {
 		done
 	fi
 	rm -rf "$TEST_ROOT"
+	if [ "$FAILED" -ne 0 ]; then
+		echo "# failed in $(basename "$0"):"
+		printf '#   %s\n' "${FAILURES[@]}" | cut -c1-400
+	fi
 	echo "$PASSED passed, $FAILED failed"
 	if [ "$FAILED" -ne 0 ]; then exit 1; fi
 	exit "$status"
