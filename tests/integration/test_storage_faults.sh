@@ -26,7 +26,7 @@ M2=$(mnt w2)
 W1=$(sql "SELECT id FROM services WHERE host = 'w1@lvm'")
 W2=$(sql "SELECT id FROM services WHERE host = 'w2@lvm'")
 measured() { [ "$(sql 'SELECT count(*) FROM worker_capacity')" = 2 ]; }
-wait_until 10 measured
+wait_until 30 measured
 
 GIB=1073741824
 vg_free() { vgs --noheadings --units b --nosuffix -o vg_free "$VG" | xargs; }
@@ -104,10 +104,10 @@ check_fails "w1 refuses while the group is full" "No space left on device" \
 	bash -c "echo 'name=again size=1G' > '$M1/volumes/create'"
 check_cmd "a volume of w2 is deleted (rmdir through w1's mount)" rmdir "$M1/volumes/$B"
 b_gone() { [ "$(sql "SELECT deleted FROM volumes WHERE id = '$B'")" = 1 ]; }
-wait_until 10 b_gone
+wait_until 30 b_gone
 check_cmd "w1 takes a create right after w2's delete" bash -c "echo 'name=again size=1G' > '$M1/volumes/create'"
 AGAIN=$(id_of again)
-if wait_until 10 status_is "$AGAIN" available; then ok "and makes it"; else
+if wait_until 30 status_is "$AGAIN" available; then ok "and makes it"; else
 	not_ok "and makes it" "status: $(status_of "$AGAIN")" "$(sql "SELECT error FROM volume_operations WHERE resource_id = '$AGAIN'")"; fi
 delete_all
 check "every volume is gone again" "0" "$(sql 'SELECT count(*) FROM volumes WHERE deleted = 0')"
@@ -158,7 +158,7 @@ log "3. tgtd restarted under running workers"
 ###########################################################################
 check_cmd "a volume is made on w1" bash -c "echo 'name=r1 size=1G' > '$M1/volumes/create'"
 R1=$(id_of r1)
-wait_until 10 status_is "$R1" available
+wait_until 30 status_is "$R1" available
 IQN=iqn.2010-10.org.openstack:volume-$R1
 read -r _ USER PASS < <(sql "SELECT provider_auth FROM volumes WHERE id = '$R1'")
 TID=$(sql "SELECT provider_location FROM volumes WHERE id = '$R1'" | sed 's/^[^,]*,\([0-9]*\) .*/\1/')
@@ -166,22 +166,22 @@ kill -KILL "$TGTD_PID"
 wait "$TGTD_PID" 2>/dev/null
 check_fails "tgtd is gone" "Transport endpoint is not connected" show
 said_gone() { grep -q "checking the exports failed: tgtd is not running (control port $TGT_CONTROL_PORT)" "$TEST_ROOT/w1.log"; }
-if wait_until 10 said_gone; then ok "w1's export check says tgtd is not running"; else
+if wait_until 30 said_gone; then ok "w1's export check says tgtd is not running"; else
 	not_ok "w1's export check says tgtd is not running" "$(tail -3 "$TEST_ROOT/w1.log")"; fi
 start_tgtd
 # Done once the log says so: the target shows as soon as it is made, its
 # LUN, account and binding a moment later.
 restored() { grep -q "exports checked: 1 target(s) restored" "$TEST_ROOT/w1.log"; }
 start=$(date +%s)
-if wait_until 10 restored; then ok "w1 brings the target back ($(($(date +%s) - start)) s)"; else
+if wait_until 30 restored; then ok "w1 brings the target back ($(($(date +%s) - start)) s)"; else
 	not_ok "w1 brings the target back" "$(show)" "$(tail -5 "$TEST_ROOT/w1.log")"; fi
 check "at its tid" "1" "$(show | grep -c "^Target $TID: $IQN\$")"
 check "with its CHAP account bound" "$USER" \
 	"$(show | sed -n "/^Target $TID: /,/^Target /p" | sed -n '/Account information:/{n;p}' | xargs)"
 # The portal of a tgtd just started may take a moment under load: the
-# login is tried for up to 10 s.
+# login is tried for up to 30 s.
 logs_in() { iscsi-ls -s "iscsi://$USER%$PASS@127.0.0.1:$ISCSI_PORT" 2>&1 | grep -q '^Lun:1 '; }
-wait_until 10 logs_in
+wait_until 30 logs_in
 check "iscsi-ls logs in with the volume's CHAP credentials" "1" \
 	"$(iscsi-ls -s "iscsi://$USER%$PASS@127.0.0.1:$ISCSI_PORT" 2>&1 | grep -c '^Lun:1 ')"
 check "w2, with nothing exported, restored nothing" "no" \
@@ -192,12 +192,12 @@ log "4. tgtd killed during deletes and creates"
 ###########################################################################
 check_cmd "a second volume is made on w1" bash -c "echo 'name=r2 size=1G' > '$M1/volumes/create'"
 R2=$(id_of r2)
-wait_until 10 status_is "$R2" available
+wait_until 30 status_is "$R2" available
 kill -KILL "$TGTD_PID"
 wait "$TGTD_PID" 2>/dev/null
 check_cmd "rmdir of both is accepted" rmdir "$M1/volumes/$R1" "$M1/volumes/$R2"
 settled() { [ "$(status_of "$R1") $(status_of "$R2")" = "error_deleting error_deleting" ]; }
-if wait_until 10 settled; then ok "both deletes fail cleanly: error_deleting"; else
+if wait_until 30 settled; then ok "both deletes fail cleanly: error_deleting"; else
 	not_ok "both deletes fail cleanly" "$(status_of "$R1") $(status_of "$R2")"; fi
 check "no operations row is left" "0" "$(sql "SELECT count(*) FROM workers WHERE resource_id IN ('$R1', '$R2')")"
 check "last_error says why" "yes" \
@@ -206,22 +206,22 @@ check "last_error says why" "yes" \
 check "and info.json too" "$(cat "$M1/volumes/$R2/last_error")" "$(jq -r .last_error "$M2/volumes/$R2/info.json")"
 # The log line follows the status by a moment (the operation's end).
 check "w1's log says why" "yes" \
-	"$(wait_until 5 grep -q "delete_volume of volume $R1: tgtd is not running" "$TEST_ROOT/w1.log" && echo yes || echo no)"
+	"$(wait_until 15 grep -q "delete_volume of volume $R1: tgtd is not running" "$TEST_ROOT/w1.log" && echo yes || echo no)"
 check "the LVs are still there" "2" "$(lvs --noheadings -o lv_name "$VG" | grep -c -e "$R1" -e "$R2")"
 check_cmd "a create while tgtd is down is accepted" bash -c "echo 'name=r3 size=1G' > '$M1/volumes/create'"
 R3=$(id_of r3)
-if wait_until 10 status_is "$R3" error; then ok "and ends in error"; else not_ok "and ends in error" "$(status_of "$R3")"; fi
+if wait_until 30 status_is "$R3" error; then ok "and ends in error"; else not_ok "and ends in error" "$(status_of "$R3")"; fi
 # The operation's end is recorded a moment after the status.
 has_error() { [ -n "$(cat "$M1/volumes/$1/last_error")" ]; }
-wait_until 5 has_error "$R3"
+wait_until 15 has_error "$R3"
 check "its last_error says why" "yes" \
 	"$(grep -q "tgtd is not running" "$M1/volumes/$R3/last_error" && echo yes || cat "$M1/volumes/$R3/last_error")"
 check "w1's log says why" "yes" \
-	"$(wait_until 5 grep -q "create_volume of volume $R3: exporting volume $R3 failed: tgtd is not running" \
+	"$(wait_until 15 grep -q "create_volume of volume $R3: exporting volume $R3 failed: tgtd is not running" \
 		"$TEST_ROOT/w1.log" && echo yes || echo no)"
 start_tgtd
 check_cmd "once tgtd is back, rmdir again is accepted" rmdir "$M1/volumes/$R1" "$M1/volumes/$R2" "$M1/volumes/$R3"
-if wait_until 15 all_gone; then ok "and the volumes are deleted"; else
+if wait_until 30 all_gone; then ok "and the volumes are deleted"; else
 	not_ok "and the volumes are deleted" "$(sql 'SELECT id, status FROM volumes WHERE deleted = 0')"; fi
 check "their LVs are gone (lvs)" "" "$(lvs --noheadings -o lv_name "$VG" | xargs)"
 check "no target is left" "0" "$(show | grep -c '^Target ')"
@@ -233,7 +233,7 @@ start_worker w3 --service-down-time 5 --report-interval 1 --volume-group no-such
 	--lvm-system-dir "$LVM_SYSTEM_DIR" --target-helper none
 W3=$(sql "SELECT id FROM services WHERE host = 'w3@lvm'")
 said() { grep -q "storage driver lvm cannot start" "$TEST_ROOT/w3.log"; }
-wait_until 10 said
+wait_until 30 said
 check_fails "its volumes/create is refused (EROFS)" "Read-only file system" \
 	bash -c "echo 'name=n1 size=1G' > '$(mnt w3)/volumes/create'"
 check "volumes/error says why" \
