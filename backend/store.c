@@ -534,7 +534,18 @@ static const char *const stmt_sql[Q_COUNT] = {
 				"services.cluster_name != ''",
 	/* cleanup/request's read: the rows by owner and type, the owner as
 	 * PLAN_SELECT reads it (?6 = 1: its cluster's flag). */
-	[Q_REACH_ALL] = REACH_SELECT("service_id IS NOT NULL"),
+	/* A page of the workers rows in id order (the primary key), each
+	 * with its owner: a count that stops at its cap reads a page or two,
+	 * not a grouping of every row first (0.27 s on SQLite, 1.3 s on
+	 * PostgreSQL at 100,000 rows, for a stat). */
+	[Q_REACH_ALL] = "SELECT services.id, services.host, services.\"binary\", "
+			"services.cluster_name, services.disabled, services.created_at, "
+			"services.updated_at, services.rpc_current_version, (SELECT c.disabled FROM "
+			"clusters c WHERE c.name = services.cluster_name AND c.deleted = 0 ORDER BY "
+			"c.id LIMIT 1), ws.can_clean = 0, w.resource_type, w.id FROM workers w "
+			"JOIN services ON services.id = w.service_id "
+			"LEFT JOIN worker_state ws ON ws.service_id = services.id "
+			"WHERE w.id > ?1 AND services.deleted = 0 ORDER BY w.id LIMIT ?2",
 	[Q_REACH_RESOURCE] = REACH_SELECT("resource_id = ?1"),
 	/* One worker's rows by type (workers_service_id). */
 	[Q_REACH_OF_WORKER] = "SELECT resource_type, count(*) FROM workers WHERE service_id = ?1 "
@@ -1783,6 +1794,45 @@ static int reach_of_worker(void *arg, const struct planner_worker *w)
 	return rc == DB_DONE ? 0 : db_fail(r->st, rc, "count a worker's rows");
 }
 
+/* Every workers row with an owner, a page at a time (REACH_PAGE rows,
+ * each its own statement): fn sees each row alone (rows 1), and its
+ * non-zero return ends the read at that page. */
+#define REACH_PAGE 2048
+
+static int reach_pages(struct store *st, store_reach_fn fn, void *ctx)
+{
+	struct planner_worker w;
+	int64_t after = 0;
+	int rc;
+
+	for (;;) {
+		STMT stmt = NULL;
+		int64_t seen = 0;
+
+		rc = stmt_get(st, Q_REACH_ALL, &stmt);
+		if (rc)
+			return rc;
+		db_bind_int(stmt, 1, after);
+		db_bind_int(stmt, 2, REACH_PAGE);
+		while ((rc = db_step(stmt)) == DB_ROW) {
+			const char *type = db_column_text(stmt, 10);
+
+			seen++;
+			after = db_column_int(stmt, 11);
+			if (!type || read_planner_worker(stmt, &w) != 0)
+				continue;
+			if ((rc = fn(ctx, &w, type, 1)) != 0) {
+				db_reset(stmt);
+				return rc;
+			}
+		}
+		if (rc != DB_DONE)
+			return db_fail(st, rc, "count the rows a cleanup would reach");
+		if (seen < REACH_PAGE)
+			return 0;
+	}
+}
+
 int store_reach_rows(struct store *st, const struct filter *f, store_reach_fn fn, void *ctx)
 {
 	const char *resource_id = f->resource_id[0] ? f->resource_id : NULL;
@@ -1798,12 +1848,13 @@ int store_reach_rows(struct store *st, const struct filter *f, store_reach_fn fn
 		 * when the filter names disabled. */
 		return store_plan_candidates(st, f, reach_of_worker, &r, &every_row);
 	}
-	rc = stmt_get(st, resource_id ? Q_REACH_RESOURCE : Q_REACH_ALL, &stmt);
+	if (!resource_id)
+		return reach_pages(st, fn, ctx);
+	rc = stmt_get(st, Q_REACH_RESOURCE, &stmt);
 
 	if (rc)
 		return rc;
-	if (resource_id)
-		db_bind_text(stmt, 1, resource_id);
+	db_bind_text(stmt, 1, resource_id);
 	while ((rc = db_step(stmt)) == DB_ROW) {
 		const char *type = db_column_text(stmt, 10);
 

@@ -173,9 +173,10 @@ int store_plan_candidates(struct store *st, const struct filter *f, store_planne
  * disabled flag always read), the type, and how many rows. For
  * cleanup/request's read. A host, cluster or id filter reads its
  * candidates by index and their rows by index; a resource_id one reads
- * that resource's rows; any other, one pass over the workers table (rows
- * of operations in flight and stuck ones), never over every worker. fn's
- * non-zero return stops the read and is returned. */
+ * that resource's rows; any other, the workers table (rows of operations
+ * in flight and stuck ones) a page at a time in id order, each row alone
+ * (rows 1), never every worker. fn's non-zero return stops the read and is
+ * returned. */
 typedef int (*store_reach_fn)(void *ctx, const struct planner_worker *w, const char *type,
 			      int64_t rows);
 int store_reach_rows(struct store *st, const struct filter *f, store_reach_fn fn, void *ctx);

@@ -598,6 +598,31 @@ static void test_reach_counts_the_rows_of_the_selected_workers(void **state)
 	assert_int_equal(reach(t, ""), 2);
 }
 
+/* Rows past the first pages of the read: the count is exact below the
+ * cap wherever the selected rows lie, and stops at the cap. */
+static void test_reach_reads_every_page_and_stops_at_the_cap(void **state)
+{
+	struct testdb *t = *state;
+
+	seed(t);
+	/* 5,000 rows of worker 3 (down) and, every tenth among them, one of
+	 * worker 2 (up, in flight): 500 of 2's, the last at row 5,000. */
+	testdb_sql(t->path,
+		   "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000) "
+		   "INSERT INTO workers (resource_type, resource_id, status, service_id, created_at, "
+		   "updated_at) SELECT 'Volume', printf('%08d-0000-4000-8000-000000000000', i), "
+		   "'creating', CASE WHEN i % 10 = 0 THEN 2 ELSE 3 END, '2026-11-25 17:00:00', "
+		   "'2026-11-25 17:00:00' FROM n");
+	assert_int_equal(reach(t, "is_up=true"), 500);
+	assert_int_equal(reach(t, "service_id=2"), 0); /* up: not selected */
+	assert_int_equal(reach(t, "host=node3@lvm"), REQUEST_REACH_CAP);
+	assert_int_equal(reach(t, ""), REQUEST_REACH_CAP);
+	/* The cap is the count's end, not a page's: fewer rows than it in
+	 * all, every one is counted. */
+	testdb_sql(t->path, "DELETE FROM workers WHERE service_id = 3 AND id % 7 != 0");
+	assert_int_equal(reach(t, "is_up=false"), 2 + 643);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, testdb_setup_store, testdb_teardown)
 
 int main(void)
@@ -618,6 +643,7 @@ int main(void)
 		T(test_preview_refuses_as_the_request),
 		cmocka_unit_test(test_preview_foresees_what_the_cleaner_does),
 		T(test_reach_counts_the_rows_of_the_selected_workers),
+		T(test_reach_reads_every_page_and_stops_at_the_cap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
