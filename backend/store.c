@@ -3789,6 +3789,8 @@ static int add_op(struct store *st, const char *kind, const char *id, int64_t wo
 }
 
 static int volume_fits(struct store *st, const struct new_volume *v, struct cf_err *err);
+static int extend_fits(struct store *st, int64_t worker, const char *id, long long size,
+		       long long new_size, struct cf_err *err);
 
 /* Cinder's scheduler places nothing on a disabled backend: a worker that
  * is disabled, or whose cluster is, hands the create to an enabled member
@@ -4127,6 +4129,11 @@ int store_request_volume_extend(struct store *st, const char *id, long long curr
 		return err_set(err, EBUSY, "Volume %s's worker %lld is down, and no live member of its "
 			       "cluster can extend it; extend it again once that worker is up.", id,
 			       (long long)host_worker);
+	}
+	rc = extend_fits(st, worker, id, size, new_size, err);
+	if (rc) {
+		rollback(st);
+		return rc;
 	}
 	rc = prep(st, "UPDATE volumes SET status = 'extending', previous_status = status, "
 		      "updated_at = ?2 WHERE id = ?1", &stmt);
@@ -4938,8 +4945,8 @@ int store_cancel_request(struct store *st, int64_t id, int64_t uid, const struct
 	"(SELECT s.host FROM services s JOIN worker_capacity c ON c.service_id = s.id " \
 	"WHERE c.volume_group = ?1)"
 
-static int worker_not_ready(struct store *st, const struct new_volume *v, bool *not_ready,
-			    char *reason, size_t reason_size)
+static int worker_not_ready(struct store *st, int64_t service_id, const struct timespec *since,
+			    bool *not_ready, char *reason, size_t reason_size)
 {
 	char started[DBTIME_LEN] = "";
 	struct db_stmt *stmt;
@@ -4948,10 +4955,10 @@ static int worker_not_ready(struct store *st, const struct new_volume *v, bool *
 
 	if (rc)
 		return rc;
-	if (v->started)
-		dbtime_format(v->started, started);
-	db_bind_int(stmt, 1, v->service_id);
-	bind_text_or_null(stmt, 2, started);
+	if (since)
+		dbtime_format(since, started);
+	db_bind_int(stmt, 1, service_id);
+	bind_text_or_null(stmt, 2, since ? started : NULL);
 	rc = db_step(stmt);
 	*not_ready = rc == DB_ROW;
 	reason[0] = '\0';
@@ -4961,57 +4968,69 @@ static int worker_not_ready(struct store *st, const struct new_volume *v, bool *
 	return rc == DB_ROW || rc == DB_DONE ? 0 : db_fail(st, rc, "read the worker's state");
 }
 
-/* Whether a new volume fits, inside store_add_volume's transaction. The
- * FUSE thread runs no LVM command, so this starts from the last
- * measurement of the volume group (the freshest any worker sharing the
- * group took) and takes off what was asked for since: every live volume
- * and snapshot of those workers still creating (its LV may not exist
- * yet), or changed after the measurement began (its LV may have been made
- * after vgs looked). Deletes give nothing back until the next
- * measurement, which every operation's end and the periodic check take:
- * for a moment a refusal too many, never a create that fails for space. */
-static int volume_fits(struct store *st, const struct new_volume *v, struct cf_err *err)
+/* The room left in a worker's volume group (bytes, into *avail; its name
+ * into vg), inside the transaction of a create or an extend. The FUSE
+ * thread runs no LVM command, so this starts from the last measurement
+ * of the volume group (the freshest any worker sharing the group took)
+ * and takes off what was asked for since: every live volume and snapshot
+ * of those workers still creating (its LV may not exist yet) or changed
+ * after the measurement began (its LV may have been made after vgs
+ * looked), and what every volume extending grows by.
+ * Deletes give nothing back until the next measurement, which every
+ * operation's end and the periodic check take: for a moment a refusal too
+ * many, never a create or an extend that fails for space. since: see
+ * worker_not_ready; doing: what the worker would do, for the refusal of a
+ * worker whose storage driver is not ready ("makes no volumes"). */
+static int group_room(struct store *st, int64_t service_id, const char *host,
+		      const struct timespec *since, const char *doing, char vg[NAME_LEN],
+		      long long *avail, struct cf_err *err)
 {
-	char vg[NAME_LEN] = "", measured[DBTIME_LEN] = "", reason[512];
-	long long free_bytes = 0, used_gib = 0, avail;
+	char measured[DBTIME_LEN] = "", reason[512];
+	long long free_bytes = 0, used_gib = 0;
 	struct db_stmt *stmt;
 	bool not_ready;
 	int rc;
 
+	vg[0] = '\0';
 	/* A worker whose driver did not start would leave the volume in
-	 * creating for ever: refused, saying why. */
-	rc = worker_not_ready(st, v, &not_ready, reason, sizeof(reason));
+	 * creating (or extending) for ever: refused, saying why. */
+	rc = worker_not_ready(st, service_id, since, &not_ready, reason, sizeof(reason));
 	if (rc)
-		return tx_fail(st, err, "cannot read the state of worker %lld", (long long)v->service_id);
+		return tx_fail(st, err, "cannot read the state of worker %lld", (long long)service_id);
 	if (not_ready)
-		return err_set(err, EROFS, "Worker %lld (%s) makes no volumes: its storage driver is not "
-			       "ready: %s", (long long)v->service_id, v->host,
-			       reason[0] ? reason : "it did not start");
+		return err_set(err, EROFS, "Worker %lld (%s) %s: its storage driver is not ready: %s",
+			       (long long)service_id, host, doing, reason[0] ? reason : "it did not start");
 	rc = prep(st, "SELECT m.volume_group, m.free_bytes, m.updated_at FROM worker_capacity m "
 		      "WHERE m.volume_group = (SELECT c.volume_group FROM worker_capacity c WHERE "
 		      "c.service_id = ?1) ORDER BY m.updated_at DESC LIMIT 1", &stmt);
 	if (rc)
-		return tx_fail(st, err, "cannot read the free space of worker %lld",
-			       (long long)v->service_id);
-	db_bind_int(stmt, 1, v->service_id);
+		return tx_fail(st, err, "cannot read the free space of worker %lld", (long long)service_id);
+	db_bind_int(stmt, 1, service_id);
 	rc = db_step(stmt);
 	if (rc == DB_ROW) {
-		column_text(stmt, 0, vg, sizeof(vg));
+		column_text(stmt, 0, vg, NAME_LEN);
 		free_bytes = db_column_int(stmt, 1);
 		column_text(stmt, 2, measured, sizeof(measured));
 	}
 	db_finalize(stmt);
 	if (rc != DB_ROW && rc != DB_DONE)
-		return tx_fail(st, err, "cannot read the free space of worker %lld",
-			       (long long)v->service_id);
+		return tx_fail(st, err, "cannot read the free space of worker %lld", (long long)service_id);
 	if (rc == DB_DONE)
 		return err_set(err, EAGAIN, "Worker %lld (%s) has not measured its volume group yet (its "
 			       "storage driver is starting); try again in a moment.",
-			       (long long)v->service_id, v->host);
+			       (long long)service_id, host);
+	/* An extending volume counts what its LV grows by (which vgs may
+	 * not have seen yet; when it has, a moment's refusal too many),
+	 * and its whole size too when it was asked for after the
+	 * measurement (its LV may be newer than what vgs saw). */
 	rc = prep(st, "SELECT COALESCE(SUM(n), 0) FROM ("
-		      "SELECT v.size AS n FROM volumes v WHERE v.deleted = 0 AND "
-		      "(v.status = 'creating' OR v.updated_at > ?2) AND " HOST_OF("v.host") " IN "
-		      SHARING_HOSTS " UNION ALL "
+		      "SELECT CASE WHEN v.status = 'extending' THEN COALESCE((SELECT max(o.new_size) "
+		      "FROM volume_operations o WHERE o.resource_id = v.id AND o.kind = 'extend_volume' "
+		      "AND o.state IN ('queued', 'running')) - v.size, 0) + CASE WHEN v.created_at > ?2 "
+		      "THEN v.size ELSE 0 END ELSE v.size END AS n "
+		      "FROM volumes v WHERE v.deleted = 0 AND "
+		      "(v.status IN ('creating', 'extending') OR v.updated_at > ?2) AND "
+		      HOST_OF("v.host") " IN " SHARING_HOSTS " UNION ALL "
 		      "SELECT sn.volume_size FROM snapshots sn JOIN volumes v ON v.id = sn.volume_id "
 		      "WHERE sn.deleted = 0 AND (sn.status = 'creating' OR sn.updated_at > ?2) AND "
 		      HOST_OF("v.host") " IN " SHARING_HOSTS ") AS used", &stmt);
@@ -5025,24 +5044,65 @@ static int volume_fits(struct store *st, const struct new_volume *v, struct cf_e
 	db_finalize(stmt);
 	if (rc != DB_ROW)
 		return tx_fail(st, err, "cannot count what volume group %s holds", vg);
-	avail = free_bytes - used_gib * 1073741824LL;
+	*avail = free_bytes - used_gib * 1073741824LL;
+	return 0;
+}
+
+/* Whether a new volume fits, inside store_add_volume's transaction. */
+static int volume_fits(struct store *st, const struct new_volume *v, struct cf_err *err)
+{
+	char vg[NAME_LEN];
+	long long avail = 0;
+	int rc = group_room(st, v->service_id, v->host, v->started, "makes no volumes", vg, &avail,
+			    err);
+
+	if (rc)
+		return rc;
 	if (avail < v->size_gib * 1073741824LL)
 		return err_set(err, ENOSPC, "Volume group %s has %lld GiB free; a %lld GiB volume does not fit.",
 			       vg, avail > 0 ? avail >> 30 : 0, v->size_gib);
 	return 0;
 }
 
-void store_worker_label(struct store *st, int64_t id, char *out, size_t size)
+/* A worker's host ("" when it has no row, or on an error). */
+static void service_host(struct store *st, int64_t id, char host[NAME_LEN])
 {
-	char host[NAME_LEN] = "";
 	struct db_stmt *stmt;
 
+	host[0] = '\0';
 	if (prep(st, "SELECT host FROM services WHERE id = ?1", &stmt) == 0) {
 		db_bind_int(stmt, 1, id);
 		if (db_step(stmt) == DB_ROW)
-			column_text(stmt, 0, host, sizeof(host));
+			column_text(stmt, 0, host, NAME_LEN);
 		db_finalize(stmt);
 	}
+}
+
+/* Whether an extend by more_gib fits, inside the extend's transaction;
+ * worker runs it. */
+static int extend_fits(struct store *st, int64_t worker, const char *id, long long size,
+		       long long new_size, struct cf_err *err)
+{
+	char vg[NAME_LEN], host[NAME_LEN];
+	long long avail = 0;
+	int rc;
+
+	service_host(st, worker, host);
+	rc = group_room(st, worker, host, NULL, "extends no volumes", vg, &avail, err);
+	if (rc)
+		return rc;
+	if (avail < (new_size - size) * 1073741824LL)
+		return err_set(err, ENOSPC, "Volume group %s has %lld GiB free; extending volume %s from "
+			       "%lld to %lld GiB needs %lld GiB more.", vg, avail > 0 ? avail >> 30 : 0,
+			       id, size, new_size, new_size - size);
+	return 0;
+}
+
+void store_worker_label(struct store *st, int64_t id, char *out, size_t size)
+{
+	char host[NAME_LEN];
+
+	service_host(st, id, host);
 	if (host[0])
 		snprintf(out, size, "worker %lld (%s)", (long long)id, host);
 	else

@@ -2,8 +2,10 @@
 # cinder extend as a write to volumes/<uuid>/size: the LV grows (lvs), the
 # size file and the status follow, LUN 1 is made again; refused with
 # Cinder's words when it would shrink, from a status other than available,
-# or for anyone outside the admin group (the kernel); a failure (more than
-# the volume group has) ends in error_extending with lvextend's words. With
+# or for anyone outside the admin group (the kernel), or, with ENOSPC at
+# write time, when the volume group has not the room (pending extends
+# counted); lvextend's own failure (the group filled behind the worker's
+# back) ends in error_extending with lvextend's words. With
 # an initiator logged in, nothing is touched. Real LVM on a loop device
 # (activation off: no device nodes, so the mount's LUNs use the null
 # backing store, whose size is fixed); that a re-made LUN shows a grown
@@ -142,15 +144,66 @@ check "the log names its uid" "yes" \
 	"$(grep -q "uid $(id -u "$USER_ADMIN"): volume $V: extend from 2 to 3 GiB requested" "$TEST_ROOT/w1.log" && echo yes)"
 
 ###########################################################################
-log "more than the volume group has: error_extending"
-check_cmd "echo 100 > size is accepted" bash -c "echo 100 > '$M/volumes/$V/size'"
-if wait_until 10 status_is "$V" error_extending; then ok "the volume ends in error_extending"; else
+log "more than the volume group has: refused at write time (ENOSPC)"
+check_fails "echo 100 > size is ENOSPC" "No space left on device" bash -c "echo 100 > '$M/volumes/$V/size'"
+free_gib=$(($(vgs --noheadings --units b --nosuffix -o vg_free "$VG" | xargs) / 1073741824))
+check "volumes/error says how much is free and how much more it needs" \
+	"volumes/$V/size: Volume group $VG has $free_gib GiB free; extending volume $V from 3 to 100 GiB needs 97 GiB more." \
+	"$(cat "$M/volumes/error")"
+check "the volume is untouched: available, 3 GiB, the LV too, no operations row" "available 3 3221225472 0" \
+	"$(cat "$M/volumes/$V/status") $(cat "$M/volumes/$V/size") $(lv_bytes "$V") $(sql "SELECT count(*) FROM workers WHERE resource_id = '$V'")"
+# Two extends asked for at once count each other: the first takes the
+# room, the second is refused although neither has run yet.
+exec 3<>"$M/volumes/create"
+echo 'name=second size=1' >&3
+read -r V3 <&3
+exec 3>&-
+wait_until 10 status_is "$V3" available
+room=$(($(sql "SELECT free_bytes FROM worker_capacity") / 1073741824))
+half=$((room / 2 + 1))
+check_cmd "an extend taking more than half the room is accepted" \
+	bash -c "echo $((3 + half)) > '$M/volumes/$V/size'"
+check_fails "a second one as big, at once, is ENOSPC" "No space left on device" \
+	bash -c "echo $((1 + half)) > '$M/volumes/$V3/size'"
+wait_until 30 status_is "$V" available
+check "the first is made" "$((3 + half))" "$(cat "$M/volumes/$V/size")"
+check "the second volume is untouched" "available 1" "$(cat "$M/volumes/$V3/status" "$M/volumes/$V3/size" | xargs)"
+check_cmd "the second volume is deleted" rmdir "$M/volumes/$V3"
+v3_gone() { [ "$(sql "SELECT deleted FROM volumes WHERE id = '$V3'")" = 1 ]; }
+wait_until 30 v3_gone
+SIZE=$(cat "$M/volumes/$V/size")
+
+###########################################################################
+log "the group filled behind the worker's back: lvextend fails, error_extending"
+# Another tool takes the free space after the worker's last measurement:
+# the extend is accepted on that measurement and lvextend refuses it. The
+# worker measures every 10 s; right after one, the write comes well inside
+# that. Should a measurement fall in between all the same (the write is
+# then refused at write time), it is tried again.
+measured_at() { sql "SELECT updated_at FROM worker_capacity"; }
+accepted=no
+for attempt in 1 2 3; do
+	m0=$(measured_at)
+	remeasured() { [ "$(measured_at)" != "$m0" ]; }
+	wait_until 15 remeasured
+	m1=$(measured_at)
+	lvcreate -q -l 100%FREE -n filler "$VG" >/dev/null 2>&1
+	if bash -c "echo $((SIZE + 1)) > '$M/volumes/$V/size'" 2>"$TEST_ROOT/ext.err"; then
+		accepted=yes
+		break
+	fi
+	log "attempt $attempt refused: $(cat "$TEST_ROOT/ext.err"); measured meanwhile: $([ "$(measured_at)" != "$m1" ] && echo yes || echo no)"
+	lvremove -q -f "$VG/filler" >/dev/null 2>&1
+done
+check "an extend by 1 GiB is accepted on the last measurement" "yes" "$accepted"
+if wait_until 30 status_is "$V" error_extending; then ok "the volume ends in error_extending"; else
 	not_ok "the volume ends in error_extending" "status: $(cat "$M/volumes/$V/status")"; fi
-check "its size and its LV are as they were" "3 3221225472" "$(cat "$M/volumes/$V/size") $(lv_bytes "$V")"
+check "its size and its LV are as they were" "$SIZE $((SIZE * 1073741824))" "$(cat "$M/volumes/$V/size") $(lv_bytes "$V")"
 check "last_error has lvextend's words" "yes" \
-	"$(grep -q 'lvextend -L 100g .* Insufficient free space' "$M/volumes/$V/last_error" && echo yes)"
+	"$(grep -q "lvextend -L $((SIZE + 1))g .* Insufficient free space" "$M/volumes/$V/last_error" && echo yes || cat "$M/volumes/$V/last_error")"
 check "no operations row is left" "0" "$(sql "SELECT count(*) FROM workers WHERE resource_id = '$V'")"
-check_fails "and it extends no more (EBUSY)" "Device or resource busy" bash -c "echo 4 > '$M/volumes/$V/size'"
+check_fails "and it extends no more (EBUSY)" "Device or resource busy" bash -c "echo $((SIZE + 2)) > '$M/volumes/$V/size'"
+lvremove -q -f "$VG/filler" >/dev/null 2>&1
 
 ###########################################################################
 log "a volume whose worker is down, with no live member of a cluster: EBUSY"
