@@ -199,6 +199,12 @@ static void prune(struct jobs *j)
 	rc = store_prune_requests(j->st, j->cfg.keep_requests, j->cfg.max_age_days, &now);
 	if (rc > 0)
 		log_info("cleanup history: %d ended request(s) pruned", rc);
+	rc = store_prune_volume_ops(j->st, j->cfg.max_age_days, &now);
+	if (rc > 0)
+		log_info("volume operations: %d ended more than %d days ago pruned", rc,
+			 j->cfg.max_age_days);
+	else if (rc < 0)
+		log_warning("pruning the volume operations failed: %s", strerror(-rc));
 }
 
 /* The volume group's free space, in the database for the write path's

@@ -443,12 +443,21 @@ enum stmt_id {
 /* The duration read once a row (MATERIALIZED): a subquery would be
  * flattened, and each of the twelve uses of d would read both times
  * again (11 s for 100,000 operations on PostgreSQL, 64 ms read once). */
+/* With what pruning took away (volume_operations_pruned, migration 15)
+ * added: a counter never goes down. */
+#define OPS_TOTAL(col) ", CAST(SUM(" col ") AS BIGINT)"
 #define OPS_SELECT \
 	"WITH o AS MATERIALIZED (SELECT kind, state, " DURATION_US " AS d FROM volume_operations) " \
-	"SELECT kind, state, count(*), count(d), CAST(COALESCE(SUM(d), 0) AS BIGINT)" \
-	LE(100000) LE(250000) LE(500000) LE(1000000) LE(2500000) LE(5000000) LE(10000000) \
-	LE(30000000) LE(60000000) LE(300000000) \
-	" FROM o GROUP BY kind, state ORDER BY kind, state"
+	"SELECT kind, state" OPS_TOTAL("n") OPS_TOTAL("t") OPS_TOTAL("du") OPS_TOTAL("l1") \
+	OPS_TOTAL("l2") OPS_TOTAL("l3") OPS_TOTAL("l4") OPS_TOTAL("l5") OPS_TOTAL("l6") \
+	OPS_TOTAL("l7") OPS_TOTAL("l8") OPS_TOTAL("l9") OPS_TOTAL("l10") " FROM (" \
+	"SELECT kind, state, count(*) AS n, count(d) AS t, CAST(COALESCE(SUM(d), 0) AS BIGINT) AS du" \
+	LE(100000) " AS l1" LE(250000) " AS l2" LE(500000) " AS l3" LE(1000000) " AS l4" \
+	LE(2500000) " AS l5" LE(5000000) " AS l6" LE(10000000) " AS l7" LE(30000000) " AS l8" \
+	LE(60000000) " AS l9" LE(300000000) " AS l10" \
+	" FROM o GROUP BY kind, state UNION ALL SELECT kind, state, ops, timed, duration_us, le_1, " \
+	"le_2, le_3, le_4, le_5, le_6, le_7, le_8, le_9, le_10 FROM volume_operations_pruned) u " \
+	"GROUP BY kind, state ORDER BY kind, state"
 /* Stuck rows by type and status: an owner not among the live ids ?1 (a
  * JSON array, as the stuck listing's). */
 #define OV_STUCK_SELECT(NOT_IN_IDS) \
@@ -2611,6 +2620,86 @@ int store_prune_requests(struct store *st, int keep, int max_age_days, const str
 	}
 	rc = write_tx(st, prune_tx, &c);
 	return rc ? rc : c.pruned;
+}
+
+/* The volume operations' history, pruned by age (migration 15): ended
+ * operations that ended before ?1, a batch at a time, except a
+ * resource's latest failure while the resource is there (its last_error
+ * reads it). What they counted goes on counting in
+ * volume_operations_pruned, in the transaction that removes them. */
+#define OPS_PRUNE_BATCH 10000
+#define OPS_STR_(x) #x
+#define OPS_STR(x) OPS_STR_(x)
+#define LE_SUM(us) ", COALESCE(SUM(CASE WHEN d <= " #us " THEN 1 ELSE 0 END), 0)"
+#define LE_ADD(n) ", le_" #n " = volume_operations_pruned.le_" #n " + excluded.le_" #n
+
+struct prune_ops_ctx {
+	char oldest[DBTIME_LEN];
+	int pruned;
+};
+
+static int prune_ops_tx(struct store *st, void *arg)
+{
+	static const char *const steps[] = {
+		"CREATE TEMP TABLE IF NOT EXISTS prune_ops (id BIGINT PRIMARY KEY)",
+		"DELETE FROM prune_ops",
+		"INSERT INTO prune_ops SELECT o.id FROM volume_operations o WHERE o.state IN ('done', "
+		"'failed') AND o.finished_at < ?1 AND NOT (o.state = 'failed' AND NOT EXISTS (SELECT 1 "
+		"FROM volume_operations l WHERE l.resource_id = o.resource_id AND l.state = 'failed' "
+		"AND l.id > o.id) AND (EXISTS (SELECT 1 FROM volumes v WHERE v.id = o.resource_id AND "
+		"v.deleted = 0) OR EXISTS (SELECT 1 FROM snapshots sn WHERE sn.id = o.resource_id AND "
+		"sn.deleted = 0))) ORDER BY o.id LIMIT " OPS_STR(OPS_PRUNE_BATCH),
+		/* The same sums as the metrics' (OPS_SELECT), added. */
+		"INSERT INTO volume_operations_pruned (kind, state, ops, timed, duration_us, le_1, "
+		"le_2, le_3, le_4, le_5, le_6, le_7, le_8, le_9, le_10) SELECT kind, state, count(*), "
+		"count(d), CAST(COALESCE(SUM(d), 0) AS BIGINT)"
+		LE_SUM(100000) LE_SUM(250000) LE_SUM(500000) LE_SUM(1000000) LE_SUM(2500000)
+		LE_SUM(5000000) LE_SUM(10000000) LE_SUM(30000000) LE_SUM(60000000) LE_SUM(300000000)
+		" FROM (SELECT kind, state, " DURATION_US " AS d FROM volume_operations WHERE id IN "
+		"(SELECT id FROM prune_ops)) o WHERE true GROUP BY kind, state "
+		"ON CONFLICT (kind, state) DO UPDATE SET ops = volume_operations_pruned.ops + "
+		"excluded.ops, timed = volume_operations_pruned.timed + excluded.timed, duration_us = "
+		"volume_operations_pruned.duration_us + excluded.duration_us"
+		LE_ADD(1) LE_ADD(2) LE_ADD(3) LE_ADD(4) LE_ADD(5) LE_ADD(6) LE_ADD(7) LE_ADD(8)
+		LE_ADD(9) LE_ADD(10),
+		"DELETE FROM volume_operations WHERE id IN (SELECT id FROM prune_ops)",
+	};
+	struct prune_ops_ctx *c = arg;
+
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		struct db_stmt *stmt;
+		int rc = prep(st, steps[i], &stmt);
+		if (rc)
+			return rc;
+		if (i == 2)
+			db_bind_text(stmt, 1, c->oldest);
+		rc = step_finalize(st, stmt, "prune the volume operations");
+		if (rc)
+			return rc;
+		if (i == 4)
+			c->pruned = db_changes(st->db);
+	}
+	return 0;
+}
+
+int store_prune_volume_ops(struct store *st, int max_age_days, const struct timespec *now)
+{
+	struct timespec oldest = { now->tv_sec - (time_t)max_age_days * 86400, now->tv_nsec };
+	struct prune_ops_ctx c = { .pruned = 0 };
+	int total = 0, rc;
+
+	if (max_age_days <= 0)
+		return 0; /* kept for ever */
+	dbtime_format(&oldest, c.oldest);
+	/* A batch a transaction: the write lock is held for one batch, and
+	 * a first pruning of a long history does not stall the others. */
+	do {
+		rc = write_tx(st, prune_ops_tx, &c);
+		if (rc)
+			return total ? total : rc;
+		total += c.pruned;
+	} while (c.pruned == OPS_PRUNE_BATCH);
+	return total;
 }
 
 static void read_job(struct db_stmt *stmt, struct job *j)

@@ -335,6 +335,10 @@ int store_read_progress(struct store *st, int64_t id, const struct store_progres
  * newest `keep` (0: no count limit) or older than max_age_days (0: no age
  * limit), with their jobs and progress. Returns how many went, or -errno. */
 int store_prune_requests(struct store *st, int keep, int max_age_days, const struct timespec *now);
+/* Ended volume operations older than max_age_days (0: none), but a
+ * resource's latest failure while it exists; what they counted is kept
+ * for the metrics. How many went, or a negative errno. */
+int store_prune_volume_ops(struct store *st, int max_age_days, const struct timespec *now);
 
 struct job {
 	int64_t id;

@@ -5,7 +5,8 @@
 # database's (workers up and down by cluster, stuck resources by type and
 # status, requests by state, resources cleaned and failed, storage
 # operations and their durations' histogram, each volume group); its
-# counters never go down when history is pruned; a label value with a
+# counters never go down when history is pruned (cleanup requests and
+# volume operations); a label value with a
 # quote, a backslash, a newline or bytes that are not UTF-8 comes back
 # from the parser as it should. status says the same on one screen. Both
 # read-only, with a stat size that is what cat reads.
@@ -227,7 +228,39 @@ check "status: vg-c2" "vg-c2 1.0 TiB 512.0 GiB 50% 1" \
 # keeps one request prunes the other four at its start; the counters
 # stay, the history gauge drops.
 sql "UPDATE cleanup_jobs SET state = 'done' WHERE request_id IN (1, 2)"
+# The volume operations' history too (cleanup_history_max_age, 90 days by
+# default): the four that ended are moved back 200 days, durations as they
+# were; a volume that is there has two failures and a success as old, of
+# which its latest failure stays (its last_error).
+old_at() { date -u -d "@$((T0 - 200 * 86400 - 100 + $1)).$2" +'%Y-%m-%d %H:%M:%S.%6N'; }
+for f in "0 200000" "3 000000" "40 000000" "0 050000"; do
+	# shellcheck disable=SC2086
+	sql "UPDATE volume_operations SET created_at = '$(old_at 0 000000)', finished_at = '$(old_at $f)'
+		WHERE finished_at = '$(later $f)'"
+done
+KEPT=dddd0000-0000-4000-8000-000000000002
+sql "INSERT INTO volumes (id, created_at, updated_at, deleted, host, size, status, attach_status,
+	display_name) VALUES ('$KEPT', '$NOW', '$NOW', 0, 'a1@lvm', 1, 'error', 'detached', 'kept')"
+kept_op() { # STATE SECONDS ERROR
+	sql "INSERT INTO volume_operations (created_at, kind, resource_id, service_id, state, finished_at,
+		error) VALUES ('$(old_at 0 000000)', 'extend_volume', '$KEPT', $LIVE1, '$1', '$(old_at "$2" 000000)', $3)"
+}
+kept_op failed 1 "'the first failure'"
+kept_op done 2 NULL
+kept_op failed 3 "'the latest failure'"
+ops_counters() {
+	local k s
+	for k in create_volume delete_volume extend_volume; do
+		for s in done failed; do
+			printf '%s ' "$(value cinderfs_storage_operations_total kind $k state $s)" \
+				"$(value cinderfs_storage_operation_duration_seconds_count kind $k state $s)" \
+				"$(value cinderfs_storage_operation_duration_seconds_sum kind $k state $s)" \
+				"$(value cinderfs_storage_operation_duration_seconds_bucket kind $k state $s le 2.5)"
+		done
+	done
+}
 scrape
+OPS_BEFORE=$(ops_counters)
 BEFORE="$(value cinderfs_cleanup_requests_total) $(for s in done failed cancelled; do value cinderfs_cleanup_requests_ended_total state $s; done | xargs) \
 $(for s in cleaned skipped refused failed cancelled; do value cinderfs_cleanup_resources_total state $s; done | xargs)"
 check "before pruning: 5 requests, 3 done, 1 failed, 1 cancelled; resources" "5 3 1 1 5 1 0 2 3" "$BEFORE"
@@ -238,5 +271,12 @@ scrape
 AFTER="$(value cinderfs_cleanup_requests_total) $(for s in done failed cancelled; do value cinderfs_cleanup_requests_ended_total state $s; done | xargs) \
 $(for s in cleaned skipped refused failed cancelled; do value cinderfs_cleanup_resources_total state $s; done | xargs)"
 check "after pruning: every counter as before" "$BEFORE" "$AFTER"
+check "volume operations: all but the one in flight, the queued one and the latest failure of a volume that is there are pruned" \
+	"create_volume queued|delete_volume running|extend_volume failed the latest failure" \
+	"$(sql "SELECT kind || ' ' || state || COALESCE(' ' || error, '') FROM volume_operations ORDER BY kind" | paste -sd'|')"
+check "and n2's log says how many" "yes" \
+	"$(grep -q 'volume operations: 6 ended more than 90 days ago pruned' "$TEST_ROOT/n2.log" && echo yes || echo no)"
+check "the storage counters and histogram as before" "$OPS_BEFORE" "$(ops_counters)"
+check "the volume's last_error is its latest failure still" "the latest failure" "$(cat "$M/volumes/$KEPT/last_error")"
 check "and the history gauge counts what is kept" "0 0 0 0 1" \
 	"$(for s in queued running done failed cancelled; do value cinderfs_cleanup_history_requests state $s; done | xargs)"
