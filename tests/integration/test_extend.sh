@@ -152,23 +152,37 @@ check "volumes/error says how much is free and how much more it needs" \
 	"$(cat "$M/volumes/error")"
 check "the volume is untouched: available, 3 GiB, the LV too, no operations row" "available 3 3221225472 0" \
 	"$(cat "$M/volumes/$V/status") $(cat "$M/volumes/$V/size") $(lv_bytes "$V") $(sql "SELECT count(*) FROM workers WHERE resource_id = '$V'")"
-# Two extends asked for at once count each other: the first takes the
-# room, the second is refused although neither has run yet.
+# Two extends asked for while the worker has run neither count each
+# other: the worker is stopped (SIGSTOP) and both are written through a
+# control-only mount. The first grows a 1 GiB volume by all the room but
+# 1 GiB; the second, by 2 GiB, is refused, the first's growth counted
+# (counted at its volume's old size, 1 GiB, it would fit).
+start_daemon ctl --control-only
+C=$(mnt ctl)
 exec 3<>"$M/volumes/create"
 echo 'name=second size=1' >&3
 read -r V3 <&3
 exec 3>&-
-wait_until 10 status_is "$V3" available
+wait_until 30 status_is "$V3" available
+# A measurement that began after the volume was made: nothing counted twice.
+after_v3() { [[ "$(sql "SELECT updated_at FROM worker_capacity")" > "$(sql "SELECT updated_at FROM volumes WHERE id = '$V3'")" ]]; }
+wait_until 30 after_v3
 room=$(($(sql "SELECT free_bytes FROM worker_capacity") / 1073741824))
-half=$((room / 2 + 1))
-check_cmd "an extend taking more than half the room is accepted" \
-	bash -c "echo $((3 + half)) > '$M/volumes/$V/size'"
-check_fails "a second one as big, at once, is ENOSPC" "No space left on device" \
-	bash -c "echo $((1 + half)) > '$M/volumes/$V3/size'"
-wait_until 30 status_is "$V" available
-check "the first is made" "$((3 + half))" "$(cat "$M/volumes/$V/size")"
-check "the second volume is untouched" "available 1" "$(cat "$M/volumes/$V3/status" "$M/volumes/$V3/size" | xargs)"
-check_cmd "the second volume is deleted" rmdir "$M/volumes/$V3"
+check "the group has room for the test (3 GiB or more)" "yes" "$([ "$room" -ge 3 ] && echo yes || echo "no: $room GiB")"
+kill -STOP "${PIDS[w1]}"
+check_cmd "worker stopped: an extend of the 1 GiB volume by $((room - 1)) GiB is accepted" \
+	bash -c "echo $room > '$C/volumes/$V3/size'"
+check_fails "a second one by 2 GiB is ENOSPC" "No space left on device" \
+	bash -c "echo 5 > '$C/volumes/$V/size'"
+check "with the first one's growth counted" \
+	"volumes/$V/size: Volume group $VG has 1 GiB free; extending volume $V from 3 to 5 GiB needs 2 GiB more." \
+	"$(cat "$C/volumes/error")"
+kill -CONT "${PIDS[w1]}"
+v3_grown() { status_is "$V3" available && [ "$(cat "$M/volumes/$V3/size")" = "$room" ]; }
+if wait_until 30 v3_grown; then ok "the first is made once the worker runs again"; else
+	not_ok "the first is made once the worker runs again" "$(cat "$M/volumes/$V3/status" "$M/volumes/$V3/size" | xargs)"; fi
+check "the second volume is untouched" "available 3" "$(cat "$M/volumes/$V/status" "$M/volumes/$V/size" | xargs)"
+check_cmd "the grown volume is deleted" rmdir "$M/volumes/$V3"
 v3_gone() { [ "$(sql "SELECT deleted FROM volumes WHERE id = '$V3'")" = 1 ]; }
 wait_until 30 v3_gone
 SIZE=$(cat "$M/volumes/$V/size")

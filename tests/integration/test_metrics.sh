@@ -254,8 +254,10 @@ ops_counters() {
 		for s in done failed; do
 			printf '%s ' "$(value cinderfs_storage_operations_total kind $k state $s)" \
 				"$(value cinderfs_storage_operation_duration_seconds_count kind $k state $s)" \
-				"$(value cinderfs_storage_operation_duration_seconds_sum kind $k state $s)" \
-				"$(value cinderfs_storage_operation_duration_seconds_bucket kind $k state $s le 2.5)"
+				"$(value cinderfs_storage_operation_duration_seconds_sum kind $k state $s)"
+			for le in 0.1 0.25 0.5 1 2.5 5 10 30 60 300 +Inf; do
+				printf '%s ' "$(value cinderfs_storage_operation_duration_seconds_bucket kind $k state $s le $le)"
+			done
 		done
 	done
 }
@@ -265,7 +267,7 @@ BEFORE="$(value cinderfs_cleanup_requests_total) $(for s in done failed cancelle
 $(for s in cleaned skipped refused failed cancelled; do value cinderfs_cleanup_resources_total state $s; done | xargs)"
 check "before pruning: 5 requests, 3 done, 1 failed, 1 cancelled; resources" "5 3 1 1 5 1 0 2 3" "$BEFORE"
 start_worker n2 --cluster c9@lvm --history-keep 1 --service-down-time 60
-wait_until 15 grep -q 'pruned' "$TEST_ROOT/n2.log" || log "n2 did not say it pruned"
+wait_until 15 grep -q 'volume operations: ' "$TEST_ROOT/n2.log" || log "n2 did not say it pruned"
 check "history kept one request" "1" "$(sql 'SELECT count(*) FROM cleanup_requests')"
 scrape
 AFTER="$(value cinderfs_cleanup_requests_total) $(for s in done failed cancelled; do value cinderfs_cleanup_requests_ended_total state $s; done | xargs) \

@@ -5,7 +5,9 @@
 #include <jansson.h>
 
 #include "cleaner.h"
+#include "filter.h"
 #include "request.h"
+#include "store.h"
 #include "testdb.h"
 
 #define NOW_SEC 1795632114 /* 2026-11-25 18:41:54 UTC */
@@ -598,29 +600,60 @@ static void test_reach_counts_the_rows_of_the_selected_workers(void **state)
 	assert_int_equal(reach(t, ""), 2);
 }
 
-/* Rows past the first pages of the read: the count is exact below the
- * cap wherever the selected rows lie, and stops at the cap. */
+/* What store_reach_rows gives a callback that stops at a number of rows. */
+struct reach_seen {
+	int64_t rows, stop_at;
+	int calls;
+};
+
+static int note_reach(void *ctx, const struct planner_worker *w, const char *type, int64_t rows)
+{
+	struct reach_seen *r = ctx;
+
+	(void)w;
+	(void)type;
+	r->rows += rows;
+	r->calls++;
+	return r->rows >= r->stop_at ? 1 : 0;
+}
+
+/* Rows past the first pages of the read (2,048 rows a page): the count is
+ * exact below the cap wherever the selected rows lie, a page's last row
+ * and the next page's first included once each, and the read stops when
+ * the callback says so. */
 static void test_reach_reads_every_page_and_stops_at_the_cap(void **state)
 {
 	struct testdb *t = *state;
+	struct reach_seen seen = { .stop_at = REQUEST_REACH_CAP };
+	struct cf_err err;
+	struct filter f;
 
 	seed(t);
-	/* 5,000 rows of worker 3 (down) and, every tenth among them, one of
-	 * worker 2 (up, in flight): 500 of 2's, the last at row 5,000. */
+	/* 5,000 rows with ids 3 to 5,002 (seed's two are 1 and 2): worker
+	 * 3's (down), but for worker 2's (up, in flight) at the ids on each
+	 * side of the first two page ends. */
 	testdb_sql(t->path,
-		   "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000) "
-		   "INSERT INTO workers (resource_type, resource_id, status, service_id, created_at, "
-		   "updated_at) SELECT 'Volume', printf('%08d-0000-4000-8000-000000000000', i), "
-		   "'creating', CASE WHEN i % 10 = 0 THEN 2 ELSE 3 END, '2026-11-25 17:00:00', "
-		   "'2026-11-25 17:00:00' FROM n");
-	assert_int_equal(reach(t, "is_up=true"), 500);
+		   "WITH RECURSIVE n(i) AS (SELECT 3 UNION ALL SELECT i + 1 FROM n WHERE i < 5002) "
+		   "INSERT INTO workers (id, resource_type, resource_id, status, service_id, "
+		   "created_at, updated_at) SELECT i, 'Volume', printf('%08d-0000-4000-8000-"
+		   "000000000000', i), 'creating', CASE WHEN i IN (2048, 2049, 4096, 4097) THEN 2 "
+		   "ELSE 3 END, '2026-11-25 17:00:00', '2026-11-25 17:00:00' FROM n");
+	assert_int_equal(reach(t, "is_up=true"), 4);
 	assert_int_equal(reach(t, "service_id=2"), 0); /* up: not selected */
 	assert_int_equal(reach(t, "host=node3@lvm"), REQUEST_REACH_CAP);
 	assert_int_equal(reach(t, ""), REQUEST_REACH_CAP);
-	/* The cap is the count's end, not a page's: fewer rows than it in
-	 * all, every one is counted. */
-	testdb_sql(t->path, "DELETE FROM workers WHERE service_id = 3 AND id % 7 != 0");
-	assert_int_equal(reach(t, "is_up=false"), 2 + 643);
+	/* The read itself stops: not every row reaches the callback. */
+	assert_int_equal(filter_parse("", 0, &f, &err), 0);
+	assert_int_equal(store_reach_rows(t->st, &f, note_reach, &seen), 1);
+	assert_true(seen.rows >= REQUEST_REACH_CAP);
+	assert_true(seen.rows < 5002);
+	/* Below the cap every row counts, over three pages: 623 of worker 3
+	 * kept (one in eight, but 2,048 and 4,096, worker 2's), and seed's two of
+	 * worker 1. */
+	testdb_sql(t->path, "DELETE FROM workers WHERE service_id = 3 AND id % 8 != 0");
+	assert_int_equal(testdb_int(t->path, "SELECT count(*) FROM workers WHERE service_id = 3"), 623);
+	assert_int_equal(reach(t, "is_up=false"), 2 + 623);
+	assert_int_equal(reach(t, "resource_type=snapshot"), 1);
 }
 
 #define T(name) cmocka_unit_test_setup_teardown(name, testdb_setup_store, testdb_teardown)
