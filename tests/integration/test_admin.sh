@@ -4,7 +4,8 @@
 # cluster-disable) and what it means for cleanups and new volumes;
 # reset-state of volumes and snapshots, recorded and refused while a live
 # worker holds an operation; rmdir of a cluster (cinder-manage cluster
-# remove); anyone outside the admin group refused by the kernel. Real LVM
+# remove); anyone outside the admin group refused by the kernel; an extend
+# on a worker with no volume group (database only). Real LVM
 # on a loop device (activation off), no iSCSI target (target_helper none).
 . "$(dirname "$0")/lib.sh"
 for tool in useradd groupadd runuser; do
@@ -226,3 +227,19 @@ check_cmd "an admin-group member disables a worker" \
 check_cmd "and resets a status" as "$USER_ADMIN" bash -c "echo maintenance > '$MA/volumes/$VR/status'"
 check "recorded as that user's" "$(id -u "$USER_ADMIN")" "$(cat "$MA/volumes/$VR/status_reset_by")"
 check_cmd "the log names the uid" grep -q "uid $(id -u "$USER_ADMIN"): worker $W1 disabled" "$TEST_ROOT/adm.log"
+
+###########################################################################
+log "an extend on a worker with no volume group (the database-only driver)"
+# It measures no space: the extend is not refused for want of a
+# measurement (EAGAIN would never end); the driver extends in the database.
+start_worker w9 --service-down-time 3 --report-interval 1
+W9=$(sql "SELECT id FROM services WHERE host = 'w9@lvm'")
+V9=6b000000-0000-4000-8000-000000000009
+NOW=$(db_time)
+sql "INSERT INTO volumes (id, display_name, size, status, attach_status, host, deleted, created_at, updated_at)
+	VALUES ('$V9', 'dbonly', 1, 'available', 'detached', 'w9@lvm', 0, '$NOW', '$NOW')"
+check "w9 has no measurement" "0" "$(sql "SELECT count(*) FROM worker_capacity WHERE service_id = $W9")"
+check_cmd "echo 2 > size is accepted" bash -c "echo 2 > '$MA/volumes/$V9/size'"
+grown9() { [ "$(sql "SELECT status || ' ' || size FROM volumes WHERE id = '$V9'")" = "available 2" ]; }
+if wait_until 30 grown9; then ok "w9 makes it 2 GiB"; else
+	not_ok "w9 makes it 2 GiB" "$(sql "SELECT status, size FROM volumes WHERE id = '$V9'")" "$(tail -3 "$TEST_ROOT/w9.log")"; fi
