@@ -62,16 +62,19 @@ start_worker w4 --cluster c5@lvm --service-down-time 3 --report-interval 1 "${ST
 start_worker w5 --cluster c5@lvm --service-down-time 3 --report-interval 1 "${STORAGE[@]}"
 start_worker w6 --service-down-time 3 --report-interval 1 "${STORAGE[@]}"
 M4=$(mnt w4)
-# create_on NAME: a 1 GiB volume made by worker NAME, once it has measured
-# its volume group (a create before is EAGAIN); its id on stdout.
+# create_on NAME: a 1 GiB volume made by worker NAME, once its measurement
+# of the volume group is recorded (a create before is EAGAIN; the log says
+# the group's size when the driver starts, a moment before); its id on
+# stdout.
 create_on() {
 	local id=
-	wait_until 10 grep -q "volume group $VG: " "$TEST_ROOT/$1.log" || log "$1 has not measured $VG" >&2
+	measured_by() { [ "$(sql "SELECT count(*) FROM worker_capacity c JOIN services s ON s.id = c.service_id WHERE s.host = '$1@lvm'")" = 1 ]; }
+	wait_until 30 measured_by "$1" || log "$1 has not measured $VG" >&2
 	exec 3<>"$(mnt "$1")/volumes/create"
 	echo "name=routed-$1 size=1G" >&3 || log "the create on $1 was refused: $(cat "$(mnt "$1")/volumes/error")" >&2
 	read -r id <&3
 	exec 3>&-
-	wait_until 10 grep -qx available "$M4/volumes/$id/status" || log "volume $id is not available" >&2
+	wait_until 30 grep -qx available "$M4/volumes/$id/status" || log "volume $id is not available" >&2
 	echo "$id"
 }
 V5=$(create_on w5)

@@ -181,9 +181,14 @@ check "with its CHAP account bound" "$USER" \
 # The portal of a tgtd just started may take a moment under load: the
 # login is tried for up to 30 s.
 logs_in() { iscsi-ls -s "iscsi://$USER%$PASS@127.0.0.1:$ISCSI_PORT" 2>&1 | grep -q '^Lun:1 '; }
-wait_until 30 logs_in
-check "iscsi-ls logs in with the volume's CHAP credentials" "1" \
-	"$(iscsi-ls -s "iscsi://$USER%$PASS@127.0.0.1:$ISCSI_PORT" 2>&1 | grep -c '^Lun:1 ')"
+if wait_until 30 logs_in; then ok "iscsi-ls logs in with the volume's CHAP credentials"; else
+	not_ok "iscsi-ls logs in with the volume's CHAP credentials" \
+		"iscsi-ls: $(iscsi-ls -s "iscsi://$USER%$PASS@127.0.0.1:$ISCSI_PORT" 2>&1 | tail -5)" \
+		"tgtadm: $(show | sed -n "/^Target $TID: /,/^Target /p" | tr -s ' \n' ' ' | cut -c1-600)" \
+		"tgtd: $(tail -5 "$TEST_ROOT/tgtd.out")" \
+		"portals: $(tgtadm -C "$TGT_CONTROL_PORT" --lld iscsi --mode portal --op show 2>&1 | xargs)" \
+		"ss: $(ss -tanp "sport = :$ISCSI_PORT or dport = :$ISCSI_PORT" | tail -n +2 | cut -c1-200)"
+fi
 check "w2, with nothing exported, restored nothing" "no" \
 	"$(grep -q 'target(s) restored' "$TEST_ROOT/w2.log" && echo yes || echo no)"
 
