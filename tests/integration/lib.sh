@@ -267,12 +267,36 @@ CONF
 	on_exit vgremove -qq -f "$VG"
 }
 
+# listen_port: a TCP port for a server of the run's own, outside the
+# kernel's ephemeral range (ip_local_port_range), where nothing listens
+# now. A port in that range can be taken, while its server is down (a
+# restart), as the local end of any outgoing connection, a database
+# client's, say: the server then cannot listen on it again until that
+# connection ends.
+listen_port() {
+	local lo hi base span port
+	read -r lo hi </proc/sys/net/ipv4/ip_local_port_range
+	if [ $((65535 - hi)) -ge 1000 ]; then
+		base=$((hi + 1)) span=$((65535 - hi))
+	elif [ "$lo" -gt 21000 ]; then
+		base=20000 span=$((lo - 20000))
+	else
+		base=40000 span=20000 # no room outside it: any port, as before
+	fi
+	for _ in $(seq 1 50); do
+		port=$((base + RANDOM % span))
+		ss -Htln "sport = :$port" | grep -q . || break
+	done
+	echo "$port"
+}
+
 # start_tgtd: a tgtd of this run's own: its own control port (its socket
 # /var/run/tgtd/socket.$TGT_CONTROL_PORT, removed again at exit) and an
-# iSCSI portal on loopback ($ISCSI_PORT). A system tgtd is never touched.
+# iSCSI portal on loopback ($ISCSI_PORT, outside the ephemeral range, so
+# that a restart finds it free). A system tgtd is never touched.
 start_tgtd() {
 	: "${TGT_CONTROL_PORT:=$((10000 + RANDOM % 20000))}" # tgtd takes at most 32767
-	: "${ISCSI_PORT:=$((40000 + RANDOM % 20000))}"
+	: "${ISCSI_PORT:=$(listen_port)}"
 	export TGT_CONTROL_PORT ISCSI_PORT
 	tgtd -f -C "$TGT_CONTROL_PORT" --iscsi "portal=127.0.0.1:$ISCSI_PORT" \
 		>>"$TEST_ROOT/tgtd.out" 2>&1 &
@@ -401,8 +425,7 @@ pg_server_start() {
 			runuser -u postgres -- tee -a "$dir/data/postgresql.conf" >/dev/null
 		on_exit pg_server_stop "$name" immediate
 		for try in 1 2 3 4 5; do
-			port=$((20000 + RANDOM % 12000))
-			ss -Htln "sport = :$port" | grep -q . && continue
+			port=$(listen_port)
 			PG_SERVER_PORT[$name]=$port
 			pg_ctl_start "$name" && break
 			PG_SERVER_PORT[$name]=

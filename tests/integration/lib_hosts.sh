@@ -237,8 +237,7 @@ log_lock_waits = on
 deadlock_timeout = 1s
 EOF
 	for _ in $(seq 1 20); do
-		port=$((20000 + RANDOM % 30000))
-		ss -Htln "sport = :$port" | grep -q . && continue
+		port=$(listen_port)
 		MH_PG_PORT=$port
 		if mh_pg_ctl start; then
 			break
